@@ -1,0 +1,5 @@
+import sys
+
+from transiscope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,233 @@
+"""The ``transiscope`` command: runs the same code as the DAGs, in-process, without Airflow.
+
+Errors caused by input (config, sources, queries) print one line and exit with status 2; a run
+where some source failed prints the summary, then one line per failure, and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from transiscope import __version__, rdf
+from transiscope.config import Settings
+from transiscope.errors import ConfigError, TransiscopeError
+from transiscope.registry import load_registry
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if i in numeric else v.ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _progress(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
+# -- run -----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.pipeline import run_source
+    from transiscope.samples import SampleServer
+
+    registry = load_registry(settings.registry_path)
+    sources = registry.select(args.sources)
+    summaries = []
+    with contextlib.ExitStack() as stack:
+        server: SampleServer | None = None
+
+        def samples() -> SampleServer:
+            nonlocal server
+            if server is None:
+                server = stack.enter_context(SampleServer(registry))
+            return server
+
+        for source in sources:
+            if args.sample:
+                summaries.append(run_source(source.id, settings=settings, url=samples().url_for(source),
+                                            mode="sample", progress=_progress))
+            else:
+                fallback = None
+                if args.offline_fallback and source.sample_path:
+                    def fallback(source=source) -> str:  # noqa: E306 - bound per source
+                        return samples().url_for(source)
+                summaries.append(run_source(source.id, settings=settings, fallback_url=fallback,
+                                            progress=_progress))
+    headers = ("source", "mode", "outcome", "fetched", "loaded", "quarantined", "warnings", "triples", "seconds")
+    rows = [(s.source, s.mode, s.outcome, s.counts.get("fetched"), s.counts.get("loaded"),
+             s.counts.get("quarantined"), s.counts.get("warnings"), s.counts.get("triples"), f"{s.seconds:.2f}")
+            for s in summaries]
+    print(_table(headers, rows, numeric={3, 4, 5, 6, 7, 8}))
+    failed = [s for s in summaries if s.outcome != "success"]
+    for s in failed:
+        print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
+    print(f"store: {settings.store_path}   runs: {settings.runs_dir}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# -- sources, status -----------------------------------------------------------------------------
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_registry(settings.registry_path)
+    rows = [(s.id, s.name, s.format, s.schedule or "-", s.licence, s.url) for s in registry.sources]
+    print(_table(("id", "name", "format", "schedule", "licence", "url"), rows))
+    return 0
+
+
+def _open_read_only(settings: Settings):
+    from transiscope.store import EmbeddedStore
+
+    return EmbeddedStore(settings.store_path, read_only=True)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_registry(settings.registry_path)
+    base = settings.base_iri
+    query = f"""
+        SELECT ?run ?id ?started ?ended ?outcome ?mode ?fetched ?loaded ?quarantined ?error WHERE {{
+          GRAPH <{rdf.metadata_graph(base)}> {{
+            ?run <{rdf.TS}ofSource> <SOURCE> ; <{rdf.DCT}identifier> ?id ;
+                 <{rdf.PROV}startedAtTime> ?started ; <{rdf.TS}outcome> ?outcome ; <{rdf.TS}mode> ?mode .
+            OPTIONAL {{ ?run <{rdf.PROV}endedAtTime> ?ended }}
+            OPTIONAL {{ ?run <{rdf.TS}fetched> ?fetched }}
+            OPTIONAL {{ ?run <{rdf.TS}loaded> ?loaded }}
+            OPTIONAL {{ ?run <{rdf.TS}quarantined> ?quarantined }}
+            OPTIONAL {{ ?run <{rdf.TS}errorMessage> ?error }}
+          }} }} ORDER BY DESC(?started) DESC(?id) LIMIT 1"""
+    rows = []
+    errors = []
+    with _open_read_only(settings) as store:
+        for source in registry.sources:
+            found = store.select(query.replace("SOURCE", rdf.source_iri(base, source.id)))
+            if not found:
+                rows.append((source.id, "never run", "", "", "", "", "", ""))
+                continue
+            r = {k: v.value for k, v in found[0].items()}
+            rows.append((source.id, r["outcome"], r["mode"], r.get("ended") or r["started"], r.get("fetched"),
+                         r.get("loaded"), r.get("quarantined"), r["id"]))
+            if r.get("error"):
+                errors.append(f"{source.id}: {r['error']}")
+    print(_table(("source", "last outcome", "mode", "at", "fetched", "loaded", "quarantined", "run"), rows,
+                 numeric={4, 5, 6}))
+    for line in errors:
+        print(line)
+    return 0
+
+
+# -- query ----------------------------------------------------------------------------------------
+def with_prefixes(sparql: str) -> str:
+    """Prepend the project's usual prefixes that the query does not declare itself."""
+    declared = {line.split()[1].rstrip(":").lower() for line in sparql.splitlines()
+                if line.strip().upper().startswith("PREFIX") and len(line.split()) > 1}
+    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in rdf.PREFIXES.items() if p not in declared)
+    return prologue + sparql
+
+
+def _compact(term: Any) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        for prefix, namespace in rdf.PREFIXES.items():
+            if term.value.startswith(namespace) and "/" not in term.value[len(namespace):]:
+                return f"{prefix}:{term.value[len(namespace):]}"
+        return f"<{term.value}>"
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    return term.value
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    sparql = args.sparql
+    if sparql == "-":
+        sparql = sys.stdin.read()
+    elif sparql.startswith("@"):
+        try:
+            sparql = Path(sparql[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the query file {sparql[1:]}: {exc.strerror}") from None
+    with _open_read_only(settings) as store:
+        result = store.query(with_prefixes(sparql))
+        if isinstance(result, ox.QueryBoolean):
+            print("true" if bool(result) else "false")
+            return 0
+        if isinstance(result, ox.QueryTriples):
+            fmt = ox.RdfFormat.TURTLE if args.format == "table" else ox.RdfFormat.N_TRIPLES
+            sys.stdout.write(result.serialize(format=fmt).decode("utf-8"))
+            return 0
+        if args.format in ("json", "csv", "tsv"):
+            fmt = {"json": ox.QueryResultsFormat.JSON, "csv": ox.QueryResultsFormat.CSV,
+                   "tsv": ox.QueryResultsFormat.TSV}[args.format]
+            sys.stdout.write(result.serialize(format=fmt).decode("utf-8"))
+            if args.format == "json":
+                sys.stdout.write("\n")
+            return 0
+        names = [v.value for v in result.variables]
+        rows = [[_compact(solution[name]) for name in names] for solution in result]
+    print(_table(names, rows))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="transiscope",
+        description="Transiscope semantic bus: load partner sources into the triplestore and query it.",
+    )
+    parser.add_argument("--version", action="version", version=f"transiscope {__version__}")
+    parser.add_argument("--home", type=Path, help="data directory (store, runs); default $TRANSISCOPE_HOME or ./var")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the pipeline of some or all sources into the store")
+    run.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--sample", action="store_true",
+                      help="fetch the bundled sample payloads (served on 127.0.0.1) instead of the real URLs")
+    mode.add_argument("--offline-fallback", action="store_true",
+                      help="fetch the real URLs; a source that cannot be reached falls back to its sample")
+    run.set_defaults(func=cmd_run)
+
+    sources = sub.add_parser("sources", help="list the configured sources")
+    sources.set_defaults(func=cmd_sources)
+
+    status = sub.add_parser("status", help="the last run of each source")
+    status.set_defaults(func=cmd_status)
+
+    query = sub.add_parser("query", help="run a SPARQL query on the store (usual prefixes predeclared)")
+    query.add_argument("sparql", help="the query, @FILE to read it from a file, or - for stdin")
+    query.add_argument("--format", choices=("table", "json", "csv", "tsv"), default="table")
+    query.set_defaults(func=cmd_query)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.home:
+            os.environ["TRANSISCOPE_HOME"] = str(args.home.resolve())
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except TransiscopeError as exc:
+        print(f"transiscope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("transiscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""The pipeline of one source, as plain functions over a run directory.
+
+``start_run`` creates ``runs/<source>/<run id>/run.json``; each stage reads what the previous one
+wrote there and adds its own file, so a stage can run in another process (an Airflow task) and a run
+can be replayed and audited from its files:
+
+    raw.json -> records.jsonl -> valid.jsonl (+ quarantine.jsonl, warnings.jsonl) -> triples.nt -> store
+
+Nothing is lost: every fetched record ends in ``valid.jsonl`` (loaded) or ``quarantine.jsonl`` with
+readable reasons, and ``load`` checks ``fetched == loaded + quarantined`` before it swaps graphs.
+A stage that fails records the failure in ``run.json`` and in the store's metadata graph, and the live
+graph of the source is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from transiscope import provenance, rdf
+from transiscope.config import Settings
+from transiscope.errors import BatchRejected, StoreError, TransiscopeError
+from transiscope.extract import fetch
+from transiscope.formats import RecordRejected, connector
+from transiscope.registry import Registry, Source, load_registry
+from transiscope.store import EmbeddedStore
+from transiscope.validate import suite_config, validate_records
+
+STAGES = ("extract", "normalise", "validate", "to_rdf", "load")
+#: the vocabulary files loaded into their own named graphs at every load
+VOCABULARIES = {"ontology": "transiscope.ttl", "taxonomy": "taxonomy.ttl"}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+# -- run state --------------------------------------------------------------------------------------
+def read_run(run_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+
+
+def _write_run(run_dir: Path, run: dict[str, Any]) -> None:
+    tmp = Path(run_dir) / "run.json.tmp"
+    tmp.write_text(json.dumps(run, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(Path(run_dir) / "run.json")
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return list(rdf.iter_jsonl(path)) if path.exists() else []
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    registry: Registry
+    source: Source
+    run_dir: Path
+    run: dict[str, Any]
+
+
+def _context(run_dir: Path | str, settings: Settings | None = None) -> Context:
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    settings = settings or Settings.from_env()
+    registry = load_registry(Path(run["registry"]))
+    return Context(settings, registry, registry.get(run["source"]), run_dir, run)
+
+
+def start_run(
+    source_id: str,
+    *,
+    settings: Settings | None = None,
+    runner: str = "cli",
+    airflow: dict[str, str] | None = None,
+    url: str | None = None,
+    mode: str = "live",
+) -> Path:
+    """Create the run directory of a new run of ``source_id`` and return it."""
+    settings = settings or Settings.from_env()
+    registry = load_registry(settings.registry_path)
+    source = registry.get(source_id)
+    run_id = new_run_id()
+    run_dir = settings.runs_dir / source.id / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    run = {
+        "source": source.id,
+        "run_id": run_id,
+        "registry": str(registry.path),
+        "runner": runner,
+        "airflow": airflow or {},
+        "mode": mode,
+        "url": url or source.url,
+        "started": now(),
+        "ended": None,
+        "outcome": "running",
+        "stages": {},
+        "counts": {},
+    }
+    _write_run(run_dir, run)
+    return run_dir
+
+
+def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Wrap a stage: timing, state in run.json, and failures recorded where operators look."""
+
+    def decorate(func: Callable[[Context], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(func)
+        def wrapper(run_dir: Path | str, settings: Settings | None = None, *,
+                    record_failures: bool = True, **kwargs: Any) -> dict[str, Any]:
+            ctx = _context(run_dir, settings)
+            started = time.monotonic()
+            try:
+                stats = func(ctx, **kwargs)
+            except Exception as exc:  # bugs too are recorded; their traceback still goes through
+                if record_failures:
+                    record_failure(ctx, name, exc)
+                raise
+            run = read_run(ctx.run_dir)
+            run["stages"][name] = {"seconds": round(time.monotonic() - started, 3), **stats}
+            _write_run(ctx.run_dir, run)
+            return {"run_dir": str(ctx.run_dir), "stage": name, **stats}
+
+        return wrapper
+
+    return decorate
+
+
+def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
+    run = read_run(ctx.run_dir)
+    run.update(
+        outcome="rejected" if isinstance(exc, BatchRejected) else "failed",
+        ended=now(),
+        failed_stage=stage_name,
+        error=str(exc),
+        error_kind=getattr(exc, "kind", type(exc).__name__),
+    )
+    _write_run(ctx.run_dir, run)
+    # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
+    with contextlib.suppress(TransiscopeError, OSError), EmbeddedStore(ctx.settings.store_path) as store:
+        store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+
+
+# -- stages ----------------------------------------------------------------------------------------
+@stage("extract")
+def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
+    result = fetch(
+        ctx.run["url"], ctx.run_dir / "raw.json", ctx.settings.http,
+        source_id=ctx.source.id, connect_retries=connect_retries,
+    )
+    return {"bytes": result.bytes, "http_status": result.status, "url": result.url}
+
+
+def _quarantine_entry(ctx: Context, index: int, source_id: Any, stage_name: str,
+                      reasons: list[str], raw: Any, name: Any = None) -> dict[str, Any]:
+    return {
+        "source": ctx.source.id,
+        "run_id": ctx.run["run_id"],
+        "record_index": index,
+        "source_id": None if source_id is None else str(source_id),
+        "name": name,
+        "stage": stage_name,
+        "reasons": reasons,
+        "raw": raw,
+    }
+
+
+def _raw_elements(ctx: Context) -> list[Any]:
+    return connector(ctx.source.format).parse((ctx.run_dir / "raw.json").read_bytes(), ctx.source)
+
+
+@stage("normalise")
+def normalise(ctx: Context) -> dict[str, Any]:
+    fmt = connector(ctx.source.format)
+    mapping = ctx.source.load_mapping()
+    elements = _raw_elements(ctx)
+    records: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+    for index, element in enumerate(elements):
+        element_id = element.get("id") if isinstance(element, dict) else None
+        inactive = fmt.is_inactive(element) if hasattr(fmt, "is_inactive") else None
+        if inactive:
+            quarantine.append(_quarantine_entry(ctx, index, element_id, "normalise", [inactive], element,
+                                                element.get("name")))
+            continue
+        try:
+            records.append(fmt.normalise(element, index, ctx.source, mapping))
+        except RecordRejected as exc:
+            quarantine.append(_quarantine_entry(ctx, index, element_id, "normalise", [str(exc)], element))
+
+    # Same id twice in one payload: keep the most recently updated copy, quarantine the others.
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_id.setdefault(record["source_id"], []).append(record)
+    dropped: set[int] = set()
+    for copies in by_id.values():
+        if len(copies) < 2:
+            continue
+        kept = max(copies, key=lambda r: (r["updated_at"] or "", -r["record_index"]))
+        for record in copies:
+            if record is not kept:
+                dropped.add(record["record_index"])
+                reason = (f"id {record['source_id']!r} appears {len(copies)} times in the payload; "
+                          f"kept the copy at position {kept['record_index']} (most recently updated)")
+                quarantine.append(_quarantine_entry(ctx, record["record_index"], record["source_id"],
+                                                    "normalise", [reason], elements[record["record_index"]],
+                                                    record["name"]))
+    records = [r for r in records if r["record_index"] not in dropped]
+    _write_jsonl(ctx.run_dir / "records.jsonl", records)
+    _write_jsonl(ctx.run_dir / "quarantine.jsonl", sorted(quarantine, key=lambda q: q["record_index"]))
+    return {"fetched": len(elements), "normalised": len(records), "quarantined": len(quarantine)}
+
+
+@stage("validate")
+def validate(ctx: Context) -> dict[str, Any]:
+    records = _read_jsonl(ctx.run_dir / "records.jsonl")
+    suite = suite_config(ctx.settings.expectations_dir, ctx.source.id,
+                         international=bool(ctx.source.extra.get("international")))
+    outcome = validate_records(records, suite)
+    elements = _raw_elements(ctx) if outcome.quarantined else []
+    quarantine = [
+        _quarantine_entry(ctx, records[i]["record_index"], records[i]["source_id"], "validate", reasons,
+                          elements[records[i]["record_index"]], records[i]["name"])
+        for i, reasons in sorted(outcome.quarantined.items())
+    ]
+    _append_jsonl(ctx.run_dir / "quarantine.jsonl", quarantine)
+    _write_jsonl(ctx.run_dir / "valid.jsonl", [records[i] for i in outcome.valid])
+    _write_jsonl(
+        ctx.run_dir / "warnings.jsonl",
+        [{"record_index": records[i]["record_index"], "source_id": records[i]["source_id"],
+          "name": records[i]["name"], "reasons": reasons}
+         for i, reasons in sorted(outcome.warnings.items()) if i not in outcome.quarantined],
+    )
+    (ctx.run_dir / "validation.json").write_text(
+        json.dumps({"suite": suite["name"], "expectations": outcome.expectations}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return {"valid": len(outcome.valid), "quarantined": len(quarantine),
+            "warnings": len([i for i in outcome.warnings if i not in outcome.quarantined])}
+
+
+@stage("to_rdf")
+def to_rdf(ctx: Context) -> dict[str, Any]:
+    triples = rdf.write_ntriples(
+        rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"), ctx.settings.base_iri, ctx.run_dir / "triples.nt"
+    )
+    return {"triples": triples}
+
+
+def _counts(ctx: Context) -> dict[str, int]:
+    fetched = ctx.run["stages"]["normalise"]["fetched"]
+    loaded = sum(1 for _ in rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"))
+    quarantined = sum(1 for _ in rdf.iter_jsonl(ctx.run_dir / "quarantine.jsonl"))
+    warnings = ctx.run["stages"]["validate"]["warnings"]
+    if fetched != loaded + quarantined:  # an accounting bug must never pass silently
+        raise RuntimeError(f"counts do not add up: fetched {fetched} != loaded {loaded} + quarantined {quarantined}")
+    return {"fetched": fetched, "loaded": loaded, "quarantined": quarantined, "warnings": warnings,
+            "triples": ctx.run["stages"]["to_rdf"]["triples"]}
+
+
+def previous_good_load(store: EmbeddedStore, base: str, source_id: str) -> tuple[str, int] | None:
+    """(run id, loaded count) of the source's last successful run, from the metadata graph."""
+    rows = store.select(
+        f"SELECT ?id ?n WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
+        f"<{rdf.source_iri(base, source_id)}> <{rdf.TS}lastSuccessfulRun> ?r . "
+        f"?r <{rdf.TS}loaded> ?n ; <{rdf.DCT}identifier> ?id }} }}"
+    )
+    return (rows[0]["id"].value, int(rows[0]["n"].value)) if rows else None
+
+
+def check_batch(source: Source, counts: dict[str, int], previous: tuple[str, int] | None,
+                settings: Settings) -> None:
+    """Batch-level safety valves: refuse to replace a live graph with an empty or collapsed batch."""
+    kept = f"; the live graph from run {previous[0]} ({previous[1]} initiatives) was kept" if previous else ""
+    if counts["fetched"] == 0:
+        raise BatchRejected(f"source {source.id!r} returned no records{kept}")
+    if counts["loaded"] == 0:
+        raise BatchRejected(
+            f"source {source.id!r}: all {counts['fetched']} records were quarantined, none can be loaded{kept}"
+        )
+    if previous and previous[1] > 0:
+        drop = 1 - counts["loaded"] / previous[1]
+        if drop > settings.max_shrink:
+            raise BatchRejected(
+                f"source {source.id!r} shrank from {previous[1]} to {counts['loaded']} loadable records "
+                f"(-{drop:.0%}, more than the allowed {settings.max_shrink:.0%}, TRANSISCOPE_MAX_SHRINK){kept}"
+            )
+
+
+def load_vocabularies(store: EmbeddedStore, settings: Settings) -> None:
+    """(Re)load the ontology and taxonomy into their own named graphs, atomically each."""
+    for name, filename in VOCABULARIES.items():
+        path = settings.ontology_dir / filename
+        if path.exists():
+            graph = rdf.ontology_graph(settings.base_iri, name)
+            store.replace_graph(graph, graph + "/staging", path)
+
+
+@stage("load")
+def load(ctx: Context) -> dict[str, Any]:
+    counts = _counts(ctx)
+    base = ctx.settings.base_iri
+    with EmbeddedStore(ctx.settings.store_path) as store:
+        check_batch(ctx.source, counts, previous_good_load(store, base, ctx.source.id), ctx.settings)
+        run = read_run(ctx.run_dir)
+        run.update(counts=counts, outcome="success", ended=now())
+        in_graph = store.replace_graph(
+            rdf.source_graph(base, ctx.source.id),
+            rdf.staging_graph(base, ctx.source.id),
+            ctx.run_dir / "triples.nt",
+            then=provenance.success_update(ctx.source, run, base),
+        )
+        if in_graph != counts["triples"]:
+            raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
+        load_vocabularies(store, ctx.settings)
+    _write_run(ctx.run_dir, run)
+    return counts
+
+
+# -- whole runs ----------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    source: str
+    run_id: str
+    run_dir: str
+    mode: str
+    outcome: str
+    counts: dict[str, int]
+    seconds: float
+    error: str | None = None
+
+
+def summary_of(run_dir: Path) -> RunSummary:
+    run = read_run(run_dir)
+    seconds = sum(s.get("seconds", 0) for s in run["stages"].values())
+    return RunSummary(run["source"], run["run_id"], str(run_dir), run["mode"], run["outcome"],
+                      run.get("counts", {}), round(seconds, 2), run.get("error"))
+
+
+def run_source(
+    source_id: str,
+    *,
+    settings: Settings | None = None,
+    url: str | None = None,
+    mode: str = "live",
+    fallback_url: Callable[[], str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run every stage of one source in this process (the CLI's path; Airflow runs them as tasks).
+
+    ``fallback_url``: when the source is unreachable, fetch from this URL instead (the bundled
+    sample served on 127.0.0.1) and say so in the summary and the provenance.
+    """
+    settings = settings or Settings.from_env()
+    say = progress or (lambda _message: None)
+    run_dir = start_run(source_id, settings=settings, url=url, mode=mode)
+    try:
+        say(f"{source_id}: extract {read_run(run_dir)['url']}")
+        try:
+            extract(run_dir, settings, connect_retries=0 if fallback_url else None,
+                    record_failures=fallback_url is None)
+        except TransiscopeError as exc:
+            if fallback_url is None or exc.kind != "unreachable":
+                if fallback_url is not None:
+                    record_failure(_context(run_dir, settings), "extract", exc)
+                raise
+            run = read_run(run_dir)
+            run.update(mode="sample", url=fallback_url(), fallback_reason=str(exc))
+            _write_run(run_dir, run)
+            say(f"{source_id}: unreachable, falling back to the bundled sample")
+            extract(run_dir, settings)
+        for name, func in (("normalise", normalise), ("validate", validate), ("to_rdf", to_rdf),
+                           ("load", load)):
+            say(f"{source_id}: {name}")
+            func(run_dir, settings)
+    except TransiscopeError:
+        pass  # recorded in run.json and the metadata graph by the stage wrapper
+    return summary_of(run_dir)
+
+
+def iter_quarantine(run_dir: Path) -> Iterator[dict[str, Any]]:
+    yield from rdf.iter_jsonl(Path(run_dir) / "quarantine.jsonl")

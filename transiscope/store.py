@@ -1,0 +1,123 @@
+"""The triplestore behind the bus: the embedded pyoxigraph store on disk (the default).
+
+Why staging + MOVE: a Graph Store ``PUT`` (or clear-then-load) leaves an empty or half-filled live
+graph if the load dies half-way. Here the new triples are bulk-loaded into a staging graph, which
+nobody reads, and one SPARQL Update moves it over the live graph and writes the run's provenance;
+pyoxigraph runs an update as one transaction, so readers see the old graph or the new one.
+
+pyoxigraph takes a single-writer lock on the directory; a second process gets :class:`StoreLocked`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from transiscope.errors import StoreError, StoreLocked
+
+_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS}
+
+
+def insert_data(graph: str, triples: Iterable[ox.Triple]) -> str:
+    """An ``INSERT DATA`` operation; terms are written by pyoxigraph, so escaping is its job."""
+    body = " .\n".join(str(triple) for triple in triples)
+    return f"INSERT DATA {{ GRAPH <{graph}> {{\n{body} .\n}} }}" if body else ""
+
+
+class EmbeddedStore:
+    """A pyoxigraph store in a directory. Use as a context manager so the lock is released."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        try:
+            if read_only:
+                if not (self.path / "CURRENT").exists():
+                    raise StoreError(
+                        f"no store at {self.path} yet: run `transiscope run` first to load the sources"
+                    )
+                self._store = ox.Store.read_only(str(self.path))
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._store = ox.Store(str(self.path))
+        except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"the embedded store {self.path} is being written by another process (one writer at a "
+                    "time); wait for that run to finish, or point TRANSISCOPE_HOME elsewhere"
+                ) from None
+            raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from None
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        store = self.__dict__.pop("_store", None)
+        if store is not None and not self.read_only:
+            with contextlib.suppress(OSError):
+                store.flush()
+        del store  # dropping the last reference releases the directory lock
+
+    # -- reading -------------------------------------------------------------------------------
+    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        try:
+            return self._store.query(sparql, use_default_graph_as_union=True)
+        except SyntaxError as exc:
+            raise StoreError(f"the SPARQL query is not valid: {exc}") from None
+
+    def select(self, sparql: str) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
+        """A SELECT as a list of ``{variable: term}`` rows (unbound variables left out)."""
+        result = self.query(sparql)
+        if not isinstance(result, ox.QuerySolutions):
+            raise StoreError("expected a SELECT query")
+        names = [v.value for v in result.variables]
+        return [{name: row[name] for name in names if row[name] is not None} for row in result]
+
+    def count(self, graph: str) -> int:
+        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return int(rows[0]["n"].value)
+
+    def named_graphs(self) -> Iterator[str]:
+        for graph in self._store.named_graphs():
+            yield graph.value
+
+    # -- writing -------------------------------------------------------------------------------
+    def update(self, sparql: str) -> None:
+        try:
+            self._store.update(sparql)
+        except SyntaxError as exc:
+            raise StoreError(f"the SPARQL update is not valid: {exc}") from None
+        except (OSError, RuntimeError) as exc:
+            raise StoreError(f"the store refused the update: {exc}") from None
+
+    def replace_graph(self, graph: str, staging: str, data: Path, then: str = "") -> int:
+        """Make ``graph`` hold exactly the triples of ``data``; returns its new triple count.
+
+        ``then`` is more SPARQL Update run in the same transaction as the swap (provenance).
+        """
+        fmt = _FORMATS.get(data.suffix)
+        if fmt is None:
+            raise StoreError(f"cannot load {data.name}: unknown RDF file extension")
+        staging_node = ox.NamedNode(staging)
+        if self._store.contains_named_graph(staging_node):
+            self._store.remove_graph(staging_node)
+        try:
+            if fmt is ox.RdfFormat.N_TRIPLES and data.stat().st_size > 1_000_000:
+                self._store.bulk_load(path=str(data), format=fmt, to_graph=staging_node)
+            else:
+                self._store.load(path=str(data), format=fmt, to_graph=staging_node)
+        except (OSError, SyntaxError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                self._store.remove_graph(staging_node)
+            raise StoreError(f"loading {data.name} into the staging graph failed: {exc}") from None
+        # Not MOVE SILENT: with a missing staging graph it empties the live graph; plain MOVE fails
+        # instead and the whole transaction (provenance included) is rolled back.
+        swap = f"MOVE GRAPH <{staging}> TO GRAPH <{graph}>"
+        self.update(swap + (" ;\n" + then if then else ""))
+        return self.count(graph)
