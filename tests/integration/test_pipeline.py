@@ -1,0 +1,217 @@
+"""The whole pipeline of a source over real HTTP (127.0.0.1) into a real on-disk pyoxigraph store."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SOURCE_IDS, Bus, Reply, sample_path
+from transiscope import pipeline, rdf
+from transiscope.errors import StoreLocked
+from transiscope.store import EmbeddedStore
+
+#: (fetched, loaded, quarantined) of each bundled sample, from transforms/samples/README.md
+EXPECTED = {"transiscope": (14, 12, 2), "presdecheznous": (12, 10, 2), "francetierslieux": (10, 9, 1)}
+
+
+def _run(source_id: str) -> pipeline.RunSummary:
+    return pipeline.run_source(source_id)
+
+
+def _quarantine(summary: pipeline.RunSummary) -> list[dict]:
+    return list(pipeline.iter_quarantine(Path(summary.run_dir)))
+
+
+@pytest.mark.parametrize("source_id", SOURCE_IDS)
+def test_nothing_lost(bus: Bus, source_id: str) -> None:
+    summary = _run(source_id)
+    assert summary.outcome == "success", summary.error
+    counts = summary.counts
+    assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == EXPECTED[source_id]
+    assert counts["fetched"] == counts["loaded"] + counts["quarantined"]
+    raw = json.loads(sample_path(source_id).read_text(encoding="utf-8"))["data"]
+    quarantined = _quarantine(summary)
+    for entry in quarantined:
+        assert entry["reasons"] and all(isinstance(r, str) and r for r in entry["reasons"])
+        assert entry["raw"] == raw[entry["record_index"]]  # the raw record, as the source sent it
+    with bus.store() as store:
+        loaded = store.select(
+            f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{rdf.source_graph(rdf_base(), source_id)}> "
+            f"{{ ?i a <{rdf.TS}Initiative> }} }}"
+        )
+    assert int(loaded[0]["n"].value) == counts["loaded"]
+    loaded_positions = {json.loads(line)["record_index"]
+                        for line in (Path(summary.run_dir) / "valid.jsonl").read_text().splitlines()}
+    assert loaded_positions.isdisjoint(e["record_index"] for e in quarantined)
+    assert len(loaded_positions | {e["record_index"] for e in quarantined}) == len(raw)
+
+
+def rdf_base() -> str:
+    from transiscope.config import Settings
+
+    return Settings.from_env().base_iri
+
+
+def test_idempotent_rerun(bus: Bus) -> None:
+    first = _run("presdecheznous")
+    before = bus.graph_triples("presdecheznous")
+    second = _run("presdecheznous")
+    assert first.run_id != second.run_id and second.outcome == "success"
+    assert bus.graph_triples("presdecheznous") == before
+    assert len(before) == second.counts["triples"]
+
+
+def test_quarantine_reasons_of_the_samples(bus: Bus) -> None:
+    reasons = {e["source_id"]: e["reasons"] for e in _quarantine(_run("transiscope"))}
+    assert set(reasons) == {"3nB", "3pC"}
+    assert "status -4 (deleted)" in reasons["3pC"][0]
+    assert "outside France" in reasons["3nB"][0]
+    reasons = {e["source_id"]: e["reasons"] for e in _quarantine(_run("francetierslieux"))}
+    assert list(reasons) == ["7Hb"] and "appears 2 times" in reasons["7Hb"][0]
+
+
+def test_provenance_and_vocabularies_are_in_the_store(bus: Bus) -> None:
+    summary = _run("transiscope")
+    base = rdf_base()
+    with bus.store() as store:
+        run = store.select(
+            f"SELECT ?outcome ?loaded ?runner ?mode WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
+            f"<{rdf.source_iri(base, 'transiscope')}> <{rdf.TS}lastSuccessfulRun> ?r . "
+            f"?r <{rdf.TS}outcome> ?outcome ; <{rdf.TS}loaded> ?loaded ; <{rdf.TS}runner> ?runner ; "
+            f"<{rdf.TS}mode> ?mode }} }}"
+        )
+        concepts = store.select(
+            f"SELECT (COUNT(?c) AS ?n) WHERE {{ GRAPH <{rdf.ontology_graph(base, 'taxonomy')}> "
+            "{ ?c a <http://www.w3.org/2004/02/skos/core#Concept> } }"
+        )
+        dangling = store.select(
+            f"SELECT ?c WHERE {{ ?i <{rdf.TS}category> ?c FILTER NOT EXISTS {{ ?c a "
+            "<http://www.w3.org/2004/02/skos/core#Concept> } }"
+        )
+    assert [(r["outcome"].value, int(r["loaded"].value), r["runner"].value, r["mode"].value) for r in run] == [
+        ("success", summary.counts["loaded"], "cli", "live")
+    ]
+    assert int(concepts[0]["n"].value) >= 24
+    assert dangling == [], "every category used by the data exists in the taxonomy"
+
+
+# -- bad input: one clear line, and the previous graph is never wiped -------------------------------
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _point_source_at(bus: Bus, source_id: str, url: str) -> None:
+    from tests.conftest import write_registry
+
+    write_registry(bus.registry.parent, {**bus.urls, source_id: url})
+
+
+def _assert_failed_and_kept(bus: Bus, summary: pipeline.RunSummary, before: set[str], *fragments: str) -> None:
+    assert summary.outcome in ("failed", "rejected")
+    assert summary.error and "\n" not in summary.error
+    for fragment in fragments:
+        assert fragment in summary.error
+    assert bus.graph_triples("transiscope") == before, "the previous live graph must be kept"
+    with bus.store() as store:
+        rows = store.select(
+            f"SELECT ?outcome ?msg WHERE {{ GRAPH <{rdf.metadata_graph(rdf_base())}> {{ "
+            f"?r <{rdf.DCT}identifier> \"{summary.run_id}\" ; <{rdf.TS}outcome> ?outcome ; "
+            f"<{rdf.TS}errorMessage> ?msg }} }}"
+        )
+    assert [(r["outcome"].value, r["msg"].value) for r in rows] == [(summary.outcome, summary.error)]
+
+
+@pytest.fixture
+def loaded(bus: Bus) -> set[str]:
+    assert _run("transiscope").outcome == "success"
+    triples = bus.graph_triples("transiscope")
+    assert triples
+    return triples
+
+
+def test_unreachable_source(bus: Bus, loaded: set[str]) -> None:
+    _point_source_at(bus, "transiscope", f"http://127.0.0.1:{_closed_port()}/api/elements.json")
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "unreachable", "connection was refused")
+
+
+def test_http_500_then_success_is_retried(bus: Bus, loaded: set[str]) -> None:
+    path = "/retry/elements.json"
+    url = bus.server.set(path, Reply(500, b"oops"), Reply(503, b"busy"),
+                         Reply(200, sample_path("transiscope").read_bytes()))
+    _point_source_at(bus, "transiscope", url)
+    summary = _run("transiscope")
+    assert summary.outcome == "success", summary.error
+    assert bus.server.hits[path] == 3
+    assert bus.graph_triples("transiscope") == loaded
+
+
+def test_429_retry_after_is_honoured(bus: Bus) -> None:
+    path = "/throttled/elements.json"
+    url = bus.server.set(path, Reply(429, b"slow down", {"Retry-After": "1"}),
+                         Reply(200, sample_path("transiscope").read_bytes()))
+    _point_source_at(bus, "transiscope", url)
+    summary = _run("transiscope")
+    assert summary.outcome == "success" and bus.server.hits[path] == 2
+    run = pipeline.read_run(Path(summary.run_dir))
+    assert run["stages"]["extract"]["seconds"] >= 0.9  # slept for the Retry-After second
+
+
+def test_persistent_500_fails_after_retries(bus: Bus, loaded: set[str]) -> None:
+    url = bus.server.set("/down/elements.json", Reply(500, b"oops"))
+    _point_source_at(bus, "transiscope", url)
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "HTTP 500", "after retries")
+    assert bus.server.hits["/down/elements.json"] == 4  # first try + 3 retries
+
+
+def test_non_json_body(bus: Bus, loaded: set[str]) -> None:
+    url = bus.server.set("/html/elements.json", Reply(200, b"<html><body>Maintenance</body></html>",
+                                                      {"Content-Type": "text/html"}))
+    _point_source_at(bus, "transiscope", url)
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "is not JSON", "Maintenance")
+
+
+def test_empty_data_list(bus: Bus, loaded: set[str]) -> None:
+    url = bus.server.set("/empty/elements.json", Reply(200, b'{"licence": "ODbL", "data": []}'))
+    _point_source_at(bus, "transiscope", url)
+    summary = _run("transiscope")
+    _assert_failed_and_kept(bus, summary, loaded, "returned no records", "was kept")
+    assert summary.outcome == "rejected"
+
+
+def test_sudden_shrink_is_rejected(bus: Bus, loaded: set[str]) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    payload["data"] = payload["data"][:3]
+    url = bus.server.set("/shrunk/elements.json", Reply(200, json.dumps(payload).encode()))
+    _point_source_at(bus, "transiscope", url)
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "shrank from 12 to 3", "TRANSISCOPE_MAX_SHRINK")
+
+
+def test_all_records_invalid_is_rejected(bus: Bus, loaded: set[str]) -> None:
+    body = json.dumps({"data": [{"id": "a", "name": "", "geo": {"latitude": 0, "longitude": 0}}]}).encode()
+    url = bus.server.set("/invalid/elements.json", Reply(200, body))
+    _point_source_at(bus, "transiscope", url)
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "all 1 records were quarantined")
+
+
+def test_payload_over_the_size_cap(bus: Bus, loaded: set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRANSISCOPE_HTTP_MAX_BYTES", "1000")
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "announces 18,", "over the cap of 1,000")
+    # without Content-Length, the cap applies while streaming
+    url = bus.server.set("/stream/elements.json",
+                         Reply(200, sample_path("transiscope").read_bytes(), send_length=False))
+    _point_source_at(bus, "transiscope", url)
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "sent more than the cap of 1,000 bytes")
+
+
+def test_locked_store_gives_a_clear_error(bus: Bus, loaded: set[str]) -> None:
+    with EmbeddedStore(bus.home / "store"):
+        summary = _run("transiscope")
+        with pytest.raises(StoreLocked, match="being written by another process"):
+            EmbeddedStore(bus.home / "store")
+    assert summary.outcome == "failed" and "being written by another process" in summary.error
+    assert bus.graph_triples("transiscope") == loaded

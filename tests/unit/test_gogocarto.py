@@ -1,0 +1,124 @@
+"""The GoGoCarto connector on both payload shapes (2018: option ids and d/m/Y; 2021+: names, ISO)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transiscope.config import PROJECT_ROOT
+from transiscope.errors import MalformedPayload
+from transiscope.formats import RecordRejected, gogocarto
+from transiscope.records import INITIATIVE_COLUMNS
+from transiscope.registry import load_registry
+
+REGISTRY = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
+
+
+def _elements(source_id: str) -> dict[str, dict]:
+    source = REGISTRY.get(source_id)
+    return {str(e["id"]): e for e in gogocarto.parse(source.sample_path.read_bytes(), source)}
+
+
+def _normalise(source_id: str, element: dict, index: int = 0) -> dict:
+    source = REGISTRY.get(source_id)
+    return gogocarto.normalise(element, index, source, source.load_mapping())
+
+
+def test_2021_shape_record() -> None:
+    element = _elements("transiscope")["3jY"]
+    record = _normalise("transiscope", element)
+    assert tuple(record) == INITIATIVE_COLUMNS
+    assert record["source"] == "transiscope" and record["source_id"] == "3jY"
+    assert record["categories"] == [c["name"] for c in element["categoriesFull"]]
+    assert record["concepts"], "mapped labels give taxonomy concepts"
+    assert record["updated_at"] == element["updatedAt"]  # ISO with its offset, kept as given
+    assert record["lat"] == element["geo"]["latitude"]
+    # the sample's description carries a <script>: neither the tag nor its content survives
+    assert "<script>" in element["description"]
+    assert "<" not in record["description"] and "alert" not in record["description"]
+    assert record["licence"] == "ODbL-1.0"
+    assert record["source_url"].startswith("https://transiscope.gogocarto.fr/map#/fiche/")
+
+
+def test_2018_shape_reads_option_ids_and_day_first_dates() -> None:
+    element = _elements("presdecheznous")["2Xk"]
+    assert all(isinstance(c, int) for c in element["categories"])
+    record = _normalise("presdecheznous", element)
+    names = {str(c["id"]): c["name"] for c in element["categoriesFull"]}
+    assert record["categories"] == [names[str(c)] for c in element["categories"]]
+    day, month, year = element["updatedAt"].split("/")
+    assert record["updated_at"] == f"{year}-{month}-{day}"
+    assert record["email"] is None  # "hidden" in the source
+
+
+def test_2018_option_ids_without_categories_full_use_the_ids() -> None:
+    element = {"id": "x1", "name": "Jardin", "categories": ["12", 81], "geo": {"latitude": 45, "longitude": 4}}
+    record = _normalise("presdecheznous", element)
+    assert record["categories"] == ["12", "81"]
+    assert record["unmapped_categories"] == ["12", "81"]
+
+
+def test_coordinates_given_as_strings() -> None:
+    element = _elements("presdecheznous")["1aG"]
+    assert isinstance(element["geo"]["latitude"], str)
+    record = _normalise("presdecheznous", element)
+    assert record["lat"] == pytest.approx(45.754) and record["lon"] == pytest.approx(4.843)
+
+
+def test_unmapped_label_is_kept_verbatim_and_reported() -> None:
+    record = _normalise("transiscope", _elements("transiscope")["3hX"])
+    assert record["categories"] == ["Low-tech"]
+    assert record["concepts"] == [] and record["unmapped_categories"] == ["Low-tech"]
+
+
+def test_private_email_is_dropped_with_a_note() -> None:
+    record = _normalise("transiscope", _elements("transiscope")["3cM"])
+    assert record["email"] is None
+    assert any("not published" in note for note in record["notes"])
+
+
+def test_opening_hours_become_osm_syntax() -> None:
+    element = {"id": "h", "name": "n", "openHours": {"Tu": "09:00-12:00, 14:00-18:00", "Mo": "10:00-12:00"}}
+    assert _normalise("transiscope", element)["opening_hours"] == "Mo 10:00-12:00; Tu 09:00-12:00,14:00-18:00"
+
+
+def test_hostile_id_is_quoted_in_the_record_url() -> None:
+    record = _normalise("presdecheznous", _elements("presdecheznous")["éco lieu>12"])
+    assert record["source_id"] == "éco lieu>12"
+    assert " " not in record["source_url"] and ">" not in record["source_url"]
+
+
+@pytest.mark.parametrize("element", [None, "text", 12, {"name": "no id"}, {"id": "  ", "name": "blank id"}])
+def test_records_that_cannot_be_tracked_are_rejected(element: object) -> None:
+    with pytest.raises(RecordRejected):
+        _normalise("transiscope", element)
+
+
+def test_negative_status_means_inactive() -> None:
+    assert "deleted" in gogocarto.is_inactive({"status": -4})
+    assert "duplicate" in gogocarto.is_inactive({"status": "-6"})
+    assert gogocarto.is_inactive({"status": 7}) is None
+    assert gogocarto.is_inactive({"status": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "body is empty"),
+        (b"<!DOCTYPE html><html>Maintenance</html>", "is not JSON"),
+        ("{\"data\": [\"caf\u00e9\"]}".encode("latin-1"), "is not UTF-8"),
+        (b'{"licence": "ODbL", "elements": []}', 'no "data" list'),
+        (b'{"data": {"id": 1}}', '"data" is a dict, not a list'),
+        (b'"just a string"', "expected a JSON object"),
+    ],
+)
+def test_malformed_payloads(body: bytes, message: str) -> None:
+    with pytest.raises(MalformedPayload, match=message) as caught:
+        gogocarto.parse(body, REGISTRY.get("transiscope"))
+    assert "\n" not in str(caught.value)
+
+
+def test_bare_list_and_bom_are_accepted() -> None:
+    body = b"\xef\xbb\xbf" + json.dumps([{"id": "a"}]).encode()
+    assert gogocarto.parse(body, REGISTRY.get("transiscope")) == [{"id": "a"}]

@@ -1,0 +1,83 @@
+"""The registry and mapping files: good files load, bad ones give one readable line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from transiscope.config import PROJECT_ROOT
+from transiscope.errors import ConfigError
+from transiscope.registry import load_registry
+
+GOOD_MAPPING = 'format = "gogocarto"\nshape = "2021"\n[categories]\n"AMAP" = ["amap-circuits-courts"]\n'
+
+
+def _write(tmp_path: Path, registry: str, mapping: str = GOOD_MAPPING) -> Path:
+    (tmp_path / "m.toml").write_text(mapping, encoding="utf-8")
+    path = tmp_path / "sources.toml"
+    path.write_text(registry, encoding="utf-8")
+    return path
+
+
+def _entry(**overrides: str) -> str:
+    values = {"id": "amap-idf", "name": "AMAP IdF", "format": "gogocarto", "licence": "ODbL-1.0",
+              "url": "https://amap.example.org/api/elements.json", "mapping": "m.toml", **overrides}
+    return "[[source]]\n" + "".join(f'{k} = "{v}"\n' for k, v in values.items() if v is not None)
+
+
+def test_project_registry_has_three_gogocarto_sources_with_their_files() -> None:
+    registry = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
+    assert registry.ids() == ["transiscope", "presdecheznous", "francetierslieux"]
+    for source in registry.sources:
+        assert source.format == "gogocarto"
+        assert source.sample_path is not None and source.sample_path.exists()
+        assert (PROJECT_ROOT / "expectations" / f"{source.id}.json").exists()
+        mapping = source.load_mapping()
+        assert mapping.categories, f"{source.id} has an empty crosswalk"
+    shapes = {s.id: s.load_mapping().shape for s in registry.sources}
+    assert shapes["presdecheznous"] == "2018" and shapes["transiscope"] == "2021"
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    registry = load_registry(_write(tmp_path, _entry()))
+    source = registry.get("amap-idf")
+    assert source.load_mapping().categories == {"AMAP": ("amap-circuits-courts",)}
+    assert source.schedule == "@daily"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (_entry(url=None), "lacks url"),
+        (_entry(id="AMAP IdF"), "must be a lowercase slug"),
+        (_entry(format="shapefile"), "format 'shapefile' is not one of"),
+        (_entry(url="ftp://amap.example.org/x"), "is not an http(s) URL"),
+        (_entry(mapping="missing.toml"), "mapping of source 'amap-idf' not found"),
+        (_entry() + _entry(), "appears twice"),
+        ("[[source]\nid = 1", "is not valid TOML"),
+        ("title = 'no sources'", "has no [[source]] entries"),
+    ],
+)
+def test_bad_registry_gives_one_clear_line(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_registry(_write(tmp_path, entry))
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_mapping_is_reported_with_its_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, _entry(), mapping='format = "gogocarto"\nshape = "2019"\n')
+    with pytest.raises(ConfigError, match=r"mapping m\.toml: shape must be"):
+        load_registry(path)
+
+
+def test_unknown_source_lists_the_configured_ones(tmp_path: Path) -> None:
+    registry = load_registry(_write(tmp_path, _entry()))
+    with pytest.raises(ConfigError, match=r"unknown source 'nope' \(configured sources: amap-idf\)"):
+        registry.get("nope")
+
+
+def test_missing_registry(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="source registry not found"):
+        load_registry(tmp_path / "absent.toml")
