@@ -35,8 +35,8 @@ from transiscope.store import EmbeddedStore
 from transiscope.validate import suite_config, validate_records
 
 STAGES = ("extract", "normalise", "validate", "to_rdf", "load")
-#: the vocabulary files loaded into their own named graphs at every load
-VOCABULARIES = {"ontology": "transiscope.ttl", "taxonomy": "taxonomy.ttl"}
+#: graph name of ontology/transiscope.ttl; every other ontology/<name>.ttl goes to graph/<name>
+ONTOLOGY_FILE = "transiscope.ttl"
 
 
 def now() -> str:
@@ -311,13 +311,19 @@ def check_batch(source: Source, counts: dict[str, int], previous: tuple[str, int
             )
 
 
+def vocabulary_files(settings: Settings) -> dict[str, Path]:
+    """Named-graph name -> Turtle file, for every vocabulary file in ``ontology/``."""
+    return {
+        ("ontology" if path.name == ONTOLOGY_FILE else path.stem): path
+        for path in sorted(settings.ontology_dir.glob("*.ttl"))
+    }
+
+
 def load_vocabularies(store: EmbeddedStore, settings: Settings) -> None:
-    """(Re)load the ontology and taxonomy into their own named graphs, atomically each."""
-    for name, filename in VOCABULARIES.items():
-        path = settings.ontology_dir / filename
-        if path.exists():
-            graph = rdf.ontology_graph(settings.base_iri, name)
-            store.replace_graph(graph, graph + "/staging", path)
+    """(Re)load the ontology, taxonomy, shapes... into their own named graphs, atomically each."""
+    for name, path in vocabulary_files(settings).items():
+        graph = rdf.ontology_graph(settings.base_iri, name)
+        store.replace_graph(graph, graph + "/staging", path)
 
 
 @stage("load")
