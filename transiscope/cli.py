@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -126,6 +127,34 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.pipeline import iter_quarantine, latest_processed_run, read_run
+
+    registry = load_registry(settings.registry_path)
+    entries: list[dict[str, Any]] = []
+    runs: list[tuple[str, str, str]] = []
+    for source in registry.select(args.sources):
+        run_dir = latest_processed_run(settings, source.id)
+        if run_dir is None:
+            runs.append((source.id, "no run has read this source yet", ""))
+            continue
+        run = read_run(run_dir)
+        found = list(iter_quarantine(run_dir))
+        runs.append((source.id, f"{len(found)} quarantined in run {run['run_id']} ({run['outcome']})",
+                     str(run_dir / "quarantine.jsonl")))
+        entries.extend(found)
+    if args.format == "json":
+        print(json.dumps(entries, ensure_ascii=False, indent=2))
+        return 0
+    rows = [(e["source"], e["source_id"] if e["source_id"] is not None else f"#{e['record_index']}",
+             (e.get("name") or "")[:40], e["stage"], "; ".join(e["reasons"])) for e in entries]
+    if rows:
+        print(_table(("source", "id", "name", "stage", "reasons"), rows))
+    for source_id, line, path in runs:
+        print(f"{source_id}: {line}" + (f"  ({path})" if path else ""), file=sys.stderr)
+    return 0
+
+
 # -- query ----------------------------------------------------------------------------------------
 def with_prefixes(sparql: str) -> str:
     """Prepend the project's usual prefixes that the query does not declare itself."""
@@ -204,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="the last run of each source")
     status.set_defaults(func=cmd_status)
+
+    quarantine = sub.add_parser("quarantine", help="the records set aside in the last run of each source, with why")
+    quarantine.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
+    quarantine.add_argument("--format", choices=("table", "json"), default="table",
+                            help="json includes each record as the source sent it")
+    quarantine.set_defaults(func=cmd_quarantine)
 
     query = sub.add_parser("query", help="run a SPARQL query on the store (usual prefixes predeclared)")
     query.add_argument("sparql", help="the query, @FILE to read it from a file, or - for stdin")

@@ -61,6 +61,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     #: refuse to replace a live graph when the loaded count drops by more than this share
     max_shrink: float = 0.5
+    #: refuse a batch when more than this share of its records is quarantined
+    max_quarantine_share: float = 0.5
 
     @property
     def store_path(self) -> Path:
@@ -84,8 +86,11 @@ class Settings:
             max_bytes=int(_env_number("TRANSISCOPE_HTTP_MAX_BYTES", 512 * 1024 * 1024, 1)),
         )
         max_shrink = _env_number("TRANSISCOPE_MAX_SHRINK", 0.5)
-        if max_shrink > 1:
-            raise ConfigError(f"TRANSISCOPE_MAX_SHRINK={max_shrink} must be a share between 0 and 1")
+        max_quarantine_share = _env_number("TRANSISCOPE_MAX_QUARANTINE_SHARE", 0.5)
+        for name, share in (("TRANSISCOPE_MAX_SHRINK", max_shrink),
+                            ("TRANSISCOPE_MAX_QUARANTINE_SHARE", max_quarantine_share)):
+            if share > 1:
+                raise ConfigError(f"{name}={share:g} must be a share between 0 and 1")
         return cls(
             home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),
             registry_path=_env_path("TRANSISCOPE_REGISTRY", PROJECT_ROOT / "transforms" / "sources.toml"),
@@ -94,4 +99,5 @@ class Settings:
             base_iri=os.environ.get("TRANSISCOPE_BASE_IRI", DEFAULT_BASE_IRI),
             http=http,
             max_shrink=max_shrink,
+            max_quarantine_share=max_quarantine_share,
         )

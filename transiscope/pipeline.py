@@ -150,8 +150,32 @@ def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable
     return decorate
 
 
+def _quarantine_rejected_batch(ctx: Context, exc: BatchRejected) -> dict[str, int]:
+    """Nothing lost: every record of a rejected batch not already quarantined is, with the batch reason."""
+    try:
+        elements = _raw_elements(ctx)
+    except TransiscopeError:
+        return {}
+    path = ctx.run_dir / "quarantine.jsonl"
+    already = {entry["record_index"] for entry in _read_jsonl(path)}
+    rest = [
+        _quarantine_entry(ctx, index, element.get("id") if isinstance(element, dict) else None, "batch",
+                          [f"the whole batch was rejected: {exc}"], element,
+                          element.get("name") if isinstance(element, dict) else None)
+        for index, element in enumerate(elements) if index not in already
+    ]
+    _append_jsonl(path, rest)
+    (ctx.run_dir / "valid.jsonl").unlink(missing_ok=True)
+    return {"fetched": len(elements), "loaded": 0, "quarantined": len(already) + len(rest)}
+
+
 def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
+    counts = _quarantine_rejected_batch(ctx, exc) if isinstance(exc, BatchRejected) else {}
     run = read_run(ctx.run_dir)
+    if counts:
+        run["counts"] = counts
+    elif "normalise" in run["stages"]:
+        run["counts"] = {"fetched": run["stages"]["normalise"]["fetched"], "loaded": 0}
     run.update(
         outcome="rejected" if isinstance(exc, BatchRejected) else "failed",
         ended=now(),
@@ -198,6 +222,8 @@ def normalise(ctx: Context) -> dict[str, Any]:
     fmt = connector(ctx.source.format)
     mapping = ctx.source.load_mapping()
     elements = _raw_elements(ctx)
+    known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in mapping.fields.values() for path in paths}
+    check_schema(ctx.source, elements, mapping.required or fmt.REQUIRED_FIELDS, known)
     records: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     for index, element in enumerate(elements):
@@ -282,6 +308,26 @@ def _counts(ctx: Context) -> dict[str, int]:
             "triples": ctx.run["stages"]["to_rdf"]["triples"]}
 
 
+def check_schema(source: Source, elements: list[Any], required: tuple[str, ...], known: set[str]) -> None:
+    """Schema drift: a field the mapping relies on is absent from every record (renamed upstream?)."""
+    objects = [e for e in elements if isinstance(e, dict)]
+    if not objects:
+        return
+    seen: set[str] = set()
+    for element in objects:
+        seen.update(map(str, element))
+    missing = [name for name in required if name not in seen]
+    if missing:
+        unknown = sorted(seen - known)
+        hint = (f"fields the mapping does not know: {', '.join(unknown[:12])}" if unknown
+                else f"fields present: {', '.join(sorted(seen)[:12])}")
+        raise BatchRejected(
+            f"source {source.id!r}: schema drift: field(s) {', '.join(map(repr, missing))} missing from all "
+            f"{len(objects)} records ({hint}); update the mapping {source.mapping_path.name} "
+            "if the source renamed them"
+        )
+
+
 def previous_good_load(store: EmbeddedStore, base: str, source_id: str) -> tuple[str, int] | None:
     """(run id, loaded count) of the source's last successful run, from the metadata graph."""
     rows = store.select(
@@ -302,12 +348,20 @@ def check_batch(source: Source, counts: dict[str, int], previous: tuple[str, int
         raise BatchRejected(
             f"source {source.id!r}: all {counts['fetched']} records were quarantined, none can be loaded{kept}"
         )
+    max_share = float(source.extra.get("max_quarantine_share", settings.max_quarantine_share))
+    share = counts["quarantined"] / counts["fetched"]
+    if share > max_share:
+        raise BatchRejected(
+            f"source {source.id!r}: {counts['quarantined']} of {counts['fetched']} records quarantined "
+            f"({share:.0%}, more than the allowed {max_share:.0%}, TRANSISCOPE_MAX_QUARANTINE_SHARE){kept}"
+        )
+    max_shrink = float(source.extra.get("max_shrink", settings.max_shrink))
     if previous and previous[1] > 0:
         drop = 1 - counts["loaded"] / previous[1]
-        if drop > settings.max_shrink:
+        if drop > max_shrink:
             raise BatchRejected(
                 f"source {source.id!r} shrank from {previous[1]} to {counts['loaded']} loadable records "
-                f"(-{drop:.0%}, more than the allowed {settings.max_shrink:.0%}, TRANSISCOPE_MAX_SHRINK){kept}"
+                f"(-{drop:.0%}, more than the allowed {max_shrink:.0%}, TRANSISCOPE_MAX_SHRINK){kept}"
             )
 
 
@@ -410,3 +464,18 @@ def run_source(
 
 def iter_quarantine(run_dir: Path) -> Iterator[dict[str, Any]]:
     yield from rdf.iter_jsonl(Path(run_dir) / "quarantine.jsonl")
+
+
+def latest_processed_run(settings: Settings, source_id: str) -> Path | None:
+    """The newest run of a source that got as far as reading its records (it has a quarantine file).
+
+    Its quarantine is the source's current quarantine: a record fixed at the source is simply absent
+    from the next run's file, and a run that could not fetch anything does not hide the last one.
+    """
+    runs_dir = settings.runs_dir / source_id
+    if not runs_dir.is_dir():
+        return None
+    for run_dir in sorted(runs_dir.iterdir(), reverse=True):  # run ids start with a UTC timestamp
+        if (run_dir / "quarantine.jsonl").exists() and (run_dir / "run.json").exists():
+            return run_dir
+    return None

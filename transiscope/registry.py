@@ -33,6 +33,8 @@ class Mapping:
     #: source category label -> taxonomy concept notations
     categories: dict[str, tuple[str, ...]]
     path: Path
+    #: source fields whose absence from every record means schema drift (empty: the format's default)
+    required: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def load_mapping(path: Path, source_id: str = "?") -> Mapping:
     categories = {
         str(k): _as_tuple(v, f"{where} [categories].{k!r}") for k, v in data.get("categories", {}).items()
     }
-    return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path)
+    required = _as_tuple(data.get("required", []), f"{where} required") if data.get("required") else ()
+    return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
 
 
 def _source_from_table(table: dict[str, Any], base: Path, index: int) -> Source:

@@ -215,3 +215,61 @@ def test_locked_store_gives_a_clear_error(bus: Bus, loaded: set[str]) -> None:
             EmbeddedStore(bus.home / "store")
     assert summary.outcome == "failed" and "being written by another process" in summary.error
     assert bus.graph_triples("transiscope") == loaded
+
+
+# -- batch-level valves (issue: data quality) --------------------------------------------------------
+def test_schema_drift_stops_the_load(bus: Bus, loaded: set[str]) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    for element in payload["data"]:
+        element["title"] = element.pop("name")  # the source renamed a column
+    url = bus.server.set("/drift/elements.json", Reply(200, json.dumps(payload).encode()))
+    _point_source_at(bus, "transiscope", url)
+    summary = _run("transiscope")
+    _assert_failed_and_kept(bus, summary, loaded, "schema drift", "'name' missing from all 14 records", "title",
+                            "transiscope.toml")
+    assert summary.outcome == "rejected"
+
+
+def test_quarantine_rate_over_threshold(bus: Bus, loaded: set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRANSISCOPE_MAX_QUARANTINE_SHARE", "0.1")  # the sample quarantines 2/14 = 14 %
+    summary = _run("transiscope")
+    _assert_failed_and_kept(bus, summary, loaded, "2 of 14 records quarantined (14%", "allowed 10%")
+
+
+def test_rejected_batch_still_accounts_for_every_record(bus: Bus, loaded: set[str]) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    payload["data"] = payload["data"][:4]  # 12 -> 4 loadable: -67 %
+    url = bus.server.set("/shrunk60/elements.json", Reply(200, json.dumps(payload).encode()))
+    _point_source_at(bus, "transiscope", url)
+    summary = _run("transiscope")
+    assert summary.outcome == "rejected" and "shrank from 12 to 4" in summary.error
+    assert summary.counts == {"fetched": 4, "loaded": 0, "quarantined": 4}
+    entries = _quarantine(summary)
+    assert sorted(e["record_index"] for e in entries) == [0, 1, 2, 3]
+    assert all(e["stage"] == "batch" and e["reasons"][0].startswith("the whole batch was rejected: ")
+               for e in entries)
+    assert bus.graph_triples("transiscope") == loaded
+
+
+def test_quarantine_command_shows_the_latest_processed_run(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None:
+    from transiscope.cli import main
+
+    payload = json.loads(sample_path("presdecheznous").read_text(encoding="utf-8"))
+    url = bus.server.set("/pdcn/elements.json", Reply(200, json.dumps(payload).encode()))
+    _point_source_at(bus, "presdecheznous", url)
+    assert _run("presdecheznous").outcome == "success"
+    assert main(["quarantine", "presdecheznous"]) == 0
+    out = capsys.readouterr().out
+    assert "6Hs" in out and "no name" in out and "8Lp" in out and "latitude 123.4" in out
+
+    # the source fixes 6Hs; an unreachable run afterwards does not hide the last quarantine
+    fixed = next(e for e in payload["data"] if e["id"] == "6Hs")
+    fixed["name"] = "Le Jardin retrouvé"
+    bus.server.set("/pdcn/elements.json", Reply(200, json.dumps(payload).encode()))
+    assert _run("presdecheznous").outcome == "success"
+    _point_source_at(bus, "presdecheznous", f"http://127.0.0.1:{_closed_port()}/x")
+    assert _run("presdecheznous").outcome == "failed"
+    assert main(["quarantine", "presdecheznous", "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["source_id"] for e in entries] == ["8Lp"]
+    assert entries[0]["raw"]["geo"]["latitude"] == 123.4

@@ -19,6 +19,15 @@ from transiscope.formats import RecordRejected
 from transiscope.records import clean_contact, clean_text, empty_record, parse_date, to_float
 from transiscope.registry import Mapping, Source
 
+#: fields without which no element can become an initiative: absent from all = schema drift
+REQUIRED_FIELDS = ("id", "name", "geo")
+#: the standard fields of a gogofull element; custom fields come from the mapping
+KNOWN_FIELDS = frozenset({
+    "id", "name", "geo", "address", "categories", "categoriesFull", "sourceKey", "openHours", "createdAt",
+    "updatedAt", "status", "moderationState", "images", "files", "email", "website", "telephone",
+    "description", "abstract", "descriptionMore", "urls", "stamps", "optionValues", "subscriberEmails",
+})
+
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("description", "abstract"),
     "website": ("website",),
