@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from transiscope import __version__, rdf
 from transiscope.config import Settings
 from transiscope.errors import ConfigError, TransiscopeError
+from transiscope.quality import write_reports
 from transiscope.registry import load_registry
 
 
@@ -75,8 +76,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     failed = [s for s in summaries if s.outcome != "success"]
     for s in failed:
         print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
-    print(f"store: {settings.store_path}   runs: {settings.runs_dir}", file=sys.stderr)
+    reports = write_reports(settings, registry, [s.source for s in summaries])
+    print(f"store: {settings.store_path}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}",
+          file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    registry = load_registry(settings.registry_path)
+    ids = [s.id for s in registry.select(args.sources)]
+    out = write_reports(settings, registry, ids, args.out)
+    for source_id in ids:
+        report = json.loads((out / f"{source_id}.json").read_text(encoding="utf-8"))
+        score = "not read yet" if report.get("score") is None else f"score {report['score']}"
+        print(f"{source_id}: {score}  {out / f'{source_id}.fr.html'}  {out / f'{source_id}.en.html'}")
+    print(f"index: {out / 'index.fr.html'}  {out / 'index.en.html'}")
+    return 0
 
 
 # -- sources, status -----------------------------------------------------------------------------
@@ -230,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = sub.add_parser("sources", help="list the configured sources")
     sources.set_defaults(func=cmd_sources)
+
+    report = sub.add_parser("report", help="write the quality reports (HTML fr/en + JSON) of the sources")
+    report.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
+    report.add_argument("--out", type=Path, help="output folder (default: $TRANSISCOPE_HOME/reports)")
+    report.set_defaults(func=cmd_report)
 
     status = sub.add_parser("status", help="the last run of each source")
     status.set_defaults(func=cmd_status)

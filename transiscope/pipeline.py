@@ -44,7 +44,9 @@ def now() -> str:
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    """UTC time to the millisecond, then a random suffix: run ids sort in the order runs started."""
+    moment = datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 # -- run state --------------------------------------------------------------------------------------

@@ -43,6 +43,15 @@ INITIATIVE_COLUMNS: tuple[str, ...] = (
     "updated_at",
     "status",
     "notes",  # what normalisation fixed or dropped, for the quality report
+    "unparsed",  # source fields whose value could not be read (a date that is no date...)
+)
+
+#: the canonical event schema: an initiative's place fields plus time
+EVENT_COLUMNS: tuple[str, ...] = (
+    "source", "source_id", "record_index", "parent_id", "name", "description", "categories", "concepts",
+    "unmapped_categories", "start", "end", "timezone", "all_day", "status", "location_name", "lat", "lon",
+    "street", "postcode", "city", "country", "insee", "website", "licence", "source_url", "created_at",
+    "updated_at", "notes", "unparsed",
 )
 
 #: contact placeholders that mean "not published" (GDPR: treated as absent)
@@ -56,6 +65,8 @@ _BLOCK_TAGS = frozenset(
 _DROP_CONTENT_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _NEWLINES = re.compile(r"\s*\n\s*(\n\s*)+")
+#: what looks like an HTML tag; no cleaned text may contain one
+MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -97,13 +108,22 @@ def clean_text(value: Any, *, multiline: bool = True) -> str | None:
     if value is None:
         return None
     text = str(value)
-    if "<" in text or "&" in text:
+    # Escaped markup (``&lt;script&gt;``) becomes markup once decoded: clean again, a bounded number
+    # of times, so that no tag survives however many times the source escaped it.
+    for _ in range(4):
+        if not ("<" in text or "&" in text):
+            break
         parser = _TextExtractor()
         parser.feed(text)
         parser.close()
-        text = "".join(parser.parts)
-        if "&" in text:
-            text = unescape(text)
+        cleaned = "".join(parser.parts)
+        if "&" in cleaned:
+            cleaned = unescape(cleaned)
+        if cleaned == text:
+            break
+        text = cleaned
+        if not MARKUP.search(text):
+            break
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
     if multiline:
@@ -159,8 +179,9 @@ def parse_date(value: Any, day_first: bool) -> str | None:
         return None
 
 
-def empty_record() -> dict[str, Any]:
-    record: dict[str, Any] = dict.fromkeys(INITIATIVE_COLUMNS)
-    for column in ("categories", "concepts", "unmapped_categories", "tags", "notes"):
-        record[column] = []
+def empty_record(columns: tuple[str, ...] = INITIATIVE_COLUMNS) -> dict[str, Any]:
+    record: dict[str, Any] = dict.fromkeys(columns)
+    for column in ("categories", "concepts", "unmapped_categories", "tags", "notes", "unparsed"):
+        if column in record:
+            record[column] = []
     return record

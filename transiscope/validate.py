@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ from transiscope.errors import ConfigError
 from transiscope.geo import in_france
 
 COMMON_SUITE = "initiatives"
+#: dates checked for "not in the far future" (events check their own start/end)
+DATE_COLUMNS = ("created_at", "updated_at")
+#: failing records kept as examples per expectation, for the quality report
+MAX_EXAMPLES = 5
 
 
 @dataclass
@@ -50,27 +55,74 @@ def _key(expectation: dict[str, Any]) -> tuple[str, str]:
     return expectation.get("type", ""), str(expectation.get("kwargs", {}).get("column", ""))
 
 
-def suite_config(expectations_dir: Path, source_id: str, *, international: bool = False) -> dict[str, Any]:
-    """The merged suite (common + source) as a GX suite dict."""
-    common = _read_suite(expectations_dir / f"{COMMON_SUITE}.json")
-    specific = _read_suite(expectations_dir / f"{source_id}.json")
+def suite_config(expectations_dir: Path, source_id: str, *, international: bool = False,
+                 kind: str = COMMON_SUITE) -> dict[str, Any]:
+    """The merged suite (common + source) as a GX suite dict.
+
+    ``kind`` is ``initiatives`` (source file ``<source>.json``, required) or ``events`` (source file
+    ``<source>.events.json``, optional: most sources need nothing beyond the common event suite).
+    """
+    common = _read_suite(expectations_dir / f"{kind}.json")
+    name = f"{source_id}.json" if kind == COMMON_SUITE else f"{source_id}.{kind}.json"
+    if kind != COMMON_SUITE and not (expectations_dir / name).exists():
+        specific: dict[str, Any] = {"expectations": [], "meta": {}}
+    else:
+        specific = _read_suite(expectations_dir / name)
     merged: dict[tuple[str, str], dict[str, Any]] = {_key(e): e for e in common["expectations"]}
     for expectation in specific["expectations"]:
         merged[_key(expectation)] = expectation
     expectations = [e for e in merged.values() if not e.get("meta", {}).get("disabled")]
     if international:
         expectations = [e for e in expectations if _key(e)[1] != "in_france"]
-    return {"name": f"{source_id}", "expectations": expectations, "meta": specific.get("meta", {})}
+    suite_name = source_id if kind == COMMON_SUITE else f"{source_id}.{kind}"
+    return {"name": suite_name, "expectations": expectations, "meta": specific.get("meta", {})}
+
+
+def _days_ahead(record: dict[str, Any], today: date, columns: tuple[str, ...] = DATE_COLUMNS) -> int | None:
+    """How many days the latest date of a record lies after today (negative: in the past)."""
+    ahead = None
+    for column in columns:
+        value = record.get(column)
+        if value:
+            try:
+                day = date.fromisoformat(str(value)[:10])
+            except ValueError:
+                continue
+            ahead = max(ahead, (day - today).days) if ahead is not None else (day - today).days
+    return ahead
 
 
 def _frame(records: list[dict[str, Any]]):
+    """The canonical records as a DataFrame, plus the derived columns the suites check."""
     import pandas as pd
 
     frame = pd.DataFrame.from_records(records)
-    frame["in_france"] = [in_france(r.get("lat"), r.get("lon")) for r in records]
+    today = datetime.now(UTC).date()
+    if "lat" in frame.columns:
+        frame["in_france"] = [in_france(r.get("lat"), r.get("lon")) for r in records]
     frame["unmapped_count"] = [len(r.get("unmapped_categories") or ()) for r in records]
     frame["concept_count"] = [len(r.get("concepts") or ()) for r in records]
+    frame["unparsed_count"] = [len(r.get("unparsed") or ()) for r in records]
+    frame["days_ahead"] = pd.array([_days_ahead(r, today) for r in records], dtype="Int64")
+    if "start" in frame.columns and "end" in frame.columns:
+        frame["end_before_start"] = [_end_before_start(r) for r in records]
+        frame["start_days_ahead"] = pd.array(
+            [_days_ahead({"start": r.get("start")}, today, ("start",)) for r in records], dtype="Int64"
+        )
     return frame
+
+
+def _end_before_start(record: dict[str, Any]) -> bool | None:
+    start, end = record.get("start"), record.get("end")
+    if not start or not end:
+        return None
+    try:
+        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if (start_at.tzinfo is None) != (end_at.tzinfo is None):
+            start_at, end_at = start_at.replace(tzinfo=None), end_at.replace(tzinfo=None)
+        return end_at < start_at
+    except ValueError:
+        return None
 
 
 def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str, Any]) -> str:
@@ -80,7 +132,9 @@ def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str,
     template = config.get("meta", {}).get("reason")
     if template:
         try:
-            return template.format(value=value, record=record, **kwargs)
+            labels = ", ".join(record.get("unmapped_categories") or ())
+            unparsed = ", ".join(record.get("unparsed") or ())
+            return template.format(value=value, record=record, labels=labels, unparsed=unparsed, **kwargs)
         except (KeyError, IndexError, ValueError, AttributeError):
             return template
     return f"{column}={value!r} fails {config.get('type')} {json.dumps(kwargs, ensure_ascii=False)}"
@@ -136,8 +190,13 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
             }
         )
         target = quarantined if severity == "critical" else warnings
+        examples = summary[-1]["examples"] = []
         for index in failed:
             position = int(index)
-            target.setdefault(position, []).append(_reason(config, records[position], rows[position]))
+            reason = _reason(config, records[position], rows[position])
+            target.setdefault(position, []).append(reason)
+            if len(examples) < MAX_EXAMPLES:
+                examples.append({"source_id": records[position].get("source_id"),
+                                 "name": records[position].get("name"), "reason": reason})
     valid = [i for i in range(len(records)) if i not in quarantined]
     return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)

@@ -57,3 +57,12 @@ def test_dates_of_both_gogocarto_shapes() -> None:
     assert parse_date("2021-06-14", day_first=False) == "2021-06-14"
     assert parse_date("31/02/2018", day_first=True) is None
     assert parse_date("hier", day_first=False) is None
+
+
+def test_escaped_markup_is_cleaned_too() -> None:
+    text = clean_text("Avant &lt;script&gt;alert(1)&lt;/script&gt; après &amp;lt;b&amp;gt;gras&amp;lt;/b&amp;gt;")
+    assert text == "Avant après gras"
+
+
+def test_text_that_merely_mentions_angle_brackets_stays() -> None:
+    assert clean_text("3 < 5 et 7 > 2") == "3 < 5 et 7 > 2"

@@ -107,3 +107,51 @@ def test_unknown_column_is_a_config_error() -> None:
 def test_no_records_no_failures(suite: dict) -> None:
     outcome = validate_records([], suite)
     assert outcome.valid == [] and outcome.quarantined == {}
+
+
+def test_more_initiative_checks(suite: dict) -> None:
+    records = [
+        _record("tel", phone="appelez-nous"),
+        _record("insee", insee="6938"),
+        _record("future", updated_at="2999-01-01"),
+        _record("nocat", concepts=[], categories=["Divers"]),
+        _record("date", unparsed=["updatedAt='hier'"]),
+        _record("markup", description="texte <b>gras</b>"),
+    ]
+    outcome = validate_records(records, suite)
+    assert outcome.valid == [0, 1, 2, 3, 4]
+    assert any("'appelez-nous' does not look like a phone number" in r for r in outcome.warnings[0])
+    assert any("INSEE code '6938'" in r for r in outcome.warnings[1])
+    assert any("days in the future" in r for r in outcome.warnings[2])
+    assert any("no category of the taxonomy (source labels: ['Divers'])" in r for r in outcome.warnings[3])
+    assert any("unreadable value(s): updatedAt='hier'" in r for r in outcome.warnings[4])
+    assert outcome.quarantined[5] == ["the description still contains markup after cleaning"]
+
+
+def _event(source_id: str, **values: object) -> dict:
+    from transiscope.records import EVENT_COLUMNS
+
+    record = empty_record(EVENT_COLUMNS)
+    record.update(source="agenda", source_id=source_id, name=f"Atelier {source_id}", lat=45.76, lon=4.83,
+                  start="2026-12-05T14:00:00+01:00", end="2026-12-05T17:00:00+01:00", concepts=["repair-cafes"])
+    record.update(values)
+    return record
+
+
+def test_event_suite() -> None:
+    suite = suite_config(EXPECTATIONS, "agenda", kind="events")
+    assert suite["name"] == "agenda.events"
+    events = [
+        _event("ok"),
+        _event("backwards", end="2026-12-05T10:00:00+01:00"),
+        _event("nostart", start=None, end=None),
+        _event("online", lat=None, lon=None),
+        _event("typo", start="2226-12-05T14:00:00+01:00", end="2226-12-05T17:00:00+01:00"),
+    ]
+    outcome = validate_records(events, suite)
+    assert outcome.valid == [0, 3, 4]
+    assert outcome.quarantined[1] == [
+        "ends (2026-12-05T10:00:00+01:00) before it starts (2026-12-05T14:00:00+01:00)"]
+    assert outcome.quarantined[2] == ["no readable start date"]
+    assert 3 not in outcome.warnings  # no position is fine for an online event
+    assert any("more than three years ahead" in r for r in outcome.warnings[4])

@@ -184,6 +184,7 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     record["lon"] = to_float(geo.get("longitude"))
     if geo and (record["lat"] is None or record["lon"] is None):
         notes.append(f"unreadable coordinates {geo.get('latitude')!r}, {geo.get('longitude')!r}")
+        record["unparsed"].append("geo")
 
     address = element.get("address") if isinstance(element.get("address"), dict) else {}
     record["street"] = clean_text(address.get("streetAddress"), multiline=False)
@@ -207,6 +208,7 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
         record[column] = parse_date(value, day_first)
         if value not in (None, "") and record[column] is None:
             notes.append(f"{key} {value!r} is not a date")
+            record["unparsed"].append(f"{key}={value!r}")
     return record
 
 

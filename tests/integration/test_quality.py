@@ -1,0 +1,115 @@
+"""Quality reports for source maintainers, built from real runs of the sample sources."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.conftest import Bus, Reply, sample_path, write_registry
+from transiscope import pipeline
+from transiscope.cli import main
+from transiscope.quality import WEIGHTS, build_source_report, write_reports
+from transiscope.registry import load_registry
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Text:
+    parser = _Text()
+    parser.feed(html)
+    return parser
+
+
+def _serve(bus: Bus, payload: dict, source_id: str = "transiscope") -> None:
+    url = bus.server.set(f"/q/{source_id}.json", Reply(200, json.dumps(payload).encode()))
+    write_registry(bus.registry.parent, {**bus.urls, source_id: url})
+
+
+def test_report_of_a_sample_source(bus: Bus) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    twin = dict(payload["data"][0], id="3aF-bis")  # same name, same place, another id
+    payload["data"].append(twin)
+    _serve(bus, payload)
+    assert pipeline.run_source("transiscope").outcome == "success"
+    settings = bus.settings()
+    report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
+
+    run = report["run"]
+    assert (run["fetched"], run["loaded"], run["quarantined"]) == (15, 13, 2)
+    assert report["completeness"]["name"] == 1.0  # 3nB has a name; 3pC never reached normalisation
+    assert 0 < report["completeness"]["website"] < 1
+    failing = {(e["column"], e["severity"]): e for e in report["expectations"]}
+    france = failing[("in_france", "critical")]
+    assert france["failed"] == 1 and france["examples"][0]["source_id"] == "3nB"
+    assert failing[("unmapped_count", "warning")]["examples"][0]["reason"].endswith("yet: Low-tech")
+    assert report["rejected_at_normalise"][0]["count"] == 1  # 3pC, status -4
+    assert [sorted(d["source_id"] for d in group) for group in report["duplicates"]] == [["3aF", "3aF-bis"]]
+    assert report["uncategorised"]["count"] == 1 and report["uncategorised"]["examples"][0]["source_id"] == "3hX"
+    assert report["unmapped_labels"] == [{"label": "Low-tech", "records": 1}]
+    scores = report["scores"]
+    assert scores["validity"] == round(13 / 15, 4)
+    assert report["score"] == round(100 * sum(WEIGHTS[k] * scores[k] for k in WEIGHTS), 1)
+    assert [t["outcome"] for t in report["trend"]] == ["success"]
+
+
+def test_stale_records_and_trend(bus: Bus) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    payload["data"][0]["updatedAt"] = "2015-03-01T10:00:00+01:00"
+    _serve(bus, payload)
+    assert pipeline.run_source("transiscope").outcome == "success"
+    bus.server.set("/q/transiscope.json", Reply(500, b"down"))
+    assert pipeline.run_source("transiscope").outcome == "failed"
+    settings = bus.settings()
+    report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
+    assert report["stale"]["examples"][0] == {"source_id": "3aF", "name": payload["data"][0]["name"],
+                                              "updated_at": "2015-03-01T10:00:00+01:00"}
+    assert [t["outcome"] for t in report["trend"]] == ["failed", "success"]
+    assert "HTTP 500" in report["trend"][0]["error"]
+    assert report["run"]["outcome"] == "success"  # the last run that read records
+
+
+def test_html_in_both_languages_escapes_hostile_strings(bus: Bus) -> None:
+    payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
+    payload["data"][1]["id"] = '<img src=x onerror="alert(1)">'
+    payload["data"][1]["categoriesFull"] = [{"id": 1, "name": "<script>alert(2)</script>Zéro"}]
+    _serve(bus, payload)
+    assert pipeline.run_source("transiscope").outcome == "success"
+    settings = bus.settings()
+    out = write_reports(settings, load_registry(settings.registry_path))
+    for lang, heading in (("fr", "Qualité des données"), ("en", "Data quality")):
+        html = (out / f"transiscope.{lang}.html").read_text(encoding="utf-8")
+        parsed = _parse(html)
+        assert f'<html lang="{lang}">' in html and heading in "".join(parsed.text)
+        assert "img" not in parsed.tags and "script" not in parsed.tags
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert [s["id"] for s in index["sources"]][0] == "transiscope"  # the only source read
+    assert [s["score"] for s in index["sources"]][1:] == [None, None]
+    text = "".join(_parse((out / "index.en.html").read_text(encoding="utf-8")).text)
+    assert "score = 100 × (0.40 V + 0.30 C + 0.15 W + 0.15 F)" in text
+
+
+def test_cli_run_writes_reports_and_report_command(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 0
+    assert "quality reports:" in capsys.readouterr().err
+    reports = bus.home / "reports"
+    assert {p.name for p in reports.glob("*.html")} >= {"index.fr.html", "index.en.html", "transiscope.fr.html",
+                                                          "presdecheznous.en.html", "francetierslieux.fr.html"}
+    ranked = [s["score"] for s in json.loads((reports / "index.json").read_text())["sources"]]
+    assert ranked == sorted(ranked, reverse=True) and all(0 < s <= 100 for s in ranked)
+    assert main(["report", "presdecheznous"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("presdecheznous: score ") and "index:" in out
