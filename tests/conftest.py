@@ -89,6 +89,20 @@ class PayloadServer:
 
 
 @pytest.fixture(scope="session")
+def territories_dir() -> Path:
+    """The shared open data on French territories; a clear failure when it cannot be found."""
+    from transiscope.config import shared_data_dir
+
+    directory = Path(os.environ.get("TRANSISCOPE_TERRITORIES_DIR") or shared_data_dir() / "territories")
+    if not (directory / "communes-cog2026-contours-simplifies.geojson").exists():
+        pytest.fail(
+            f"shared territories data not found in {directory}: set TRANSISCOPE_SHARED_DATA to the folder "
+            "holding territories/ (default: ../shared/data next to the checkout)"
+        )
+    return directory
+
+
+@pytest.fixture(scope="session")
 def payload_server() -> Iterator[PayloadServer]:
     server = PayloadServer()
     yield server

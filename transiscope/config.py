@@ -20,6 +20,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASE_IRI = "https://w3id.org/transiscope/"
 
 
+def shared_data_dir() -> Path:
+    """The folder of shared open data (territories, census of tiers-lieux): ``TRANSISCOPE_SHARED_DATA``,
+    by default ``../shared/data`` next to the checkout."""
+    return _env_path("TRANSISCOPE_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
@@ -63,6 +69,8 @@ class Settings:
     max_shrink: float = 0.5
     #: refuse a batch when more than this share of its records is quarantined
     max_quarantine_share: float = 0.5
+    #: official territories data (communes, postcodes); None when not available
+    territories_dir: Path | None = None
 
     @property
     def store_path(self) -> Path:
@@ -91,7 +99,9 @@ class Settings:
                             ("TRANSISCOPE_MAX_QUARANTINE_SHARE", max_quarantine_share)):
             if share > 1:
                 raise ConfigError(f"{name}={share:g} must be a share between 0 and 1")
+        territories = _env_path("TRANSISCOPE_TERRITORIES_DIR", shared_data_dir() / "territories")
         return cls(
+            territories_dir=territories if territories.is_dir() else None,
             home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),
             registry_path=_env_path("TRANSISCOPE_REGISTRY", PROJECT_ROOT / "transforms" / "sources.toml"),
             ontology_dir=_env_path("TRANSISCOPE_ONTOLOGY_DIR", PROJECT_ROOT / "ontology"),

@@ -28,6 +28,8 @@ from transiscope.config import Settings
 from transiscope.registry import Registry, Source
 
 STALE_YEARS = 3
+#: a point further than this from every commune its record declares is listed in the report
+FAR_KM = 5.0
 TREND_RUNS = 10
 WEIGHTS = {"validity": 0.40, "completeness": 0.30, "warning_free": 0.15, "freshness": 0.15}
 
@@ -151,6 +153,15 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
                 normalise_reasons[key].append({"source_id": entry["source_id"], "name": entry.get("name"),
                                                "reason": reason})
 
+    far: dict[str, Any] = {"checked": False, "threshold_km": FAR_KM, "count": 0, "examples": []}
+    if settings.territories_dir is not None:
+        from transiscope.territories import load_communes
+
+        found = load_communes(settings.territories_dir).far_from_declared(records, FAR_KM)
+        far.update(checked=True, count=len(found), examples=[
+            {"source_id": records[f.position]["source_id"], "name": records[f.position]["name"], "km": f.km,
+             "declared": f.declared} for f in sorted(found, key=lambda f: -f.km)[:10]])
+
     scores = {
         "validity": _share(len(loaded), fetched),
         "completeness": round(sum(key_fields.values()) / len(key_fields), 4) if records else 0.0,
@@ -167,6 +178,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         expectations_passed=sum(1 for e in validation["expectations"] if not e.get("failed")),
         rejected_at_normalise=[{"kind": k, "count": len(v), "examples": v[:5]} for k, v in normalise_reasons.items()],
         duplicates=duplicates_inside(records),
+        far_from_declared=far,
         stale={"years": STALE_YEARS, "count": len(stale), "undated": len(undated),
                "examples": [{"source_id": r["source_id"], "name": r["name"], "updated_at": r["updated_at"]}
                             for r in sorted(stale, key=lambda r: r["updated_at"])[:5]]},
@@ -197,6 +209,9 @@ TEXT: dict[str, dict[str, str]] = {
         "passed": "{n} autres contrôles passent.", "normalise": "Fiches écartées avant contrôle",
         "duplicates": "Doublons probables dans la source (même nom, même lieu)", "stale": "Fiches anciennes",
         "stale_text": "{count} fiches non mises à jour depuis {years} ans ; {undated} sans date de mise à jour.",
+        "far": "Points loin de la commune ou du code postal déclarés",
+        "far_text": "{count} fiches dont le point est à plus de {km} km (à vol d'oiseau) des communes déclarées.",
+        "far_unchecked": "Non vérifié : données des territoires non configurées (TRANSISCOPE_TERRITORIES_DIR).",
         "uncategorised": "Fiches sans catégorie de la taxonomie", "unmapped": "Libellés de catégorie non reconnus",
         "label": "Libellé", "trend": "Évolution des dernières exécutions", "started": "Début", "mode": "Mode",
         "error": "Erreur", "error_colon": "Erreur :", "no_run": "Cette source n'a pas encore été lue.",
@@ -223,6 +238,9 @@ TEXT: dict[str, dict[str, str]] = {
         "passed": "{n} other checks pass.", "normalise": "Records set aside before the checks",
         "duplicates": "Likely duplicates inside the source (same name, same place)", "stale": "Old records",
         "stale_text": "{count} records not updated for {years} years; {undated} without an update date.",
+        "far": "Points far from their declared commune or postcode",
+        "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes they declare.",
+        "far_unchecked": "Not checked: no territories data configured (TRANSISCOPE_TERRITORIES_DIR).",
         "uncategorised": "Records without a taxonomy category", "unmapped": "Category labels not recognised",
         "label": "Label", "trend": "Recent runs", "started": "Started", "mode": "Mode", "error": "Error",
         "error_colon": "Error:",

@@ -113,3 +113,30 @@ def test_cli_run_writes_reports_and_report_command(bus: Bus, capsys: pytest.Capt
     assert main(["report", "presdecheznous"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("presdecheznous: score ") and "index:" in out
+
+
+def test_points_far_from_their_declared_postcode(bus: Bus, territories_dir, monkeypatch) -> None:
+    monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(territories_dir))
+    payload = json.loads(sample_path("presdecheznous").read_text(encoding="utf-8"))
+    moved = payload["data"][0]
+    moved["address"]["postalCode"] = "69001"  # declares Lyon 1er...
+    moved["geo"] = {"latitude": 48.8566, "longitude": 2.3522}  # ...but stands in Paris
+    _serve(bus, payload, "presdecheznous")
+    assert pipeline.run_source("presdecheznous").outcome == "success"
+    settings = bus.settings()
+    far = build_source_report(settings, load_registry(settings.registry_path).get("presdecheznous"))[
+        "far_from_declared"]
+    assert far["checked"] and far["count"] == 1
+    example = far["examples"][0]
+    assert example["source_id"] == moved["id"] and example["declared"] == "postcode 69001"
+    assert 380 < example["km"] < 400  # Paris – Lyon 1er, straight line
+
+
+def test_far_check_says_when_it_could_not_run(bus: Bus, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(tmp_path / "none"))
+    assert pipeline.run_source("francetierslieux").outcome == "success"
+    settings = bus.settings()
+    out = write_reports(settings, load_registry(settings.registry_path))
+    report = json.loads((out / "francetierslieux.json").read_text())
+    assert report["far_from_declared"]["checked"] is False
+    assert "Not checked: no territories data" in (out / "francetierslieux.en.html").read_text()
