@@ -239,7 +239,8 @@ TEXT: dict[str, dict[str, str]] = {
         "duplicates": "Likely duplicates inside the source (same name, same place)", "stale": "Old records",
         "stale_text": "{count} records not updated for {years} years; {undated} without an update date.",
         "far": "Points far from their declared commune or postcode",
-        "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes they declare.",
+        "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes "
+                    "they declare.",
         "far_unchecked": "Not checked: no territories data configured (TRANSISCOPE_TERRITORIES_DIR).",
         "uncategorised": "Records without a taxonomy category", "unmapped": "Category labels not recognised",
         "label": "Label", "trend": "Recent runs", "started": "Started", "mode": "Mode", "error": "Error",
