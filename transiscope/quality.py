@@ -174,7 +174,8 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
              "quarantined": len(quarantine), "warnings": len(warnings), "normalised": len(records)},
         completeness=completeness,
         key_fields=key_fields,
-        expectations=[{"examples": [], **e} for e in validation["expectations"] if e.get("failed")],
+        expectations=[{"examples": [], "description_fr": "", **e}
+                      for e in validation["expectations"] if e.get("failed")],
         expectations_passed=sum(1 for e in validation["expectations"] if not e.get("failed")),
         rejected_at_normalise=[{"kind": k, "count": len(v), "examples": v[:5]} for k, v in normalise_reasons.items()],
         duplicates=duplicates_inside(records),

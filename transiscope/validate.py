@@ -125,18 +125,23 @@ def _end_before_start(record: dict[str, Any]) -> bool | None:
         return None
 
 
-def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str, Any]) -> str:
+def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str, Any], key: str = "reason") -> str:
+    """The sentence for a failed expectation: ``meta.reason`` (English) or ``meta.reason_fr``."""
     kwargs = config.get("kwargs", {})
     column = kwargs.get("column", "")
     value = frame_row.get(column, record.get(column))
-    template = config.get("meta", {}).get("reason")
+    template = config.get("meta", {}).get(key)
     if template:
         try:
-            labels = ", ".join(record.get("unmapped_categories") or ())
-            unparsed = ", ".join(record.get("unparsed") or ())
-            return template.format(value=value, record=record, labels=labels, unparsed=unparsed, **kwargs)
+            return template.format(
+                value=value, record=record, labels=", ".join(record.get("unmapped_categories") or ()),
+                unparsed=", ".join(record.get("unparsed") or ()),
+                categories=", ".join(record.get("categories") or ()) or "—", **kwargs,
+            )
         except (KeyError, IndexError, ValueError, AttributeError):
             return template
+    if key != "reason":
+        return _reason(config, record, frame_row)
     return f"{column}={value!r} fails {config.get('type')} {json.dumps(kwargs, ensure_ascii=False)}"
 
 
@@ -185,6 +190,7 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
                 "column": config.get("kwargs", {}).get("column"),
                 "severity": severity,
                 "description": config.get("description") or config.get("meta", {}).get("reason", ""),
+                "description_fr": config.get("meta", {}).get("description_fr") or config.get("description") or "",
                 "failed": len(failed),
                 "success": bool(expectation_result.success),
             }
@@ -197,6 +203,7 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
             target.setdefault(position, []).append(reason)
             if len(examples) < MAX_EXAMPLES:
                 examples.append({"source_id": records[position].get("source_id"),
-                                 "name": records[position].get("name"), "reason": reason})
+                                 "name": records[position].get("name"), "reason": reason,
+                                 "reason_fr": _reason(config, records[position], rows[position], "reason_fr")})
     valid = [i for i in range(len(records)) if i not in quarantined]
     return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)

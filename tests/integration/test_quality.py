@@ -140,3 +140,14 @@ def test_far_check_says_when_it_could_not_run(bus: Bus, monkeypatch, tmp_path) -
     report = json.loads((out / "francetierslieux.json").read_text())
     assert report["far_from_declared"]["checked"] is False
     assert "Not checked: no territories data" in (out / "francetierslieux.en.html").read_text()
+
+
+def test_french_page_speaks_french(bus: Bus) -> None:
+    assert pipeline.run_source("presdecheznous").outcome == "success"
+    settings = bus.settings()
+    out = write_reports(settings, load_registry(settings.registry_path))
+    french = "".join(_parse((out / "presdecheznous.fr.html").read_text(encoding="utf-8")).text)
+    english = "".join(_parse((out / "presdecheznous.en.html").read_text(encoding="utf-8")).text)
+    assert "la latitude 123.4 n'est pas comprise entre -90 et 90" in french
+    assert "Les latitudes sont comprises entre -90 et 90" in french
+    assert "latitude 123.4 is not between -90 and 90" in english and "n'est pas" not in english

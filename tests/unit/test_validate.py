@@ -123,7 +123,7 @@ def test_more_initiative_checks(suite: dict) -> None:
     assert any("'appelez-nous' does not look like a phone number" in r for r in outcome.warnings[0])
     assert any("INSEE code '6938'" in r for r in outcome.warnings[1])
     assert any("days in the future" in r for r in outcome.warnings[2])
-    assert any("no category of the taxonomy (source labels: ['Divers'])" in r for r in outcome.warnings[3])
+    assert any("no category of the taxonomy (source labels: Divers)" in r for r in outcome.warnings[3])
     assert any("unreadable value(s): updatedAt='hier'" in r for r in outcome.warnings[4])
     assert outcome.quarantined[5] == ["the description still contains markup after cleaning"]
 
