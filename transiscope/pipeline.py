@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ from transiscope.formats import RecordRejected, connector
 from transiscope.registry import Registry, Source, load_registry
 from transiscope.store import EmbeddedStore
 from transiscope.validate import suite_config, validate_records
+
+log = logging.getLogger(__name__)
 
 STAGES = ("extract", "normalise", "validate", "to_rdf", "load")
 #: graph name of ontology/transiscope.ttl; every other ontology/<name>.ttl goes to graph/<name>
@@ -189,6 +192,17 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
     # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
     with contextlib.suppress(TransiscopeError, OSError), EmbeddedStore(ctx.settings.store_path) as store:
         store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+    refresh_report(ctx)
+
+
+def refresh_report(ctx: Context) -> None:
+    """Rewrite the source's quality report (and the index); a report problem never fails a run."""
+    from transiscope.quality import write_reports
+
+    try:
+        write_reports(ctx.settings, ctx.registry, [ctx.source.id])
+    except Exception:  # noqa: BLE001 - the run's outcome must not depend on its report
+        log.exception("could not write the quality report of %s", ctx.source.id)
 
 
 # -- stages ----------------------------------------------------------------------------------------
@@ -400,6 +414,7 @@ def load(ctx: Context) -> dict[str, Any]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
         load_vocabularies(store, ctx.settings)
     _write_run(ctx.run_dir, run)
+    refresh_report(ctx)
     return counts
 
 

@@ -21,6 +21,8 @@ SUPPORTED_FORMATS = ("gogocarto",)
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 _REQUIRED = ("id", "name", "format", "url", "licence", "mapping")
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 
 
 @dataclass(frozen=True)
@@ -115,15 +117,32 @@ def load_mapping(path: Path, source_id: str = "?") -> Mapping:
     return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
 
 
-def _source_from_table(table: dict[str, Any], base: Path, index: int) -> Source:
+def check_schedule(schedule: Any, where: str) -> str | None:
+    """An Airflow preset or a 5-field cron expression, checked here so a typo names its source."""
+    if schedule in (None, "", "none", "None"):
+        return None
+    if not isinstance(schedule, str):
+        raise ConfigError(f"{where}: schedule must be a string, not {schedule!r}")
+    if schedule.startswith("@"):
+        if schedule not in SCHEDULE_PRESETS:
+            raise ConfigError(f"{where}: schedule {schedule!r} is not one of {', '.join(SCHEDULE_PRESETS)}")
+        return schedule
+    fields = schedule.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ConfigError(f"{where}: schedule {schedule!r} is not a 5-field cron expression such as '0 3 * * *'")
+    return schedule
+
+
+def _source_from_table(table: dict[str, Any], path: Path, index: int) -> Source:
+    base = path.parent
     label = table.get("id", f"#{index + 1}")
     missing = [key for key in _REQUIRED if not table.get(key)]
     if missing:
-        raise ConfigError(f"source {label!r} in {base / 'sources.toml'} lacks {', '.join(missing)}")
+        raise ConfigError(f"source {label!r} in {path} lacks {', '.join(missing)}")
     source_id = table["id"]
     if not isinstance(source_id, str) or not _ID_RE.match(source_id):
         raise ConfigError(
-            f"source id {source_id!r} must be a lowercase slug (letters, digits, hyphens; 2-63 chars)"
+            f"source id {source_id!r} in {path} must be a lowercase slug (letters, digits, hyphens; 2-63 chars)"
         )
     if table["format"] not in SUPPORTED_FORMATS:
         raise ConfigError(
@@ -141,7 +160,7 @@ def _source_from_table(table: dict[str, Any], base: Path, index: int) -> Source:
         url=url,
         licence=str(table["licence"]),
         mapping_path=(base / table["mapping"]).resolve(),
-        schedule=table.get("schedule", "@daily") or None,
+        schedule=check_schedule(table.get("schedule", "@daily"), f"source {source_id!r} in {path}"),
         description=str(table.get("description", "")),
         licence_url=str(table.get("licence_url", "")),
         landing_page=str(table.get("landing_page", "")),
@@ -158,7 +177,7 @@ def load_registry(path: Path) -> Registry:
     tables = data.get("source", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"source registry {path} has no [[source]] entries")
-    sources = [_source_from_table(table, path.parent, i) for i, table in enumerate(tables)]
+    sources = [_source_from_table(table, path, i) for i, table in enumerate(tables)]
     seen: set[str] = set()
     for source in sources:
         if source.id in seen:

@@ -81,3 +81,17 @@ def test_unknown_source_lists_the_configured_ones(tmp_path: Path) -> None:
 def test_missing_registry(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="source registry not found"):
         load_registry(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize("schedule", ["@daily", "0 3 * * *", "*/15 6-22 * * MON-FRI", ""])
+def test_good_schedules(tmp_path: Path, schedule: str) -> None:
+    source = load_registry(_write(tmp_path, _entry(schedule=schedule))).get("amap-idf")
+    assert source.schedule == (schedule or None)
+
+
+@pytest.mark.parametrize(("schedule", "message"), [("@dayly", "is not one of @once"),
+                                                    ("0 3 * *", "is not a 5-field cron expression")])
+def test_bad_schedule_names_its_source(tmp_path: Path, schedule: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_registry(_write(tmp_path, _entry(schedule=schedule)))
+    assert "source 'amap-idf' in " in str(caught.value)

@@ -1,0 +1,223 @@
+"""One ingest DAG per source of the registry: start -> extract -> normalise -> validate -> to_rdf -> load.
+
+The DAGs are thin: every step is a call into ``transiscope.pipeline`` over the run directory, which is
+the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
+as an Asset outlet, so ``link``/``export``/``gaps`` DAGs are triggered only by a load that succeeded.
+
+Parse-time cost stays small: only the registry (TOML) is read here; ``transiscope.pipeline`` (pandas,
+Great Expectations, pyoxigraph) is imported inside the tasks. A registry that cannot be read makes this
+file fail to import with the one-line ConfigError message, shown as the import error in Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, RetryDecision, RetryPolicy, dag, get_parsing_context, task
+
+from transiscope.config import Settings
+from transiscope.rdf import source_graph
+from transiscope.registry import Source, load_registry
+
+log = logging.getLogger("transiscope.dags.ingest")
+
+DAG_ID_PREFIX = "ingest_"
+#: the run counts copied into the extra of the Asset event (``pipeline.load`` returns them)
+COUNTS = ("fetched", "loaded", "quarantined", "warnings", "triples")
+#: Airflow leaves URIs of an ``x-`` scheme as written (no provider normaliser applies to them)
+ASSET_URI_SCHEME = "x-transiscope"
+
+
+def dag_id_of(source_id: str) -> str:
+    return f"{DAG_ID_PREFIX}{source_id}"
+
+
+def source_asset(source_id: str, base_iri: str) -> Asset:
+    """The Asset of a source's live graph; downstream DAGs schedule on it (same name and URI)."""
+    return Asset(
+        name=f"transiscope_source_{source_id}",
+        uri=f"{ASSET_URI_SCHEME}://graph/source/{source_id}",
+        group="transiscope",
+        extra={"source": source_id, "graph": source_graph(base_iri, source_id)},
+    )
+
+
+class RetryIfTransient(RetryPolicy):
+    """Retry only failures the core marks ``transient`` (connection errors, 429, 5xx, store locked).
+
+    A 404, a malformed payload or a rejected batch fails at once: retrying would give the same answer.
+    The task's ``retries`` still caps the number of tries.
+    """
+
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
+                 context: Any = None) -> RetryDecision:
+        if getattr(exception, "transient", False):
+            return RetryDecision.retry(reason=f"transient failure ({getattr(exception, 'kind', 'error')})")
+        return RetryDecision.fail(reason=f"not transient ({getattr(exception, 'kind', type(exception).__name__)})")
+
+    def serialize(self) -> dict[str, Any]:
+        return {"__type": "RetryIfTransient"}
+
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "transiscope",
+    "depends_on_past": False,
+    "retries": 0,
+    "retry_delay": timedelta(minutes=5),
+    "execution_timeout": timedelta(minutes=30),
+}
+
+#: per-task limits, sized for ~10x the largest known source (about 500,000 initiatives)
+EXECUTION_TIMEOUTS = {
+    "start": timedelta(minutes=2),
+    "extract": timedelta(minutes=30),  # HTTP retries with backoff happen inside the extract itself
+    "normalise": timedelta(minutes=20),
+    "validate": timedelta(minutes=20),
+    "to_rdf": timedelta(minutes=20),
+    "load": timedelta(minutes=30),
+}
+
+
+def _doc_md(source: Source, asset: Asset) -> str:
+    licence = f"[{source.licence}]({source.licence_url})" if source.licence_url else source.licence
+    landing = f"<{source.landing_page}>" if source.landing_page else "not given"
+    return f"""\
+# Ingest: {source.name}
+
+{source.description or "(no description in the registry)"}
+
+| | |
+|---|---|
+| source id | `{source.id}` |
+| format | `{source.format}` |
+| endpoint | `{source.url}` |
+| licence | {licence} |
+| publisher | {source.publisher or "not given"} |
+| maintainer | {source.maintainer or "not given"} |
+| landing page | {landing} |
+| schedule | `{source.schedule}` |
+| produces | Asset `{asset.name}` (`{asset.uri}`), the live graph `<{asset.extra["graph"]}>` |
+
+## Tasks
+Each task works on the run directory created by `start` (the only value passed through XCom); the
+run's files (`raw.json`, `records.jsonl`, `quarantine.jsonl`, `valid.jsonl`, `triples.nt`, `run.json`)
+stay on disk under `TRANSISCOPE_HOME/runs/{source.id}/` for replay and audit.
+
+1. **start**: creates the run directory and `run.json` (runner `airflow`, this DAG id and run id).
+2. **extract**: fetches the endpoint over HTTP (timeouts, retries with backoff, size cap) and keeps
+   the raw payload. Retried once by Airflow, only for transient failures (unreachable, 429, 5xx).
+3. **normalise**: maps the raw elements to canonical records with the source's declarative mapping;
+   deleted, unreadable and duplicate elements go to quarantine with a reason.
+4. **validate**: runs the source's Great Expectations suite; failing records go to quarantine,
+   batch-level failures stop the run.
+5. **to_rdf**: writes the valid records as N-Triples with stable IRIs.
+6. **load**: checks the batch (no collapse, counts add up), loads a staging graph and swaps it for
+   the live graph in one transaction, with the run's provenance. Emits the Asset event on success.
+   Retried up to 3 times, only when the embedded store is locked by another load.
+
+Every run, failed or not, refreshes the source's quality report (`TRANSISCOPE_HOME/reports/`).
+
+A failed task leaves the live graph as it was; the failure is recorded in `run.json` and in the
+store's metadata graph.
+"""
+
+
+def build_dag(source: Source, settings: Settings):
+    """The ingest DAG of one source; per-source values are bound here, never as DAG params."""
+    source_id = source.id
+    asset = source_asset(source_id, settings.base_iri)
+
+    @dag(
+        dag_id=dag_id_of(source_id),
+        description=f"Ingest {source.name} ({source.format}) into its live graph",
+        schedule=source.schedule,
+        start_date=datetime(2025, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["transiscope", "ingest", source.format],
+        doc_md=_doc_md(source, asset),
+    )
+    def ingest() -> None:
+        @task(task_id="start", execution_timeout=EXECUTION_TIMEOUTS["start"])
+        def start() -> str:
+            from airflow.sdk import get_current_context
+
+            from transiscope import pipeline
+
+            context = get_current_context()
+            run_dir = pipeline.start_run(
+                source_id, runner="airflow",
+                airflow={"dag_id": context["dag"].dag_id, "run_id": context["run_id"]},
+            )
+            log.info("run directory: %s", run_dir)
+            return str(run_dir)
+
+        @task(task_id="extract", execution_timeout=EXECUTION_TIMEOUTS["extract"],
+              retries=1, retry_policy=RetryIfTransient())
+        def extract(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.extract(run_dir))
+
+        @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])
+        def normalise(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.normalise(run_dir))
+
+        @task(task_id="validate", execution_timeout=EXECUTION_TIMEOUTS["validate"])
+        def validate(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.validate(run_dir))
+
+        @task(task_id="to_rdf", execution_timeout=EXECUTION_TIMEOUTS["to_rdf"])
+        def to_rdf(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.to_rdf(run_dir))
+
+        # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
+        # transient) waits and retries instead of failing the run.
+        @task(task_id="load", execution_timeout=EXECUTION_TIMEOUTS["load"], outlets=[asset],
+              retries=3, retry_delay=timedelta(minutes=2), retry_policy=RetryIfTransient())
+        def load(run_dir: str, *, outlet_events: Any = None) -> str:
+            from transiscope import pipeline
+
+            stats = pipeline.load(run_dir)
+            _report(stats)
+            # Reached only when the swap succeeded: the Asset event says which run and how much.
+            outlet_events[asset].extra = {
+                "source": source_id,
+                "run_id": pipeline.read_run(run_dir)["run_id"],
+                **{name: stats[name] for name in COUNTS if name in stats},
+            }
+            return run_dir
+
+        load(to_rdf(validate(normalise(extract(start())))))
+
+    return ingest()
+
+
+def _report(stats: dict[str, Any]) -> str:
+    """Log a stage's statistics; only the run directory goes on to the next task."""
+    log.info("%s: %s", stats["stage"], {k: v for k, v in stats.items() if k not in ("stage", "run_dir")})
+    return stats["run_dir"]
+
+
+def build_dags() -> dict[str, Any]:
+    """Every source's DAG, or only the one a worker is about to run a task of."""
+    settings = Settings.from_env()
+    registry = load_registry(settings.registry_path)  # a ConfigError here is the import error
+    wanted = get_parsing_context().dag_id
+    return {
+        dag_id_of(source.id): build_dag(source, settings)
+        for source in registry.sources
+        if wanted is None or wanted == dag_id_of(source.id)
+    }
+
+
+globals().update(build_dags())

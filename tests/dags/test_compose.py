@@ -1,0 +1,113 @@
+"""docker-compose.yml, checked as data (Docker is not needed): the promises the file makes.
+
+Compose's own rules are not re-implemented here; what is checked is what this project relies on:
+the services exist, Airflow is pinned to 3.3.x on Python 3.11, nothing listens beyond 127.0.0.1, and
+the folders the DAGs read are mounted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")  # PyYAML comes with Airflow
+
+PROJECT = Path(__file__).resolve().parents[2]
+COMPOSE = PROJECT / "docker-compose.yml"
+AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer")
+AIRFLOW_IMAGE = re.compile(r"^apache/airflow:3\.3\.\d+-python3\.11$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """container path -> host source, for the short volume syntax."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        mounts[target] = source
+    return mounts
+
+
+def test_says_it_is_optional() -> None:
+    head = COMPOSE.read_text(encoding="utf-8").split("\n\n", 1)[0]
+    assert "full local stack" in head.lower()
+    assert "make run" in head and "CLI" in head
+
+
+def test_services(compose: dict) -> None:
+    services = compose["services"]
+    assert set(AIRFLOW_SERVICES) | {"postgres", "oxigraph"} <= set(services)
+    assert re.fullmatch(r"postgres:16(\.\d+)*", services["postgres"]["image"])
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+        assert env["TRANSISCOPE_HOME"]
+    commands = {name: services[name].get("command") for name in AIRFLOW_SERVICES}
+    assert commands["airflow-apiserver"] == "api-server"
+    assert commands["airflow-scheduler"] == "scheduler"
+    assert commands["airflow-dag-processor"] == "dag-processor"
+    assert commands["airflow-triggerer"] == "triggerer"
+    init_env = services["airflow-init"]["environment"]
+    assert init_env["_AIRFLOW_DB_MIGRATE"] == "true" and init_env["_AIRFLOW_WWW_USER_CREATE"] == "true"
+    for name in AIRFLOW_SERVICES[1:]:  # every long-running component starts after the init job
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_airflow_is_pinned_to_3_3(compose: dict) -> None:
+    for name in AIRFLOW_SERVICES:
+        service = compose["services"][name]
+        dockerfile = service.get("build", {}).get("dockerfile_inline", "")
+        bases = re.findall(r"^FROM\s+(\S+)", dockerfile, flags=re.MULTILINE)
+        images = bases or [service["image"]]
+        assert images and all(AIRFLOW_IMAGE.match(image) for image in images), (name, images)
+        if bases:  # the build step must not let pip move Airflow off the pinned version
+            assert re.search(r'pip install .*"apache-airflow==3\.3\.\d+"', dockerfile)
+            assert "-e /opt/transiscope" in dockerfile
+
+
+def test_ports_are_bound_to_loopback(compose: dict) -> None:
+    published = []
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            if isinstance(port, dict):  # long syntax
+                assert port.get("host_ip") == "127.0.0.1", (name, port)
+            else:
+                assert str(port).startswith("127.0.0.1:"), (name, port)
+            published.append(name)
+    assert {"airflow-apiserver", "oxigraph"} <= set(published)
+
+
+def test_project_folders_are_mounted(compose: dict) -> None:
+    for name in AIRFLOW_SERVICES:
+        service = compose["services"][name]
+        mounts = _mounts(service)
+        assert mounts["/opt/airflow/dags"] == "./dags"
+        assert mounts["/opt/airflow/plugins"] == "./plugins"
+        for folder in ("transforms", "ontology", "expectations", "transiscope"):
+            assert f"./{folder}" in mounts.values(), (name, folder)
+        env = service["environment"]
+        assert _mounts(service)[env["TRANSISCOPE_HOME"]] in compose["volumes"]  # runs + store on a volume
+        registry = Path(env["TRANSISCOPE_REGISTRY"])
+        assert mounts[str(registry.parent)] == "./transforms"
+        for source in mounts.values():
+            if source.startswith("./"):
+                assert (PROJECT / source).is_dir(), source
+
+
+def test_oxigraph_server(compose: dict) -> None:
+    oxigraph = compose["services"]["oxigraph"]
+    assert oxigraph["image"].startswith("ghcr.io/oxigraph/oxigraph:")
+    command = oxigraph["command"]
+    command = command.split() if isinstance(command, str) else command
+    assert command[:1] == ["serve"]
+    assert command[command.index("--location") + 1] == "/data"
+    assert command[command.index("--bind") + 1] == "0.0.0.0:7878"
+    assert _mounts(oxigraph)["/data"] in compose["volumes"]

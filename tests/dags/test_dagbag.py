@@ -1,0 +1,132 @@
+"""The ingest DAG file as Airflow's DagBag sees it: one DAG per registry source, the right shape."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.dags.conftest import AIRFLOW_ENV, DAGS_FOLDER, PROJECT_REGISTRY
+from transiscope.errors import ConfigError, SourceHTTPError, SourceUnreachable, StoreLocked
+from transiscope.registry import load_registry
+
+pytestmark = pytest.mark.airflow
+
+TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "load"]
+DAG_FILE = DAGS_FOLDER / "transiscope_ingest.py"
+
+
+def _ingest_dags(bag) -> dict:
+    return {dag_id: dag for dag_id, dag in bag.dags.items() if dag_id.startswith("ingest_")}
+
+
+def test_one_dag_per_source_with_the_six_tasks(dagbag_of) -> None:
+    bag = dagbag_of(PROJECT_REGISTRY)
+    assert bag.import_errors == {}
+    registry = load_registry(PROJECT_REGISTRY)
+    dags = _ingest_dags(bag)
+    assert sorted(dags) == sorted(f"ingest_{source.id}" for source in registry.sources)
+    for source in registry.sources:
+        dag = dags[f"ingest_{source.id}"]
+        assert [t.task_id for t in dag.topological_sort()] == TASK_IDS
+        for upstream, downstream in zip(TASK_IDS, TASK_IDS[1:], strict=False):  # a chain, nothing else
+            assert dag.get_task(upstream).downstream_task_ids == {downstream}
+        assert dag.max_active_runs == 1
+        assert dag.catchup is False
+        assert {"transiscope", "ingest", source.format} <= set(dag.tags)
+        assert len(dag.params) == 0  # per-source values are bound in the factory, not DAG params
+        for text in (source.name, source.licence, source.publisher, source.maintainer,
+                     source.landing_page, source.url, *TASK_IDS):
+            assert text in dag.doc_md
+        assert all(t.execution_timeout is not None for t in dag.tasks)
+        assert dag.get_task("extract").retries == 1
+        assert dag.get_task("load").retries == 3  # only while the embedded store is locked
+        assert all(t.retries == 0 for t in dag.tasks if t.task_id not in ("extract", "load"))
+
+        outlets = {t.task_id: list(t.outlets) for t in dag.tasks}
+        (asset,) = outlets.pop("load")
+        assert all(o == [] for o in outlets.values()), outlets
+        assert asset.name == f"transiscope_source_{source.id}"
+        assert asset.uri == f"x-transiscope://graph/source/{source.id}"
+        assert asset.extra["graph"].endswith(f"/graph/source/{source.id}")
+
+
+def test_schedule_comes_from_the_registry(dagbag_of) -> None:
+    bag = dagbag_of(PROJECT_REGISTRY)
+    for source in load_registry(PROJECT_REGISTRY).sources:
+        dag = bag.dags[f"ingest_{source.id}"]
+        assert dag.schedule == source.schedule
+
+
+def test_parsing_context_builds_only_the_dag_of_the_running_task(dagbag_of, monkeypatch) -> None:
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "ingest_presdecheznous")
+    bag = dagbag_of(PROJECT_REGISTRY)
+    assert bag.import_errors == {}
+    assert list(_ingest_dags(bag)) == ["ingest_presdecheznous"]
+
+
+def test_broken_registry_is_a_readable_import_error(dagbag_of, tmp_path: Path) -> None:
+    broken = tmp_path / "sources.toml"
+    broken.write_text(
+        PROJECT_REGISTRY.read_text(encoding="utf-8")
+        + '\n[[source]]\nid = "Bad Id!"\nname = "Broken"\nformat = "gogocarto"\n'
+        'url = "https://example.org/api/elements.json"\nlicence = "ODbL-1.0"\nmapping = "mappings/transiscope.toml"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as expected:
+        load_registry(broken)
+    bag = dagbag_of(broken)
+    assert _ingest_dags(bag) == {}
+    (error,) = bag.import_errors.values()
+    assert str(expected.value) in error
+    assert "ConfigError" in error
+
+
+def test_missing_registry_is_a_readable_import_error(dagbag_of, tmp_path: Path) -> None:
+    bag = dagbag_of(tmp_path / "nowhere.toml")
+    (error,) = bag.import_errors.values()
+    assert f"source registry not found: {tmp_path / 'nowhere.toml'}" in error
+
+
+def test_parsing_is_cheap(airflow_db) -> None:
+    """Parse in a fresh interpreter: no pandas, Great Expectations or pipeline import at the top level."""
+    code = (
+        "import json, sys, time\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "t = time.monotonic()\n"
+        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
+        "print(json.dumps({'seconds': time.monotonic() - t, 'errors': list(bag.import_errors),\n"
+        "  'dags': len(bag.dags), 'heavy': sorted(m for m in ('pandas', 'great_expectations',\n"
+        "  'transiscope.pipeline', 'transiscope.validate') if m in sys.modules)}))\n"
+    )
+    env = {**os.environ, **AIRFLOW_ENV, "TRANSISCOPE_REGISTRY": str(PROJECT_REGISTRY)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=120, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["errors"] == [] and report["dags"] == len(load_registry(PROJECT_REGISTRY).sources)
+    assert report["heavy"] == []
+    assert report["seconds"] < 5
+
+
+def _dag_module():
+    spec = importlib.util.spec_from_file_location("transiscope_ingest_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_extract_retries_only_transient_failures(monkeypatch) -> None:
+    from airflow.sdk import RetryAction
+
+    monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(PROJECT_REGISTRY))
+    policy = _dag_module().RetryIfTransient()
+    for exc in (SourceUnreachable("down"), SourceHTTPError("busy", 503), SourceHTTPError("slow", 429),
+                StoreLocked("locked")):
+        assert policy.evaluate(exc, 1, 2).action is RetryAction.RETRY, exc
+    for exc in (SourceHTTPError("gone", 404), ConfigError("bad"), ValueError("bug")):
+        assert policy.evaluate(exc, 1, 2).action is RetryAction.FAIL, exc
