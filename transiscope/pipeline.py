@@ -180,7 +180,12 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
     if counts:
         run["counts"] = counts
     elif "normalise" in run["stages"]:
-        run["counts"] = {"fetched": run["stages"]["normalise"]["fetched"], "loaded": 0}
+        # Not a verdict on the data (store busy, bug...): the records the run did not get to load are
+        # counted as such, with the run's error as their reason, so the counts still add up.
+        fetched = run["stages"]["normalise"]["fetched"]
+        quarantined = sum(1 for _ in iter_quarantine(ctx.run_dir))
+        run["counts"] = {"fetched": fetched, "loaded": 0, "quarantined": quarantined,
+                         "not_loaded": fetched - quarantined}
     run.update(
         outcome="rejected" if isinstance(exc, BatchRejected) else "failed",
         ended=now(),
@@ -484,15 +489,20 @@ def iter_quarantine(run_dir: Path) -> Iterator[dict[str, Any]]:
 
 
 def latest_processed_run(settings: Settings, source_id: str) -> Path | None:
-    """The newest run of a source that got as far as reading its records (it has a quarantine file).
+    """The newest run of a source that reached a verdict on its records: loaded, or rejected as a batch.
 
     Its quarantine is the source's current quarantine: a record fixed at the source is simply absent
-    from the next run's file, and a run that could not fetch anything does not hide the last one.
+    from the next run's file, and a run that failed for another reason (source unreachable, store
+    busy) does not hide the last verdict.
     """
     runs_dir = settings.runs_dir / source_id
     if not runs_dir.is_dir():
         return None
     for run_dir in sorted(runs_dir.iterdir(), reverse=True):  # run ids start with a UTC timestamp
-        if (run_dir / "quarantine.jsonl").exists() and (run_dir / "run.json").exists():
+        try:
+            outcome = read_run(run_dir)["outcome"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if outcome in ("success", "rejected") and (run_dir / "quarantine.jsonl").exists():
             return run_dir
     return None

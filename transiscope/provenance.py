@@ -34,7 +34,9 @@ _INT = ox.NamedNode(XSD + "integer")
 _DT = ox.NamedNode(XSD + "dateTime")
 _URI = ox.NamedNode(XSD + "anyURI")
 
-COUNTS = ("fetched", "loaded", "quarantined", "warnings", "triples")
+#: run count -> property of the run in our vocabulary
+COUNTS = {"fetched": "fetched", "loaded": "loaded", "quarantined": "quarantined", "warnings": "warnings",
+          "triples": "triples", "not_loaded": "notLoaded"}
 
 
 def _p(ns: str, name: str) -> ox.NamedNode:
@@ -87,10 +89,10 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
     ]
     if run.get("ended"):
         triples.append(ox.Triple(r, _p(PROV, "endedAtTime"), ox.Literal(run["ended"], datatype=_DT)))
-    for name in COUNTS:
+    for name, prop in COUNTS.items():
         value = run.get("counts", {}).get(name)
         if value is not None:
-            triples.append(ox.Triple(r, _p(TS, name), ox.Literal(str(int(value)), datatype=_INT)))
+            triples.append(ox.Triple(r, _p(TS, prop), ox.Literal(str(int(value)), datatype=_INT)))
     for key, predicate in (("error", "errorMessage"), ("error_kind", "errorKind"),
                            ("failed_stage", "failedStage"), ("fallback_reason", "fallbackReason")):
         if run.get(key):

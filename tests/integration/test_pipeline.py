@@ -214,6 +214,7 @@ def test_locked_store_gives_a_clear_error(bus: Bus, loaded: set[str]) -> None:
         with pytest.raises(StoreLocked, match="being written by another process"):
             EmbeddedStore(bus.home / "store")
     assert summary.outcome == "failed" and "being written by another process" in summary.error
+    assert summary.counts == {"fetched": 14, "loaded": 0, "quarantined": 2, "not_loaded": 12}
     assert bus.graph_triples("transiscope") == loaded
 
 
@@ -234,6 +235,22 @@ def test_quarantine_rate_over_threshold(bus: Bus, loaded: set[str], monkeypatch:
     monkeypatch.setenv("TRANSISCOPE_MAX_QUARANTINE_SHARE", "0.1")  # the sample quarantines 2/14 = 14 %
     summary = _run("transiscope")
     _assert_failed_and_kept(bus, summary, loaded, "2 of 14 records quarantined (14%", "allowed 10%")
+
+
+@pytest.mark.parametrize(("loaded", "rejected"), [(40, True), (49, True), (50, False), (100, False)])
+def test_shrink_threshold(loaded: int, rejected: bool) -> None:
+    from transiscope.config import Settings
+    from transiscope.errors import BatchRejected
+    from transiscope.registry import load_registry
+
+    settings = Settings.from_env()  # max_shrink 0.5
+    source = load_registry(settings.registry_path).get("transiscope")
+    counts = {"fetched": loaded, "loaded": loaded, "quarantined": 0}
+    if rejected:
+        with pytest.raises(BatchRejected, match=f"shrank from 100 to {loaded} loadable records"):
+            pipeline.check_batch(source, counts, ("r1", 100), settings)
+    else:
+        pipeline.check_batch(source, counts, ("r1", 100), settings)
 
 
 def test_rejected_batch_still_accounts_for_every_record(bus: Bus, loaded: set[str]) -> None:
