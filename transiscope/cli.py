@@ -103,9 +103,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open_read_only(settings: Settings):
-    from transiscope.store import EmbeddedStore
+    from transiscope.store import open_store
 
-    return EmbeddedStore(settings.store_path, read_only=True)
+    return open_store(settings, read_only=True)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

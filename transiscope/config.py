@@ -58,6 +58,24 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Which triplestore the bus writes to and reads from (``TRANSISCOPE_STORE_*``)."""
+
+    kind: str = "embedded"
+    #: remote only: SPARQL 1.1 Protocol endpoints (query, update; Graph Store Protocol optional)
+    query_url: str = ""
+    update_url: str = ""
+    graph_store_url: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    #: "basic" or "digest"
+    auth: str = "basic"
+    timeout: float = 300.0
+    #: triples per request when loading a staging graph remotely
+    chunk_triples: int = 50_000
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     registry_path: Path
@@ -71,6 +89,7 @@ class Settings:
     max_quarantine_share: float = 0.5
     #: official territories data (communes, postcodes); None when not available
     territories_dir: Path | None = None
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     @property
     def store_path(self) -> Path:
@@ -100,7 +119,26 @@ class Settings:
             if share > 1:
                 raise ConfigError(f"{name}={share:g} must be a share between 0 and 1")
         territories = _env_path("TRANSISCOPE_TERRITORIES_DIR", shared_data_dir() / "territories")
+        store = StoreSettings(
+            kind=os.environ.get("TRANSISCOPE_STORE", "embedded") or "embedded",
+            query_url=os.environ.get("TRANSISCOPE_STORE_QUERY_URL", ""),
+            update_url=os.environ.get("TRANSISCOPE_STORE_UPDATE_URL", ""),
+            graph_store_url=os.environ.get("TRANSISCOPE_STORE_GRAPH_STORE_URL", ""),
+            user=os.environ.get("TRANSISCOPE_STORE_USER", ""),
+            password=os.environ.get("TRANSISCOPE_STORE_PASSWORD", ""),
+            auth=os.environ.get("TRANSISCOPE_STORE_AUTH", "basic") or "basic",
+            timeout=_env_number("TRANSISCOPE_STORE_TIMEOUT", 300.0, 1),
+            chunk_triples=int(_env_number("TRANSISCOPE_STORE_CHUNK_TRIPLES", 50_000, 1)),
+        )
+        if store.kind not in ("embedded", "remote"):
+            raise ConfigError(f"TRANSISCOPE_STORE={store.kind!r} is not one of embedded, remote")
+        if store.kind == "remote" and not (store.query_url and store.update_url):
+            raise ConfigError("TRANSISCOPE_STORE=remote needs TRANSISCOPE_STORE_QUERY_URL and "
+                              "TRANSISCOPE_STORE_UPDATE_URL")
+        if store.auth not in ("basic", "digest"):
+            raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
         return cls(
+            store=store,
             territories_dir=territories if territories.is_dir() else None,
             home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),
             registry_path=_env_path("TRANSISCOPE_REGISTRY", PROJECT_ROOT / "transforms" / "sources.toml"),

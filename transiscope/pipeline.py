@@ -32,7 +32,7 @@ from transiscope.errors import BatchRejected, StoreError, TransiscopeError
 from transiscope.extract import fetch
 from transiscope.formats import RecordRejected, connector
 from transiscope.registry import Registry, Source, load_registry
-from transiscope.store import EmbeddedStore
+from transiscope.store import TripleStore, open_store
 from transiscope.validate import suite_config, validate_records
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
     )
     _write_run(ctx.run_dir, run)
     # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
-    with contextlib.suppress(TransiscopeError, OSError), EmbeddedStore(ctx.settings.store_path) as store:
+    with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
         store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
     refresh_report(ctx)
 
@@ -349,7 +349,7 @@ def check_schema(source: Source, elements: list[Any], required: tuple[str, ...],
         )
 
 
-def previous_good_load(store: EmbeddedStore, base: str, source_id: str) -> tuple[str, int] | None:
+def previous_good_load(store: TripleStore, base: str, source_id: str) -> tuple[str, int] | None:
     """(run id, loaded count) of the source's last successful run, from the metadata graph."""
     rows = store.select(
         f"SELECT ?id ?n WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
@@ -394,7 +394,7 @@ def vocabulary_files(settings: Settings) -> dict[str, Path]:
     }
 
 
-def load_vocabularies(store: EmbeddedStore, settings: Settings) -> None:
+def load_vocabularies(store: TripleStore, settings: Settings) -> None:
     """(Re)load the ontology, taxonomy, shapes... into their own named graphs, atomically each."""
     for name, path in vocabulary_files(settings).items():
         graph = rdf.ontology_graph(settings.base_iri, name)
@@ -405,7 +405,7 @@ def load_vocabularies(store: EmbeddedStore, settings: Settings) -> None:
 def load(ctx: Context) -> dict[str, Any]:
     counts = _counts(ctx)
     base = ctx.settings.base_iri
-    with EmbeddedStore(ctx.settings.store_path) as store:
+    with open_store(ctx.settings) as store:
         check_batch(ctx.source, counts, previous_good_load(store, base, ctx.source.id), ctx.settings)
         run = read_run(ctx.run_dir)
         run.update(counts=counts, outcome="success", ended=now())

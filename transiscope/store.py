@@ -13,10 +13,56 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import pyoxigraph as ox
 
-from transiscope.errors import StoreError, StoreLocked
+from transiscope.errors import ConfigError, StoreError, StoreLocked
+
+if TYPE_CHECKING:
+    from transiscope.config import Settings
+
+Row = dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]
+
+
+class TripleStore(Protocol):
+    """What the bus needs of a triplestore; one implementation per kind (embedded, remote)."""
+
+    def __enter__(self) -> TripleStore: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def close(self) -> None: ...
+
+    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Any SPARQL query; the default graph is the union of all named graphs."""
+
+    def select(self, sparql: str) -> list[Row]:
+        """A SELECT as a list of ``{variable: term}`` rows (unbound variables left out)."""
+
+    def count(self, graph: str) -> int:
+        """Number of triples in a named graph."""
+
+    def update(self, sparql: str) -> None:
+        """A SPARQL Update, applied as one transaction where the store allows it."""
+
+    def replace_graph(self, graph: str, staging: str, data: Path, then: str = "") -> int:
+        """Make ``graph`` hold exactly the triples of the RDF file ``data`` (staging, then MOVE), running
+        the update ``then`` in the same request as the MOVE; returns the new triple count of ``graph``."""
+
+
+STORE_KINDS = ("embedded", "remote")
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> TripleStore:
+    """The store the configuration names (``TRANSISCOPE_STORE``: embedded, the default, or remote)."""
+    if settings.store.kind == "embedded":
+        return EmbeddedStore(settings.store_path, read_only=read_only)
+    if settings.store.kind == "remote":
+        from transiscope.remote_store import RemoteStore
+
+        return RemoteStore(settings.store, read_only=read_only)
+    raise ConfigError(f"TRANSISCOPE_STORE={settings.store.kind!r} is not one of {', '.join(STORE_KINDS)}")
 
 _FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS}
 
@@ -71,7 +117,7 @@ class EmbeddedStore:
         except SyntaxError as exc:
             raise StoreError(f"the SPARQL query is not valid: {exc}") from None
 
-    def select(self, sparql: str) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
+    def select(self, sparql: str) -> list[Row]:
         """A SELECT as a list of ``{variable: term}`` rows (unbound variables left out)."""
         result = self.query(sparql)
         if not isinstance(result, ox.QuerySolutions):
