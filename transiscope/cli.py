@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -172,11 +173,19 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- query ----------------------------------------------------------------------------------------
 def with_prefixes(sparql: str) -> str:
-    """Prepend the project's usual prefixes that the query does not declare itself."""
+    """Prepend, on one line, the project's usual prefixes that the query does not declare itself."""
     declared = {line.split()[1].rstrip(":").lower() for line in sparql.splitlines()
                 if line.strip().upper().startswith("PREFIX") and len(line.split()) > 1}
-    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in rdf.PREFIXES.items() if p not in declared)
-    return prologue + sparql
+    prologue = " ".join(f"PREFIX {p}: <{ns}>" for p, ns in rdf.PREFIXES.items() if p not in declared)
+    return prologue + "\n" + sparql
+
+
+_POSITION = re.compile(r"\b(error at )(\d+):(\d+)")
+
+
+def user_position(message: str) -> str:
+    """Error positions as the user counts them, without the prologue line of ``with_prefixes``."""
+    return _POSITION.sub(lambda m: f"{m.group(1)}line {int(m.group(2)) - 1}, column {m.group(3)}", message)
 
 
 def _compact(term: Any) -> str:
@@ -202,7 +211,10 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot read the query file {sparql[1:]}: {exc.strerror}") from None
     with _open_read_only(settings) as store:
-        result = store.query(with_prefixes(sparql))
+        try:
+            result = store.query(with_prefixes(sparql))
+        except TransiscopeError as exc:
+            raise type(exc)(user_position(str(exc))) from None
         if isinstance(result, ox.QueryBoolean):
             print("true" if bool(result) else "false")
             return 0
@@ -221,6 +233,29 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         rows = [[_compact(solution[name]) for name in names] for solution in result]
     print(_table(names, rows))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
+    return 0
+
+
+# -- serve ----------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from transiscope.serve import ServeSettings, serve_forever
+
+    serve = ServeSettings(
+        host=args.host, port=args.port, timeout=args.timeout, max_rows=args.max_rows, workers=args.workers,
+        update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"transiscope: warning: listening on {args.host}, not only on this machine", file=sys.stderr)
+    try:
+        print(f"SPARQL endpoint: http://{args.host}:{args.port}/sparql   query page: http://{args.host}:{args.port}/"
+              f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {serve.max_rows:,} rows, "
+              f"updates {'with token' if serve.update_token else 'disabled'})", file=sys.stderr, flush=True)
+        serve_forever(settings, serve)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -264,6 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sparql", help="the query, @FILE to read it from a file, or - for stdin")
     query.add_argument("--format", choices=("table", "json", "csv", "tsv"), default="table")
     query.set_defaults(func=cmd_query)
+    serve = sub.add_parser("serve", help="a read-only SPARQL endpoint and query page over the store")
+    serve.add_argument("--host", default=os.environ.get("TRANSISCOPE_SERVE_HOST", "127.0.0.1"),
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_PORT", "8890")))
+    serve.add_argument("--timeout", type=float, default=float(os.environ.get("TRANSISCOPE_SERVE_TIMEOUT", "30")),
+                       help="seconds a query may run (default 30)")
+    serve.add_argument("--max-rows", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_MAX_ROWS", "100000")),
+                       help="rows or triples a response may hold (default 100000)")
+    serve.add_argument("--workers", type=int, default=2, help="queries answered at once (default 2)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

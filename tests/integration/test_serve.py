@@ -1,0 +1,274 @@
+"""The read-only SPARQL endpoint, queried by real clients (SPARQLWrapper, rdflib) over 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from calendar import monthrange
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import rdflib
+from pyproj import Geod
+from SPARQLWrapper import CSV, JSON, TURTLE, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
+
+from tests.conftest import SOURCE_IDS, PayloadServer, Reply, sample_path, write_registry
+from transiscope import pipeline
+from transiscope.config import Settings
+from transiscope.serve import Endpoint, ServeSettings, example_queries
+from transiscope.store import EmbeddedStore
+
+TOKEN = "s3cret-token"
+LOADED = 12 + 11 + 9  # transiscope, presdecheznous (with the twin record), francetierslieux
+QUERIES = {q["id"]: q["query"] for q in example_queries()}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer):
+    """All samples loaded (+ one record shared by two sources, + events), and an endpoint serving them."""
+    tmp = tmp_path_factory.mktemp("serve")
+    urls = {sid: payload_server.serve_file(f"/serve/{sid}.json", sample_path(sid)) for sid in SOURCE_IDS}
+    twin_source = json.loads(sample_path("presdecheznous").read_text(encoding="utf-8"))
+    shared = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))["data"][0]
+    twin_source["data"].append({**twin_source["data"][0], "id": "twin1", "name": shared["name"].upper(),
+                                "geo": {"latitude": shared["geo"]["latitude"] + 0.001,
+                                        "longitude": shared["geo"]["longitude"]}})
+    urls["presdecheznous"] = payload_server.set("/serve/pdcn-twin.json", Reply(200, json.dumps(twin_source).encode()))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRANSISCOPE_HOME", str(tmp / "home"))
+        mp.setenv("TRANSISCOPE_REGISTRY", str(write_registry(tmp, urls)))
+        for source_id in SOURCE_IDS:
+            assert pipeline.run_source(source_id).outcome == "success"
+        settings = Settings.from_env()
+        _load_events(settings)
+        endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_rows=500, workers=2, update_token=TOKEN))
+        thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+        thread.start()
+        host, port = endpoint.server_address[:2]
+        yield {"url": f"http://{host}:{port}", "settings": settings}
+        endpoint.shutdown()
+        endpoint.server_close()
+
+
+def _load_events(settings: Settings) -> None:
+    """Hand-written events around now: one later this month in the Rhône, others that must not match."""
+    now = datetime.now(UTC)
+    end_of_month = now.replace(day=monthrange(now.year, now.month)[1], hour=23, minute=59, second=0, microsecond=0)
+    soon = now + (end_of_month - now) / 2
+    events = {
+        "soon-69": (soon, "69001"), "past-69": (now - timedelta(days=40), "69001"),
+        "next-month-69": (end_of_month + timedelta(days=2), "69001"), "soon-75": (soon, "75011"),
+    }
+    triples = []
+    for key, (start, postcode) in events.items():
+        e, p, a = (f"<https://example.org/event/{key}>", f"<https://example.org/place/{key}>",
+                   f"<https://example.org/address/{key}>")
+        triples.append(
+            f'{e} a <http://schema.org/Event> ; <http://schema.org/name> "Atelier {key}" ; '
+            f'<http://schema.org/startDate> "{start.isoformat()}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ; '
+            f'<http://schema.org/location> {p} . {p} <http://schema.org/name> "Salle {key}" ; '
+            f'<http://schema.org/address> {a} . {a} <http://schema.org/postalCode> "{postcode}" .')
+    with EmbeddedStore(settings.store_path) as store:
+        store.update("INSERT DATA { GRAPH <https://example.org/graph/events> { " + " ".join(triples) + " } }")
+
+
+def _wrapper(site, query: str, fmt=JSON) -> SPARQLWrapper:
+    client = SPARQLWrapper(site["url"] + "/sparql")
+    client.setQuery(query)
+    client.setReturnFormat(fmt)
+    client.setMethod("POST")
+    return client
+
+
+def _rows(site, query: str) -> list[dict[str, str]]:
+    data = _wrapper(site, query).query().convert()
+    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+
+
+def _valid_records(settings: Settings) -> list[dict]:
+    records = []
+    for source_id in SOURCE_IDS:
+        run_dir = pipeline.latest_processed_run(settings, source_id)
+        records += [json.loads(line) for line in (Path(run_dir) / "valid.jsonl").read_text().splitlines()]
+    return records
+
+
+# -- the example queries, against results computed from the canonical records --------------------------
+def test_initiatives_per_category(site) -> None:
+    rows = _rows(site, QUERIES["initiatives-per-category"])
+    expected = Counter(c for r in _valid_records(site["settings"]) for c in set(r["concepts"]))
+    assert {r["category"].rsplit("/", 1)[1]: int(r["initiatives"]) for r in rows} == dict(expected)
+    assert rows[0]["label"] == "Tiers-lieux" and rows[0]["domainLabel"] == "Vivre ensemble"
+
+
+def test_initiatives_per_departement(site) -> None:
+    rows = _rows(site, QUERIES["initiatives-per-departement"])
+    expected: Counter = Counter()
+    for r in _valid_records(site["settings"]):
+        pc = r["postcode"] or ""
+        if len(pc) == 5 and pc.isdigit():
+            dep = pc[:3] if pc.startswith("97") else "2A/2B" if pc.startswith("20") else pc[:2]
+            for concept in set(r["concepts"]):
+                expected[(dep, concept)] += 1
+    assert {(r["departement"], r["category"].rsplit("/", 1)[1]): int(r["initiatives"]) for r in rows} == dict(expected)
+
+
+def test_within_distance(site) -> None:
+    rows = _rows(site, QUERIES["within-distance"])
+    geod = Geod(ellps="WGS84")
+    expected = {}
+    for r in _valid_records(site["settings"]):
+        km = geod.inv(4.8357, 45.764, r["lon"], r["lat"])[2] / 1000
+        if km <= 10:
+            expected[r["name"]] = km
+    assert {r["name"] for r in rows} == set(expected) and len(expected) >= 2
+    for r in rows:
+        assert float(r["km_approx"]) == pytest.approx(expected[r["name"]], abs=0.15)
+    assert [float(r["km_approx"]) for r in rows] == sorted(float(r["km_approx"]) for r in rows)
+
+
+def test_upcoming_events(site) -> None:
+    rows = _rows(site, QUERIES["upcoming-events"])
+    assert [r["name"] for r in rows] == ["Atelier soon-69"]
+    assert rows[0]["placeName"] == "Salle soon-69" and rows[0]["postcode"] == "69001"
+
+
+def test_source_overlap(site) -> None:
+    rows = _rows(site, QUERIES["source-overlap"])
+    assert [(r["sourceA"].rsplit("/", 1)[1], r["sourceB"].rsplit("/", 1)[1], r["shared"]) for r in rows] == [
+        ("presdecheznous", "transiscope", "1")]
+
+
+def test_changed_since(site) -> None:
+    rows = _rows(site, QUERIES["changed-since"])
+    expected = {(r["source"], r["source_id"]) for r in _valid_records(site["settings"])
+                if r["updated_at"] and r["updated_at"] >= "2024-01-01"}
+    got = {(r["source"].rsplit("/", 1)[1], r["initiative"].rsplit("/", 1)[1]) for r in rows}
+    assert got == expected and expected
+    assert all("/map#/fiche/" in r["page"] for r in rows)  # the record's page on the map that published it
+
+
+def test_quality_per_source(site) -> None:
+    rows = {r["title"]: r for r in _rows(site, QUERIES["quality-per-source"])}
+    assert (rows["Transiscope"]["fetched"], rows["Transiscope"]["loaded"], rows["Transiscope"]["quarantined"]) == (
+        "14", "12", "2")
+    assert rows["Près de chez nous"]["fetched"] == "13"  # the sample plus its twin record
+    assert float(rows["France Tiers-Lieux"]["quarantined_percent"]) == 10.0
+
+
+# -- the protocol ------------------------------------------------------------------------------------------
+def test_result_formats(site) -> None:
+    query = "SELECT ?s WHERE { ?s a ts:Initiative } ORDER BY ?s LIMIT 3"
+    assert _wrapper(site, query, CSV).query().convert().decode().startswith("s\r\n")
+    for fmt, media in (("xml", "application/sparql-results+xml"), ("tsv", "text/tab-separated-values")):
+        with urllib.request.urlopen(f"{site['url']}/sparql?format={fmt}&query={urllib.parse.quote(query)}") as r:
+            assert r.headers["Content-Type"] == media and r.headers["Access-Control-Allow-Origin"] == "*"
+    construct = "CONSTRUCT { ?s schema:name ?n } WHERE { ?s a ts:Initiative ; schema:name ?n }"
+    graph = _wrapper(site, construct, TURTLE).query().convert()
+    assert len(rdflib.Graph().parse(data=graph, format="turtle")) == LOADED
+    request = urllib.request.Request(f"{site['url']}/sparql?query={urllib.parse.quote(construct)}",
+                                     headers={"Accept": "application/ld+json"})
+    with urllib.request.urlopen(request) as r:
+        assert len(rdflib.Graph().parse(data=r.read(), format="json-ld")) == LOADED
+    ask = _wrapper(site, "ASK { ?s a ts:Initiative }").query().convert()
+    assert ask["boolean"] is True
+
+
+def test_rdflib_sparqlstore_client(site) -> None:
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    store = SPARQLStore(site["url"] + "/sparql", returnFormat="json")
+    graph = rdflib.Graph(store)
+    rows = list(graph.query("PREFIX ts: <https://w3id.org/transiscope/ontology#> "
+                            "SELECT (COUNT(?i) AS ?n) WHERE { ?i a ts:Initiative }"))
+    assert int(rows[0][0]) == LOADED
+
+
+def test_cors_preflight(site) -> None:
+    request = urllib.request.Request(site["url"] + "/sparql", method="OPTIONS")
+    with urllib.request.urlopen(request) as r:
+        assert r.status == 204 and "POST" in r.headers["Access-Control-Allow-Methods"]
+
+
+# -- hostile queries: clean HTTP errors, and the server keeps serving ---------------------------------
+def _http_error(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {})):
+            pass
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    raise AssertionError("expected an HTTP error")
+
+
+def test_update_is_refused_without_the_token(site) -> None:
+    url = site["url"] + "/sparql"
+    code, message = _http_error(url, b"update=DROP%20ALL")
+    assert code == 401 and "bearer token" in message
+    code, message = _http_error(url, b"DROP ALL", {"Content-Type": "application/sparql-update",
+                                                    "Authorization": "Bearer wrong"})
+    assert code == 401
+    code, message = _http_error(url + "?query=" + urllib.parse.quote("DROP ALL"))
+    assert code == 400 and "not valid" in message  # an update is not a query
+    assert _rows(site, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ts:Initiative }")[0]["n"] == str(LOADED)
+
+
+def test_update_with_the_token(site) -> None:
+    url = site["url"] + "/sparql"
+    request = urllib.request.Request(url, data=b"INSERT DATA { GRAPH <https://example.org/g> { "
+                                     b"<https://example.org/a> <https://example.org/p> 1 } }",
+                                     headers={"Content-Type": "application/sparql-update",
+                                              "Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request) as r:
+        assert r.status == 204
+    assert _wrapper(site, "ASK { <https://example.org/a> ?p ?o }").query().convert()["boolean"] is True
+
+
+def test_read_only_without_a_configured_token(site) -> None:
+    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1))
+    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = endpoint.server_address[:2]
+        code, message = _http_error(f"http://{host}:{port}/sparql", b"update=DROP%20ALL",
+                                    {"Authorization": f"Bearer {TOKEN}"})
+        assert code == 403 and "read-only" in message
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()
+
+
+def test_malformed_query(site) -> None:
+    with pytest.raises(QueryBadFormed) as caught:
+        _wrapper(site, "SELECT ?s WHERE { ?s ?p }").query()
+    assert "line 1, column" in str(caught.value)
+
+
+def test_query_that_never_ends_is_stopped(site) -> None:
+    endless = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    code, message = _http_error(site["url"] + "/sparql", ("query=" + urllib.parse.quote(endless)).encode())
+    assert code == 503 and "ran longer than the limit of 3 s" in message
+    assert _rows(site, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ts:Initiative }")[0]["n"] == str(LOADED)
+
+
+def test_huge_result_hits_the_cap(site) -> None:
+    with pytest.raises(SPARQLWrapperException) as caught:
+        _wrapper(site, "SELECT * WHERE { ?s ?p ?o }").query()
+    assert "more than 500 rows" in str(caught.value)
+    assert len(_rows(site, "SELECT * WHERE { ?s ?p ?o } LIMIT 500")) == 500
+
+
+def test_pages_and_reports(site) -> None:
+    with urllib.request.urlopen(site["url"] + "/") as r:
+        assert b"Transiscope" in r.read()
+    with urllib.request.urlopen(site["url"] + "/reports/index.fr.html") as r:
+        assert "Qualité des sources" in r.read().decode()
+    assert _http_error(site["url"] + "/reports/../../../etc/passwd")[0] == 404
+    assert _http_error(site["url"] + "/nothing")[0] == 404
+    with urllib.request.urlopen(site["url"] + "/queries.json") as r:
+        titles = {q["title"] for q in json.loads(r.read())}
+    assert "Initiatives within N km of a point" in titles

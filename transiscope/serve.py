@@ -1,0 +1,367 @@
+"""A read-only SPARQL 1.1 Protocol endpoint over the configured store, for analysts and the map.
+
+Why worker processes: neither pyoxigraph nor a remote store lets a running query be cancelled from
+Python, and one runaway query must not take the endpoint down. Each query runs in a worker process
+that the server kills when it exceeds the time limit (and replaces). Workers open the store read-only
+for each query (≈10 ms on the embedded store), so the endpoint never holds the writer's lock and the
+pipeline can load while it serves.
+
+Routes: ``/sparql`` (GET and POST, SPARQL 1.1 Protocol; updates only with the configured token),
+``/`` (the query page for analysts), ``/queries.json`` (the example queries of ``queries/``),
+``/reports/...`` (the quality reports).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from transiscope.config import PROJECT_ROOT, Settings
+from transiscope.errors import StoreLocked, TransiscopeError
+
+log = logging.getLogger(__name__)
+
+QUERIES_DIR = PROJECT_ROOT / "queries"
+MAX_REQUEST_BYTES = 1024 * 1024
+
+#: result formats: short name -> (media type, pyoxigraph format attribute name)
+RESULT_FORMATS = {
+    "json": ("application/sparql-results+json", "JSON"),
+    "xml": ("application/sparql-results+xml", "XML"),
+    "csv": ("text/csv", "CSV"),
+    "tsv": ("text/tab-separated-values", "TSV"),
+}
+GRAPH_FORMATS = {
+    "turtle": ("text/turtle", "TURTLE"),
+    "ntriples": ("application/n-triples", "N_TRIPLES"),
+    "jsonld": ("application/ld+json", "JSON_LD"),
+}
+_MEDIA = {media: name for name, (media, _) in {**RESULT_FORMATS, **GRAPH_FORMATS}.items()}
+_MEDIA.update({"application/json": "json", "application/xml": "xml", "text/xml": "xml",
+               "text/plain": "ntriples", "application/x-turtle": "turtle"})
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8890
+    #: seconds a query may run before its worker is killed
+    timeout: float = 30.0
+    #: rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a response may hold
+    max_rows: int = 100_000
+    workers: int = 2
+    #: bearer token that allows SPARQL Update; empty = no update of any kind
+    update_token: str = ""
+    cors_origin: str = "*"
+
+
+@dataclass
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def _error(status: HTTPStatus, message: str, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(int(status), "text/plain; charset=utf-8", (message + "\n").encode(), headers or {})
+
+
+# -- in the worker process ------------------------------------------------------------------------
+def _count(result: Any, cap: int) -> int:
+    count = 0
+    for _ in result:
+        count += 1
+        if count > cap:
+            break
+    return count
+
+
+def execute(settings: Settings, request: dict[str, Any]) -> Answer:
+    """Run one query or update against the store; every failure becomes an HTTP answer."""
+    import pyoxigraph as ox
+
+    from transiscope.cli import user_position, with_prefixes
+    from transiscope.store import open_store
+
+    try:
+        if request["kind"] == "update":
+            with open_store(settings) as store:
+                store.update(request["text"])
+            return Answer(int(HTTPStatus.NO_CONTENT), "text/plain", b"", {})
+        sparql = with_prefixes(request["text"])
+        cap = request["max_rows"]
+        with open_store(settings, read_only=True) as store:
+            result = store.query(sparql)
+            if isinstance(result, ox.QueryBoolean):
+                name = request["format"] if request["format"] in ("json", "xml") else "json"
+                media, attr = RESULT_FORMATS[name]
+                return Answer(200, media, result.serialize(format=getattr(ox.QueryResultsFormat, attr)), {})
+            graph = isinstance(result, ox.QueryTriples)
+            if _count(result, cap) > cap:
+                unit = "triples" if graph else "rows"
+                return _error(HTTPStatus.BAD_REQUEST,
+                              f"the result has more than {cap:,} {unit}, the cap of this endpoint "
+                              "(TRANSISCOPE_SERVE_MAX_ROWS): add a LIMIT or narrow the query")
+            result = store.query(sparql)  # the count consumed the first result
+            if graph:
+                name = request["format"] if request["format"] in GRAPH_FORMATS else "turtle"
+                media, attr = GRAPH_FORMATS[name]
+                return Answer(200, media, result.serialize(format=getattr(ox.RdfFormat, attr)), {})
+            name = request["format"] if request["format"] in RESULT_FORMATS else "json"
+            media, attr = RESULT_FORMATS[name]
+            return Answer(200, media, result.serialize(format=getattr(ox.QueryResultsFormat, attr)), {})
+    except StoreLocked as exc:
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"})
+    except TransiscopeError as exc:
+        message = user_position(str(exc)) if request["kind"] == "query" else str(exc)
+        status = HTTPStatus.BAD_REQUEST if "not valid" in message else HTTPStatus.SERVICE_UNAVAILABLE
+        return _error(status, message)
+    except SyntaxError as exc:
+        return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} is not valid: {exc}")
+    except (OSError, RuntimeError, ValueError) as exc:
+        # a read-only snapshot can trip over files a concurrent writer just compacted: retry soon
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"the store could not answer right now ({exc})",
+                      {"Retry-After": "2"})
+
+
+def _worker_main(conn: Connection) -> None:
+    settings = Settings.from_env()
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        answer = execute(settings, request)
+        conn.send((answer.status, answer.content_type, answer.body, answer.headers))
+
+
+# -- in the server process ------------------------------------------------------------------------
+class Worker:
+    """A child process that executes queries one at a time; killed and replaced on timeout."""
+
+    _context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+
+    def __init__(self) -> None:
+        self.conn, child = self._context.Pipe()
+        self.process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def run(self, request: dict[str, Any], timeout: float) -> Answer | None:
+        """The answer, or None when the query ran out of time (the worker is then dead)."""
+        self.conn.send(request)
+        if not self.conn.poll(timeout):
+            self.kill()
+            return None
+        status, content_type, body, headers = self.conn.recv()
+        return Answer(status, content_type, body, headers)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+
+class WorkerPool:
+    def __init__(self, size: int) -> None:
+        self.idle: queue.Queue[Worker] = queue.Queue()
+        for _ in range(size):
+            self.idle.put(Worker())
+
+    def run(self, request: dict[str, Any], timeout: float) -> Answer:
+        try:
+            worker = self.idle.get(timeout=timeout)
+        except queue.Empty:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "all query workers are busy; try again shortly",
+                          {"Retry-After": "5"})
+        answer = None
+        try:
+            answer = worker.run(request, timeout)
+        except (EOFError, OSError, BrokenPipeError):
+            worker.kill()
+        finally:
+            self.idle.put(worker if answer is not None and worker.alive() else Worker())
+        if answer is None:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE,
+                          f"the query ran longer than the limit of {timeout:g} s (TRANSISCOPE_SERVE_TIMEOUT) "
+                          "and was stopped: narrow it or add a LIMIT")
+        return answer
+
+    def close(self) -> None:
+        while True:
+            try:
+                self.idle.get_nowait().kill()
+            except queue.Empty:
+                return
+
+
+def example_queries(directory: Path = QUERIES_DIR) -> list[dict[str, str]]:
+    """The documented example queries: ``# title:`` and ``# description:`` header lines, then SPARQL."""
+    examples = []
+    for path in sorted(directory.glob("*.rq")):
+        text = path.read_text(encoding="utf-8")
+        meta = {"id": path.stem, "title": path.stem, "description": ""}
+        for line in text.splitlines():
+            for key in ("title", "description"):
+                if line.startswith(f"# {key}:"):
+                    meta[key] = line.split(":", 1)[1].strip()
+        examples.append({**meta, "query": text})
+    return examples
+
+
+def negotiate(accept: str, explicit: str | None) -> str:
+    """Short format name from a ``format`` parameter or the Accept header (first known wins)."""
+    if explicit:
+        return explicit.lower().replace("-", "").replace("_", "")
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _MEDIA:
+            return _MEDIA[media]
+    return "json"
+
+
+class Endpoint(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, settings: Settings, serve: ServeSettings) -> None:
+        self.settings = settings
+        self.serve = serve
+        self.page = (Path(__file__).parent / "templates" / "query.html").read_bytes()
+        super().__init__((serve.host, serve.port), Handler)  # bind first: a busy port fails before workers
+        self.pool = WorkerPool(serve.workers)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Endpoint
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+    def _send(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Access-Control-Allow-Origin", self.server.serve.cors_origin)
+        self.send_header("Access-Control-Expose-Headers", "Content-Type, Retry-After")
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight
+        self._send(Answer(204, "text/plain", b"", {
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization",
+            "Access-Control-Max-Age": "600",
+        }))
+
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        params = parse_qs(parts.query)
+        if parts.path == "/sparql":
+            if "update" in params:
+                self._send(_error(HTTPStatus.BAD_REQUEST, "SPARQL Update must be sent with POST"))
+            elif "query" in params:
+                self._sparql("query", params["query"][0], params)
+            else:
+                self._send(_error(HTTPStatus.BAD_REQUEST, "missing the query parameter (SPARQL 1.1 Protocol)"))
+        elif parts.path in ("/", "/index.html"):
+            self._send(Answer(200, "text/html; charset=utf-8", self.server.page, {}))
+        elif parts.path == "/queries.json":
+            body = json.dumps(example_queries(), ensure_ascii=False).encode()
+            self._send(Answer(200, "application/json", body, {}))
+        elif parts.path.startswith("/reports/") or parts.path == "/reports":
+            self._static(self.server.settings.home / "reports", parts.path.removeprefix("/reports").lstrip("/"))
+        else:
+            self._send(_error(HTTPStatus.NOT_FOUND, "not found; the SPARQL endpoint is /sparql"))
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        if parts.path != "/sparql":
+            self._send(_error(HTTPStatus.NOT_FOUND, "not found; the SPARQL endpoint is /sparql"))
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self._send(_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                              f"requests are limited to {MAX_REQUEST_BYTES:,} bytes"))
+            return
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        params = parse_qs(parts.query)
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media == "application/sparql-query":
+            self._sparql("query", body, params)
+        elif media == "application/sparql-update":
+            self._sparql("update", body, params)
+        elif media in ("application/x-www-form-urlencoded", ""):
+            form = parse_qs(body)
+            params = {**params, **form}
+            if "update" in form:
+                self._sparql("update", form["update"][0], params)
+            elif "query" in form:
+                self._sparql("query", form["query"][0], params)
+            else:
+                self._send(_error(HTTPStatus.BAD_REQUEST, "missing the query (or update) parameter"))
+        else:
+            self._send(_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Type {media!r}"))
+
+    def _sparql(self, kind: str, text: str, params: dict[str, list[str]]) -> None:
+        serve = self.server.serve
+        if kind == "update":
+            if not serve.update_token:
+                self._send(_error(HTTPStatus.FORBIDDEN, "this endpoint is read-only: SPARQL Update is disabled"))
+                return
+            given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), serve.update_token.encode()):
+                self._send(_error(HTTPStatus.UNAUTHORIZED, "SPARQL Update needs the endpoint's bearer token",
+                                  {"WWW-Authenticate": "Bearer"}))
+                return
+        explicit = (params.get("format") or [None])[0]
+        request = {"kind": kind, "text": text, "max_rows": serve.max_rows,
+                   "format": negotiate(self.headers.get("Accept") or "", explicit)}
+        started = time.monotonic()
+        answer = self.server.pool.run(request, serve.timeout)
+        log.info("%s answered %s in %.3f s", kind, answer.status, time.monotonic() - started)
+        self._send(answer)
+
+    def _static(self, root: Path, relative: str) -> None:
+        relative = relative or "index.en.html"
+        target = (root / relative).resolve()
+        if root.resolve() not in target.parents or not target.is_file():
+            self._send(_error(HTTPStatus.NOT_FOUND, "no such report (run `transiscope run` or `transiscope report`)"))
+            return
+        media = {".html": "text/html; charset=utf-8", ".json": "application/json"}.get(target.suffix, "text/plain")
+        self._send(Answer(200, media, target.read_bytes(), {}))
+
+
+def serve_forever(settings: Settings, serve: ServeSettings, ready: threading.Event | None = None) -> None:
+    endpoint = Endpoint(settings, serve)
+    if ready is not None:
+        ready.set()
+    try:
+        endpoint.serve_forever()
+    finally:
+        endpoint.server_close()
