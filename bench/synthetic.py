@@ -49,3 +49,31 @@ def records(n: int, seed: int = 42, source: str = "bench", bad_share: float = 0.
                 record["source_id"] = "e0000000"
         out.append(record)
     return out
+
+
+def gogocarto_payload(n: int, seed: int = 7, labels: list[str] | None = None) -> dict[str, Any]:
+    """A GoGoCarto ``elements.json`` response (2021+ shape) with ``n`` elements, as a real map sends it:
+    HTML descriptions, category names from the source's crosswalk, some private e-mails, 2 % bad points."""
+    rng = random.Random(seed)
+    labels = labels or [label for label, _ in CATEGORIES]
+    data = []
+    for i in range(n):
+        chosen = rng.sample(labels, k=rng.choice((1, 1, 2)))
+        lat, lon = round(rng.uniform(42.5, 50.8), 6), round(rng.uniform(-4.5, 7.8), 6)
+        if rng.random() < 0.02:
+            lat, lon = (0, 0) if rng.random() < 0.5 else (123.4, lon)
+        data.append({
+            "id": f"g{i:07d}", "name": f"{rng.choice(WORDS)} {rng.choice(PLACES)} {i}",
+            "geo": {"latitude": lat, "longitude": lon},
+            "address": {"streetAddress": f"{rng.randint(1, 200)} rue de la République", "addressLocality": "Ville",
+                        "postalCode": f"{rng.randint(1000, 95999):05d}", "addressCountry": "FR"},
+            "categories": chosen,
+            "categoriesFull": [{"id": labels.index(c), "name": c, "description": "", "index": 0} for c in chosen],
+            "sourceKey": rng.choice(["Alternatiba", "Colibris", "Réseau des AMAP"]),
+            "createdAt": "2021-06-14T09:12:33+02:00", "updatedAt": "2024-05-06T15:05:00+02:00", "status": 7,
+            "website": f"https://i{i}.example.org", "telephone": "01 23 45 67 89",
+            "email": "private" if rng.random() < 0.3 else f"contact@i{i}.example.org",
+            "description": f"<p>Une initiative locale n&deg;{i} : ateliers, rencontres &amp; entraide.</p>",
+            "openHours": {"Mo": "09:00-12:00,14:00-18:00"},
+        })
+    return {"licence": "https://opendatacommons.org/licenses/odbl/summary/", "ontology": "gogofull", "data": data}

@@ -243,7 +243,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from transiscope.serve import ServeSettings, serve_forever
 
     serve = ServeSettings(
-        host=args.host, port=args.port, timeout=args.timeout, max_rows=args.max_rows, workers=args.workers,
+        host=args.host, port=args.port, timeout=args.timeout, max_bytes=args.max_mb * 1024 * 1024,
+        workers=args.workers,
         update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -305,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_PORT", "8890")))
     serve.add_argument("--timeout", type=float, default=float(os.environ.get("TRANSISCOPE_SERVE_TIMEOUT", "30")),
                        help="seconds a query may run (default 30)")
-    serve.add_argument("--max-rows", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_MAX_ROWS", "100000")),
-                       help="rows or triples a response may hold (default 100000)")
+    serve.add_argument("--max-mb", type=float, default=float(os.environ.get("TRANSISCOPE_SERVE_MAX_MB", "100")),
+                       help="size cap of one result in MB (default 100)")
     serve.add_argument("--workers", type=int, default=2, help="queries answered at once (default 2)")
     serve.set_defaults(func=cmd_serve)
     return parser

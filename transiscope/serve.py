@@ -59,8 +59,8 @@ class ServeSettings:
     port: int = 8890
     #: seconds a query may run before its worker is killed
     timeout: float = 30.0
-    #: rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a response may hold
-    max_rows: int = 100_000
+    #: bytes a response may hold (the result cap): results are streamed into a buffer that stops there
+    max_bytes: int = 100 * 1024 * 1024
     workers: int = 2
     #: bearer token that allows SPARQL Update; empty = no update of any kind
     update_token: str = ""
@@ -80,13 +80,31 @@ def _error(status: HTTPStatus, message: str, headers: dict[str, str] | None = No
 
 
 # -- in the worker process ------------------------------------------------------------------------
-def _count(result: Any, cap: int) -> int:
-    count = 0
-    for _ in result:
-        count += 1
-        if count > cap:
-            break
-    return count
+class ResultTooLarge(Exception):
+    pass
+
+
+class CappedBuffer:
+    """A write-only buffer that refuses to grow past ``cap`` bytes: pyoxigraph serialises into it in one
+    pass and stops (the exception propagates) as soon as the result is over the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.size = 0
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.cap:
+            raise ResultTooLarge
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def execute(settings: Settings, request: dict[str, Any]) -> Answer:
@@ -102,27 +120,24 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
                 store.update(request["text"])
             return Answer(int(HTTPStatus.NO_CONTENT), "text/plain", b"", {})
         sparql = with_prefixes(request["text"])
-        cap = request["max_rows"]
+        buffer = CappedBuffer(request["max_bytes"])
         with open_store(settings, read_only=True) as store:
             result = store.query(sparql)
-            if isinstance(result, ox.QueryBoolean):
-                name = request["format"] if request["format"] in ("json", "xml") else "json"
-                media, attr = RESULT_FORMATS[name]
-                return Answer(200, media, result.serialize(format=getattr(ox.QueryResultsFormat, attr)), {})
-            graph = isinstance(result, ox.QueryTriples)
-            if _count(result, cap) > cap:
-                unit = "triples" if graph else "rows"
-                return _error(HTTPStatus.BAD_REQUEST,
-                              f"the result has more than {cap:,} {unit}, the cap of this endpoint "
-                              "(TRANSISCOPE_SERVE_MAX_ROWS): add a LIMIT or narrow the query")
-            result = store.query(sparql)  # the count consumed the first result
-            if graph:
+            if isinstance(result, ox.QueryTriples):
                 name = request["format"] if request["format"] in GRAPH_FORMATS else "turtle"
                 media, attr = GRAPH_FORMATS[name]
-                return Answer(200, media, result.serialize(format=getattr(ox.RdfFormat, attr)), {})
-            name = request["format"] if request["format"] in RESULT_FORMATS else "json"
-            media, attr = RESULT_FORMATS[name]
-            return Answer(200, media, result.serialize(format=getattr(ox.QueryResultsFormat, attr)), {})
+                result.serialize(buffer, getattr(ox.RdfFormat, attr))
+            else:
+                boolean = isinstance(result, ox.QueryBoolean)
+                name = request["format"] if request["format"] in (("json", "xml") if boolean else RESULT_FORMATS) \
+                    else "json"
+                media, attr = RESULT_FORMATS[name]
+                result.serialize(buffer, getattr(ox.QueryResultsFormat, attr))
+        return Answer(200, media, buffer.getvalue(), {})
+    except ResultTooLarge:
+        return _error(HTTPStatus.BAD_REQUEST,
+                      f"the result is larger than {request['max_bytes']:,} bytes, the cap of this endpoint "
+                      "(transiscope serve --max-mb, TRANSISCOPE_SERVE_MAX_MB): add a LIMIT or narrow the query")
     except StoreLocked as exc:
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"})
     except TransiscopeError as exc:
@@ -340,7 +355,7 @@ class Handler(BaseHTTPRequestHandler):
                                   {"WWW-Authenticate": "Bearer"}))
                 return
         explicit = (params.get("format") or [None])[0]
-        request = {"kind": kind, "text": text, "max_rows": serve.max_rows,
+        request = {"kind": kind, "text": text, "max_bytes": serve.max_bytes,
                    "format": negotiate(self.headers.get("Accept") or "", explicit)}
         started = time.monotonic()
         answer = self.server.pool.run(request, serve.timeout)

@@ -46,7 +46,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
             assert pipeline.run_source(source_id).outcome == "success"
         settings = Settings.from_env()
         _load_events(settings)
-        endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_rows=500, workers=2, update_token=TOKEN))
+        endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_bytes=64_000, workers=2,
+                                                     update_token=TOKEN))
         thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
         thread.start()
         host, port = endpoint.server_address[:2]
@@ -258,8 +259,8 @@ def test_query_that_never_ends_is_stopped(site) -> None:
 def test_huge_result_hits_the_cap(site) -> None:
     with pytest.raises(SPARQLWrapperException) as caught:
         _wrapper(site, "SELECT * WHERE { ?s ?p ?o }").query()
-    assert "more than 500 rows" in str(caught.value)
-    assert len(_rows(site, "SELECT * WHERE { ?s ?p ?o } LIMIT 500")) == 500
+    assert "larger than 64,000 bytes, the cap of this endpoint" in str(caught.value)
+    assert len(_rows(site, "SELECT * WHERE { ?s ?p ?o } LIMIT 200")) == 200
 
 
 def test_pages_and_reports(site) -> None:
