@@ -45,3 +45,15 @@ def test_far_from_declared_in_metropole_and_overseas(communes: Communes) -> None
 def test_missing_data_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="territories data incomplete"):
         Communes.from_dir(tmp_path)
+
+
+def test_disk_cache_round_trip(territories_dir, tmp_path) -> None:
+    load_communes.cache_clear()
+    first = load_communes(territories_dir, tmp_path)
+    assert len(list(tmp_path.glob("communes-*.pickle"))) == 1
+    load_communes.cache_clear()
+    again = load_communes(territories_dir, tmp_path)  # from the cache file this time
+    assert set(again.geometries) == set(first.geometries) and again.postcodes == first.postcodes
+    assert again.geometries["69123"].equals(first.geometries["69123"])
+    record = [{"lat": 48.8566, "lon": 2.3522, "postcode": "69001"}]
+    assert again.far_from_declared(record)[0].km == first.far_from_declared(record)[0].km
