@@ -7,6 +7,7 @@ pyoxigraph store in a temporary ``TRANSISCOPE_HOME``, and reads a registry point
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ SAMPLES = TRANSFORMS / "samples"
 SOURCE_IDS = ("transiscope", "presdecheznous", "francetierslieux")
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# one cache of parsed open data for the whole session, outside the user's home
+os.environ.setdefault("TRANSISCOPE_CACHE_DIR", tempfile.mkdtemp(prefix="transiscope-test-cache-"))
 
 
 @dataclass

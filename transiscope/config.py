@@ -90,6 +90,8 @@ class Settings:
     #: official territories data (communes, postcodes); None when not available
     territories_dir: Path | None = None
     store: StoreSettings = field(default_factory=StoreSettings)
+    #: derived files worth keeping across data homes (parsed territories...)
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "transiscope")
 
     @property
     def store_path(self) -> Path:
@@ -138,6 +140,8 @@ class Settings:
         if store.auth not in ("basic", "digest"):
             raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
         return cls(
+            cache_dir=_env_path("TRANSISCOPE_CACHE_DIR",
+                                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope"),
             store=store,
             territories_dir=territories if territories.is_dir() else None,
             home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),

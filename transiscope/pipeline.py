@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -312,10 +313,11 @@ def validate(ctx: Context) -> dict[str, Any]:
 
 @stage("to_rdf")
 def to_rdf(ctx: Context) -> dict[str, Any]:
+    classes: Counter[str] = Counter()
     triples = rdf.write_ntriples(
-        rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"), ctx.settings.base_iri, ctx.run_dir / "triples.nt"
+        rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"), ctx.settings.base_iri, ctx.run_dir / "triples.nt", classes
     )
-    return {"triples": triples}
+    return {"triples": triples, "classes": dict(sorted(classes.items()))}
 
 
 def _counts(ctx: Context) -> dict[str, int]:
@@ -409,6 +411,10 @@ def load(ctx: Context) -> dict[str, Any]:
         check_batch(ctx.source, counts, previous_good_load(store, base, ctx.source.id), ctx.settings)
         run = read_run(ctx.run_dir)
         run.update(counts=counts, outcome="success", ended=now())
+        run["classes"] = ctx.run["stages"]["to_rdf"].get("classes", {})
+        validation = ctx.run_dir / "validation.json"
+        if validation.exists():
+            run["checks"] = json.loads(validation.read_text(encoding="utf-8"))["expectations"]
         in_graph = store.replace_graph(
             rdf.source_graph(base, ctx.source.id),
             rdf.staging_graph(base, ctx.source.id),

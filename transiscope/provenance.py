@@ -23,6 +23,7 @@ from transiscope.rdf import (
     A,
     licence_iri,
     metadata_graph,
+    quote_id,
     run_iri,
     source_graph,
     source_iri,
@@ -104,6 +105,22 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
         triples.append(ox.Triple(r, _p(TS, "airflowRunId"), ox.Literal(airflow["run_id"])))
     if run["outcome"] == "success":
         triples.append(ox.Triple(r, _p(PROV, "generated"), ox.NamedNode(source_graph(base, run["source"]))))
+    checks = run.get("checks") or []
+    if checks:
+        failed = [c for c in checks if c.get("failed")]
+        triples += [ox.Triple(r, _p(TS, "checksEvaluated"), ox.Literal(str(len(checks)), datatype=_INT)),
+                    ox.Triple(r, _p(TS, "checksFailed"), ox.Literal(str(len(failed)), datatype=_INT))]
+        for index, check in enumerate(failed):
+            node = ox.NamedNode(f"{r.value}/check/{index}")
+            triples += [
+                ox.Triple(r, _p(TS, "checkResult"), node),
+                ox.Triple(node, A, _p(TS, "CheckResult")),
+                ox.Triple(node, _p(TS, "check"), ox.Literal(f"{check['type']}({check.get('column') or ''})")),
+                ox.Triple(node, _p(TS, "severity"), ox.Literal(check["severity"])),
+                ox.Triple(node, _p(TS, "failedRecords"), ox.Literal(str(check["failed"]), datatype=_INT)),
+            ]
+            if check.get("description"):
+                triples.append(ox.Triple(node, _p(DCT, "description"), ox.Literal(check["description"], language="en")))
     return triples
 
 
@@ -111,7 +128,15 @@ def success_update(source: Source, run: dict[str, Any], base: str) -> str:
     """SPARQL Update run in the same transaction as the graph swap: catalogue + run."""
     graph = metadata_graph(base)
     s = source_iri(base, source.id)
-    stats = [
+    classes = run.get("classes") or {}
+    partitions = []
+    for class_iri, entities in classes.items():
+        partition = ox.NamedNode(f"{s}/class/{quote_id(class_iri)}")
+        partitions += [ox.Triple(ox.NamedNode(s), _p(VOID, "classPartition"), partition),
+                       ox.Triple(partition, _p(VOID, "class"), ox.NamedNode(class_iri)),
+                       ox.Triple(partition, _p(VOID, "entities"), ox.Literal(str(entities), datatype=_INT))]
+    stats = partitions + [
+        ox.Triple(ox.NamedNode(s), _p(VOID, "classes"), ox.Literal(str(len(classes)), datatype=_INT)),
         ox.Triple(ox.NamedNode(s), _p(TS, "lastSuccessfulRun"), ox.NamedNode(run_iri(base, source.id, run["run_id"]))),
         ox.Triple(ox.NamedNode(s), _p(VOID, "triples"),
                   ox.Literal(str(run["counts"]["triples"]), datatype=_INT)),
@@ -122,6 +147,7 @@ def success_update(source: Source, run: dict[str, Any], base: str) -> str:
     return " ;\n".join(
         [
             f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}/publisher> ?pp ?po }} }}",
+            f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}> <{VOID}classPartition> ?cp . ?cp ?cpp ?cpo }} }}",
             f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}> ?p ?o }} }}",
             insert_data(graph, dataset_triples(source, base) + stats + run_triples(run, base)),
         ]

@@ -157,7 +157,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
     if settings.territories_dir is not None:
         from transiscope.territories import load_communes
 
-        communes = load_communes(settings.territories_dir, settings.home / "cache")
+        communes = load_communes(settings.territories_dir, settings.cache_dir)
         found = communes.far_from_declared(records, FAR_KM)
         far.update(checked=True, count=len(found), examples=[
             {"source_id": records[f.position]["source_id"], "name": records[f.position]["name"], "km": f.km,

@@ -8,6 +8,7 @@ serialiser. rdflib stays for the small graphs (ontology, taxonomy, tests).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -211,8 +212,12 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def write_ntriples(records: Iterable[dict[str, Any]], base: str, destination: Path) -> int:
-    """Write the triples of ``records`` as N-Triples; returns the number of triples written."""
+def write_ntriples(records: Iterable[dict[str, Any]], base: str, destination: Path,
+                   classes: Counter[str] | None = None) -> int:
+    """Write the triples of ``records`` as N-Triples; returns the number of triples written.
+
+    ``classes``, when given, receives the number of entities of each class (for VoID statistics).
+    """
     terms = Terms()
     count = 0
 
@@ -221,6 +226,8 @@ def write_ntriples(records: Iterable[dict[str, Any]], base: str, destination: Pa
         for record in records:
             for triple in initiative_triples(record, base, terms):
                 count += 1
+                if classes is not None and triple.predicate == A:
+                    classes[triple.object.value] += 1
                 yield triple
 
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -290,3 +290,25 @@ def test_quarantine_command_shows_the_latest_processed_run(bus: Bus, capsys: pyt
     entries = json.loads(capsys.readouterr().out)
     assert [e["source_id"] for e in entries] == ["8Lp"]
     assert entries[0]["raw"]["geo"]["latitude"] == 123.4
+
+
+def test_void_statistics_and_validation_summary(bus: Bus) -> None:
+    _run("transiscope")
+    summary = _run("transiscope")  # twice: statistics are replaced, not accumulated
+    base = rdf_base()
+    source = rdf.source_iri(base, "transiscope")
+    with bus.store() as store:
+        classes = {r["c"].value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]: int(r["n"].value) for r in store.select(
+            f"SELECT ?c ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classPartition> ?p . "
+            "?p <http://rdfs.org/ns/void#class> ?c ; <http://rdfs.org/ns/void#entities> ?n }")}
+        count = store.select(f"SELECT ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classes> ?n }}")
+        checks = store.select(
+            f"SELECT ?check ?severity ?failed WHERE {{ <{rdf.run_iri(base, 'transiscope', summary.run_id)}> "
+            f"<{rdf.TS}checkResult> ?c . ?c <{rdf.TS}check> ?check ; <{rdf.TS}severity> ?severity ; "
+            f"<{rdf.TS}failedRecords> ?failed }}")
+    assert classes["Initiative"] == classes["Organization"] == 12
+    assert classes["PostalAddress"] == 12 and classes["Geometry"] == 12
+    assert [int(r["n"].value) for r in count] == [len(classes)]
+    found = {(r["check"].value, r["severity"].value, int(r["failed"].value)) for r in checks}
+    assert ("expect_column_values_to_be_in_set(in_france)", "critical", 1) in found
+    assert ("expect_column_values_to_be_between(unmapped_count)", "warning", 1) in found
