@@ -1,0 +1,91 @@
+"""Graph replacement on the embedded store: by difference, in one transaction, never half-done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transiscope.errors import StoreError
+from transiscope.store import EmbeddedStore
+
+G, S = "https://example.org/graph/live", "https://example.org/graph/staging"
+
+
+def _nt(path: Path, n: int, start: int = 0, tail: str = "") -> Path:
+    lines = [f'<https://example.org/i/{i}> <http://schema.org/name> "Initiative n°{i} \\"quoted\\"" .'
+             for i in range(start, start + n)]
+    path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+    return path
+
+
+def _content(store: EmbeddedStore) -> set[str]:
+    return {f"{r['s']} {r['o']}" for r in store.select(f"SELECT ?s ?o WHERE {{ GRAPH <{G}> {{ ?s ?p ?o }} }}")}
+
+
+def _then(marker: str) -> str:
+    triple = f'<https://example.org/run> <https://example.org/p> "{marker}"'
+    return f"INSERT DATA {{ GRAPH <https://example.org/meta> {{ {triple} }} }}"
+
+
+def test_replace_is_exact_and_carries_the_provenance(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "store") as store:
+        assert store.replace_graph(G, S, _nt(tmp_path / "a.nt", 100), _then("a")) == 100
+        assert store.replace_graph(G, S, _nt(tmp_path / "b.nt", 100, start=50), _then("b")) == 100
+        assert {s.rsplit("/", 1)[1].split(">")[0] for s in _content(store)} == {str(i) for i in range(50, 150)}
+        marks = store.select("SELECT ?m WHERE { <https://example.org/run> <https://example.org/p> ?m }")
+        assert sorted(m["m"].value for m in marks) == ["a", "b"]
+        assert store.replace_graph(G, S, tmp_path / "b.nt") == 100  # unchanged: nothing to write
+
+
+def test_a_failing_provenance_update_rolls_everything_back(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 100))
+        before = _content(store)
+        with pytest.raises(StoreError):
+            store.replace_graph(G, S, _nt(tmp_path / "b.nt", 100, start=50), "INSERT DATA { this is not SPARQL }")
+        assert _content(store) == before
+
+
+def test_a_broken_file_leaves_the_old_graph(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 100))
+        before = _content(store)
+        broken = _nt(tmp_path / "b.nt", 100, start=50, tail="<https://example.org/x> <unterminated .\n")
+        with pytest.raises(StoreError, match="reading b.nt failed"):
+            store.replace_graph(G, S, broken)
+        assert _content(store) == before
+
+
+def test_a_failed_first_load_leaves_no_partial_graph(tmp_path: Path) -> None:
+    big = _nt(tmp_path / "big.nt", 20_000, tail="<https://example.org/x> <https://example.org/p> \"no end .\n")
+    assert big.stat().st_size > 1_000_000  # the bulk-load path
+    with EmbeddedStore(tmp_path / "store") as store:
+        with pytest.raises(StoreError):
+            store.replace_graph(G, S, big)
+        assert store.count(G) == 0
+
+
+def test_a_big_first_load_then_a_small_change(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "store") as store:
+        assert store.replace_graph(G, S, _nt(tmp_path / "big.nt", 20_000), _then("first")) == 20_000
+        assert store.replace_graph(G, S, _nt(tmp_path / "next.nt", 20_000, start=10)) == 20_000
+        assert store.count(G) == 20_000 and len(store.select("SELECT ?m WHERE { ?r <https://example.org/p> ?m }")) == 1
+
+
+def test_a_hostile_line_cannot_reach_the_update(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 10))
+        hostile = _nt(tmp_path / "h.nt", 10, start=5, tail="} } ; DROP ALL ; INSERT DATA { GRAPH <x> {\n")
+        with pytest.raises(StoreError, match="reading h.nt failed"):
+            store.replace_graph(G, S, hostile)
+        assert store.count(G) == 10
+
+
+def test_blank_nodes_take_the_move_path(tmp_path: Path) -> None:
+    ttl = tmp_path / "shapes.ttl"
+    ttl.write_text('<https://example.org/s> <https://example.org/p> [ <https://example.org/q> "v" ] .\n')
+    with EmbeddedStore(tmp_path / "store") as store:
+        assert store.replace_graph(G, S, ttl) == 2
+        assert store.replace_graph(G, S, ttl) == 2  # replaced, not duplicated
+        assert store.count(S) == 0
