@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run sample test lint clean-data
+.PHONY: run sample test lint clean-data virtuoso
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -25,8 +25,24 @@ run: $(STAMP)
 sample: $(STAMP)
 	GX_ANALYTICS_ENABLED=False $(BIN)/transiscope run --sample
 
-test: $(STAMP)
+test: $(STAMP) virtuoso
 	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
+
+## Virtuoso for the store tests (tests/integration/test_stores.py start it themselves on 127.0.0.1):
+## the Debian package, installed when virtuoso-t is missing, without letting it start a system service
+virtuoso:
+	@command -v virtuoso-t >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "virtuoso-t is missing: install the Debian package virtuoso-opensource as root (apt-get install virtuoso-opensource), then run make test again" >&2; exit 1; fi; \
+	  echo "installing the Debian package virtuoso-opensource for the store tests"; \
+	  policy=/usr/sbin/policy-rc.d; own_policy=; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy && own_policy=1; fi; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null; \
+	  status=$$?; if [ -n "$$own_policy" ]; then rm -f $$policy; fi; \
+	  if [ $$status != 0 ] || ! command -v virtuoso-t >/dev/null 2>&1; then \
+	    echo "could not install virtuoso-opensource with apt-get (exit $$status): the store tests need Virtuoso" >&2; exit 1; fi; \
+	  if command -v update-rc.d >/dev/null 2>&1; then update-rc.d virtuoso-opensource-7 disable >/dev/null 2>&1 || true; fi; \
+	}
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
