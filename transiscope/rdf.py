@@ -89,8 +89,14 @@ class Terms:
 
 
 def quote_id(value: str) -> str:
-    """Percent-encode an id for use as one IRI path segment: spaces, ``>``, quotes, unicode, ``/``."""
-    return quote(value, safe="")
+    """Percent-encode an id for use as one IRI path segment: spaces, ``>``, quotes, unicode, ``/``.
+
+    The ids ``.`` and ``..`` are encoded too (``%2E``): left as they are, they are dot-segments, which every
+    HTTP client and IRI resolver removes (``…/initiative/s/./geometry`` is fetched as ``…/initiative/s/geometry``,
+    the IRI of the record whose id is ``geometry``).
+    """
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def source_iri(base: str, source_id: str) -> str:
