@@ -76,6 +76,7 @@ EXECUTION_TIMEOUTS = {
     "normalise": timedelta(minutes=20),
     "validate": timedelta(minutes=20),
     "to_rdf": timedelta(minutes=20),
+    "shapes": timedelta(minutes=20),
     "load": timedelta(minutes=30),
 }
 
@@ -180,6 +181,12 @@ def build_dag(source: Source, settings: Settings):
 
             return _report(pipeline.to_rdf(run_dir))
 
+        @task(task_id="shapes", execution_timeout=EXECUTION_TIMEOUTS["shapes"])
+        def shapes(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.shapes(run_dir))
+
         # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
         # transient) waits and retries instead of failing the run.
         @task(task_id="load", execution_timeout=EXECUTION_TIMEOUTS["load"], outlets=[asset],
@@ -197,7 +204,7 @@ def build_dag(source: Source, settings: Settings):
             }
             return run_dir
 
-        load(to_rdf(validate(normalise(extract(start())))))
+        load(shapes(to_rdf(validate(normalise(extract(start()))))))
 
     return ingest()
 

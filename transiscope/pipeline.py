@@ -4,7 +4,8 @@
 wrote there and adds its own file, so a stage can run in another process (an Airflow task) and a run
 can be replayed and audited from its files:
 
-    raw.json -> records.jsonl -> valid.jsonl (+ quarantine.jsonl, warnings.jsonl) -> triples.nt -> store
+    raw.json -> records.jsonl -> valid.jsonl (+ quarantine.jsonl, warnings.jsonl) -> triples.nt
+    -> SHACL shapes (violating records moved to quarantine, triples written again) -> store
 
 Nothing is lost: every fetched record ends in ``valid.jsonl`` (loaded) or ``quarantine.jsonl`` with
 readable reasons, and ``load`` checks ``fetched == loaded + quarantined`` before it swaps graphs.
@@ -320,6 +321,55 @@ def to_rdf(ctx: Context) -> dict[str, Any]:
     return {"triples": triples, "classes": dict(sorted(classes.items()))}
 
 
+@stage("shapes")
+def shapes(ctx: Context) -> dict[str, Any]:
+    """SHACL (``ontology/shapes.ttl``) on the triples about to be loaded; violating records go to quarantine.
+
+    The records are taken out of ``valid.jsonl`` with the shape's messages as reasons and the triples are
+    written again without them, so the load never sees a violation. Warnings are counted, not quarantined.
+    """
+    from transiscope import shapes as shacl  # compiled once per shapes file, cached
+
+    triples_path = ctx.run_dir / "triples.nt"
+    results = shacl.validate(triples_path, ctx.settings.ontology_dir / "shapes.ttl",
+                             vocabularies=list(vocabulary_files(ctx.settings).values()))
+    violations: dict[str, list[shacl.ShapeResult]] = {}
+    warnings = 0
+    for result in results:
+        if result.severity == "Violation":
+            violations.setdefault(result.owner, []).append(result)
+        else:
+            warnings += 1
+    stats: dict[str, Any] = {"checked_triples": ctx.run["stages"]["to_rdf"]["triples"],
+                             "violations": sum(len(found) for found in violations.values()),
+                             "warnings": warnings, "quarantined": 0}
+    if not violations:
+        return stats
+    records = list(rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"))
+    base = ctx.settings.base_iri
+    owned = {rdf.initiative_iri(base, r["source"], r["source_id"]): r for r in records}
+    stray = sorted(set(violations) - set(owned))
+    if stray:  # every triple written comes from a record: anything else is a bug, never a silent pass
+        raise RuntimeError(f"SHACL violations on nodes no record owns: {', '.join(stray[:5])}")
+    elements = _raw_elements(ctx)
+    quarantine = []
+    for iri, found in sorted(violations.items(), key=lambda item: owned[item[0]]["record_index"]):
+        record = owned[iri]
+        entry = _quarantine_entry(ctx, record["record_index"], record["source_id"], "shapes",
+                                  list(dict.fromkeys(r.message for r in found)),
+                                  elements[record["record_index"]], record["name"])
+        entry["reasons_fr"] = list(dict.fromkeys(r.message_fr for r in found))
+        quarantine.append(entry)
+    _append_jsonl(ctx.run_dir / "quarantine.jsonl", quarantine)
+    _write_jsonl(ctx.run_dir / "valid.jsonl", [r for iri, r in owned.items() if iri not in violations])
+    classes: Counter[str] = Counter()
+    triples = rdf.write_ntriples(rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"), base, triples_path, classes)
+    run = read_run(ctx.run_dir)
+    run["stages"]["to_rdf"].update(triples=triples, classes=dict(sorted(classes.items())))
+    _write_run(ctx.run_dir, run)
+    return {**stats, "quarantined": len(quarantine), "triples": triples}
+
+
 def _counts(ctx: Context) -> dict[str, int]:
     fetched = ctx.run["stages"]["normalise"]["fetched"]
     loaded = sum(1 for _ in rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"))
@@ -327,7 +377,10 @@ def _counts(ctx: Context) -> dict[str, int]:
     warnings = ctx.run["stages"]["validate"]["warnings"]
     if fetched != loaded + quarantined:  # an accounting bug must never pass silently
         raise RuntimeError(f"counts do not add up: fetched {fetched} != loaded {loaded} + quarantined {quarantined}")
+    if "shapes" not in ctx.run["stages"]:  # the shapes are what keeps a malformed node out of the store
+        raise RuntimeError("the shapes stage has not run on this run's triples; run it before load")
     return {"fetched": fetched, "loaded": loaded, "quarantined": quarantined, "warnings": warnings,
+            "shape_violations": ctx.run["stages"]["shapes"]["violations"],
             "triples": ctx.run["stages"]["to_rdf"]["triples"]}
 
 
@@ -482,7 +535,7 @@ def run_source(
             say(f"{source_id}: unreachable, falling back to the bundled sample")
             extract(run_dir, settings)
         for name, func in (("normalise", normalise), ("validate", validate), ("to_rdf", to_rdf),
-                           ("load", load)):
+                           ("shapes", shapes), ("load", load)):
             say(f"{source_id}: {name}")
             func(run_dir, settings)
     except TransiscopeError:

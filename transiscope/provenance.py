@@ -37,7 +37,7 @@ _URI = ox.NamedNode(XSD + "anyURI")
 
 #: run count -> property of the run in our vocabulary
 COUNTS = {"fetched": "fetched", "loaded": "loaded", "quarantined": "quarantined", "warnings": "warnings",
-          "triples": "triples", "not_loaded": "notLoaded"}
+          "triples": "triples", "not_loaded": "notLoaded", "shape_violations": "shapeViolations"}
 
 
 def _p(ns: str, name: str) -> ox.NamedNode:

@@ -147,11 +147,14 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
 
     normalise_reasons: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in quarantine:
-        if entry["stage"] in ("normalise", "batch"):
-            for reason in entry["reasons"]:
+        if entry["stage"] in ("normalise", "batch", "shapes"):
+            french = entry.get("reasons_fr") or [None] * len(entry["reasons"])
+            for reason, reason_fr in zip(entry["reasons"], french, strict=False):
                 key = reason.split(":")[0] if entry["stage"] == "batch" else re.sub(r"'[^']*'|\d+", "…", reason)
+                if entry["stage"] == "shapes":  # the SHACL message names the value: group on the shape's words
+                    key = "SHACL: " + re.sub(r"\S*[<(/\d]\S*", "…", reason)
                 normalise_reasons[key].append({"source_id": entry["source_id"], "name": entry.get("name"),
-                                               "reason": reason})
+                                               "reason": reason, "reason_fr": reason_fr})
 
     far: dict[str, Any] = {"checked": False, "threshold_km": FAR_KM, "count": 0, "examples": []}
     if settings.territories_dir is not None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
-TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "load"]
+TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "shapes", "load"]
 #: from transforms/samples/README.md
 FETCHED, LOADED, QUARANTINED = 14, 12, 2
 

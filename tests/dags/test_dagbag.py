@@ -17,7 +17,7 @@ from transiscope.registry import load_registry
 
 pytestmark = pytest.mark.airflow
 
-TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "load"]
+TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "shapes", "load"]
 DAG_FILE = DAGS_FOLDER / "transiscope_ingest.py"
 
 

@@ -10,7 +10,10 @@ import pytest
 
 from tests.conftest import SOURCE_IDS, Bus, Reply, sample_path
 from transiscope import pipeline, rdf
+from transiscope.config import Settings
 from transiscope.errors import StoreLocked
+from transiscope.quality import build_source_report
+from transiscope.registry import load_registry
 from transiscope.store import EmbeddedStore
 
 #: (fetched, loaded, quarantined) of each bundled sample, from transforms/samples/README.md
@@ -312,3 +315,41 @@ def test_void_statistics_and_validation_summary(bus: Bus) -> None:
     found = {(r["check"].value, r["severity"].value, int(r["failed"].value)) for r in checks}
     assert ("expect_column_values_to_be_in_set(in_france)", "critical", 1) in found
     assert ("expect_column_values_to_be_between(unmapped_count)", "warning", 1) in found
+
+
+def test_shape_violations_are_quarantined_before_the_load(bus: Bus) -> None:
+    """A record the expectations let through but the SHACL shapes reject never reaches the store."""
+    run_dir = pipeline.start_run("transiscope")
+    for stage in (pipeline.extract, pipeline.normalise, pipeline.validate):
+        stage(run_dir)
+    valid_path = run_dir / "valid.jsonl"
+    records = [json.loads(line) for line in valid_path.read_text(encoding="utf-8").splitlines()]
+    broken = records[0]
+    broken["concepts"] = ["n-existe-pas"]  # a crosswalk typo: not a concept of the taxonomy
+    valid_path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    pipeline.to_rdf(run_dir)
+    stats = pipeline.shapes(run_dir)
+    assert stats["quarantined"] == 1 and stats["violations"] >= 1
+    counts = pipeline.load(run_dir)
+    assert counts["loaded"] == len(records) - 1 and counts["shape_violations"] == stats["violations"]
+    assert counts["fetched"] == counts["loaded"] + counts["quarantined"]
+    entry = next(e for e in pipeline.iter_quarantine(run_dir) if e["stage"] == "shapes")
+    assert entry["source_id"] == broken["source_id"] and entry["raw"]["id"] == broken["source_id"]
+    assert any("n-existe-pas" in reason and "taxonomy" in reason for reason in entry["reasons"])
+    assert any("taxonomie" in reason for reason in entry["reasons_fr"])
+    iri = rdf.initiative_iri(rdf_base(), "transiscope", broken["source_id"])
+    assert not any(line.startswith(f"<{iri}") for line in bus.graph_triples("transiscope"))
+    assert len(bus.graph_triples("transiscope")) == counts["triples"]
+    settings = Settings.from_env()
+    report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
+    shacl = [group for group in report["rejected_at_normalise"] if group["kind"].startswith("SHACL")]
+    assert shacl and shacl[0]["count"] == 1 and shacl[0]["examples"][0]["reason_fr"]
+
+
+def test_load_refuses_triples_the_shapes_have_not_checked(bus: Bus) -> None:
+    run_dir = pipeline.start_run("transiscope")
+    for stage in (pipeline.extract, pipeline.normalise, pipeline.validate, pipeline.to_rdf):
+        stage(run_dir)
+    with pytest.raises(RuntimeError, match="shapes stage has not run"):
+        pipeline.load(run_dir, record_failures=False)
+    assert bus.graph_triples("transiscope") == set()
