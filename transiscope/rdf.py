@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -138,6 +139,16 @@ def licence_iri(licence: str) -> str:
     return SPDX_LICENCES + quote_id(licence)
 
 
+def decimal_text(value: float) -> str:
+    """A float as an ``xsd:decimal`` lexical form: the shortest digits that round-trip, never ``2.9e-05``.
+
+    ``repr()`` switches to exponent notation below 1e-4, which is not a valid ``xsd:decimal`` (SHACL and
+    SPARQL casts reject it) and not what a reader expects in a WKT point.
+    """
+    text = format(Decimal(repr(float(value))), "f")
+    return text if "." in text else text + ".0"
+
+
 def _date_literal(value: str) -> ox.Literal:
     return ox.Literal(value, datatype=_XSD_DATE if len(value) == 10 else _XSD_DATETIME)
 
@@ -175,10 +186,11 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
         yield T(g, A, t.Geometry)
         yield T(g, A, t.Point)
         yield T(g, A, t.GeoCoordinates)
-        # CRS84 WKT is lon lat; repr() keeps every digit the source gave
-        yield T(g, t.asWKT, ox.Literal(f"POINT({lon!r} {lat!r})", datatype=_WKT))
-        yield T(g, t.latitude, ox.Literal(repr(lat), datatype=_XSD_DECIMAL))
-        yield T(g, t.longitude, ox.Literal(repr(lon), datatype=_XSD_DECIMAL))
+        # CRS84 WKT is lon lat; every digit the source gave is kept, never in exponent form
+        lat_text, lon_text = decimal_text(lat), decimal_text(lon)
+        yield T(g, t.asWKT, ox.Literal(f"POINT({lon_text} {lat_text})", datatype=_WKT))
+        yield T(g, t.latitude, ox.Literal(lat_text, datatype=_XSD_DECIMAL))
+        yield T(g, t.longitude, ox.Literal(lon_text, datatype=_XSD_DECIMAL))
     address = [(t.streetAddress, record.get("street")), (t.postalCode, record.get("postcode")),
                (t.addressLocality, record.get("city")), (t.addressCountry, record.get("country"))]
     if any(value for _, value in address):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import rdflib
 from rdflib import RDF, Literal, Namespace, URIRef
 
@@ -82,3 +83,10 @@ def test_iris_are_stable_and_distinct(tmp_path: Path) -> None:
     assert a == rdf.initiative_iri(BASE, "s", "a/b")
     assert a != rdf.initiative_iri(BASE, "s", "a%2Fb")  # an already-encoded id stays distinct
     assert rdf.initiative_iri(BASE, "s", "a b") != rdf.initiative_iri(BASE, "s", "a+b")
+
+
+@pytest.mark.parametrize(("value", "text"), [(2.9e-05, "0.000029"), (45.0, "45.0"), (-61.5, "-61.5"),
+                                             (1e-07, "0.0000001"), (48.856614, "48.856614"), (2, "2.0")])
+def test_coordinates_are_xsd_decimals_without_exponent(value: float, text: str) -> None:
+    assert rdf.decimal_text(value) == text
+    assert float(text) == value
