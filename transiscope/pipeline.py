@@ -449,9 +449,20 @@ def vocabulary_files(settings: Settings) -> dict[str, Path]:
     }
 
 
-def load_vocabularies(store: TripleStore, settings: Settings) -> None:
-    """(Re)load the ontology, taxonomy, shapes... into their own named graphs, atomically each."""
-    for name, path in vocabulary_files(settings).items():
+def load_vocabularies(store: TripleStore, settings: Settings, registry: Registry | None = None) -> None:
+    """(Re)load the ontology, taxonomy, shapes... into their own named graphs, atomically each.
+
+    With the registry, the map's "Sources" concept scheme (one concept per configured source) goes to the
+    ``sources`` graph too, so that analysts and the map query sources like any other category.
+    An unchanged file costs little: a graph is replaced by difference.
+    """
+    files = vocabulary_files(settings)
+    if registry is not None:
+        from transiscope.vocabulary import write_sources_scheme
+
+        files["sources"] = write_sources_scheme(registry, settings.home / "vocabulary" / "sources.ttl",
+                                                settings.base_iri)
+    for name, path in files.items():
         graph = rdf.ontology_graph(settings.base_iri, name)
         store.replace_graph(graph, graph + "/staging", path)
 
@@ -476,7 +487,7 @@ def load(ctx: Context) -> dict[str, Any]:
         )
         if in_graph != counts["triples"]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
-        load_vocabularies(store, ctx.settings)
+        load_vocabularies(store, ctx.settings, ctx.registry)
     _write_run(ctx.run_dir, run)
     refresh_report(ctx)
     return counts

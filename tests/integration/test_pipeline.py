@@ -99,6 +99,15 @@ def test_provenance_and_vocabularies_are_in_the_store(bus: Bus) -> None:
     ]
     assert int(concepts[0]["n"].value) >= 24
     assert dangling == [], "every category used by the data exists in the taxonomy"
+    with bus.store() as store:
+        sources = store.select(
+            f"SELECT ?notation ?dataset WHERE {{ GRAPH <{rdf.ontology_graph(base, 'sources')}> {{ "
+            "?c <http://www.w3.org/2004/02/skos/core#notation> ?notation ; <http://xmlns.com/foaf/0.1/focus> ?dataset "
+            "} }"
+        )
+    assert sorted((r["notation"].value, r["dataset"].value) for r in sources) == sorted(
+        (source_id, rdf.source_iri(base, source_id)) for source_id in bus.urls
+    ), "the map's Sources group: one concept per configured source, linked to its DCAT dataset"
 
 
 # -- bad input: one clear line, and the previous graph is never wiped -------------------------------
