@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     for s in failed:
         print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
     reports = settings.home / "reports"  # refreshed by every run, failed or not
-    print(f"store: {settings.store_path}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}",
+    store = settings.store_path if settings.store.kind == "embedded" else settings.store.query_url
+    print(f"store: {store}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}",
           file=sys.stderr)
     return 1 if failed else 0
 

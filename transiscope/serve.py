@@ -142,8 +142,10 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"})
     except TransiscopeError as exc:
         message = user_position(str(exc)) if request["kind"] == "query" else str(exc)
-        status = HTTPStatus.BAD_REQUEST if "not valid" in message else HTTPStatus.SERVICE_UNAVAILABLE
-        return _error(status, message)
+        if "not valid" in message:
+            return _error(HTTPStatus.BAD_REQUEST, message)
+        # the store is down or busy (a remote store unreachable, a server error): worth retrying later
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, message, {"Retry-After": "10"})
     except SyntaxError as exc:
         return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} is not valid: {exc}")
     except (OSError, RuntimeError, ValueError) as exc:

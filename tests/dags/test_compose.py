@@ -111,3 +111,17 @@ def test_oxigraph_server(compose: dict) -> None:
     assert command[command.index("--location") + 1] == "/data"
     assert command[command.index("--bind") + 1] == "0.0.0.0:7878"
     assert _mounts(oxigraph)["/data"] in compose["volumes"]
+
+
+def test_the_bus_writes_to_the_oxigraph_service(compose: dict) -> None:
+    """In the full stack the store is the Oxigraph server, whose default graph is the union of named graphs."""
+    services = compose["services"]
+    command = services["oxigraph"]["command"]
+    assert "--union-default-graph" in command and "serve" in command
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["TRANSISCOPE_STORE"] == "remote"
+        for key in ("TRANSISCOPE_STORE_QUERY_URL", "TRANSISCOPE_STORE_UPDATE_URL", "TRANSISCOPE_STORE_GRAPH_STORE_URL"):
+            assert env[key].startswith("http://oxigraph:7878/"), key
+    for name in AIRFLOW_SERVICES[1:]:  # the init job only migrates the Airflow DB
+        assert "oxigraph" in services[name]["depends_on"]
