@@ -1,4 +1,4 @@
-"""One ingest DAG per source of the registry: start -> extract -> normalise -> validate -> to_rdf -> load.
+"""One ingest DAG per source of the registry: start -> extract -> normalise -> validate -> to_rdf -> shapes -> load.
 
 The DAGs are thin: every step is a call into ``transiscope.pipeline`` over the run directory, which is
 the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
@@ -114,7 +114,9 @@ stay on disk under `TRANSISCOPE_HOME/runs/{source.id}/` for replay and audit.
 4. **validate**: runs the source's Great Expectations suite; failing records go to quarantine,
    batch-level failures stop the run.
 5. **to_rdf**: writes the valid records as N-Triples with stable IRIs.
-6. **load**: checks the batch (no collapse, counts add up), loads a staging graph and swaps it for
+6. **shapes**: checks those triples against the SHACL shapes (`ontology/shapes.ttl`); a record that
+   violates a shape goes to quarantine with the shape's message, and the triples are written again.
+7. **load**: checks the batch (no collapse, counts add up), loads a staging graph and swaps it for
    the live graph in one transaction, with the run's provenance. Emits the Asset event on success.
    Retried up to 3 times, only when the embedded store is locked by another load.
 
