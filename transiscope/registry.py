@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 from transiscope.errors import ConfigError
 
-#: formats the normalise engine knows; issue-by-issue this list grows
-SUPPORTED_FORMATS = ("gogocarto",)
+#: formats the normalise engine knows (one connector module each in transiscope/formats/)
+SUPPORTED_FORMATS = ("gogocarto", "kvm", "openagenda", "ical", "csv", "geojson", "jsonapi", "murmurations")
+#: formats whose mapping is the declarative engine of transiscope/mapping.py (GoGoCarto has its own)
+DECLARATIVE_FORMATS = SUPPORTED_FORMATS[1:]
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 _REQUIRED = ("id", "name", "format", "url", "licence", "mapping")
@@ -37,6 +39,10 @@ class Mapping:
     path: Path
     #: source fields whose absence from every record means schema drift (empty: the format's default)
     required: tuple[str, ...] = ()
+    #: "initiatives" or "events": which canonical records the source's records become
+    kind: str = "initiatives"
+    #: declarative formats: the compiled field specs, options and defaults (transiscope/mapping.py)
+    spec: Any = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Source:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def load_mapping(self) -> Mapping:
-        return load_mapping(self.mapping_path, self.id)
+        return load_mapping(self.mapping_path, self.id, kind=self.extra.get("kind"))
 
 
 @dataclass(frozen=True)
@@ -100,12 +106,16 @@ def _as_tuple(value: Any, where: str) -> tuple[str, ...]:
     raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
 
 
-def load_mapping(path: Path, source_id: str = "?") -> Mapping:
+def load_mapping(path: Path, source_id: str = "?", kind: str | None = None) -> Mapping:
     data = _read_toml(path, f"mapping of source {source_id!r}")
     where = f"mapping {path.name}"
     fmt = data.get("format")
     if fmt not in SUPPORTED_FORMATS:
         raise ConfigError(f"{where}: format {fmt!r} is not one of {', '.join(SUPPORTED_FORMATS)}")
+    if fmt in DECLARATIVE_FORMATS:
+        from transiscope.schemas import load_declarative_mapping
+
+        return load_declarative_mapping(data, path, kind)
     shape = str(data.get("shape", "2021"))
     if shape not in ("2018", "2021"):
         raise ConfigError(f"{where}: shape must be \"2018\" or \"2021\", not {shape!r}")
@@ -177,7 +187,14 @@ def load_registry(path: Path) -> Registry:
     tables = data.get("source", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"source registry {path} has no [[source]] entries")
-    sources = [_source_from_table(table, path, i) for i, table in enumerate(tables)]
+    from transiscope.schemas import source_problems
+
+    sources = []
+    for i, table in enumerate(tables):
+        sources.append(_source_from_table(table, path, i))
+        problems = source_problems(table, path, i)  # after the checks above, whose messages are clearer
+        if problems:
+            raise ConfigError(problems[0])
     seen: set[str] = set()
     for source in sources:
         if source.id in seen:

@@ -19,6 +19,8 @@ from transiscope.formats import RecordRejected
 from transiscope.records import clean_contact, clean_text, empty_record, parse_date, to_float
 from transiscope.registry import Mapping, Source
 
+#: what the body must be (extract refuses an HTML error page served with status 200)
+EXPECT = "JSON"
 #: fields without which no element can become an initiative: absent from all = schema drift
 REQUIRED_FIELDS = ("id", "name", "geo")
 #: the standard fields of a gogofull element; custom fields come from the mapping
