@@ -25,6 +25,9 @@ SOURCE_IDS = ("transiscope", "presdecheznous", "francetierslieux")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # one cache of parsed open data for the whole session, outside the user's home
 os.environ.setdefault("TRANSISCOPE_CACHE_DIR", tempfile.mkdtemp(prefix="transiscope-test-cache-"))
+# no test may reach a real geocoding service: by default the geocoder is a closed port on 127.0.0.1
+# (the geocoding tests start a local BAN-speaking server and point TRANSISCOPE_GEOCODER_URL at it)
+os.environ.setdefault("TRANSISCOPE_GEOCODER_URL", "http://127.0.0.1:9")
 
 
 @dataclass

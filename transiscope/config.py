@@ -75,6 +75,53 @@ class StoreSettings:
     chunk_triples: int = 50_000
 
 
+#: default base URL of each geocoding provider (``TRANSISCOPE_GEOCODER_URL`` overrides it)
+GEOCODER_URLS = {
+    "ban": "https://api-adresse.data.gouv.fr",
+    "nominatim": "https://nominatim.openstreetmap.org",
+    "photon": "https://photon.komoot.io",
+    "none": "",
+}
+
+
+@dataclass(frozen=True)
+class GeocodeSettings:
+    """How the geocode stage places records without usable coordinates (``TRANSISCOPE_GEOCODER_*``).
+
+    Why a budget and a cache: the old Semantic Bus re-geocoded every address every minute and ran up a
+    €2,000 bill; here an address is asked once (the cache keeps answers, "no result" included) and a run
+    never sends more than ``max_requests`` requests.
+    """
+
+    #: "ban" (Base Adresse Nationale), "nominatim", "photon", or "none" (offline fallback only)
+    provider: str = "ban"
+    url: str = GEOCODER_URLS["ban"]
+    #: answers scoring below this (0-1) are not used: the commune fallback is safer than a wrong pin
+    min_score: float = 0.5
+    #: HTTP requests one run may send (a batch of addresses is one request)
+    max_requests: int = 200
+    #: requests per second at most (BAN allows 50 per IP, Nominatim's policy 1)
+    rate: float = 10.0
+    #: addresses per batch request (providers with a batch endpoint)
+    batch_size: int = 500
+    #: the on-disk cache; None: ``<cache_dir>/geocode.sqlite3``
+    cache_path: Path | None = None
+    #: a point further than this from its declared commune or postcode is flagged (km, straight line)
+    far_km: float = 5.0
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Thresholds of the link step (``TRANSISCOPE_LINK_*``); the scores are in [0, 1] (see ``matching.py``)."""
+
+    #: at or above: owl:sameAs in the links graph (precision first: a wrong merge hides an initiative)
+    high: float = 0.9
+    #: at or above (and below ``high``): a candidate for a person to confirm or reject
+    low: float = 0.5
+    #: the decisions people took, kept under version control so they survive every re-run
+    decisions_path: Path = field(default_factory=lambda: PROJECT_ROOT / "transforms" / "link-decisions.csv")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -92,6 +139,15 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     #: derived files worth keeping across data homes (parsed territories...)
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "transiscope")
+    geocode: GeocodeSettings = field(default_factory=GeocodeSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
+    #: where the exports go (``TRANSISCOPE_EXPORTS_DIR``); None: ``<home>/exports``
+    exports_override: Path | None = None
+
+    @property
+    def exports_dir(self) -> Path:
+        """The map's files (``transiscope export``, the gaps files), served by ``transiscope serve``."""
+        return self.exports_override or self.home / "exports"
 
     @property
     def store_path(self) -> Path:
@@ -140,6 +196,8 @@ class Settings:
         if store.auth not in ("basic", "digest"):
             raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
         return cls(
+            geocode=geocode_settings_from_env(),
+            link=link_settings_from_env(),
             cache_dir=_env_path("TRANSISCOPE_CACHE_DIR",
                                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope"),
             store=store,
@@ -152,4 +210,42 @@ class Settings:
             http=http,
             max_shrink=max_shrink,
             max_quarantine_share=max_quarantine_share,
+            exports_override=_env_path("TRANSISCOPE_EXPORTS_DIR", Path()) if os.environ.get("TRANSISCOPE_EXPORTS_DIR")
+            else None,
         )
+
+
+def geocode_settings_from_env() -> GeocodeSettings:
+    """``TRANSISCOPE_GEOCODER`` (provider), ``_URL``, ``_MIN_SCORE``, ``_MAX_REQUESTS``, ``_RATE``, ``_BATCH``,
+    ``TRANSISCOPE_GEOCODE_CACHE`` (file) and ``TRANSISCOPE_FAR_KM``."""
+    provider = (os.environ.get("TRANSISCOPE_GEOCODER") or "ban").strip().lower()
+    if provider not in GEOCODER_URLS:
+        raise ConfigError(f"TRANSISCOPE_GEOCODER={provider!r} is not one of {', '.join(GEOCODER_URLS)}")
+    url = (os.environ.get("TRANSISCOPE_GEOCODER_URL") or GEOCODER_URLS[provider]).rstrip("/")
+    if provider != "none" and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"TRANSISCOPE_GEOCODER_URL={url!r} is not an http(s) URL")
+    min_score = _env_number("TRANSISCOPE_GEOCODER_MIN_SCORE", 0.5)
+    if min_score > 1:
+        raise ConfigError(f"TRANSISCOPE_GEOCODER_MIN_SCORE={min_score:g} must be a score between 0 and 1")
+    cache = os.environ.get("TRANSISCOPE_GEOCODE_CACHE")
+    return GeocodeSettings(
+        provider=provider,
+        url=url,
+        min_score=min_score,
+        max_requests=int(_env_number("TRANSISCOPE_GEOCODER_MAX_REQUESTS", 200)),
+        rate=_env_number("TRANSISCOPE_GEOCODER_RATE", 1.0 if provider == "nominatim" else 10.0, 0.01),
+        batch_size=int(_env_number("TRANSISCOPE_GEOCODER_BATCH", 500, 1)),
+        cache_path=Path(cache).expanduser().resolve() if cache else None,
+        far_km=_env_number("TRANSISCOPE_FAR_KM", 5.0, 0.1),
+    )
+
+
+def link_settings_from_env() -> LinkSettings:
+    """``TRANSISCOPE_LINK_HIGH`` (sameAs), ``TRANSISCOPE_LINK_LOW`` (candidates), ``TRANSISCOPE_LINK_DECISIONS``."""
+    high = _env_number("TRANSISCOPE_LINK_HIGH", LinkSettings.high)
+    low = _env_number("TRANSISCOPE_LINK_LOW", LinkSettings.low)
+    if not 0 < low <= high <= 1:
+        raise ConfigError(f"link thresholds must satisfy 0 < TRANSISCOPE_LINK_LOW ({low:g}) <= "
+                          f"TRANSISCOPE_LINK_HIGH ({high:g}) <= 1")
+    return LinkSettings(high=high, low=low, decisions_path=_env_path(
+        "TRANSISCOPE_LINK_DECISIONS", PROJECT_ROOT / "transforms" / "link-decisions.csv"))

@@ -56,3 +56,23 @@ class StoreError(TransiscopeError):
 class StoreLocked(StoreError):
     kind = "store-locked"
     transient = True
+
+
+class GeocoderUnavailable(TransiscopeError):
+    """The geocoding service kept failing (unreachable, 429, 5xx after retries, or an unreadable answer)."""
+
+    kind = "geocoder"
+    transient = True
+
+
+class GeocodeBudgetExhausted(TransiscopeError):
+    """The run has sent as many geocoding requests as its budget allows (``TRANSISCOPE_GEOCODER_MAX_REQUESTS``)."""
+
+    kind = "geocode-budget"
+
+
+class NotificationError(TransiscopeError):
+    """A failure notification could not be delivered (webhook unreachable or refusing it)."""
+
+    kind = "notify"
+    transient = True

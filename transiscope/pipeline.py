@@ -4,7 +4,8 @@
 wrote there and adds its own file, so a stage can run in another process (an Airflow task) and a run
 can be replayed and audited from its files:
 
-    raw.json -> records.jsonl -> valid.jsonl (+ quarantine.jsonl, warnings.jsonl) -> triples.nt
+    raw.json -> records.jsonl (points placed and checked by the geocode stage) -> valid.jsonl
+    (+ quarantine.jsonl, warnings.jsonl) -> triples.nt
     -> SHACL shapes (violating records moved to quarantine, triples written again) -> store
 
 Nothing is lost: every fetched record ends in ``valid.jsonl`` (loaded) or ``quarantine.jsonl`` with
@@ -16,6 +17,7 @@ graph of the source is left as it was.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -31,15 +33,17 @@ from typing import Any
 from transiscope import provenance, rdf
 from transiscope.config import Settings
 from transiscope.errors import BatchRejected, StoreError, TransiscopeError
-from transiscope.extract import fetch
+from transiscope.extract import extract_source
 from transiscope.formats import RecordRejected, connector
 from transiscope.registry import Registry, Source, load_registry
 from transiscope.store import TripleStore, open_store
-from transiscope.validate import suite_config, validate_records
+from transiscope.validate import validate_by_kind
 
 log = logging.getLogger(__name__)
 
-STAGES = ("extract", "normalise", "validate", "to_rdf", "load")
+#: outcome of a run whose conditional request was answered 304: nothing to load, the live graph kept
+NOT_MODIFIED = "not-modified"
+STAGES = ("extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load")
 #: graph name of ontology/transiscope.ttl; every other ontology/<name>.ttl goes to graph/<name>
 ONTOLOGY_FILE = "transiscope.ttl"
 
@@ -140,6 +144,8 @@ def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable
         def wrapper(run_dir: Path | str, settings: Settings | None = None, *,
                     record_failures: bool = True, **kwargs: Any) -> dict[str, Any]:
             ctx = _context(run_dir, settings)
+            if name != "extract" and ctx.run.get("outcome") == NOT_MODIFIED:
+                return {"run_dir": str(ctx.run_dir), "stage": name, "skipped": "source not modified"}
             started = time.monotonic()
             try:
                 stats = func(ctx, **kwargs)
@@ -215,11 +221,46 @@ def refresh_report(ctx: Context) -> None:
 # -- stages ----------------------------------------------------------------------------------------
 @stage("extract")
 def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
-    result = fetch(
-        ctx.run["url"], ctx.run_dir / "raw.json", ctx.settings.http,
-        source_id=ctx.source.id, connect_retries=connect_retries,
-    )
-    return {"bytes": result.bytes, "http_status": result.status, "url": result.url}
+    """Fetch the source (one request, or the pages of a multi-request format) into ``raw.json``.
+
+    A conditional request answered 304 ends the run here: outcome ``not-modified``, nothing loaded, the
+    live graph as it was; the later stages see it and do nothing (see :func:`stage`).
+    """
+    stats = extract_source(ctx.source, ctx.run["url"], ctx.run_dir, ctx.settings.http,
+                           previous=previous_loaded_run(ctx.settings, ctx.source.id, ctx.run["url"], ctx.run_dir),
+                           connect_retries=connect_retries)
+    if stats.get("not_modified"):
+        run = read_run(ctx.run_dir)
+        run.update(outcome=NOT_MODIFIED, ended=now(), counts={"fetched": 0, "loaded": 0, "quarantined": 0},
+                   note=f"not modified since run {stats['since_run']}: nothing to load, the live graph is kept")
+        _write_run(ctx.run_dir, run)
+        with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
+            store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+    return stats
+
+
+def previous_loaded_run(settings: Settings, source_id: str, url: str, current: Path | None = None
+                        ) -> dict[str, Any] | None:
+    """The newest successful run of the source that fetched the same URL: its validators (ETag,
+    Last-Modified) make the next request conditional, and its raw file seeds incremental formats."""
+    runs_dir = settings.runs_dir / source_id
+    if not runs_dir.is_dir():
+        return None
+    for run_dir in sorted(runs_dir.iterdir(), reverse=True):
+        if current is not None and run_dir == current:
+            continue
+        try:
+            run = read_run(run_dir)
+        except (OSError, ValueError):
+            continue
+        if run.get("outcome") != "success" or run.get("url") != url or not (run_dir / "raw.json").exists():
+            continue
+        meta_path = run_dir / "raw.json.meta.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        return {"run_id": run["run_id"], "started": run["started"], "url": url,
+                "raw_path": str(run_dir / "raw.json"), "etag": meta.get("etag"),
+                "last_modified": meta.get("last_modified")}
+    return None
 
 
 def _quarantine_entry(ctx: Context, index: int, source_id: Any, stage_name: str,
@@ -246,11 +287,13 @@ def normalise(ctx: Context) -> dict[str, Any]:
     mapping = ctx.source.load_mapping()
     elements = _raw_elements(ctx)
     known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in mapping.fields.values() for path in paths}
-    check_schema(ctx.source, elements, mapping.required or fmt.REQUIRED_FIELDS, known)
+    required = fmt.required_fields(mapping) if hasattr(fmt, "required_fields") else fmt.REQUIRED_FIELDS
+    check_schema(ctx.source, elements, mapping.required or required, known)
     records: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     for index, element in enumerate(elements):
-        element_id = element.get("id") if isinstance(element, dict) else None
+        element_id = (fmt.element_id(element, mapping) if hasattr(fmt, "element_id")
+                      else element.get("id") if isinstance(element, dict) else None)
         inactive = fmt.is_inactive(element) if hasattr(fmt, "is_inactive") else None
         if inactive:
             quarantine.append(_quarantine_entry(ctx, index, element_id, "normalise", [inactive], element,
@@ -284,12 +327,42 @@ def normalise(ctx: Context) -> dict[str, Any]:
     return {"fetched": len(elements), "normalised": len(records), "quarantined": len(quarantine)}
 
 
+@stage("geocode")
+def geocode(ctx: Context) -> dict[str, Any]:
+    """Place records without usable coordinates and check the points given (see ``transiscope.geocode``).
+
+    ``records.jsonl`` is rewritten with the points, their precision and method, and the consistency flags;
+    a second run of the same addresses is served by the on-disk cache and sends no request.
+    """
+    from transiscope.geocode import place_records
+
+    path = ctx.run_dir / "records.jsonl"
+    records = _read_jsonl(path)
+    settings = ctx.settings
+    if ctx.run.get("mode") == "sample":
+        # a run on the bundled samples (offline demo, tests) never sends a request beyond this machine
+        settings = dataclasses.replace(settings, geocode=dataclasses.replace(settings.geocode, provider="none"))
+    stats = place_records(records, settings, log.info)
+    if settings is not ctx.settings:
+        stats["note"] = "sample run: no geocoding service asked (offline fallback and cache only)"
+    tmp = path.with_name(path.name + ".tmp")
+    _write_jsonl(tmp, records)
+    tmp.replace(path)
+    return stats
+
+
 @stage("validate")
 def validate(ctx: Context) -> dict[str, Any]:
+    from transiscope.geochecks import reasons as place_reasons
+
     records = _read_jsonl(ctx.run_dir / "records.jsonl")
-    suite = suite_config(ctx.settings.expectations_dir, ctx.source.id,
-                         international=bool(ctx.source.extra.get("international")))
-    outcome = validate_records(records, suite)
+    suite, outcome = validate_by_kind(records, ctx.settings.expectations_dir, ctx.source.id,
+                                      international=bool(ctx.source.extra.get("international")))
+    # the geocode stage's flags on a point (swapped, null island, far...) are warnings, or more reasons
+    for i, record in enumerate(records):
+        flagged = place_reasons(record)
+        if flagged:
+            (outcome.quarantined if i in outcome.quarantined else outcome.warnings).setdefault(i, []).extend(flagged)
     elements = _raw_elements(ctx) if outcome.quarantined else []
     quarantine = [
         _quarantine_entry(ctx, records[i]["record_index"], records[i]["source_id"], "validate", reasons,
@@ -347,7 +420,7 @@ def shapes(ctx: Context) -> dict[str, Any]:
         return stats
     records = list(rdf.iter_jsonl(ctx.run_dir / "valid.jsonl"))
     base = ctx.settings.base_iri
-    owned = {rdf.initiative_iri(base, r["source"], r["source_id"]): r for r in records}
+    owned = {rdf.record_iri(base, r): r for r in records}
     stray = sorted(set(violations) - set(owned))
     if stray:  # every triple written comes from a record: anything else is a bug, never a silent pass
         raise RuntimeError(f"SHACL violations on nodes no record owns: {', '.join(stray[:5])}")
@@ -504,13 +577,25 @@ class RunSummary:
     counts: dict[str, int]
     seconds: float
     error: str | None = None
+    #: the geocode stage's figures (requests, cache hits, points placed by method), when it ran
+    geocode: dict[str, Any] | None = None
 
 
 def summary_of(run_dir: Path) -> RunSummary:
     run = read_run(run_dir)
     seconds = sum(s.get("seconds", 0) for s in run["stages"].values())
     return RunSummary(run["source"], run["run_id"], str(run_dir), run["mode"], run["outcome"],
-                      run.get("counts", {}), round(seconds, 2), run.get("error"))
+                      run.get("counts", {}), round(seconds, 2), run.get("error"), run["stages"].get("geocode"))
+
+
+def geocode_line(stats: dict[str, Any]) -> str:
+    """The geocode stage in one line: what was placed, and what it cost."""
+    placed = ", ".join(f"{n} by {method}" for method, n in stats["placed"].items() if method != "unplaced") or "none"
+    if stats["placed"].get("unplaced"):
+        placed += f" ({stats['placed']['unplaced']} could not be placed)"
+    rate = "" if stats["cache_hit_rate"] is None else f" ({stats['cache_hit_rate']:.0%})"
+    return (f"{stats['without_point']} record(s) without a point, placed: {placed}; {stats['addresses']} address(es), "
+            f"{stats['cache_hits']} cache hit(s){rate}, {stats['requests']} request(s) to {stats['provider']}")
 
 
 def run_source(
@@ -545,10 +630,17 @@ def run_source(
             _write_run(run_dir, run)
             say(f"{source_id}: unreachable, falling back to the bundled sample")
             extract(run_dir, settings)
-        for name, func in (("normalise", normalise), ("validate", validate), ("to_rdf", to_rdf),
-                           ("shapes", shapes), ("load", load)):
+        if read_run(run_dir)["outcome"] == NOT_MODIFIED:
+            say(f"{source_id}: not modified since its last load: nothing to load")
+            return summary_of(run_dir)
+        for name, func in (("normalise", normalise), ("geocode", geocode), ("validate", validate),
+                           ("to_rdf", to_rdf), ("shapes", shapes), ("load", load)):
             say(f"{source_id}: {name}")
-            func(run_dir, settings)
+            stats = func(run_dir, settings)
+            if name == "geocode":
+                say(f"{source_id}: geocode: {geocode_line(stats)}")
+                for message in stats["messages"]:
+                    say(f"{source_id}: geocode: {message}")
     except TransiscopeError:
         pass  # recorded in run.json and the metadata graph by the stage wrapper
     return summary_of(run_dir)

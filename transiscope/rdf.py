@@ -84,6 +84,8 @@ class Terms:
         self.Geometry = _n(GEO + "Geometry")
         self.Point = _n(SF + "Point")
         self.hasGeometry = _n(GEO + "hasGeometry")
+        self.positionPrecision = _n(TS + "positionPrecision")
+        self.positionMethod = _n(TS + "positionMethod")
         self.asWKT = _n(GEO + "asWKT")
         self.license = _n(DCT + "license")
         self.wasDerivedFrom = _n(PROV + "wasDerivedFrom")
@@ -191,6 +193,11 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
         yield T(g, t.asWKT, ox.Literal(f"POINT({lon_text} {lat_text})", datatype=_WKT))
         yield T(g, t.latitude, ox.Literal(lat_text, datatype=_XSD_DECIMAL))
         yield T(g, t.longitude, ox.Literal(lon_text, datatype=_XSD_DECIMAL))
+        # an exact pin or a commune's reference point, and how it was obtained (the geocode stage)
+        if record.get("geo_precision"):
+            yield T(g, t.positionPrecision, ox.Literal(record["geo_precision"]))
+        if record.get("geo_method"):
+            yield T(g, t.positionMethod, ox.Literal(record["geo_method"]))
     address = [(t.streetAddress, record.get("street")), (t.postalCode, record.get("postcode")),
                (t.addressLocality, record.get("city")), (t.addressCountry, record.get("country"))]
     if any(value for _, value in address):
@@ -223,6 +230,153 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
         yield T(s, t.dateModified, _date_literal(record["updated_at"]))
 
 
+# -- events (the agenda) ---------------------------------------------------------------------------
+#: canonical event status -> schema.org EventStatusType
+EVENT_STATUS = {"scheduled": "EventScheduled", "cancelled": "EventCancelled", "postponed": "EventPostponed",
+                "rescheduled": "EventRescheduled", "moved-online": "EventMovedOnline"}
+
+
+def event_iri(base: str, source_id: str, record_id: str) -> str:
+    return f"{base}id/event/{quote_id(source_id)}/{quote_id(record_id)}"
+
+
+def is_event(record: dict[str, Any]) -> bool:
+    """Event records carry a ``start`` column; initiative records never do."""
+    return "start" in record
+
+
+def record_iri(base: str, record: dict[str, Any]) -> str:
+    """The IRI of the entity a canonical record becomes (an initiative or an event)."""
+    mint = event_iri if is_event(record) else initiative_iri
+    return mint(base, record["source"], record["source_id"])
+
+
+class EventTerms:
+    """The nodes of event triples, built once per run (see :class:`Terms`)."""
+
+    def __init__(self) -> None:
+        for name in ("Event", "Place", "Organization", "PostalAddress", "GeoCoordinates", "name", "description",
+                     "url", "startDate", "endDate", "location", "eventStatus", "superEvent", "subEvent",
+                     "organizer", "address", "streetAddress", "postalCode", "addressLocality", "addressCountry",
+                     "geo", "latitude", "longitude", "keywords", "dateCreated", "dateModified", "email",
+                     "telephone"):
+            setattr(self, name, _n(SCHEMA + name))
+        self.status = {key: _n(SCHEMA + value) for key, value in EVENT_STATUS.items()}
+        self.category = _n(TS + "category")
+        self.sourceCategory = _n(TS + "sourceCategory")
+        self.source = _n(TS + "source")
+        self.sourceId = _n(TS + "sourceId")
+        self.Geometry = _n(GEO + "Geometry")
+        self.Point = _n(SF + "Point")
+        self.hasGeometry = _n(GEO + "hasGeometry")
+        self.asWKT = _n(GEO + "asWKT")
+        self.license = _n(DCT + "license")
+        self.wasDerivedFrom = _n(PROV + "wasDerivedFrom")
+
+
+def _time_literal(value: str) -> ox.Literal:
+    """An all-day date stays ``xsd:date``; a time is an ``xsd:dateTime`` with its offset (never floating)."""
+    return ox.Literal(value, datatype=_XSD_DATE if len(value) == 10 else _XSD_DATETIME)
+
+
+def event_triples(record: dict[str, Any], base: str, t: EventTerms,
+                  links: list[tuple[str, str, str]] | None = None) -> Iterator[ox.Triple]:
+    """The triples of one valid canonical event record.
+
+    ``links``: when given, the link to the parent event is appended there as (source, child id, parent
+    id) instead of written, so that :func:`write_ntriples` writes it only when the parent is in the
+    batch too (a quarantined parent must leave no dangling ``schema:superEvent``).
+    Whether an event is past is not written: it changes with time, not with the data; the agenda
+    queries compare ``schema:endDate`` with the time of the query.
+    """
+    T = ox.Triple  # noqa: N806
+    iri = event_iri(base, record["source"], record["source_id"])
+    s = ox.NamedNode(iri)
+    yield T(s, A, t.Event)
+    yield T(s, t.name, ox.Literal(record["name"]))
+    yield T(s, t.source, ox.NamedNode(source_iri(base, record["source"])))
+    yield T(s, t.sourceId, ox.Literal(record["source_id"]))
+    yield T(s, t.startDate, _time_literal(record["start"]))
+    if record.get("end"):
+        yield T(s, t.endDate, _time_literal(record["end"]))
+    yield T(s, t.eventStatus, t.status.get(record.get("status") or "scheduled", t.status["scheduled"]))
+    if record.get("description"):
+        yield T(s, t.description, ox.Literal(record["description"]))
+    for label in record.get("categories") or ():
+        yield T(s, t.sourceCategory, ox.Literal(label))
+    for notation in record.get("concepts") or ():
+        yield T(s, t.category, ox.NamedNode(concept_iri(notation)))
+    for tag in record.get("tags") or ():
+        yield T(s, t.keywords, ox.Literal(tag))
+    website = record.get("website") or record.get("source_url")
+    if website:
+        yield T(s, t.url, ox.Literal(website, datatype=_XSD_ANYURI))
+    if record.get("email"):
+        yield T(s, t.email, ox.Literal(record["email"]))
+    if record.get("phone"):
+        yield T(s, t.telephone, ox.Literal(record["phone"]))
+    parent = record.get("parent_id")
+    if parent and links is not None:
+        links.append((record["source"], record["source_id"], parent))
+    elif parent:
+        yield from parent_links(base, record["source"], record["source_id"], parent, t)
+    if record.get("organizer"):
+        o = ox.NamedNode(iri + "/organizer")
+        yield T(s, t.organizer, o)
+        yield T(o, A, t.Organization)
+        yield T(o, t.name, ox.Literal(record["organizer"]))
+    yield from _place_triples(record, iri, t)
+    if record.get("licence"):
+        yield T(s, t.license, ox.NamedNode(licence_iri(record["licence"])))
+    page = _iri_or_none(record.get("source_url"))
+    if page is not None:
+        yield T(s, t.wasDerivedFrom, page)
+    if record.get("created_at"):
+        yield T(s, t.dateCreated, _date_literal(record["created_at"]))
+    if record.get("updated_at"):
+        yield T(s, t.dateModified, _date_literal(record["updated_at"]))
+
+
+def parent_links(base: str, source: str, child: str, parent: str, t: EventTerms) -> Iterator[ox.Triple]:
+    c, p = ox.NamedNode(event_iri(base, source, child)), ox.NamedNode(event_iri(base, source, parent))
+    yield ox.Triple(c, t.superEvent, p)
+    yield ox.Triple(p, t.subEvent, c)
+
+
+def _place_triples(record: dict[str, Any], iri: str, t: EventTerms) -> Iterator[ox.Triple]:
+    """``schema:location`` -> a ``schema:Place`` (name, address, point), minted under the event's IRI."""
+    T = ox.Triple  # noqa: N806
+    lat, lon = record.get("lat"), record.get("lon")
+    address = [(t.streetAddress, record.get("street")), (t.postalCode, record.get("postcode")),
+               (t.addressLocality, record.get("city")), (t.addressCountry, record.get("country"))]
+    has_point = lat is not None and lon is not None
+    if not (record.get("location_name") or has_point or any(v for _, v in address)):
+        return
+    place = ox.NamedNode(iri + "/place")
+    yield T(ox.NamedNode(iri), t.location, place)
+    yield T(place, A, t.Place)
+    if record.get("location_name"):
+        yield T(place, t.name, ox.Literal(record["location_name"]))
+    if has_point:
+        g = ox.NamedNode(iri + "/place/geometry")
+        lon_text, lat_text = decimal_text(lon), decimal_text(lat)
+        yield T(place, t.hasGeometry, g)
+        yield T(place, t.geo, g)
+        yield T(g, A, t.Geometry)
+        yield T(g, A, t.Point)
+        yield T(g, A, t.GeoCoordinates)
+        yield T(g, t.asWKT, ox.Literal(f"POINT({lon_text} {lat_text})", datatype=_WKT))
+        yield T(g, t.latitude, ox.Literal(lat_text, datatype=_XSD_DECIMAL))
+        yield T(g, t.longitude, ox.Literal(lon_text, datatype=_XSD_DECIMAL))
+    if any(value for _, value in address):
+        a = ox.NamedNode(iri + "/place/address")
+        yield T(place, t.address, a)
+        yield T(a, A, t.PostalAddress)
+        for predicate, value in address:
+            if value:
+                yield T(a, predicate, ox.Literal(value))
+
+
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
@@ -237,16 +391,29 @@ def write_ntriples(records: Iterable[dict[str, Any]], base: str, destination: Pa
     ``classes``, when given, receives the number of entities of each class (for VoID statistics).
     """
     terms = Terms()
+    event_terms = EventTerms()
     count = 0
+    links: list[tuple[str, str, str]] = []
+    events: set[tuple[str, str]] = set()
+
+    def triples() -> Iterator[ox.Triple]:
+        for record in records:
+            if is_event(record):
+                events.add((record["source"], record["source_id"]))
+                yield from event_triples(record, base, event_terms, links)
+            else:
+                yield from initiative_triples(record, base, terms)
+        for source, child, parent in links:  # sub-events: only to a parent loaded in the same batch
+            if (source, parent) in events:
+                yield from parent_links(base, source, child, parent, event_terms)
 
     def counted() -> Iterator[ox.Triple]:
         nonlocal count
-        for record in records:
-            for triple in initiative_triples(record, base, terms):
-                count += 1
-                if classes is not None and triple.predicate == A:
-                    classes[triple.object.value] += 1
-                yield triple
+        for triple in triples():
+            count += 1
+            if classes is not None and triple.predicate == A:
+                classes[triple.object.value] += 1
+            yield triple
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as out:

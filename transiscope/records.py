@@ -31,6 +31,9 @@ INITIATIVE_COLUMNS: tuple[str, ...] = (
     "city",
     "country",
     "insee",
+    "geo_precision",  # what the point stands for: source, address, street, postcode, commune (geocode stage)
+    "geo_method",  # how it was obtained: source, ban, nominatim, photon, territories-insee, territories-postcode
+    "geo_flags",  # consistency warnings on the point (swapped, null island, far from its commune...)
     "website",
     "email",
     "phone",
@@ -52,6 +55,10 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "unmapped_categories", "start", "end", "timezone", "all_day", "status", "location_name", "lat", "lon",
     "street", "postcode", "city", "country", "insee", "website", "licence", "source_url", "created_at",
     "updated_at", "notes", "unparsed",
+    # who organises it (a name, as published); contacts published for the event; its keywords
+    "organizer", "email", "phone", "tags",
+    # ended before the run that normalised it: kept as history, flagged for the agenda and the report
+    "past",
 )
 
 #: contact placeholders that mean "not published" (GDPR: treated as absent)
@@ -181,7 +188,7 @@ def parse_date(value: Any, day_first: bool) -> str | None:
 
 def empty_record(columns: tuple[str, ...] = INITIATIVE_COLUMNS) -> dict[str, Any]:
     record: dict[str, Any] = dict.fromkeys(columns)
-    for column in ("categories", "concepts", "unmapped_categories", "tags", "notes", "unparsed"):
+    for column in ("categories", "concepts", "unmapped_categories", "tags", "notes", "unparsed", "geo_flags"):
         if column in record:
             record[column] = []
     return record

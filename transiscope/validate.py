@@ -211,3 +211,32 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
                                  "reason_fr": _reason(config, records[position], rows[position], "reason_fr")})
     valid = [i for i in range(len(records)) if i not in quarantined]
     return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)
+
+
+def validate_by_kind(records: list[dict[str, Any]], expectations_dir: Path, source_id: str, *,
+                     international: bool = False) -> tuple[dict[str, Any], ValidationOutcome]:
+    """Initiatives against the initiatives suites, events against the event suites, in one outcome.
+
+    A source's records are usually all of one kind (the registry's ``kind``); a source that mixes them
+    still goes through the same stage, each record judged by its own kind's suite. Event records are
+    recognised by their ``start`` column. Returns the suite (the events suite for an events-only batch)
+    and the outcome with positions in ``records``.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault("events" if "start" in record else COMMON_SUITE, []).append(i)
+    if not groups:
+        groups[COMMON_SUITE] = []
+    merged = ValidationOutcome(valid=[], quarantined={}, warnings={})
+    suites = []
+    for kind, positions in groups.items():
+        suite = suite_config(expectations_dir, source_id, international=international, kind=kind)
+        suites.append(suite)
+        outcome = validate_records([records[i] for i in positions], suite)
+        merged.valid.extend(positions[i] for i in outcome.valid)
+        merged.quarantined.update({positions[i]: r for i, r in outcome.quarantined.items()})
+        merged.warnings.update({positions[i]: r for i, r in outcome.warnings.items()})
+        merged.expectations.extend(outcome.expectations)
+    merged.valid.sort()
+    suite = suites[0] if len(suites) == 1 else {"name": "+".join(s["name"] for s in suites), "expectations": []}
+    return suite, merged

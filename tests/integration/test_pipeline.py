@@ -184,7 +184,7 @@ def test_non_json_body(bus: Bus, loaded: set[str]) -> None:
     url = bus.server.set("/html/elements.json", Reply(200, b"<html><body>Maintenance</body></html>",
                                                       {"Content-Type": "text/html"}))
     _point_source_at(bus, "transiscope", url)
-    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "is not JSON", "Maintenance")
+    _assert_failed_and_kept(bus, _run("transiscope"), loaded, "answered an HTML page", "Maintenance")
 
 
 def test_empty_data_list(bus: Bus, loaded: set[str]) -> None:
