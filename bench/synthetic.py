@@ -77,3 +77,30 @@ def gogocarto_payload(n: int, seed: int = 7, labels: list[str] | None = None) ->
             "openHours": {"Mo": "09:00-12:00,14:00-18:00"},
         })
     return {"licence": "https://opendatacommons.org/licenses/odbl/summary/", "ontology": "gogofull", "data": data}
+
+
+def with_duplicates(rows: list[dict[str, Any]], share: float = 0.05, seed: int = 11,
+                    source: str = "twin") -> list[dict[str, Any]]:
+    """``rows`` plus, for ``share`` of them, the same initiative as another source publishes it: a typo or
+    capitals lost in the name, the pin moved up to 300 m, a contact field missing. Each copy's ``duplicate_of``
+    names its original's (source, source_id), so a benchmark knows the truth."""
+    rng = random.Random(seed)
+    out = list(rows)
+    for row in rng.sample(rows, k=round(share * len(rows))):
+        twin = dict(row, source=source, source_id=f"d{row['source_id']}",
+                    duplicate_of=(row["source"], row["source_id"]))
+        name = twin["name"] or ""
+        change = rng.randrange(3)
+        if change == 0 and len(name) > 4:
+            i = rng.randrange(1, len(name) - 1)
+            twin["name"] = name[:i] + name[i + 1:]
+        elif change == 1:
+            twin["name"] = name.upper()
+        else:
+            twin["name"] = "Association " + name
+        if twin.get("lat") is not None and twin.get("lon") is not None:
+            twin["lat"] = round(twin["lat"] + rng.uniform(-0.0027, 0.0027), 6)
+            twin["lon"] = round(twin["lon"] + rng.uniform(-0.0035, 0.0035), 6)
+        twin[rng.choice(("website", "phone", "street"))] = None
+        out.append(twin)
+    return out
