@@ -8,7 +8,8 @@ pipeline can load while it serves.
 
 Routes: ``/sparql`` (GET and POST, SPARQL 1.1 Protocol; updates only with the configured token),
 ``/`` (the query page for analysts), ``/queries.json`` (the example queries of ``queries/``),
-``/reports/...`` (the quality reports).
+``/reports/...`` (the quality reports), ``/exports/...`` (the files of ``transiscope export``, with ETag,
+Cache-Control and gzip), ``/map/`` (the map page over those exports; its Leaflet assets come from npm).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import hmac
 import json
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -30,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from transiscope.config import PROJECT_ROOT, Settings
 from transiscope.errors import StoreLocked, TransiscopeError
+from transiscope.static_files import DEFAULT_TILES, MAP_PACKAGES, StaticFiles, map_assets_dir, map_assets_missing
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class ServeSettings:
     #: bearer token that allows SPARQL Update; empty = no update of any kind
     update_token: str = ""
     cors_origin: str = "*"
+    #: tile URL template of the map page (``TRANSISCOPE_MAP_TILES``; empty: no tiles, the page still works)
+    map_tiles: str = field(default_factory=lambda: os.environ.get("TRANSISCOPE_MAP_TILES", DEFAULT_TILES))
 
 
 @dataclass
@@ -260,6 +265,10 @@ class Endpoint(ThreadingHTTPServer):
         self.settings = settings
         self.serve = serve
         self.page = (Path(__file__).parent / "templates" / "query.html").read_bytes()
+        self.map_page = (Path(__file__).parent / "templates" / "map.html").read_bytes()
+        self.exports_dir = settings.exports_dir
+        self.files = StaticFiles("public, max-age=300")
+        self.asset_files = StaticFiles("public, max-age=86400")
         super().__init__((serve.host, serve.port), Handler)  # bind first: a busy port fails before workers
         self.pool = WorkerPool(serve.workers)
 
@@ -311,6 +320,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Answer(200, "application/json", body, {}))
         elif parts.path.startswith("/reports/") or parts.path == "/reports":
             self._static(self.server.settings.home / "reports", parts.path.removeprefix("/reports").lstrip("/"))
+        elif parts.path.startswith("/exports/"):
+            self._static(self.server.exports_dir, parts.path.removeprefix("/exports/"), default="index.json",
+                         missing="no such export (run `transiscope export`)")
+        elif parts.path == "/map":
+            self._send(Answer(301, "text/plain", b"", {"Location": "/map/"}))
+        elif parts.path.startswith("/map/"):
+            self._map(parts.path.removeprefix("/map/"))
         else:
             self._send(_error(HTTPStatus.NOT_FOUND, "not found; the SPARQL endpoint is /sparql"))
 
@@ -364,14 +380,37 @@ class Handler(BaseHTTPRequestHandler):
         log.info("%s answered %s in %.3f s", kind, answer.status, time.monotonic() - started)
         self._send(answer)
 
-    def _static(self, root: Path, relative: str) -> None:
-        relative = relative or "index.en.html"
-        target = (root / relative).resolve()
-        if root.resolve() not in target.parents or not target.is_file():
-            self._send(_error(HTTPStatus.NOT_FOUND, "no such report (run `transiscope run` or `transiscope report`)"))
+    def _static(self, root: Path, relative: str, default: str = "index.en.html",
+                missing: str = "no such report (run `transiscope run` or `transiscope report`)",
+                files: StaticFiles | None = None) -> None:
+        """A file under ``root`` with ETag, Cache-Control and the gzip copy when the client takes it."""
+        found = (files or self.server.files).answer(root, relative or default, dict(self.headers.items()))
+        if found is None:
+            self._send(_error(HTTPStatus.NOT_FOUND, missing))
             return
-        media = {".html": "text/html; charset=utf-8", ".json": "application/json"}.get(target.suffix, "text/plain")
-        self._send(Answer(200, media, target.read_bytes(), {}))
+        self._send(Answer(found.status, found.content_type, found.body, found.headers))
+
+    def _map(self, relative: str) -> None:
+        """The map page (``/map/``), its settings (``config.json``) and its npm assets (``vendor/<package>/``)."""
+        if relative in ("", "index.html"):
+            self._send(Answer(200, "text/html; charset=utf-8", self.server.map_page,
+                              {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}))
+        elif relative == "config.json":
+            gaps = sorted(p.relative_to(self.server.exports_dir).as_posix()
+                          for p in (self.server.exports_dir / "gaps").glob("*.geojson")) \
+                if (self.server.exports_dir / "gaps").is_dir() else []
+            body = json.dumps({"tiles": self.server.serve.map_tiles, "gaps": gaps,
+                               "missing_assets": map_assets_missing()}).encode()
+            self._send(Answer(200, "application/json", body, {"Cache-Control": "no-cache"}))
+        elif relative.startswith("vendor/") and relative.count("/") >= 2:
+            package, _, rest = relative.removeprefix("vendor/").partition("/")
+            if package not in MAP_PACKAGES:
+                self._send(_error(HTTPStatus.NOT_FOUND, "not a map asset"))
+                return
+            self._static(map_assets_dir() / package / "dist", rest, default="-", files=self.server.asset_files,
+                         missing="map asset missing: run `make map-assets` (npm packages of map/package.json)")
+        else:
+            self._send(_error(HTTPStatus.NOT_FOUND, "not found; the map page is /map/"))
 
 
 def serve_forever(settings: Settings, serve: ServeSettings, ready: threading.Event | None = None) -> None:

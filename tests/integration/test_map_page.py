@@ -1,0 +1,138 @@
+"""The map page in headless Chromium (Debian's chromium + chromium-driver, driven by selenium), served by
+``transiscope serve`` over the exports of a real store. A screenshot is kept under ``test-artefacts/``.
+
+Needs ``make map-assets`` (Leaflet from npm) and the Debian packages: ``make test`` installs them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT, PayloadServer
+from tests.integration.exported import build_site
+from transiscope.exports import export_all
+from transiscope.serve import Endpoint, ServeSettings
+from transiscope.static_files import map_assets_missing
+
+ARTEFACTS = PROJECT / "test-artefacts"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("headless Chromium is missing: install the Debian packages chromium and chromium-driver "
+                    "(make test does it as root)")
+    if map_assets_missing():
+        pytest.fail(f"map assets missing ({', '.join(map_assets_missing())}): run `make map-assets`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1200,800"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer):
+    tmp = tmp_path_factory.mktemp("map")
+    with pytest.MonkeyPatch.context() as mp:
+        settings, _ = build_site(tmp, payload_server, mp)
+        summary = export_all(settings)
+        servers = []
+
+        def serve(tiles: str) -> str:
+            endpoint = Endpoint(settings, ServeSettings(port=0, workers=1, map_tiles=tiles))
+            threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+            servers.append(endpoint)
+            return f"http://127.0.0.1:{endpoint.server_address[1]}/map/"
+
+        yield {"serve": serve, "summary": summary}
+        for endpoint in servers:
+            endpoint.shutdown()
+            endpoint.server_close()
+
+
+def _load(driver, url: str) -> None:
+    driver.get(url)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not driver.execute_script("return document.body.dataset.ready"):
+        time.sleep(0.1)
+    assert driver.execute_script("return document.body.dataset.ready") == "true"
+
+
+def _visible_total(driver) -> int:
+    """Markers on the map: the counts shown on the clusters plus the single markers."""
+    return driver.execute_script("""
+        const clusters = [...document.querySelectorAll('.marker-cluster span')].map(s => parseInt(s.textContent));
+        return clusters.reduce((a, b) => a + b, 0) + document.querySelectorAll('.ts-marker').length;""")
+
+
+def test_map_page_markers_filters_popup(browser, site) -> None:
+    _load(browser, site["serve"](""))  # no tile server: the page must work without internet
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+    expected = site["summary"].with_point
+    count = browser.find_element("id", "count")
+    assert int(count.get_attribute("data-count")) == expected
+    assert _visible_total(browser) == expected
+    assert browser.find_elements("css selector", ".marker-cluster")  # clustered
+    options = [o.get_attribute("value") for o in browser.find_elements("css selector", "#category option")]
+    assert "repair-cafes" in options and "se-nourrir" in options
+    browser.execute_script("const s = document.getElementById('category'); s.value = 'repair-cafes';"
+                           "s.dispatchEvent(new Event('change'));")
+    filtered = int(count.get_attribute("data-count"))
+    assert 0 < filtered < expected
+    assert _visible_total(browser) == filtered
+    browser.execute_script("const s = document.getElementById('departement'); s.value = '69';"
+                           "s.dispatchEvent(new Event('change'));")
+    assert int(count.get_attribute("data-count")) <= filtered
+    # a popup names its source and lists the upcoming events nearby (the Repair café in Lyon in 10 days)
+    browser.execute_script("""const m = window.transiscopeMap.markers.find(m =>
+        m.feature.properties.departement === '69' && m.feature.properties.source === 'transiscope');
+        window.transiscopeMap.__m = m;""")
+    popup = browser.execute_script("""const m = window.transiscopeMap.__m;
+        const box = m.getPopup().getContent()(m); return box.textContent;""")
+    assert "Source : Transiscope" in popup and "Repair café, vélo; et couture" in popup
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.execute_script("document.getElementById('category').value = '';"
+                           "const s = document.getElementById('departement'); s.value = '';"
+                           "s.dispatchEvent(new Event('change'));")
+    browser.save_screenshot(str(ARTEFACTS / "map-page.png"))
+    assert (ARTEFACTS / "map-page.png").stat().st_size > 10_000
+
+
+def test_map_page_degrades_without_tiles(browser, site) -> None:
+    """Tiles that cannot load (a closed port here, no internet in real life): a notice, the markers still there."""
+    _load(browser, site["serve"]("http://127.0.0.1:9/{z}/{x}/{y}.png"))
+    deadline = time.monotonic() + 10
+    notice = browser.find_element("id", "notice")
+    while time.monotonic() < deadline and not notice.text:
+        time.sleep(0.1)
+    assert "Fond de carte indisponible" in notice.text
+    assert int(browser.find_element("id", "count").get_attribute("data-count")) == site["summary"].with_point
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "127.0.0.1:9/" not in e["message"]]
+    assert errors == []  # only the tiles failed
+
+
+def test_map_page_says_when_assets_are_missing(browser, site, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRANSISCOPE_MAP_ASSETS", str(tmp_path / "none"))
+    browser.get(site["serve"](""))
+    deadline = time.monotonic() + 10
+    notice = browser.find_element("id", "notice")
+    while time.monotonic() < deadline and not notice.text:
+        time.sleep(0.1)
+    assert "make map-assets" in notice.text
