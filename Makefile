@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run sample test lint clean-data virtuoso
+.PHONY: run sample test lint clean-data virtuoso chromium map-assets export
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -25,7 +25,7 @@ run: $(STAMP)
 sample: $(STAMP)
 	GX_ANALYTICS_ENABLED=False $(BIN)/transiscope run --sample
 
-test: $(STAMP) virtuoso
+test: $(STAMP) virtuoso chromium map-assets
 	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
 
 ## Virtuoso for the store tests (tests/integration/test_stores.py start it themselves on 127.0.0.1):
@@ -43,6 +43,35 @@ virtuoso:
 	    echo "could not install virtuoso-opensource with apt-get (exit $$status): the store tests need Virtuoso" >&2; exit 1; fi; \
 	  if command -v update-rc.d >/dev/null 2>&1; then update-rc.d virtuoso-opensource-7 disable >/dev/null 2>&1 || true; fi; \
 	}
+
+## the map page's JavaScript/CSS (Leaflet, Leaflet.markercluster) from the npm registry, pinned in
+## map/package.json, into map/node_modules (not committed); installs Debian's nodejs + npm when npm is missing
+MAP_ASSETS := map/node_modules/leaflet/dist/leaflet.js map/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js
+map-assets: $(MAP_ASSETS)
+$(MAP_ASSETS): map/package.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "npm is missing: install the Debian packages nodejs and npm as root, then run make map-assets again" >&2; exit 1; fi; \
+	  echo "installing the Debian packages nodejs and npm for the map assets"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	}
+	cd map && npm install --no-package-lock --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(MAP_ASSETS)
+
+## headless Chromium for the map page test (tests/integration/test_map_page.py): Debian's chromium and
+## chromium-driver, installed as root when missing
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "chromium/chromedriver missing: install the Debian packages chromium and chromium-driver as root" >&2; exit 1; fi; \
+	  echo "installing the Debian packages chromium and chromium-driver for the map page test"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  command -v chromedriver >/dev/null 2>&1 || { echo "could not install chromium-driver with apt-get" >&2; exit 1; }; \
+	}
+
+## the exports (GoGoCarto, GeoJSON, JSON-LD, CSV, iCal) from the store into var/exports
+export: $(STAMP)
+	$(BIN)/transiscope export
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""One ingest DAG per source of the registry: start -> extract -> normalise -> validate -> to_rdf -> shapes -> load.
+"""One ingest DAG per source of the registry: start -> extract -> normalise -> geocode -> validate -> to_rdf
+-> shapes -> load.
 
 The DAGs are thin: every step is a call into ``transiscope.pipeline`` over the run directory, which is
 the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
@@ -15,9 +16,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, RetryDecision, RetryPolicy, dag, get_parsing_context, task
+from airflow.sdk import Asset, dag, get_parsing_context, task
+from transiscope_retry import RetryIfTransient
 
 from transiscope.config import Settings
+from transiscope.operations import STORE_WRITE_POOL, host_pool, source_asset_name, source_asset_uri
 from transiscope.rdf import source_graph
 from transiscope.registry import Source, load_registry
 
@@ -37,28 +40,11 @@ def dag_id_of(source_id: str) -> str:
 def source_asset(source_id: str, base_iri: str) -> Asset:
     """The Asset of a source's live graph; downstream DAGs schedule on it (same name and URI)."""
     return Asset(
-        name=f"transiscope_source_{source_id}",
-        uri=f"{ASSET_URI_SCHEME}://graph/source/{source_id}",
+        name=source_asset_name(source_id),
+        uri=source_asset_uri(source_id),
         group="transiscope",
         extra={"source": source_id, "graph": source_graph(base_iri, source_id)},
     )
-
-
-class RetryIfTransient(RetryPolicy):
-    """Retry only failures the core marks ``transient`` (connection errors, 429, 5xx, store locked).
-
-    A 404, a malformed payload or a rejected batch fails at once: retrying would give the same answer.
-    The task's ``retries`` still caps the number of tries.
-    """
-
-    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
-                 context: Any = None) -> RetryDecision:
-        if getattr(exception, "transient", False):
-            return RetryDecision.retry(reason=f"transient failure ({getattr(exception, 'kind', 'error')})")
-        return RetryDecision.fail(reason=f"not transient ({getattr(exception, 'kind', type(exception).__name__)})")
-
-    def serialize(self) -> dict[str, Any]:
-        return {"__type": "RetryIfTransient"}
 
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -74,11 +60,15 @@ EXECUTION_TIMEOUTS = {
     "start": timedelta(minutes=2),
     "extract": timedelta(minutes=30),  # HTTP retries with backoff happen inside the extract itself
     "normalise": timedelta(minutes=20),
+    "geocode": timedelta(minutes=30),  # bounded by the run's request budget and the rate limit
     "validate": timedelta(minutes=20),
     "to_rdf": timedelta(minutes=20),
     "shapes": timedelta(minutes=20),
     "load": timedelta(minutes=30),
+    "summary": timedelta(minutes=2),
 }
+#: tasks without a rate-limited host go to Airflow's default pool
+DEFAULT_POOL = "default_pool"
 
 
 def _doc_md(source: Source, asset: Asset) -> str:
@@ -111,16 +101,26 @@ stay on disk under `TRANSISCOPE_HOME/runs/{source.id}/` for replay and audit.
    the raw payload. Retried once by Airflow, only for transient failures (unreachable, 429, 5xx).
 3. **normalise**: maps the raw elements to canonical records with the source's declarative mapping;
    deleted, unreadable and duplicate elements go to quarantine with a reason.
-4. **validate**: runs the source's Great Expectations suite; failing records go to quarantine,
+4. **geocode**: places records without a usable point (cached geocoding within a per-run request budget,
+   else the commune's reference point) and checks the points given (swapped, (0, 0), far from their commune).
+5. **validate**: runs the source's Great Expectations suite; failing records go to quarantine,
    batch-level failures stop the run.
-5. **to_rdf**: writes the valid records as N-Triples with stable IRIs.
-6. **shapes**: checks those triples against the SHACL shapes (`ontology/shapes.ttl`); a record that
+6. **to_rdf**: writes the valid records as N-Triples with stable IRIs.
+7. **shapes**: checks those triples against the SHACL shapes (`ontology/shapes.ttl`); a record that
    violates a shape goes to quarantine with the shape's message, and the triples are written again.
-7. **load**: checks the batch (no collapse, counts add up), loads a staging graph and swaps it for
+8. **load**: checks the batch (no collapse, counts add up), loads a staging graph and swaps it for
    the live graph in one transaction, with the run's provenance. Emits the Asset event on success.
    Retried up to 3 times, only when the embedded store is locked by another load.
+9. **summary** (a teardown: runs even when a step failed, and does not decide the run's state): logs
+   one line with the outcome and the counts (fetched, loaded, quarantined, warnings, triples) and
+   returns them as its XCom, with the failed stage and the error when the run failed.
+
+Pools: `extract` runs in the pool of the source's host, `geocode` in the geocoder's, `load` in
+`transiscope_store_writes` (one slot); `transiscope airflow-pools` writes them for `airflow pools import`.
 
 Every run, failed or not, refreshes the source's quality report (`TRANSISCOPE_HOME/reports/`).
+A failed run is notified (`plugins/transiscope_plugin.py`): an event in
+`TRANSISCOPE_HOME/events/failures.jsonl`, and a POST to `TRANSISCOPE_NOTIFY_WEBHOOK_URL` when set.
 
 A failed task leaves the live graph as it was; the failure is recorded in `run.json` and in the
 store's metadata graph.
@@ -131,6 +131,7 @@ def build_dag(source: Source, settings: Settings):
     """The ingest DAG of one source; per-source values are bound here, never as DAG params."""
     source_id = source.id
     asset = source_asset(source_id, settings.base_iri)
+    geocoder_pool = (host_pool(settings.geocode.url) if settings.geocode.provider != "none" else None) or DEFAULT_POOL
 
     @dag(
         dag_id=dag_id_of(source_id),
@@ -158,8 +159,9 @@ def build_dag(source: Source, settings: Settings):
             log.info("run directory: %s", run_dir)
             return str(run_dir)
 
+        # One pool per source host (`transiscope airflow-pools`): one extract at a time towards a partner.
         @task(task_id="extract", execution_timeout=EXECUTION_TIMEOUTS["extract"],
-              retries=1, retry_policy=RetryIfTransient())
+              retries=1, retry_policy=RetryIfTransient(), pool=host_pool(source.url) or DEFAULT_POOL)
         def extract(run_dir: str) -> str:
             from transiscope import pipeline
 
@@ -170,6 +172,12 @@ def build_dag(source: Source, settings: Settings):
             from transiscope import pipeline
 
             return _report(pipeline.normalise(run_dir))
+
+        @task(task_id="geocode", execution_timeout=EXECUTION_TIMEOUTS["geocode"], pool=geocoder_pool)
+        def geocode(run_dir: str) -> str:
+            from transiscope import pipeline
+
+            return _report(pipeline.geocode(run_dir))
 
         @task(task_id="validate", execution_timeout=EXECUTION_TIMEOUTS["validate"])
         def validate(run_dir: str) -> str:
@@ -191,8 +199,9 @@ def build_dag(source: Source, settings: Settings):
 
         # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
         # transient) waits and retries instead of failing the run.
+        # The store-writes pool has one slot: loads queue in Airflow rather than hit the lock.
         @task(task_id="load", execution_timeout=EXECUTION_TIMEOUTS["load"], outlets=[asset],
-              retries=3, retry_delay=timedelta(minutes=2), retry_policy=RetryIfTransient())
+              retries=3, retry_delay=timedelta(minutes=2), retry_policy=RetryIfTransient(), pool=STORE_WRITE_POOL)
         def load(run_dir: str, *, outlet_events: Any = None) -> str:
             from transiscope import pipeline
 
@@ -206,7 +215,23 @@ def build_dag(source: Source, settings: Settings):
             }
             return run_dir
 
-        load(shapes(to_rdf(validate(normalise(extract(start()))))))
+        # A teardown: it runs whatever happened upstream, and its own state does not decide the run's.
+        @task(task_id="summary", execution_timeout=EXECUTION_TIMEOUTS["summary"])
+        def summary() -> dict[str, Any] | None:
+            from airflow.sdk import get_current_context
+
+            from transiscope.operations import run_summary, summary_line
+
+            run_dir = get_current_context()["ti"].xcom_pull(task_ids="start")
+            if not run_dir:
+                log.warning("no run directory: the start task did not complete")
+                return None
+            result = run_summary(run_dir)
+            log.info("%s", summary_line(result))
+            return result  # a few hundred bytes: XCom stays small
+
+        loaded = load(shapes(to_rdf(validate(geocode(normalise(extract(start())))))))
+        loaded >> summary().as_teardown()
 
     return ingest()
 

@@ -20,6 +20,8 @@ import pyoxigraph as ox
 
 from transiscope import __version__, rdf
 from transiscope.config import Settings
+from transiscope.downstream import STEPS as DOWNSTREAM_STEPS
+from transiscope.downstream import parse_steps
 from transiscope.errors import ConfigError, TransiscopeError
 from transiscope.quality import write_reports
 from transiscope.registry import load_registry
@@ -48,6 +50,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     registry = load_registry(settings.registry_path)
     sources = registry.select(args.sources)
+    steps = parse_steps(args.downstream)  # a typo fails before any source is fetched
     summaries = []
     with contextlib.ExitStack() as stack:
         server: SampleServer | None = None
@@ -74,14 +77,38 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
              s.counts.get("quarantined"), s.counts.get("warnings"), s.counts.get("triples"), f"{s.seconds:.2f}")
             for s in summaries]
     print(_table(headers, rows, numeric={3, 4, 5, 6, 7, 8}))
-    failed = [s for s in summaries if s.outcome != "success"]
+    from transiscope.pipeline import geocode_line
+
+    for s in summaries:
+        if s.geocode and s.geocode.get("without_point"):
+            print(f"{s.source}: geocode: {geocode_line(s.geocode)}", file=sys.stderr)
+    failed = [s for s in summaries if s.outcome not in ("success", "not-modified")]
+    for s in summaries:
+        if s.outcome == "not-modified":
+            print(f"{s.source}: not modified since its last load: nothing loaded, the live graph kept", file=sys.stderr)
     for s in failed:
         print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
     reports = settings.home / "reports"  # refreshed by every run, failed or not
     store = settings.store_path if settings.store.kind == "embedded" else settings.store.query_url
     print(f"store: {store}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}",
           file=sys.stderr)
-    return 1 if failed else 0
+    downstream_ok = _run_downstream(settings, steps) if steps else True
+    return 1 if failed or not downstream_ok else 0
+
+
+def _run_downstream(settings: Settings, steps: tuple[str, ...]) -> bool:
+    """Run the steps after the loads; print one line each; False when one failed."""
+    from transiscope.downstream import run_downstream
+
+    results = run_downstream(settings, steps, progress=_progress)
+    for result in results:
+        stream = sys.stdout if result.outcome == "success" else sys.stderr
+        print(f"{result.step}: {result.outcome}: {result.line} ({result.seconds:.1f} s)", file=stream)
+    return all(result.outcome == "success" for result in results)
+
+
+def cmd_downstream(args: argparse.Namespace, settings: Settings) -> int:
+    return 0 if _run_downstream(settings, parse_steps(args.steps)) else 1
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -98,6 +125,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- sources, status -----------------------------------------------------------------------------
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check:
+        from transiscope.schemas import check_registry
+
+        problems = check_registry(settings.registry_path, settings.expectations_dir,
+                                  settings.ontology_dir / "taxonomy.ttl")
+        for problem in problems:
+            print(problem)
+        print(f"{len(problems)} problem(s) in {settings.registry_path}" if problems
+              else f"{settings.registry_path}: every source, mapping, crosswalk, sample and suite is valid")
+        return 1 if problems else 0
     registry = load_registry(settings.registry_path)
     rows = [(s.id, s.name, s.format, s.schedule or "-", s.licence, s.url) for s in registry.sources]
     print(_table(("id", "name", "format", "schedule", "licence", "url"), rows))
@@ -237,6 +274,44 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- link -----------------------------------------------------------------------------------------
+def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.link import run_link
+
+    decide = [("confirmed", *pair) for pair in args.confirm or ()] + [("rejected", *pair) for pair in args.reject or ()]
+    summary = run_link(settings, progress=_progress, decide=decide)
+    print(_table(("records", "pairs compared", "sameAs", "candidates", "rejected", "clusters", "triples", "seconds"),
+                 [(summary.records, summary.compared_pairs, summary.same_as, summary.candidates, summary.rejected,
+                   summary.clusters, summary.triples, f"{sum(summary.seconds.values()):.2f}")],
+                 numeric=set(range(8))))
+    if summary.stale_decisions:
+        print(f"{summary.stale_decisions} decision(s) name a record no longer in the store: kept in "
+              f"{settings.link.decisions_path}", file=sys.stderr)
+    if args.candidates_csv:
+        import shutil
+
+        shutil.copyfile(summary.out_dir / "candidates.csv", args.candidates_csv)
+    print(f"review list: {args.candidates_csv or summary.out_dir / 'candidates.csv'}   "
+          f"decisions: {settings.link.decisions_path}", file=sys.stderr)
+    return 0
+
+
+# -- export ---------------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.exports import export_all
+
+    split = [part.strip() for value in args.split or () for part in value.split(",") if part.strip()]
+    summary = export_all(settings, out_dir=args.out, split=split, gzip_copies=not args.no_gzip, progress=_progress)
+    state = "unchanged since the last export (same bytes)" if summary.unchanged else "new data"
+    print(f"{summary.initiatives:,} initiatives ({summary.with_point:,} with a point), {summary.events:,} events: "
+          f"{summary.files} files, {summary.bytes / 1e6:.1f} MB in {summary.out_dir} ({state}; export date "
+          f"{summary.generated})")
+    print("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in summary.seconds.items()))
+    for path in summary.removed:
+        print(f"removed (no longer in the data): {path}", file=sys.stderr)
+    return 0
+
+
 # -- serve ----------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import logging
@@ -253,11 +328,65 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"transiscope: warning: listening on {args.host}, not only on this machine", file=sys.stderr)
     try:
         print(f"SPARQL endpoint: http://{args.host}:{args.port}/sparql   query page: http://{args.host}:{args.port}/"
-              f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {serve.max_rows:,} rows, "
+              f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {args.max_mb:g} MB per result, "
               f"updates {'with token' if serve.update_token else 'disabled'})", file=sys.stderr, flush=True)
+        print(f"map: http://{args.host}:{args.port}/map/   exports: http://{args.host}:{args.port}/exports/ "
+              f"(from {settings.exports_dir}; `transiscope export` writes them)", file=sys.stderr, flush=True)
         serve_forever(settings, serve)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+# -- gaps -----------------------------------------------------------------------------------------
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from transiscope.gaps import GapSettings, parse_levels, parse_thresholds, run_gaps
+
+    gap = GapSettings.from_env()
+    changes: dict[str, Any] = {}
+    if args.thresholds:
+        changes["thresholds_km"] = parse_thresholds(args.thresholds)
+    for name in ("white_zone_km", "catchment_km", "min_population"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.cube_levels:
+        changes["cube_levels"] = parse_levels(args.cube_levels)
+    if args.file_levels:
+        changes["file_levels"] = parse_levels(args.file_levels)
+    gap = replace(gap, **changes)
+    summary = run_gaps(settings, gap, out_dir=args.out, write_store=not args.no_store, progress=_progress)
+    placed = ", ".join(f"{n:,} by {how}" for how, n in sorted(summary.placement.items()))
+    print(f"{summary.items:,} initiatives and events placed: {placed}")
+    print(f"{summary.disagreements:,} points lie in another commune than the one declared "
+          "(see gaps-disagreements.csv and the quality reports)")
+    rows = [(concept, v["count"], v["median_km"], *(f"{100 * v[k]:.1f} %" if v[k] is not None else "-"
+                                                    for k in v if k.startswith("share_beyond_")))
+            for concept, v in summary.national.items()]
+    shares = [f"beyond {t:g} km" for t in gap.thresholds_km]
+    if rows:
+        print(_table(("concept", "initiatives", "median km", *shares), rows, numeric=set(range(1, 3 + len(shares)))))
+    print("distances are straight lines (à vol d'oiseau); not listed does not mean absent (non recensé)")
+    for graph, count in summary.triples.items():
+        print(f"graph {graph}: {count:,} triples")
+    print(f"files: {Path(summary.files[0]).parent}", file=sys.stderr)
+    return 0
+
+
+# -- airflow-pools --------------------------------------------------------------------------------
+def cmd_airflow_pools(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.operations import airflow_pools
+
+    pools = airflow_pools(load_registry(settings.registry_path), settings)
+    text = json.dumps(pools, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{len(pools)} pools written to {args.out}; create them with: airflow pools import {args.out}",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -278,9 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fetch the bundled sample payloads (served on 127.0.0.1) instead of the real URLs")
     mode.add_argument("--offline-fallback", action="store_true",
                       help="fetch the real URLs; a source that cannot be reached falls back to its sample")
+    run.add_argument("--downstream", default=",".join(DOWNSTREAM_STEPS), metavar="STEPS",
+                     help=f"steps after the loads, comma-separated (default: {','.join(DOWNSTREAM_STEPS)})")
+    run.add_argument("--no-downstream", dest="downstream", action="store_const", const="",
+                     help="load the sources only: no link, gaps or export")
     run.set_defaults(func=cmd_run)
 
+    downstream = sub.add_parser("downstream", help="link, gaps and export over the store, as after a run")
+    downstream.add_argument("steps", nargs="?", default=",".join(DOWNSTREAM_STEPS), metavar="STEPS",
+                            help=f"comma-separated (default: {','.join(DOWNSTREAM_STEPS)})")
+    downstream.set_defaults(func=cmd_downstream)
+
     sources = sub.add_parser("sources", help="list the configured sources")
+    sources.add_argument("--check", action="store_true",
+                         help="check the registry, every mapping, crosswalk, sample and suite; report all problems")
     sources.set_defaults(func=cmd_sources)
 
     report = sub.add_parser("report", help="write the quality reports (HTML fr/en + JSON) of the sources")
@@ -301,7 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sparql", help="the query, @FILE to read it from a file, or - for stdin")
     query.add_argument("--format", choices=("table", "json", "csv", "tsv"), default="table")
     query.set_defaults(func=cmd_query)
-    serve = sub.add_parser("serve", help="a read-only SPARQL endpoint and query page over the store")
+    export = sub.add_parser("export", help="write the exports (GoGoCarto, GeoJSON, JSON-LD, CSV, iCal) from the store")
+    export.add_argument("--out", type=Path, help="output folder (default: $TRANSISCOPE_HOME/exports)")
+    export.add_argument("--split", action="append", metavar="category,departement",
+                        help="also write one GeoJSON per category and/or per département")
+    export.add_argument("--no-gzip", action="store_true", help="do not write the .gz copies")
+    export.set_defaults(func=cmd_export)
+    serve = sub.add_parser("serve", help="a read-only SPARQL endpoint, query page, exports and map page")
     serve.add_argument("--host", default=os.environ.get("TRANSISCOPE_SERVE_HOST", "127.0.0.1"),
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_PORT", "8890")))
@@ -311,6 +457,32 @@ def build_parser() -> argparse.ArgumentParser:
                        help="size cap of one result in MB (default 100)")
     serve.add_argument("--workers", type=int, default=2, help="queries answered at once (default 2)")
     serve.set_defaults(func=cmd_serve)
+
+    link = sub.add_parser("link", help="link the records of different sources (or of one) that describe one initiative")
+    link.add_argument("--confirm", nargs=2, action="append", metavar=("A", "B"),
+                      help="record that A and B (SOURCE/ID or IRI) are the same initiative, then link")
+    link.add_argument("--reject", nargs=2, action="append", metavar=("A", "B"),
+                      help="record that A and B are different initiatives, then link")
+    link.add_argument("--candidates-csv", type=Path, metavar="FILE",
+                      help="also write the pairs waiting for review to FILE (CSV)")
+    link.set_defaults(func=cmd_link)
+
+    gaps = sub.add_parser("gaps", help="territorial gap analysis: territories, inTerritory links, indicators, files")
+    gaps.add_argument("--thresholds", metavar="KM,KM", help="distance thresholds in km (default 5,10,20,30)")
+    gaps.add_argument("--white-zone-km", type=float, help="no initiative within this distance: zone blanche (10)")
+    gaps.add_argument("--catchment-km", type=float, help="2SFCA catchment radius in km (default 20)")
+    gaps.add_argument("--min-population", type=int, help="no z-score nor rank under this population (5000)")
+    gaps.add_argument("--cube-levels", metavar="LEVELS",
+                      help="levels written as Data Cube observations (default france,region,departement)")
+    gaps.add_argument("--file-levels", metavar="LEVELS",
+                      help="levels written as CSV/GeoJSON (default commune,epci,departement,region,france)")
+    gaps.add_argument("--out", type=Path, help="folder of the CSV/GeoJSON files (default: <exports>/gaps)")
+    gaps.add_argument("--no-store", action="store_true", help="read the store only; write the files, not the graphs")
+    gaps.set_defaults(func=cmd_gaps)
+
+    pools = sub.add_parser("airflow-pools", help="the Airflow pools the DAGs use, as a file for `airflow pools import`")
+    pools.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
+    pools.set_defaults(func=cmd_airflow_pools)
     return parser
 
 

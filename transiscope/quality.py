@@ -31,6 +31,8 @@ STALE_YEARS = 3
 #: a point further than this from every commune its record declares is listed in the report
 FAR_KM = 5.0
 TREND_RUNS = 10
+#: flags of the geocode stage that make a point "not far but wrong": counted under positions, not as far
+OWN_ENTRY_FLAGS = ("null-island", "france-centroid", "swapped")
 WEIGHTS = {"validity": 0.40, "completeness": 0.30, "warning_free": 0.15, "freshness": 0.15}
 
 #: key fields of the score: label -> test on a canonical record
@@ -119,6 +121,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         "generated": now.isoformat(timespec="seconds"),
         "trend": _trend(settings, source.id),
         "run": None,
+        "links": links_of(settings, source.id),
     }
     run_dir = latest_processed_run(settings, source.id)
     if run_dir is None:
@@ -156,15 +159,22 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
                 normalise_reasons[key].append({"source_id": entry["source_id"], "name": entry.get("name"),
                                                "reason": reason, "reason_fr": reason_fr})
 
-    far: dict[str, Any] = {"checked": False, "threshold_km": FAR_KM, "count": 0, "examples": []}
+    far_km = settings.geocode.far_km  # TRANSISCOPE_FAR_KM, the threshold the geocode stage flags with
+    far: dict[str, Any] = {"checked": False, "threshold_km": far_km, "count": 0, "examples": []}
     if settings.territories_dir is not None:
         from transiscope.territories import load_communes
 
         communes = load_communes(settings.territories_dir, settings.cache_dir)
-        found = communes.far_from_declared(records, FAR_KM)
+        # a point already flagged as (0, 0), centre of France or swapped has its own entry in "positions"
+        measured = [r for r in records
+                    if not any(f.get("code") in OWN_ENTRY_FLAGS for f in r.get("geo_flags") or ())]
+        found = communes.far_from_declared(measured, far_km)
         far.update(checked=True, count=len(found), examples=[
-            {"source_id": records[f.position]["source_id"], "name": records[f.position]["name"], "km": f.km,
+            {"source_id": measured[f.position]["source_id"], "name": measured[f.position]["name"], "km": f.km,
              "declared": f.declared} for f in sorted(found, key=lambda f: -f.km)[:10]])
+        from transiscope.gaps import quality_disagreements
+
+        far["other_commune"] = quality_disagreements(settings, measured)
 
     scores = {
         "validity": _share(len(loaded), fetched),
@@ -184,6 +194,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         rejected_at_normalise=[{"kind": k, "count": len(v), "examples": v[:5]} for k, v in normalise_reasons.items()],
         duplicates=duplicates_inside(records),
         far_from_declared=far,
+        positions=positions_of(records, run),
         stale={"years": STALE_YEARS, "count": len(stale), "undated": len(undated),
                "examples": [{"source_id": r["source_id"], "name": r["name"], "updated_at": r["updated_at"]}
                             for r in sorted(stale, key=lambda r: r["updated_at"])[:5]]},
@@ -195,6 +206,31 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         score=round(100 * sum(WEIGHTS[k] * v for k, v in scores.items()), 1),
     )
     return report
+
+
+def positions_of(records: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+    """How the points were obtained (precision, method), what geocoding cost, and the points flagged.
+
+    The "far from the declared commune" flag is left to its own section (``far_from_declared``).
+    """
+    from transiscope.geochecks import reason
+
+    flagged: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        for flag in record.get("geo_flags") or ():
+            if flag.get("code") != "far":
+                flagged[flag["code"]].append({"source_id": record["source_id"], "name": record.get("name"),
+                                              "reason": reason(flag), "reason_fr": reason(flag, "fr")})
+    stage = (run.get("stages") or {}).get("geocode")
+    keys = ("provider", "without_point", "addresses", "cache_hits", "cache_hit_rate", "requests", "max_requests",
+            "budget_exhausted", "placed", "messages")
+    return {
+        "precision": dict(Counter(r.get("geo_precision") or "none" for r in records).most_common()),
+        "method": dict(Counter(r.get("geo_method") or "none" for r in records).most_common()),
+        "geocode": {k: stage.get(k) for k in keys} if stage else None,
+        "flags": [{"code": code, "count": len(found), "examples": found[:5]}
+                  for code, found in sorted(flagged.items(), key=lambda item: -len(item[1]))],
+    }
 
 
 # -- rendering ---------------------------------------------------------------------------------------
@@ -217,6 +253,15 @@ TEXT: dict[str, dict[str, str]] = {
         "far": "Points loin de la commune ou du code postal déclarés",
         "far_text": "{count} fiches dont le point est à plus de {km} km (à vol d'oiseau) des communes déclarées.",
         "far_unchecked": "Non vérifié : données des territoires non configurées (TRANSISCOPE_TERRITORIES_DIR).",
+        "other_commune": "{count} fiches dont le point est dans une autre commune que celle déclarée (à toute "
+                         "distance) ; l'analyse des manques territoriaux les place d'après leur point.",
+        "positions": "Positions : précision, méthode et contrôles",
+        "precision": "Précision", "method": "Méthode",
+        "geocoding": "Géocodage ({provider}) : {without} fiches sans point, {addresses} adresses, {hits} trouvées "
+                     "dans le cache, {requests} requêtes envoyées (budget : {budget}).",
+        "flag_null-island": "Points en (0, 0)", "flag_swapped": "Latitude et longitude inversées (non corrigé)",
+        "flag_swapped-fixed": "Latitude et longitude inversées (corrigé : le point tombe dans la commune déclarée)",
+        "flag_france-centroid": "Points au centre de la France (adresse non trouvée au géocodage)",
         "uncategorised": "Fiches sans catégorie de la taxonomie", "unmapped": "Libellés de catégorie non reconnus",
         "label": "Libellé", "trend": "Évolution des dernières exécutions", "started": "Début", "mode": "Mode",
         "error": "Erreur", "error_colon": "Erreur :", "no_run": "Cette source n'a pas encore été lue.",
@@ -247,6 +292,15 @@ TEXT: dict[str, dict[str, str]] = {
         "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes "
                     "they declare.",
         "far_unchecked": "Not checked: no territories data configured (TRANSISCOPE_TERRITORIES_DIR).",
+        "other_commune": "{count} records whose point lies in another commune than the one they declare (at any "
+                         "distance); the territorial gap analysis places them by their point.",
+        "positions": "Positions: precision, method and checks",
+        "precision": "Precision", "method": "Method",
+        "geocoding": "Geocoding ({provider}): {without} records without a point, {addresses} addresses, {hits} found "
+                     "in the cache, {requests} requests sent (budget: {budget}).",
+        "flag_null-island": "Points at (0, 0)", "flag_swapped": "Latitude and longitude swapped (not fixed)",
+        "flag_swapped-fixed": "Latitude and longitude swapped (fixed: the point falls in the declared commune)",
+        "flag_france-centroid": "Points at the centre of France (address not found when geocoded)",
         "uncategorised": "Records without a taxonomy category", "unmapped": "Category labels not recognised",
         "label": "Label", "trend": "Recent runs", "started": "Started", "mode": "Mode", "error": "Error",
         "error_colon": "Error:",
@@ -258,6 +312,58 @@ TEXT: dict[str, dict[str, str]] = {
         "how": "To fix: edit the records at the source; they leave quarantine at the next run.",
     },
 }
+
+
+def links_of(settings: Settings, source_id: str) -> dict[str, Any] | None:
+    """What the last link step found for this source (from ``links/summary.json``; None before any):
+    records also published elsewhere, the sources it shares initiatives with, the pairs waiting for review."""
+    from transiscope.link import read_summary
+
+    summary = read_summary(settings)
+    if summary is None:
+        return None
+    review = (summary.get("candidates_per_source") or {}).get(source_id) or {"total": 0, "examples": []}
+    overlap = (summary.get("overlap") or {}).get(source_id) or {}
+    return {"generated": summary.get("generated"), "thresholds": summary.get("thresholds"),
+            "linked": (summary.get("linked_per_source") or {}).get(source_id, 0),
+            "shared_with": sorted(({"source": other, "initiatives": n} for other, n in overlap.items()
+                                   if other != source_id), key=lambda e: (-e["initiatives"], e["source"])),
+            "inside": overlap.get(source_id, 0), "candidates": review["total"], "examples": review["examples"]}
+
+
+def overlap_of(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The overlap matrix between sources (shared consolidated initiatives), for the index page."""
+    rows = {r["source"]["id"]: r["links"] for r in reports if r.get("links")}
+    if not rows:
+        return None
+    ids = sorted(rows)
+    matrix = {s: {t: (rows[s]["inside"] if s == t else next((e["initiatives"] for e in rows[s]["shared_with"]
+                                                              if e["source"] == t), 0)) for t in ids} for s in ids}
+    return {"sources": ids, "matrix": matrix}
+
+
+TEXT["fr"].update({
+    "links": "Les mêmes initiatives ailleurs",
+    "links_text": "{linked} fiches de cette source sont reliées (owl:sameAs) à une fiche décrivant la même initiative "
+                  "(score ≥ {high}) ; {inside} groupes de doublons dans la source même.",
+    "links_none": "L'étape de liaison n'a pas encore été lancée (transiscope link).",
+    "shared_with": "Initiatives partagées avec :", "to_review": "Paires à vérifier (score entre {low} et {high})",
+    "to_review_text": "{count} paires ; confirmer : transiscope link --confirm SOURCE/ID SOURCE/ID, "
+                      "rejeter : --reject. Liste complète : links/candidates.csv.",
+    "overlap": "Recouvrement entre sources (initiatives partagées ; diagonale : doublons internes)",
+    "pair": "Paire", "evidence": "Indices", "initiatives": "Initiatives",
+})
+TEXT["en"].update({
+    "links": "The same initiatives elsewhere",
+    "links_text": "{linked} records of this source are linked (owl:sameAs) to a record describing the same initiative "
+                  "(score ≥ {high}); {inside} groups of duplicates inside the source itself.",
+    "links_none": "The link step has not run yet (transiscope link).",
+    "shared_with": "Initiatives shared with:", "to_review": "Pairs to review (score between {low} and {high})",
+    "to_review_text": "{count} pairs; confirm: transiscope link --confirm SOURCE/ID SOURCE/ID, reject: --reject. "
+                      "Full list: links/candidates.csv.",
+    "overlap": "Overlap between sources (shared initiatives; diagonal: duplicates inside a source)",
+    "pair": "Pair", "evidence": "Evidence", "initiatives": "Initiatives",
+})
 
 
 def _environment():
@@ -286,6 +392,7 @@ def build_index(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "formula": TEXT["en"]["formula_text"].format(years=STALE_YEARS),
         "weights": WEIGHTS,
+        "overlap": overlap_of(reports),
         "sources": [{"id": r["source"]["id"], "name": r["source"]["name"], "score": r.get("score"),
                      "scores": r.get("scores"), "run": r.get("run")} for r in ranked],
     }

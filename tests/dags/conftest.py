@@ -57,13 +57,15 @@ def airflow_db() -> Path:
 
 @pytest.fixture
 def dagbag_of(airflow_db: Path, monkeypatch: pytest.MonkeyPatch):
-    """Parse the DAG folder under the current environment (after fixtures have set TRANSISCOPE_*)."""
+    """Parse the DAG folder under the current environment (after fixtures have set TRANSISCOPE_*), as the
+    dag-processor and the task runner do: a bundle DagBag, whose folder is on ``sys.path`` (the DAG files
+    share ``transiscope_retry``)."""
 
     def parse(registry: Path | None = None):
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow.dag_processing.dagbag import BundleDagBag
 
         if registry is not None:
             monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
-        return DagBag(dag_folder=str(DAGS_FOLDER))
+        return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER)
 
     return parse

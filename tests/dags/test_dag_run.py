@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
-TASK_IDS = ["start", "extract", "normalise", "validate", "to_rdf", "shapes", "load"]
+TASK_IDS = ["start", "extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load"]
 #: from transforms/samples/README.md
 FETCHED, LOADED, QUARANTINED = 14, 12, 2
 
@@ -86,7 +86,7 @@ def _xcoms(airflow_run_id: str) -> dict[tuple[str, str], object]:
 def test_dag_run_loads_the_source(dagbag_of, bus: Bus) -> None:
     dag_run, states = _run_dag(dagbag_of, bus)
     assert dag_run.state == "success"
-    assert states == dict.fromkeys(TASK_IDS, "success")
+    assert states == dict.fromkeys([*TASK_IDS, "summary"], "success")
 
     assert _initiatives(bus) == LOADED
     run = _run_json(bus, dag_run.run_id)
@@ -101,7 +101,12 @@ def test_dag_run_loads_the_source(dagbag_of, bus: Bus) -> None:
     assert event["run_id"] == run["run_id"] and event["loaded"] == LOADED and event["quarantined"] == QUARANTINED
 
     run_dir = str(next((bus.home / "runs" / SOURCE).glob(f"{run['run_id']}")))
-    assert _xcoms(dag_run.run_id) == {(task_id, "return_value"): run_dir for task_id in TASK_IDS}
+    xcoms = _xcoms(dag_run.run_id)
+    summary = xcoms.pop(("summary", "return_value"))  # the run summary, small, next to the run directory
+    assert xcoms == {(task_id, "return_value"): run_dir for task_id in TASK_IDS}
+    assert summary["outcome"] == "success" and summary["run_id"] == run["run_id"]
+    assert (summary["fetched"], summary["loaded"], summary["quarantined"]) == (FETCHED, LOADED, QUARANTINED)
+    assert summary["triples"] == run["counts"]["triples"] and len(json.dumps(summary)) < 1000
 
 
 def test_failed_extract_keeps_the_live_graph(dagbag_of, bus: Bus) -> None:
@@ -119,6 +124,7 @@ def test_failed_extract_keeps_the_live_graph(dagbag_of, bus: Bus) -> None:
     assert states["start"] == "success"
     assert states["extract"] == "failed"  # failed at once: a 404 is not transient, no Airflow retry
     assert all(states[t] == "upstream_failed" for t in TASK_IDS[2:]), states
+    assert states["summary"] == "success"  # the teardown ran, and did not turn the run into a success
     assert bus.server.hits[path] == 1  # and no HTTP retry either
 
     assert bus.graph_triples(SOURCE) == before  # the earlier graph is intact

@@ -30,6 +30,12 @@ def test_run_all_then_query_count_by_category(bus: Bus, capsys: pytest.CaptureFi
                                 "triples", "seconds"]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert rows["transiscope"][1:6] == ["live", "success", "14", "12", "2"]
+    # then the steps after the loads, read from the store: links, gaps, the map's files
+    for step in ("link", "gaps", "export"):
+        assert f"{step}: success: " in out
+    assert out.split("export: success: ", 1)[1].startswith("31 initiatives, ")  # 12 + 10 + 9 loaded
+    assert (bus.home / "exports" / "initiatives.geojson").is_file()
+    assert list((bus.home / "exports" / "gaps").glob("*.csv"))
     assert rows["presdecheznous"][1:6] == ["live", "success", "12", "10", "2"]
     assert rows["francetierslieux"][1:6] == ["live", "success", "10", "9", "1"]
 
@@ -50,9 +56,9 @@ def test_run_all_then_query_count_by_category(bus: Bus, capsys: pytest.CaptureFi
 
 
 def test_status_after_runs(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "transiscope"]) == 0
+    assert main(["run", "--no-downstream", "transiscope"]) == 0
     write_registry(bus.registry.parent, {**bus.urls, "presdecheznous": f"http://127.0.0.1:{_closed_port()}/x"})
-    assert main(["run", "presdecheznous"]) == 1
+    assert main(["run", "--no-downstream", "presdecheznous"]) == 1
     captured = capsys.readouterr()
     assert "presdecheznous: failed: source 'presdecheznous'" in captured.err
     assert main(["status"]) == 0
@@ -66,7 +72,7 @@ def test_status_after_runs(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_offline_fallback_uses_the_sample_and_says_so(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None:
     write_registry(bus.registry.parent, {"transiscope": f"http://127.0.0.1:{_closed_port()}/api/elements.json"})
-    assert main(["run", "--offline-fallback"]) == 0
+    assert main(["run", "--no-downstream", "--offline-fallback"]) == 0
     captured = capsys.readouterr()
     row = captured.out.splitlines()[2].split()
     assert row[:6] == ["transiscope", "sample", "success", "14", "12", "2"]
@@ -79,7 +85,7 @@ def test_offline_fallback_uses_the_sample_and_says_so(bus: Bus, capsys: pytest.C
 
 def test_sample_flag_never_touches_the_real_urls(bus: Bus, capsys: pytest.CaptureFixture[str]) -> None:
     write_registry(bus.registry.parent, {"transiscope": "http://127.0.0.1:9/never"})
-    assert main(["run", "--sample", "transiscope"]) == 0
+    assert main(["run", "--no-downstream", "--sample", "transiscope"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[:3] == ["transiscope", "sample", "success"]
 
 
@@ -87,6 +93,8 @@ def test_sample_flag_never_touches_the_real_urls(bus: Bus, capsys: pytest.Captur
     ("argv", "message"),
     [
         (["run", "nope"], "unknown source 'nope' (configured sources: transiscope, presdecheznous, francetierslieux)"),
+        (["run", "--downstream", "link,exprot"], "unknown downstream step(s) exprot: choose among link, gaps, export"),
+        (["downstream", "gasp"], "unknown downstream step(s) gasp: choose among link, gaps, export"),
         (["query", "SELECT WHERE {"], "the SPARQL query is not valid"),
         (["query", "@/nonexistent/query.rq"], "cannot read the query file"),
     ],
@@ -94,7 +102,7 @@ def test_sample_flag_never_touches_the_real_urls(bus: Bus, capsys: pytest.Captur
 def test_user_mistakes_give_one_line(bus: Bus, capsys: pytest.CaptureFixture[str], argv: list[str],
                                      message: str) -> None:
     if argv[0] == "query":
-        assert main(["run", "transiscope"]) == 0
+        assert main(["run", "--no-downstream", "transiscope"]) == 0
         capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -122,6 +130,8 @@ def test_console_script_end_to_end(bus: Bus, tmp_path) -> None:
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(" success ") == 3
+    assert [line.split(":")[:2] for line in done.stdout.splitlines()[-3:]] == [
+        ["link", " success"], ["gaps", " success"], ["export", " success"]]
     graph = rdf.metadata_graph(DEFAULT_BASE_IRI)
     runs = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?r a prov:Activity }} }}"
     done = subprocess.run([*exe, "query", runs], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=120)

@@ -1,0 +1,92 @@
+"""The DAGs after the loads: ``transiscope_link``, ``transiscope_gaps`` and ``transiscope_export``.
+
+Each is scheduled on the source Assets (any source whose load succeeded, ``AssetAny``), so a source's new
+data reaches the links, the gap analysis and the map's files without anyone triggering them. Each DAG is
+one task calling ``transiscope.downstream``, the code ``transiscope run`` runs after its sources; it reads
+the store, never the run files. ``max_active_runs=1`` and the store-writes pool (link and gaps write the
+store) keep them from running over each other or over a load on the embedded store's single writer.
+
+Parse-time cost stays small: only the registry (TOML) is read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, AssetAny, dag, task
+from transiscope_retry import RetryIfTransient
+
+from transiscope.config import Settings
+from transiscope.operations import STORE_WRITE_POOL, source_asset_name, source_asset_uri
+from transiscope.rdf import source_graph
+from transiscope.registry import load_registry
+
+log = logging.getLogger("transiscope.dags.downstream")
+
+DAG_ID_PREFIX = "transiscope_"
+DEFAULT_POOL = "default_pool"
+
+#: step -> (what it does, does it write the store, execution timeout)
+STEPS: dict[str, tuple[str, bool, timedelta]] = {
+    "link": ("Finds the same initiative across sources: owl:sameAs links, candidates for human review, "
+             "consolidated initiatives, the overlap between sources (links graph).", True, timedelta(hours=1)),
+    "gaps": ("Places every initiative and event in its territories and measures, per territory and taxonomy "
+             "concept, counts, distances, accessibility and priority territories (gaps graph and files).",
+             True, timedelta(hours=1)),
+    "export": ("Writes the map's and the agenda's files from the store (GoGoCarto JSON, GeoJSON, JSON-LD, CSV, "
+               "iCalendar), with licences and credits.", False, timedelta(minutes=30)),
+}
+
+
+def build_dag(step: str, schedule: Any):
+    """One downstream DAG; ``step`` is bound here, never as a DAG param."""
+    what, writes_store, timeout = STEPS[step]
+
+    @dag(
+        dag_id=f"{DAG_ID_PREFIX}{step}",
+        description=what.split(":")[0].split(",")[0],
+        schedule=schedule,
+        start_date=datetime(2025, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": "transiscope", "retries": 2, "retry_delay": timedelta(minutes=2)},
+        tags=["transiscope", "downstream", step],
+        doc_md=f"""### Transiscope: {step}
+
+{what}
+
+Scheduled on the Assets of every source's live graph: it runs after any load that succeeded.
+The same step runs in `transiscope run` after its sources, and alone with `transiscope downstream {step}`.
+Its one-line result is in the task log and in the XCom of the task; a failure fails the task with the
+bus's one-line message, retried twice only when transient (the embedded store locked by a load).
+""",
+    )
+    def downstream() -> None:
+        @task(task_id=step, execution_timeout=timeout, pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
+              retry_policy=RetryIfTransient())
+        def run() -> dict[str, Any]:
+            from transiscope.downstream import run_step
+
+            result = run_step(step, Settings.from_env(), progress=log.info)
+            log.info("%s: %s (%.1f s)", step, result.line, result.seconds)
+            return result.as_dict()
+
+        run()
+
+    return downstream()
+
+
+def build_dags() -> dict[str, Any]:
+    settings = Settings.from_env()
+    registry = load_registry(settings.registry_path)  # a ConfigError here is the import error
+    # the same Assets as the ingest DAGs' outlets (name, URI and extra)
+    assets = [Asset(name=source_asset_name(s.id), uri=source_asset_uri(s.id), group="transiscope",
+                    extra={"source": s.id, "graph": source_graph(settings.base_iri, s.id)})
+              for s in registry.sources]
+    schedule = AssetAny(*assets) if assets else None
+    return {f"{DAG_ID_PREFIX}{step}": build_dag(step, schedule) for step in STEPS}
+
+
+globals().update(build_dags())

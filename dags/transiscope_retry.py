@@ -1,0 +1,30 @@
+"""The retry policy shared by the Transiscope DAGs (a module of the DAG folder, which Airflow puts on
+``sys.path``; it defines no DAG).
+
+Why a policy and not plain ``retries``: retrying a 404, a malformed payload or a rejected batch gives the
+same answer and delays the failure an operator must see; only failures the core marks ``transient``
+(connection errors, 429, 5xx, the embedded store locked by another writer) are worth another try.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import RetryDecision, RetryPolicy
+
+
+class RetryIfTransient(RetryPolicy):
+    """Retry only failures the core marks ``transient`` (connection errors, 429, 5xx, store locked).
+
+    A 404, a malformed payload or a rejected batch fails at once: retrying would give the same answer.
+    The task's ``retries`` still caps the number of tries.
+    """
+
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
+                 context: Any = None) -> RetryDecision:
+        if getattr(exception, "transient", False):
+            return RetryDecision.retry(reason=f"transient failure ({getattr(exception, 'kind', 'error')})")
+        return RetryDecision.fail(reason=f"not transient ({getattr(exception, 'kind', type(exception).__name__)})")
+
+    def serialize(self) -> dict[str, Any]:
+        return {"__type": "RetryIfTransient"}

@@ -1,0 +1,170 @@
+"""Failure notifications: one structured event per failed run, kept on disk and optionally posted.
+
+Why: operators must tell at a glance what failed, why, and whether any data was affected, without
+opening Airflow. Each event is one JSON line in ``$TRANSISCOPE_HOME/events/failures.jsonl`` (the audit
+trail, always written) and, when ``TRANSISCOPE_NOTIFY_WEBHOOK_URL`` is set, a JSON POST to that webhook
+(a chat room's incoming webhook, an alerting system...). The payload carries a one-line ``text`` (the
+field Slack, Mattermost, Rocket.Chat and Discord-compatible receivers display) and the whole event.
+
+The Airflow listener in ``plugins/`` calls :func:`notify_failure`; this module never imports Airflow.
+A notification problem is logged and recorded in the event, never raised: it must not hide the failure
+it reports, nor break the scheduler that calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from transiscope.config import Settings
+from transiscope.errors import ConfigError, NotificationError
+from transiscope.operations import (
+    find_airflow_run,
+    last_successful_run,
+    public_url,
+    report_url,
+    run_summary,
+    source_of_dag_id,
+)
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = Path("events") / "failures.jsonl"
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where failure events go (``TRANSISCOPE_NOTIFY_*``)."""
+
+    webhook_url: str = ""
+    #: sent as ``Authorization: Bearer ...`` when set
+    webhook_token: str = field(default="", repr=False)
+    #: seconds per attempt; the caller (the scheduler) waits at most about (retries + 1) x timeout
+    timeout: float = 5.0
+    retries: int = 2
+
+    @classmethod
+    def from_env(cls) -> NotifySettings:
+        url = (os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_URL") or "").strip()
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"TRANSISCOPE_NOTIFY_WEBHOOK_URL={url!r} is not an http(s) URL")
+        try:
+            timeout = float(os.environ.get("TRANSISCOPE_NOTIFY_TIMEOUT") or 5.0)
+            retries = int(os.environ.get("TRANSISCOPE_NOTIFY_RETRIES") or 2)
+        except ValueError as exc:
+            raise ConfigError(f"TRANSISCOPE_NOTIFY_TIMEOUT / _RETRIES must be numbers: {exc}") from None
+        return cls(webhook_url=url, webhook_token=os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", ""),
+                   timeout=max(timeout, 0.1), retries=max(retries, 0))
+
+
+def events_path(settings: Settings) -> Path:
+    return settings.home / EVENTS_FILE
+
+
+def failure_event(settings: Settings, *, dag_id: str, airflow_run_id: str, message: str = "",
+                  base_url: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+    """The event of a failed DAG run; for an ingest DAG, enriched with the bus's own record of the run
+    (``run.json``: failed stage, error kind and message, counts) and what the live graph holds now."""
+    event: dict[str, Any] = {
+        "event": "dag_run_failed",
+        "time": (when or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "dag_id": dag_id,
+        "airflow_run_id": airflow_run_id,
+        "airflow_message": message,
+    }
+    source_id = source_of_dag_id(dag_id)
+    if source_id is None:
+        return event
+    event["source"] = source_id
+    base = base_url or public_url()
+    event["report_url"] = report_url(base, source_id)
+    run_dir = find_airflow_run(settings, source_id, airflow_run_id)
+    if run_dir is None:  # the run failed before its run directory existed (start task, registry...)
+        event["error"] = f"the run of {source_id} failed before it started ({message or 'no message'})"
+        return event
+    summary = run_summary(run_dir)
+    event.update({key: value for key, value in summary.items() if key != "source"})
+    event.setdefault("error", f"the run did not finish (outcome {summary['outcome']}); see the task logs")
+    kept = last_successful_run(settings, source_id)
+    # A failed or rejected run never swaps its graph in (staging + one transaction), so the live graph
+    # is still the one of the newest successful run.
+    event["live_graph"] = (f"unchanged: still the data of run {kept}" if kept
+                           else "unchanged: the source has never been loaded")
+    return event
+
+
+def event_text(event: dict[str, Any]) -> str:
+    """The event in one line for people; ``&``, ``<`` and ``>`` escaped as chat webhooks require."""
+    if "source" in event:
+        where = f" at {event['failed_stage']}" if event.get("failed_stage") else ""
+        kind = f" ({event['error_kind']})" if event.get("error_kind") else ""
+        text = (f"Transiscope: the ingest of {event['source']} failed{where}{kind}: {event.get('error')}. "
+                f"Live graph {event.get('live_graph', 'unchanged')}. Report: {event['report_url']}")
+    else:
+        text = f"Transiscope: DAG {event['dag_id']} run {event['airflow_run_id']} failed: {event['airflow_message']}"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def record_event(settings: Settings, event: dict[str, Any]) -> Path:
+    """Append the event as one JSON line (one ``write`` of one line: concurrent writers do not interleave)."""
+    path = events_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+def post_webhook(notify: NotifySettings, payload: dict[str, Any]) -> int:
+    """POST ``payload`` as JSON; retried with backoff on connection errors, 429 and 5xx (urllib3's
+    ``Retry``, honouring ``Retry-After``). Returns the HTTP status; raises :class:`NotificationError`."""
+    retry = Retry(total=notify.retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=frozenset({"POST"}), respect_retry_after_header=True, raise_on_status=False)
+    headers = {"User-Agent": "transiscope-bus/0.1"}
+    if notify.webhook_token:
+        headers["Authorization"] = f"Bearer {notify.webhook_token}"
+    with requests.Session() as session:
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        try:
+            reply = session.post(notify.webhook_url, json=payload, headers=headers, timeout=notify.timeout)
+        except requests.RequestException as exc:
+            raise NotificationError(f"webhook {notify.webhook_url} unreachable: {exc.__class__.__name__}") from None
+    if not reply.ok:
+        raise NotificationError(f"webhook {notify.webhook_url} answered HTTP {reply.status_code}: "
+                                f"{reply.text[:200]!r}")
+    return reply.status_code
+
+
+def notify_failure(settings: Settings, notify: NotifySettings, *, dag_id: str, airflow_run_id: str,
+                   message: str = "") -> dict[str, Any]:
+    """Build the event of a failed DAG run, post it to the webhook when one is configured, and record it
+    (with the delivery's outcome). Never raises: problems are logged and kept in the event."""
+    try:
+        event = failure_event(settings, dag_id=dag_id, airflow_run_id=airflow_run_id, message=message)
+    except Exception as exc:  # noqa: BLE001 - an unreadable run.json must not lose the notification
+        log.exception("could not read the run of %s %s", dag_id, airflow_run_id)
+        event = {"event": "dag_run_failed", "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "dag_id": dag_id, "airflow_run_id": airflow_run_id, "airflow_message": message,
+                 "error": f"(the run's record could not be read: {exc})"}
+    if notify.webhook_url:
+        try:
+            status = post_webhook(notify, {"text": event_text(event), "event": event})
+            event["webhook"] = f"delivered (HTTP {status})"
+        except NotificationError as exc:
+            log.error("failure notification not delivered: %s", exc)
+            event["webhook"] = f"not delivered: {exc}"
+    try:
+        record_event(settings, event)
+    except OSError as exc:
+        log.error("could not record the failure event in %s: %s", events_path(settings), exc)
+    log.warning("%s", event_text(event))
+    return event
