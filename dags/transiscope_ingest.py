@@ -163,9 +163,16 @@ def build_dag(source: Source, settings: Settings):
         @task(task_id="extract", execution_timeout=EXECUTION_TIMEOUTS["extract"],
               retries=1, retry_policy=RetryIfTransient(), pool=host_pool(source.url) or DEFAULT_POOL)
         def extract(run_dir: str) -> str:
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from transiscope import pipeline
 
-            return _report(pipeline.extract(run_dir))
+            stats = pipeline.extract(run_dir)
+            if stats.get("not_modified"):
+                # nothing to load: the later steps are skipped, so no Asset event wakes the downstream DAGs
+                raise AirflowSkipException(f"source not modified since run {stats.get('since_run')}: "
+                                           "nothing to load, the live graph is kept")
+            return _report(stats)
 
         @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])
         def normalise(run_dir: str) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import Bus, Reply
+from tests.conftest import Bus, Reply, sample_path
 from transiscope import rdf
 
 pytestmark = pytest.mark.airflow
@@ -135,3 +135,25 @@ def test_failed_extract_keeps_the_live_graph(dagbag_of, bus: Bus) -> None:
     assert Path(run["registry"]) == bus.registry
     report = json.loads((bus.home / "reports" / f"{SOURCE}.json").read_text(encoding="utf-8"))
     assert [t["outcome"] for t in report["trend"]][:2] == ["failed", "success"]  # refreshed by the failure too
+
+
+def test_not_modified_source_skips_the_load_and_wakes_nothing(dagbag_of, bus: Bus) -> None:
+    path = urlsplit(bus.urls[SOURCE]).path
+    body = sample_path(SOURCE).read_bytes()
+    etag = '"v1-transiscope"'
+    bus.server.set(path, Reply(200, body, {"ETag": etag, "Content-Type": "application/json"}))
+    first, _ = _run_dag(dagbag_of, bus)
+    assert first.state == "success"
+    before, events_before = bus.graph_triples(SOURCE), _asset_events()
+
+    bus.server.set(path, Reply(304, b"", {"ETag": etag}))
+    dag_run, states = _run_dag(dagbag_of, bus)
+    assert dag_run.state == "success"  # nothing wrong: the source has nothing new
+    assert states["extract"] == "skipped" and all(states[t] == "skipped" for t in TASK_IDS[2:]), states
+    assert states["summary"] == "success"
+    assert _asset_events() == events_before  # the downstream DAGs are not woken for nothing
+    assert bus.graph_triples(SOURCE) == before
+    run = _run_json(bus, dag_run.run_id)
+    assert run["outcome"] == "not-modified" and "not modified since run" in run["note"]
+    summary = _xcoms(dag_run.run_id)[("summary", "return_value")]
+    assert summary["outcome"] == "not-modified" and summary["loaded"] == 0
