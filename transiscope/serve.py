@@ -396,10 +396,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Answer(200, "text/html; charset=utf-8", self.server.map_page,
                               {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}))
         elif relative == "config.json":
-            gaps = sorted(p.relative_to(self.server.exports_dir).as_posix()
-                          for p in (self.server.exports_dir / "gaps").glob("*.geojson")) \
-                if (self.server.exports_dir / "gaps").is_dir() else []
-            body = json.dumps({"tiles": self.server.serve.map_tiles, "gaps": gaps,
+            gaps_dir = self.server.exports_dir / "gaps"
+            # sizes let the page offer only the levels a browser can take (the commune level is ~130 MB)
+            sizes = {p.relative_to(self.server.exports_dir).as_posix(): p.stat().st_size
+                     for p in sorted(gaps_dir.glob("*.geojson"))} if gaps_dir.is_dir() else {}
+            index = "gaps/index.json" if (gaps_dir / "index.json").is_file() else None
+            body = json.dumps({"tiles": self.server.serve.map_tiles, "gaps_index": index, "gaps_sizes": sizes,
                                "missing_assets": map_assets_missing()}).encode()
             self._send(Answer(200, "application/json", body, {"Cache-Control": "no-cache"}))
         elif relative.startswith("vendor/") and relative.count("/") >= 2:

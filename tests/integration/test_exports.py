@@ -256,7 +256,8 @@ def test_cli_export_and_served_files(site, capsys: pytest.CaptureFixture[str], t
                 urllib.request.urlopen(base + path, timeout=10)
             assert refused.value.code == 404
         with urllib.request.urlopen(base + "/map/config.json", timeout=10) as response:
-            assert json.loads(response.read())["gaps"] == ["gaps/communes.geojson"]
+            size = (gaps / "communes.geojson").stat().st_size
+            assert json.loads(response.read())["gaps_sizes"] == {"gaps/communes.geojson": size}
         with urllib.request.urlopen(base + "/map/", timeout=10) as response:
             assert b"leaflet.markercluster.js" in response.read()
     finally:

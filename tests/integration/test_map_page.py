@@ -60,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
             servers.append(endpoint)
             return f"http://127.0.0.1:{endpoint.server_address[1]}/map/"
 
-        yield {"serve": serve, "summary": summary}
+        yield {"serve": serve, "summary": summary, "settings": settings}
         for endpoint in servers:
             endpoint.shutdown()
             endpoint.server_close()
@@ -136,3 +136,41 @@ def test_map_page_says_when_assets_are_missing(browser, site, tmp_path: Path, mo
     while time.monotonic() < deadline and not notice.text:
         time.sleep(0.1)
     assert "make map-assets" in notice.text
+
+
+def test_map_page_gaps_choropleth(browser, site) -> None:
+    """The gap analysis as a choropleth: a level, a concept and a measure chosen, a legend with the caveat."""
+    import json
+
+    from transiscope.gaps import GapSettings, run_gaps
+
+    settings = site["settings"]
+    run_gaps(settings, GapSettings(file_levels=("region", "departement")), write_store=False)
+    departements = json.loads((settings.exports_dir / "gaps" / "gaps-departement.geojson").read_text("utf-8"))
+    browser.get_log("browser")  # forget what earlier tests left in the log
+    _load(browser, site["serve"](""))
+    assert browser.find_element("id", "gaps-controls").is_displayed()
+    levels = browser.execute_script("return [...document.querySelectorAll('#gaps-level option')].map(o => o.value)")
+    assert levels == ["", "region", "departement"]
+    browser.execute_script("""
+        const set = (id, v) => { const s = document.getElementById(id); s.value = v; };
+        set('gaps-concept', 'repair-cafes'); set('gaps-measure', 'share_beyond_20km'); set('gaps-level', 'departement');
+        document.getElementById('gaps-level').dispatchEvent(new Event('change'));""")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and browser.execute_script("return document.body.dataset.gaps") != "shown":
+        time.sleep(0.1)
+    assert browser.execute_script("return window.transiscopeMap.gapsShown") == len(departements["features"])
+    legend = browser.find_element("id", "gaps-legend").text
+    assert "à vol d'oiseau" in legend and "Non recensé ne veut pas dire absent" in legend
+    classes = browser.execute_script("return window.transiscopeMap.gaps.classes")
+    assert len(classes) >= 2 and len({c["colour"] for c in classes}) == len(classes)  # a real scale
+    # the Rhône (69) has repair cafés in the sample data: a lighter class than a département without any
+    colours = browser.execute_script("""const out = {};
+        window.transiscopeMap.gaps.layer.eachLayer(l => { out[l.feature.properties.code] = l.options.fillColor; });
+        return out;""")
+    ramp = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
+    assert ramp.index(colours["69"]) < ramp.index(colours["23"])  # Creuse: nothing listed
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTEFACTS / "map-gaps.png"))
