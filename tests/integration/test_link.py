@@ -110,6 +110,23 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
     assert index["overlap"]["matrix"]["presdecheznous"]["transiscope"] == 1
     assert "Overlap between sources" in (reports / "index.en.html").read_text(encoding="utf-8")
 
+    # the exports: one marker for the two records, both sources credited; the source records as they were
+    from transiscope.exports import export_all
+
+    exported = export_all(settings, gzip_copies=False)
+    out = settings.exports_dir
+    markers = json.loads((out / "consolidated.geojson").read_text(encoding="utf-8"))["features"]
+    records = json.loads((out / "initiatives.geojson").read_text(encoding="utf-8"))["features"]
+    assert len(records) == exported.with_point and len(markers) == len(records) - 1
+    (merged,) = [f for f in markers if len(f["properties"]["members"]) > 1]
+    props = merged["properties"]
+    assert merged["id"] == entry["iri"] and props["members"] == sorted([amap, amap_twin])
+    assert sorted(props["sources"]) == ["presdecheznous", "transiscope"]
+    assert len(props["source_names"]) == 2 and len(props["source_urls"]) == 2
+    assert set(props["categories"]) == {c.rsplit("/", 1)[-1] for c in categories}
+    assert merged["geometry"]["coordinates"] == [entry["lon"], entry["lat"]]
+    assert {f["id"] for f in records} >= {amap, amap_twin}  # each source keeps its own record
+
     # running again changes nothing
     link.run_link(settings)
     assert _same_as(bus) == {(amap, amap_twin), (amap_twin, amap)}

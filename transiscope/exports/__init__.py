@@ -69,7 +69,7 @@ class ExportSummary:
 
 def _fingerprint(model: ReadModel, nodes: dict[str, Any], split: tuple[str, ...]) -> str:
     digest = hashlib.sha256(f"{EXPORT_VERSION}|{','.join(split)}\n".encode())
-    digest.update(json_text([model.initiatives, model.events]).encode())
+    digest.update(json_text([model.initiatives, model.events, model.clusters]).encode())
     digest.update(json_text(sorted([asdict(c) for c in model.concepts.values()], key=lambda c: c["notation"])).encode())
     digest.update(json_text(sorted([asdict(s) for s in model.sources.values()], key=lambda s: s["iri"])).encode())
     for initiative in sorted(nodes):
@@ -130,7 +130,7 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
 
     say("reading the store")
     with open_store(settings, read_only=True) as store:
-        model = read_model(store)
+        model = read_model(store, settings.base_iri)
         nodes = jsonld.read_nodes(store)
     lap("read")
     fingerprint = _fingerprint(model, nodes, split)
@@ -150,6 +150,9 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
 
     say("GeoJSON")
     writer.write("initiatives.geojson", tables.geojson(initiatives, whole, "initiatives"), "application/geo+json")
+    # the map's markers: one per initiative, one per cluster of linked records (every source credited)
+    writer.write("consolidated.geojson", tables.consolidated_geojson(initiatives, model.clusters, whole),
+                 "application/geo+json")
     for kind in split:
         for value, group in sorted(_groups(initiatives, "categories" if kind == "category" else kind).items()):
             writer.write(f"geojson/{kind}/{_safe_name(value)}.geojson",

@@ -63,6 +63,8 @@ class ReadModel:
     sources: dict[str, SourceCredit]  # by source IRI
     concepts: dict[str, Concept]  # by notation
     top_order: list[str] = field(default_factory=list)
+    #: consolidated initiatives of the link step (clusters of records linked by sameAs), for one marker each
+    clusters: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _v(row: dict[str, Any], name: str) -> str | None:
@@ -417,11 +419,20 @@ def instant(value: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def read_model(store: TripleStore) -> ReadModel:
-    """Everything the exports publish, in a stable order."""
+def read_model(store: TripleStore, base: str | None = None) -> ReadModel:
+    """Everything the exports publish, in a stable order; with ``base``, the link step's clusters too."""
     concepts, top_order = read_concepts(store)
     sources = read_sources(store)
     initiatives = read_initiatives(store, sources, concepts)
     events = read_events(store, sources, concepts)
+    clusters: list[dict[str, Any]] = []
+    if base is not None:
+        from transiscope.link import consolidated_initiatives
+
+        known = {r["id"] for r in initiatives}  # a member quarantined since the link step is left out
+        for cluster in consolidated_initiatives(store, base):
+            members = [m for m in cluster["members"] if m in known]
+            if len(members) > 1:
+                clusters.append({**cluster, "members": members})
     return ReadModel(initiatives=initiatives, events=events, sources=sources, concepts=concepts,
-                     top_order=top_order)
+                     top_order=top_order, clusters=clusters)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from transiscope.exports.files import json_text
@@ -85,6 +86,66 @@ def _cell(value: Any) -> str:
     elif isinstance(value, float):
         value = repr(value)
     return neutralise(str(value))
+
+
+#: the properties a consolidated marker adds (``consolidated.geojson``): every source credited
+CONSOLIDATED_PROPERTIES: dict[str, str] = {
+    "members": "IRIs of the source records this marker stands for (one, or a cluster linked by owl:sameAs)",
+    "sources": "ids of every source that lists it",
+    "source_names": "names of those sources (credit them all)",
+    "source_urls": "the record's page at each source, in the order of sources (empty when unknown)",
+    "names": "every name the sources give it",
+}
+
+
+def _union(values: Iterable[list[str]]) -> list[str]:
+    return sorted({v for group in values for v in group})
+
+
+def consolidated_geojson(records: list[dict[str, Any]], clusters: list[dict[str, Any]],
+                         attribution: dict[str, Any]) -> str:
+    """One feature per map marker: a record in no cluster as itself, a cluster of linked records (the link
+    step's consolidated initiative) as one feature at its members' mean point, named as its representative,
+    with the union of their categories and every source credited. The source records stay as they are in
+    ``initiatives.geojson``: nothing of a source is overwritten."""
+    by_id = {r["id"]: r for r in records}
+    clustered = {m for c in clusters for m in c["members"]}
+    markers: list[tuple[str, dict[str, Any]]] = []
+    for record in records:
+        if record["id"] not in clustered and record["lat"] is not None:
+            props = _properties(record)
+            props.update(members=[record["id"]], sources=[record["source"]], source_names=[record["source_name"]],
+                         source_urls=[record["source_url"] or ""], names=[record["name"]])
+            markers.append((record["id"], {"type": "Feature", "id": record["id"], "geometry": {
+                "type": "Point", "coordinates": [record["lon"], record["lat"]]}, "properties": props}))
+    for cluster in clusters:
+        members = [by_id[m] for m in cluster["members"]]
+        representative = by_id.get(cluster["representative"], members[0])
+        points = [(m["lat"], m["lon"]) for m in members if m["lat"] is not None]
+        if not points:
+            continue
+        lat = round(sum(p[0] for p in points) / len(points), 6)
+        lon = round(sum(p[1] for p in points) / len(points), 6)
+        props = _properties(representative)
+        domains = _union(m["domains"] for m in members)
+        props.update(
+            id=cluster["iri"], lat=lat, lon=lon,
+            categories=_union(m["categories"] for m in members),
+            category_labels=_union(m["category_labels"] for m in members),
+            domains=domains, domain=representative["domain"] or (domains[0] if domains else None),
+            source_categories=_union(m["source_categories"] for m in members),
+            keywords=_union(m["keywords"] for m in members),
+            members=[m["id"] for m in members], sources=[m["source"] for m in members],
+            source_names=[m["source_name"] for m in members],
+            source_urls=[m["source_url"] or "" for m in members],
+            names=sorted({m["name"] for m in members}),
+        )
+        markers.append((cluster["iri"], {"type": "Feature", "id": cluster["iri"],
+                                         "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                                         "properties": props}))
+    features = [json_text(f) for _, f in sorted(markers, key=lambda m: m[0])]
+    head = json_text({"type": "FeatureCollection", "name": "consolidated", "attribution": attribution})[:-1]
+    return head + ',"features":[\n' + ",\n".join(features) + "\n]}\n"
 
 
 def csv_text(records: list[dict[str, Any]]) -> str:
