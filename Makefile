@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run sample test lint clean-data virtuoso chromium map-assets export
+.PHONY: run sample test lint clean-data virtuoso chromium map-assets export airflow
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
@@ -72,6 +72,36 @@ chromium:
 ## the exports (GoGoCarto, GeoJSON, JSON-LD, CSV, iCal) from the store into var/exports
 export: $(STAMP)
 	$(BIN)/transiscope export
+
+## Airflow on this machine (the components of `airflow standalone`: api-server, scheduler with the LocalExecutor, dag-processor,
+## triggerer) on SQLite in var/airflow-home, with dags/ and plugins/ of this checkout and the pools of
+## `transiscope airflow-pools`; the UI and REST API on 127.0.0.1 only. The DAGs load the embedded store in var/.
+AIRFLOW_PORT ?= 8080
+AIRFLOW_LOCAL_HOME := $(CURDIR)/var/airflow-home
+AIRFLOW_LOCAL_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW_HOME="$(AIRFLOW_LOCAL_HOME)" \
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$(AIRFLOW_LOCAL_HOME)/airflow.db" \
+	AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/dags" AIRFLOW__CORE__PLUGINS_FOLDER="$(CURDIR)/plugins" \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__EXECUTOR=LocalExecutor \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False GX_ANALYTICS_ENABLED=False
+airflow: $(STAMP)
+	mkdir -p "$(AIRFLOW_LOCAL_HOME)"
+	$(AIRFLOW_LOCAL_ENV) $(BIN)/airflow db migrate >/dev/null
+	$(BIN)/transiscope airflow-pools --out "$(AIRFLOW_LOCAL_HOME)/pools.json"
+	$(AIRFLOW_LOCAL_ENV) $(BIN)/airflow pools import "$(AIRFLOW_LOCAL_HOME)/pools.json" >/dev/null
+	@echo ""
+	@echo "Airflow UI and REST API: http://127.0.0.1:$(AIRFLOW_PORT)   (Ctrl-C stops every component)"
+	@echo "user: admin   password: generated at the first start, in $(AIRFLOW_LOCAL_HOME)/simple_auth_manager_passwords.json.generated"
+	@echo "DAGs: $(CURDIR)/dags (paused at creation: unpause one to run it)   store and runs: $(CURDIR)/var"
+	@echo ""
+	@# what `airflow standalone` starts, minus its log servers (they bind every interface and are only needed
+	@# by remote workers): every component on 127.0.0.1, all stopped together by Ctrl-C
+	$(AIRFLOW_LOCAL_ENV) bash -c 'trap "kill 0" INT TERM EXIT; \
+	  airflow api-server --host 127.0.0.1 --port $(AIRFLOW_PORT) & \
+	  airflow scheduler --skip-serve-logs & airflow dag-processor & airflow triggerer --skip-serve-logs & \
+	  wait -n; echo "an Airflow component stopped: stopping the others" >&2'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """The DAGs after the loads: ``transiscope_link``, ``transiscope_gaps`` and ``transiscope_export``.
 
-Each is scheduled on the source Assets (any source whose load succeeded, ``AssetAny``), so a source's new
-data reaches the links, the gap analysis and the map's files without anyone triggering them. Each DAG is
+Link and gaps are scheduled on the source Assets (any source whose load succeeded, ``AssetAny``); export on
+the links Asset the link DAG emits, so it runs after the link step and credits the current links. A source's
+new data thus reaches the links, the gap analysis and the map's files without anyone triggering them. Each DAG is
 one task calling ``transiscope.downstream``, the code ``transiscope run`` runs after its sources; it reads
 the store, never the run files. ``max_active_runs=1`` and the store-writes pool (link and gaps write the
 store) keep them from running over each other or over a load on the embedded store's single writer.
@@ -40,9 +41,18 @@ STEPS: dict[str, tuple[str, bool, timedelta]] = {
 }
 
 
+#: emitted by the link DAG; the export DAG is scheduled on it, so each export credits the current links
+LINKS_ASSET = Asset(name="transiscope_links", uri="x-transiscope://graph/links", group="transiscope")
+
+
 def build_dag(step: str, schedule: Any):
     """One downstream DAG; ``step`` is bound here, never as a DAG param."""
     what, writes_store, timeout = STEPS[step]
+    outlets = [LINKS_ASSET] if step == "link" else []
+    when = ("Scheduled on the links Asset, which the link DAG emits after each of its runs: the exports follow "
+            "the loads through the link step, so a consolidated marker credits the current links."
+            if step == "export" else
+            "Scheduled on the Assets of every source's live graph: it runs after any load that succeeded.")
 
     @dag(
         dag_id=f"{DAG_ID_PREFIX}{step}",
@@ -57,7 +67,7 @@ def build_dag(step: str, schedule: Any):
 
 {what}
 
-Scheduled on the Assets of every source's live graph: it runs after any load that succeeded.
+{when}
 The same step runs in `transiscope run` after its sources, and alone with `transiscope downstream {step}`.
 Its one-line result is in the task log and in the XCom of the task; a failure fails the task with the
 bus's one-line message, retried twice only when transient (the embedded store locked by a load).
@@ -65,12 +75,16 @@ bus's one-line message, retried twice only when transient (the embedded store lo
     )
     def downstream() -> None:
         @task(task_id=step, execution_timeout=timeout, pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
-              retry_policy=RetryIfTransient())
-        def run() -> dict[str, Any]:
+              retry_policy=RetryIfTransient(), outlets=outlets)
+        def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
             from transiscope.downstream import run_step
 
             result = run_step(step, Settings.from_env(), progress=log.info)
             log.info("%s: %s (%.1f s)", step, result.line, result.seconds)
+            if outlets:  # say which source runs this link run followed
+                runs = sorted({str(event.extra.get("run_id")) for events in (triggering_asset_events or {}).values()
+                               for event in events if event.extra.get("run_id")})
+                outlet_events[LINKS_ASSET].extra = {"after_runs": runs, "same_as": result.figures.get("same_as")}
             return result.as_dict()
 
         run()
@@ -86,7 +100,8 @@ def build_dags() -> dict[str, Any]:
                     extra={"source": s.id, "graph": source_graph(settings.base_iri, s.id)})
               for s in registry.sources]
     schedule = AssetAny(*assets) if assets else None
-    return {f"{DAG_ID_PREFIX}{step}": build_dag(step, schedule) for step in STEPS}
+    return {f"{DAG_ID_PREFIX}{step}": build_dag(step, [LINKS_ASSET] if step == "export" else schedule)
+            for step in STEPS}
 
 
 globals().update(build_dags())

@@ -374,6 +374,28 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- replay ---------------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Redo a stored run from its raw.json (the run directory, or SOURCE/RUN_ID under the runs folder)."""
+    from transiscope.pipeline import replay_run
+
+    run_dir = args.run_dir if args.run_dir.exists() else settings.runs_dir / args.run_dir
+    summary = replay_run(run_dir, settings=settings, load_store=not args.no_load, progress=_progress)
+    counts = summary.counts
+    figures = ", ".join(f"{name} {counts.get(name, '-')}" for name in ("fetched", "loaded", "quarantined", "warnings",
+                                                                        "triples"))
+    print(f"{summary.source}: run {summary.run_id} ({summary.outcome}; {figures}; {summary.seconds:.2f} s) "
+          f"in {summary.run_dir}")
+    if summary.outcome == "not-loaded":
+        print(f"{summary.source}: not loaded (--no-load): {counts.get('not_loaded')} record(s) would have been; "
+              "the store was not touched", file=sys.stderr)
+        return 0
+    if summary.outcome != "success":
+        print(f"{summary.source}: {summary.outcome}: {summary.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # -- airflow-pools --------------------------------------------------------------------------------
 def cmd_airflow_pools(args: argparse.Namespace, settings: Settings) -> int:
     from transiscope.operations import airflow_pools
@@ -479,6 +501,15 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--out", type=Path, help="folder of the CSV/GeoJSON files (default: <exports>/gaps)")
     gaps.add_argument("--no-store", action="store_true", help="read the store only; write the files, not the graphs")
     gaps.set_defaults(func=cmd_gaps)
+
+    replay = sub.add_parser("replay", help="run the stages after the extract again on a copy of a stored run's "
+                                           "raw.json (the stored run is left as it is)")
+    replay.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run directory (runs/<source>/<run id>), or SOURCE/RUN_ID under the runs folder")
+    replay.add_argument("--no-load", action="store_true",
+                        help="stop after the shapes stage: see what the current mapping and checks make of the "
+                             "payload without touching the store")
+    replay.set_defaults(func=cmd_replay)
 
     pools = sub.add_parser("airflow-pools", help="the Airflow pools the DAGs use, as a file for `airflow pools import`")
     pools.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
