@@ -412,6 +412,24 @@ def cmd_airflow_pools(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- check-source, guide -------------------------------------------------------------------------
+def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
+    """Propose a mapping for a source and say what the bus would load of it; never touches the store."""
+    from transiscope.check_source import check_source, format_report
+
+    result = check_source(args.target, args.format, args.out, name=args.name, licence=args.licence,
+                          settings=settings, progress=_progress)
+    print(format_report(result))
+    return 1 if result.verdict or result.counts["loaded"] == 0 else 0
+
+
+def cmd_guide(args: argparse.Namespace, settings: Settings) -> int:
+    """Regenerate (``--write``) or check the generated parts of the source maintainers' guide."""
+    from transiscope.guide import run_guide
+
+    return run_guide(write=args.write)
+
+
 # -- entry point ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -510,6 +528,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after the shapes stage: see what the current mapping and checks make of the "
                              "payload without touching the store")
     replay.set_defaults(func=cmd_replay)
+
+    check = sub.add_parser("check-source", help="for a source's maintainers: propose a mapping for a URL or a file "
+                                                 "and say what the bus would load, quarantine and why (no store)")
+    check.add_argument("target", metavar="URL_OR_FILE", help="the source's URL (fetched as the bus does) or a file")
+    check.add_argument("--format", default="auto", metavar="FORMAT",
+                       help="auto (default: from the content), gogocarto, kvm, openagenda, ical, csv, geojson, "
+                            "json (any JSON API) or murmurations")
+    check.add_argument("--out", type=Path, metavar="PATH",
+                       help="where to write the proposed mapping (default: ./<name>.mapping.toml)")
+    check.add_argument("--name", help="the source's id (default: from the file name or the host); a configured "
+                                      "source's id brings its own expectation suite and licence")
+    check.add_argument("--licence", metavar="SPDX", help="the licence the data is published under (e.g. ODbL-1.0)")
+    check.set_defaults(func=cmd_check_source)
+
+    guide = sub.add_parser("guide", help="check that the generated parts of docs/guide-sources.*.md are up to date "
+                                         "(--write: regenerate them)")
+    guide.add_argument("--write", action="store_true", help="rewrite the generated parts in place")
+    guide.set_defaults(func=cmd_guide)
 
     pools = sub.add_parser("airflow-pools", help="the Airflow pools the DAGs use, as a file for `airflow pools import`")
     pools.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
