@@ -185,60 +185,98 @@ def _source_for(sources: dict[str, SourceCredit], iri: str) -> SourceCredit:
     return sources[iri]
 
 
-def _multi(store: TripleStore, cls: str, predicate: str) -> dict[str, list[str]]:
-    values: dict[str, set[str]] = defaultdict(set)
-    result = store.query(f"SELECT ?s ?o WHERE {{ ?s a <{cls}> ; <{predicate}> ?o }}")
-    for row in result:
-        values[row["s"].value].add(row["o"].value)
-    return {s: sorted(v) for s, v in values.items()}
+class _Scans:
+    """Each predicate read once, as a whole, and joined in Python.
+
+    Why: on the on-disk store a join such as ``?s a ts:Initiative ; schema:name ?o`` becomes one index lookup
+    per initiative; over 100,000 initiatives and twenty fields that was most of an export. Reading each
+    predicate once is a sequential scan of one index, and the joins are dictionary lookups.
+    """
+
+    def __init__(self, store: TripleStore) -> None:
+        self.store = store
+        self._by_predicate: dict[str, dict[str, list[str]]] = {}
+        self._typed: dict[str, set[str]] = {}
+
+    def objects(self, predicate: str) -> dict[str, list[str]]:
+        found = self._by_predicate.get(predicate)
+        if found is None:
+            found = defaultdict(list)
+            for row in self.store.query(f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"):
+                found[row["s"].value].append(row["o"].value)
+            self._by_predicate[predicate] = found = dict(found)
+        return found
+
+    def typed(self, cls: str) -> set[str]:
+        if cls not in self._typed:
+            self._typed[cls] = {r["s"].value for r in self.store.query(f"SELECT ?s WHERE {{ ?s a <{cls}> }}")}
+        return self._typed[cls]
+
+    def follow(self, subject: str, path: tuple[str, ...]) -> list[str]:
+        """The values at the end of ``path`` (predicates; ``a <class>`` steps filter the nodes reached)."""
+        nodes = [subject]
+        for step in path:
+            if step.startswith("a "):
+                kept = self.typed(step[2:])
+                nodes = [n for n in nodes if n in kept]
+            else:
+                table = self.objects(step)
+                nodes = [o for n in nodes for o in table.get(n, ())]
+            if not nodes:
+                break
+        return nodes
+
+
+def _multi(scans: _Scans, cls: str, predicate: str) -> dict[str, list[str]]:
+    members = scans.typed(cls)
+    return {s: sorted(set(v)) for s, v in scans.objects(predicate).items() if s in members}
 
 
 # -- initiatives ---------------------------------------------------------------------------------------------------
-#: field -> graph patterns binding ``?o`` for subject ``?s`` (several: the smallest value of any of them).
-#: One small query per field instead of one query with twenty OPTIONALs: pyoxigraph evaluated the nested
-#: OPTIONALs of that query in time quadratic in the number of initiatives (30 s for 2,000 records).
-_INITIATIVE_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": (f"?s <{SCHEMA}name> ?o",),
-    "source": (f"?s <{TS}source> ?o",),
-    "sid": (f"?s <{TS}sourceId> ?o",),
-    "description": (f"?s <{SCHEMA}description> ?o",),
-    "lat": (f"?s <{GEO}hasGeometry> ?g . ?g <{SCHEMA}latitude> ?o",),
-    "lon": (f"?s <{GEO}hasGeometry> ?g . ?g <{SCHEMA}longitude> ?o",),
-    "wkt": (f"?s <{GEO}hasGeometry> ?g . ?g <{GEO}asWKT> ?o",),
-    "precision": (f"?s <{GEO}hasGeometry> ?g . ?g <{TS}positionPrecision> ?o",),
-    "street": (f"?s <{SCHEMA}address> ?a . ?a <{SCHEMA}streetAddress> ?o",),
-    "postcode": (f"?s <{SCHEMA}address> ?a . ?a <{SCHEMA}postalCode> ?o",),
-    "city": (f"?s <{SCHEMA}address> ?a . ?a <{SCHEMA}addressLocality> ?o",),
-    "country": (f"?s <{SCHEMA}address> ?a . ?a <{SCHEMA}addressCountry> ?o",),
-    "url": (f"?s <{SCHEMA}url> ?o",),
-    "email": (f"?s <{SCHEMA}email> ?o",),
-    "phone": (f"?s <{SCHEMA}telephone> ?o",),
-    "hours": (f"?s <{SCHEMA}openingHours> ?o",),
-    "upstream": (f"?s <{TS}upstreamSource> ?o",),
-    "licence": (f"?s <{DCT}license> ?o",),
-    "page": (f"?s <{PROV}wasDerivedFrom> ?o",),
-    "created": (f"?s <{SCHEMA}dateCreated> ?o",),
-    "modified": (f"?s <{SCHEMA}dateModified> ?o",),
-    "dep": (f"?s <{TS}inTerritory> ?t . ?t a <{IGEO}Departement> ; <{IGEO}codeINSEE> ?o",),
+#: field -> paths from the record to its values (several: the smallest value of any of them); a step is a
+#: predicate IRI, or ``a <class>`` to keep only the nodes of that class
+_Path = tuple[str, ...]
+_DEPARTEMENT: _Path = (TS + "inTerritory", "a " + IGEO + "Departement", IGEO + "codeINSEE")
+_INITIATIVE_FIELDS: dict[str, tuple[_Path, ...]] = {
+    "name": ((SCHEMA + "name",),),
+    "source": ((TS + "source",),),
+    "sid": ((TS + "sourceId",),),
+    "description": ((SCHEMA + "description",),),
+    "lat": ((GEO + "hasGeometry", SCHEMA + "latitude"),),
+    "lon": ((GEO + "hasGeometry", SCHEMA + "longitude"),),
+    "wkt": ((GEO + "hasGeometry", GEO + "asWKT"),),
+    "precision": ((GEO + "hasGeometry", TS + "positionPrecision"),),
+    "street": ((SCHEMA + "address", SCHEMA + "streetAddress"),),
+    "postcode": ((SCHEMA + "address", SCHEMA + "postalCode"),),
+    "city": ((SCHEMA + "address", SCHEMA + "addressLocality"),),
+    "country": ((SCHEMA + "address", SCHEMA + "addressCountry"),),
+    "url": ((SCHEMA + "url",),),
+    "email": ((SCHEMA + "email",),),
+    "phone": ((SCHEMA + "telephone",),),
+    "hours": ((SCHEMA + "openingHours",),),
+    "upstream": ((TS + "upstreamSource",),),
+    "licence": ((DCT + "license",),),
+    "page": ((PROV + "wasDerivedFrom",),),
+    "created": ((SCHEMA + "dateCreated",),),
+    "modified": ((SCHEMA + "dateModified",),),
+    "dep": (_DEPARTEMENT,),
 }
 
 
-def _fields(store: TripleStore, cls: str, patterns: dict[str, tuple[str, ...]],
+def _fields(scans: _Scans, cls: str, paths: dict[str, tuple[_Path, ...]],
             required: tuple[str, ...]) -> dict[str, dict[str, str | None]]:
     """One row of plain values per subject of ``cls`` that has every ``required`` field; when a field has
     several values (a property given twice), the smallest is kept, so the choice does not depend on the
     store's order."""
     rows: dict[str, dict[str, str | None]] = {}
-    for name, alternatives in patterns.items():
-        for pattern in alternatives:
-            for solution in store.query(f"SELECT ?s ?o WHERE {{ ?s a <{cls}> . {pattern} }}"):
-                subject, value = solution["s"].value, solution["o"].value
-                row = rows.get(subject)
-                if row is None:
-                    row = rows[subject] = dict.fromkeys(patterns)
-                if row[name] is None or value < row[name]:
-                    row[name] = value
-    return {subject: row for subject, row in rows.items() if all(row[name] is not None for name in required)}
+    for subject in scans.typed(cls):
+        row: dict[str, str | None] = {}
+        for name, alternatives in paths.items():
+            values = [v for path in alternatives for v in scans.follow(subject, path)]
+            row[name] = min(values) if values else None
+        if all(row[name] is not None for name in required):
+            rows[subject] = row
+    return rows
 
 
 def _point(lat: str | None, lon: str | None, wkt: str | None) -> tuple[float | None, float | None]:
@@ -254,10 +292,11 @@ def _point(lat: str | None, lon: str | None, wkt: str | None) -> tuple[float | N
 
 def read_initiatives(store: TripleStore, sources: dict[str, SourceCredit],
                      concepts: dict[str, Concept]) -> list[dict[str, Any]]:
-    rows = _fields(store, TS + "Initiative", _INITIATIVE_FIELDS, required=("name", "source"))
-    categories = _multi(store, TS + "Initiative", TS + "category")
-    labels = _multi(store, TS + "Initiative", TS + "sourceCategory")
-    keywords = _multi(store, TS + "Initiative", SCHEMA + "keywords")
+    scans = _Scans(store)
+    rows = _fields(scans, TS + "Initiative", _INITIATIVE_FIELDS, required=("name", "source"))
+    categories = _multi(scans, TS + "Initiative", TS + "category")
+    labels = _multi(scans, TS + "Initiative", TS + "sourceCategory")
+    keywords = _multi(scans, TS + "Initiative", SCHEMA + "keywords")
     by_iri = {c.iri: c for c in concepts.values()}
     out = []
     for iri in sorted(rows):
@@ -315,29 +354,26 @@ def safe_url(value: str | None) -> str | None:
 
 
 # -- events --------------------------------------------------------------------------------------------------------
-_PLACE = f"?s <{SCHEMA}location> ?p . "
-_PLACE_GEO = (f"{_PLACE} ?p <{SCHEMA}geo> ?g . ", f"{_PLACE} ?p <{GEO}hasGeometry> ?g . ")
-_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": (f"?s <{SCHEMA}name> ?o",),
-    "start": (f"?s <{SCHEMA}startDate> ?o",),
-    "end": (f"?s <{SCHEMA}endDate> ?o",),
-    "description": (f"?s <{SCHEMA}description> ?o",),
-    "status": (f"?s <{SCHEMA}eventStatus> ?o",),
-    "url": (f"?s <{SCHEMA}url> ?o",),
-    "source": (f"?s <{TS}source> ?o",),
-    "page": (f"?s <{PROV}wasDerivedFrom> ?o",),
-    "modified": (f"?s <{SCHEMA}dateModified> ?o",),
-    "licence": (f"?s <{DCT}license> ?o",),
-    "place": (f"?s <{SCHEMA}location> ?o",),
-    "placeName": (f"{_PLACE} ?p <{SCHEMA}name> ?o",),
-    "lat": tuple(f"{g} ?g <{SCHEMA}latitude> ?o" for g in _PLACE_GEO),
-    "lon": tuple(f"{g} ?g <{SCHEMA}longitude> ?o" for g in _PLACE_GEO),
-    "wkt": tuple(f"{g} ?g <{GEO}asWKT> ?o" for g in _PLACE_GEO),
-    "street": (f"{_PLACE} ?p <{SCHEMA}address> ?a . ?a <{SCHEMA}streetAddress> ?o",),
-    "postcode": (f"{_PLACE} ?p <{SCHEMA}address> ?a . ?a <{SCHEMA}postalCode> ?o",),
-    "city": (f"{_PLACE} ?p <{SCHEMA}address> ?a . ?a <{SCHEMA}addressLocality> ?o",),
-    "dep": (f"{_PLACE} ?p <{TS}inTerritory> ?t . ?t a <{IGEO}Departement> ; <{IGEO}codeINSEE> ?o",
-            f"?s <{TS}inTerritory> ?t . ?t a <{IGEO}Departement> ; <{IGEO}codeINSEE> ?o"),
+_PLACE = SCHEMA + "location"
+_EVENT_FIELDS: dict[str, tuple[_Path, ...]] = {
+    "name": ((SCHEMA + "name",),),
+    "start": ((SCHEMA + "startDate",),),
+    "end": ((SCHEMA + "endDate",),),
+    "description": ((SCHEMA + "description",),),
+    "status": ((SCHEMA + "eventStatus",),),
+    "url": ((SCHEMA + "url",),),
+    "source": ((TS + "source",),),
+    "page": ((PROV + "wasDerivedFrom",),),
+    "modified": ((SCHEMA + "dateModified",),),
+    "licence": ((DCT + "license",),),
+    "place": ((_PLACE,),),
+    "placeName": ((_PLACE, SCHEMA + "name"),),
+    **{field: tuple((_PLACE, geo, prop) for geo in (SCHEMA + "geo", GEO + "hasGeometry"))
+       for field, prop in (("lat", SCHEMA + "latitude"), ("lon", SCHEMA + "longitude"), ("wkt", GEO + "asWKT"))},
+    "street": ((_PLACE, SCHEMA + "address", SCHEMA + "streetAddress"),),
+    "postcode": ((_PLACE, SCHEMA + "address", SCHEMA + "postalCode"),),
+    "city": ((_PLACE, SCHEMA + "address", SCHEMA + "addressLocality"),),
+    "dep": ((_PLACE, *_DEPARTEMENT), _DEPARTEMENT),
 }
 #: schema.org event statuses -> the agenda's status words
 STATUSES = {"EventScheduled": "scheduled", "EventCancelled": "cancelled", "EventPostponed": "postponed",
@@ -347,12 +383,13 @@ STATUSES = {"EventScheduled": "scheduled", "EventCancelled": "cancelled", "Event
 def read_events(store: TripleStore, sources: dict[str, SourceCredit],
                 concepts: dict[str, Concept]) -> list[dict[str, Any]]:
     """The agenda: every leaf event (a parent with sub-events is represented by its sub-events)."""
-    rows = _fields(store, SCHEMA + "Event", _EVENT_FIELDS, required=("name", "start"))
+    scans = _Scans(store)
+    rows = _fields(scans, SCHEMA + "Event", _EVENT_FIELDS, required=("name", "start"))
     # a parent with sub-events is represented by its sub-events
-    parents = {r["s"].value for r in store.query(f"SELECT DISTINCT ?s WHERE {{ ?s <{SCHEMA}subEvent> ?c }}")}
-    parents |= {r["s"].value for r in store.query(f"SELECT DISTINCT ?s WHERE {{ ?o <{SCHEMA}superEvent> ?s }}")}
+    parents = set(scans.objects(SCHEMA + "subEvent"))
+    parents |= {o for objects in scans.objects(SCHEMA + "superEvent").values() for o in objects}
     rows = {iri: row for iri, row in rows.items() if iri not in parents}
-    categories = _multi(store, SCHEMA + "Event", TS + "category")
+    categories = _multi(scans, SCHEMA + "Event", TS + "category")
     by_iri = {c.iri: c for c in concepts.values()}
     out = []
     for iri, row in rows.items():
