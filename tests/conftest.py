@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.integration.servers import serve_on_loopback
 
 PROJECT = Path(__file__).resolve().parents[1]
 TRANSFORMS = PROJECT / "transforms"
@@ -68,9 +69,7 @@ class PayloadServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._httpd = serve_on_loopback(Handler)
 
     @property
     def base(self) -> str:

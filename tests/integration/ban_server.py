@@ -19,10 +19,12 @@ import io
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.servers import serve_on_loopback
 
 #: the columns BAN appends to each row of a CSV batch (``/search/csv/``)
 RESULT_COLUMNS = ("latitude", "longitude", "result_label", "result_score", "result_score_next", "result_type",
@@ -141,10 +143,7 @@ class BanServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._httpd = serve_on_loopback(Handler)
 
     @classmethod
     def from_file(cls, path: Path) -> BanServer:

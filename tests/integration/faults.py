@@ -8,10 +8,11 @@ after some bytes and drop the connection (a reset mid-body), and routes match th
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.integration.servers import serve_on_loopback
 
 
 @dataclass
@@ -65,9 +66,7 @@ class FaultServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._httpd = serve_on_loopback(Handler)
 
     @property
     def base(self) -> str:

@@ -36,6 +36,15 @@ VIRTUOSO_INI = Path("/etc/virtuoso-opensource-7/virtuoso.ini")
 VIRTUOSO_USER = VIRTUOSO_PASSWORD = "dba"
 
 
+def serve_on_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A threading HTTP server on a free 127.0.0.1 port, serving from a daemon thread; the test servers'
+    one way to start (stop it with ``shutdown()`` then ``server_close()``)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 class ServerUnavailable(RuntimeError):
     """A test server could not be started; the message says why and what to install."""
 
@@ -270,10 +279,7 @@ class FlakyProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._httpd = serve_on_loopback(Handler)
 
     @property
     def base(self) -> str:
