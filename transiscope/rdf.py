@@ -219,6 +219,12 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
         yield T(s, t.keywords, ox.Literal(tag))
     if record.get("upstream_source"):
         yield T(s, t.upstreamSource, ox.Literal(record["upstream_source"]))
+    yield from _origin_triples(s, record, t)
+
+
+def _origin_triples(s: ox.NamedNode, record: dict[str, Any], t: Any) -> Iterator[ox.Triple]:
+    """Licence, the record's page at its source and its dates: the same for initiatives and events."""
+    T = ox.Triple  # noqa: N806
     if record.get("licence"):
         yield T(s, t.license, ox.NamedNode(licence_iri(record["licence"])))
     page = _iri_or_none(record.get("source_url"))
@@ -326,15 +332,7 @@ def event_triples(record: dict[str, Any], base: str, t: EventTerms,
         yield T(o, A, t.Organization)
         yield T(o, t.name, ox.Literal(record["organizer"]))
     yield from _place_triples(record, iri, t)
-    if record.get("licence"):
-        yield T(s, t.license, ox.NamedNode(licence_iri(record["licence"])))
-    page = _iri_or_none(record.get("source_url"))
-    if page is not None:
-        yield T(s, t.wasDerivedFrom, page)
-    if record.get("created_at"):
-        yield T(s, t.dateCreated, _date_literal(record["created_at"]))
-    if record.get("updated_at"):
-        yield T(s, t.dateModified, _date_literal(record["updated_at"]))
+    yield from _origin_triples(s, record, t)
 
 
 def parent_links(base: str, source: str, child: str, parent: str, t: EventTerms) -> Iterator[ox.Triple]:
