@@ -94,6 +94,9 @@ class PayloadServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body are two writes: without TCP_NODELAY each keep-alive request waits ~40 ms
+            # for the client's delayed ACK, which would be measured as the bus's extract time
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.requests += 1

@@ -99,6 +99,9 @@ stay on disk under `TRANSISCOPE_HOME/runs/{source.id}/` for replay and audit.
 1. **start**: creates the run directory and `run.json` (runner `airflow`, this DAG id and run id).
 2. **extract**: fetches the endpoint over HTTP (timeouts, retries with backoff, size cap) and keeps
    the raw payload. Retried once by Airflow, only for transient failures (unreachable, 429, 5xx).
+   A 304, or a payload that with the same mapping and rules is the one the live graph came from (same
+   inputs digest, same day), skips the rest of the run: nothing would change. Trigger with the run conf
+   `{"force": true}` to go through every stage anyway.
 3. **normalise**: maps the raw elements to canonical records with the source's declarative mapping;
    deleted, unreadable and duplicate elements go to quarantine with a reason.
 4. **geocode**: places records without a usable point (cached geocoding within a per-run request budget,
@@ -152,9 +155,12 @@ def build_dag(source: Source, settings: Settings):
             from transiscope import pipeline
 
             context = get_current_context()
+            # a run triggered with {"force": true} goes through every stage even if the inputs are unchanged
+            conf = getattr(context.get("dag_run"), "conf", None) or {}
             run_dir = pipeline.start_run(
                 source_id, runner="airflow",
                 airflow={"dag_id": context["dag"].dag_id, "run_id": context["run_id"]},
+                force=bool(conf.get("force")),
             )
             log.info("run directory: %s", run_dir)
             return str(run_dir)
@@ -170,8 +176,7 @@ def build_dag(source: Source, settings: Settings):
             stats = pipeline.extract(run_dir)
             if stats.get("not_modified"):
                 # nothing to load: the later steps are skipped, so no Asset event wakes the downstream DAGs
-                raise AirflowSkipException(f"source not modified since run {stats.get('since_run')}: "
-                                           "nothing to load, the live graph is kept")
+                raise AirflowSkipException(stats["note"])
             return _report(stats)
 
         @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])

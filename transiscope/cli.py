@@ -64,14 +64,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         for source in sources:
             if args.sample:
                 summaries.append(run_source(source.id, settings=settings, url=samples().url_for(source),
-                                            mode="sample", progress=_progress))
+                                            mode="sample", progress=_progress, force=args.force))
             else:
                 fallback = None
                 if args.offline_fallback and source.sample_path:
                     def fallback(source=source) -> str:  # noqa: E306 - bound per source
                         return samples().url_for(source)
                 summaries.append(run_source(source.id, settings=settings, fallback_url=fallback,
-                                            progress=_progress))
+                                            progress=_progress, force=args.force))
     headers = ("source", "mode", "outcome", "fetched", "loaded", "quarantined", "warnings", "triples", "seconds")
     rows = [(s.source, s.mode, s.outcome, s.counts.get("fetched"), s.counts.get("loaded"),
              s.counts.get("quarantined"), s.counts.get("warnings"), s.counts.get("triples"), f"{s.seconds:.2f}")
@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     failed = [s for s in summaries if s.outcome not in ("success", "not-modified")]
     for s in summaries:
         if s.outcome == "not-modified":
-            print(f"{s.source}: not modified since its last load: nothing loaded, the live graph kept", file=sys.stderr)
+            print(f"{s.source}: {s.note or 'not modified since its last load: nothing to load'}", file=sys.stderr)
     for s in failed:
         print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
     reports = settings.home / "reports"  # refreshed by every run, failed or not
@@ -447,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fetch the bundled sample payloads (served on 127.0.0.1) instead of the real URLs")
     mode.add_argument("--offline-fallback", action="store_true",
                       help="fetch the real URLs; a source that cannot be reached falls back to its sample")
+    run.add_argument("--force", action="store_true",
+                     help="run every stage even when a source's payload, mapping and rules are those of its live "
+                          "graph (by default such a run stops after the extract: nothing would change)")
     run.add_argument("--downstream", default=",".join(DOWNSTREAM_STEPS), metavar="STEPS",
                      help=f"steps after the loads, comma-separated (default: {','.join(DOWNSTREAM_STEPS)})")
     run.add_argument("--no-downstream", dest="downstream", action="store_const", const="",

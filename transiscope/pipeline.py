@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from transiscope import provenance, rdf
 from transiscope.config import Settings
 from transiscope.errors import BatchRejected, ConfigError, StoreError, TransiscopeError
 from transiscope.extract import extract_source
+from transiscope.fingerprint import file_digest, inputs_digest
 from transiscope.formats import RecordRejected, connector
 from transiscope.registry import Registry, Source, load_registry
 from transiscope.store import TripleStore, open_store
@@ -111,8 +112,13 @@ def start_run(
     airflow: dict[str, str] | None = None,
     url: str | None = None,
     mode: str = "live",
+    force: bool = False,
 ) -> Path:
-    """Create the run directory of a new run of ``source_id`` and return it."""
+    """Create the run directory of a new run of ``source_id`` and return it.
+
+    ``force``: go through every stage even when the payload and the rules are the same as for the live
+    graph's run (see :mod:`transiscope.fingerprint`); a conditional request answered 304 still ends the run.
+    """
     settings = settings or Settings.from_env()
     registry = load_registry(settings.registry_path)
     source = registry.get(source_id)
@@ -127,6 +133,7 @@ def start_run(
         "airflow": airflow or {},
         "mode": mode,
         "url": url or source.url,
+        "force": force,
         "started": now(),
         "ended": None,
         "outcome": "running",
@@ -227,13 +234,26 @@ def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
     A conditional request answered 304 ends the run here: outcome ``not-modified``, nothing loaded, the
     live graph as it was; the later stages see it and do nothing (see :func:`stage`).
     """
-    stats = extract_source(ctx.source, ctx.run["url"], ctx.run_dir, ctx.settings.http,
-                           previous=previous_loaded_run(ctx.settings, ctx.source.id, ctx.run["url"], ctx.run_dir),
+    previous = previous_loaded_run(ctx.settings, ctx.source.id, ctx.run["url"], ctx.run_dir)
+    stats = extract_source(ctx.source, ctx.run["url"], ctx.run_dir, ctx.settings.http, previous=previous,
                            connect_retries=connect_retries)
     if stats.get("not_modified"):
+        note = f"not modified since run {stats['since_run']}: nothing to load, the live graph is kept"
+    else:
+        digest = inputs_digest(ctx.run_dir / "raw.json", ctx.source, ctx.settings, ctx.run["mode"])
+        run = read_run(ctx.run_dir)
+        run["inputs_digest"] = digest
+        _write_run(ctx.run_dir, run)
+        if (not run.get("force") and previous and previous.get("inputs_digest") == digest
+                and _is_live(ctx.settings, ctx.source.id, previous["run_id"])):
+            stats.update(not_modified=True, since_run=previous["run_id"], unchanged_inputs=True)
+            note = (f"payload, mapping and rules unchanged since run {previous['run_id']} (same inputs digest, "
+                    "same day): it would load the same graph; nothing to load, the live graph is kept")
+    if stats.get("not_modified"):
+        stats["note"] = note
         run = read_run(ctx.run_dir)
         run.update(outcome=NOT_MODIFIED, ended=now(), counts={"fetched": 0, "loaded": 0, "quarantined": 0},
-                   note=f"not modified since run {stats['since_run']}: nothing to load, the live graph is kept")
+                   note=note)
         _write_run(ctx.run_dir, run)
         with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
             store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
@@ -260,8 +280,19 @@ def previous_loaded_run(settings: Settings, source_id: str, url: str, current: P
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         return {"run_id": run["run_id"], "started": run["started"], "url": url,
                 "raw_path": str(run_dir / "raw.json"), "etag": meta.get("etag"),
-                "last_modified": meta.get("last_modified")}
+                "last_modified": meta.get("last_modified"), "inputs_digest": run.get("inputs_digest")}
     return None
+
+
+def _is_live(settings: Settings, source_id: str, run_id: str) -> bool:
+    """Whether the store's live graph of the source is the one run ``run_id`` loaded (the metadata graph
+    says so). Not sure (store busy, missing, wiped): False, and the run goes through every stage."""
+    try:
+        with open_store(settings, read_only=True) as store:
+            live = previous_good_load(store, settings.base_iri, source_id)
+    except (TransiscopeError, OSError):
+        return False
+    return live is not None and live[0] == run_id
 
 
 def _quarantine_entry(ctx: Context, index: int, source_id: Any, stage_name: str,
@@ -478,17 +509,30 @@ def check_schema(source: Source, elements: list[Any], required: tuple[str, ...],
         )
 
 
-def previous_good_load(store: TripleStore, base: str, source_id: str) -> tuple[str, int] | None:
-    """(run id, loaded count) of the source's last successful run, from the metadata graph."""
+class LiveLoad(NamedTuple):
+    """The run whose data is the source's live graph, as the metadata graph records it."""
+
+    run_id: str
+    loaded: int
+    #: ``sha256:…`` of the N-Triples file that run loaded (None for runs before digests were recorded)
+    triples_digest: str | None = None
+
+
+def previous_good_load(store: TripleStore, base: str, source_id: str) -> LiveLoad | None:
+    """The source's last successful run (run id, loaded count, triples digest), from the metadata graph."""
     rows = store.select(
-        f"SELECT ?id ?n WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
+        f"SELECT ?id ?n ?digest WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
         f"<{rdf.source_iri(base, source_id)}> <{rdf.TS}lastSuccessfulRun> ?r . "
-        f"?r <{rdf.TS}loaded> ?n ; <{rdf.DCT}identifier> ?id }} }}"
+        f"?r <{rdf.TS}loaded> ?n ; <{rdf.DCT}identifier> ?id . "
+        f"OPTIONAL {{ ?r <{rdf.TS}triplesDigest> ?digest }} }} }}"
     )
-    return (rows[0]["id"].value, int(rows[0]["n"].value)) if rows else None
+    if not rows:
+        return None
+    digest = rows[0].get("digest")
+    return LiveLoad(rows[0]["id"].value, int(rows[0]["n"].value), digest.value if digest else None)
 
 
-def check_batch(source: Source, counts: dict[str, int], previous: tuple[str, int] | None,
+def check_batch(source: Source, counts: dict[str, int], previous: LiveLoad | None,
                 settings: Settings) -> None:
     """Batch-level safety valves: refuse to replace a live graph with an empty or collapsed batch."""
     kept = f"; the live graph from run {previous[0]} ({previous[1]} initiatives) was kept" if previous else ""
@@ -543,28 +587,40 @@ def load_vocabularies(store: TripleStore, settings: Settings, registry: Registry
 
 @stage("load")
 def load(ctx: Context) -> dict[str, Any]:
+    """Swap the source's live graph for the run's triples, with the run's provenance, in one transaction.
+
+    When the triples file is byte for byte the one the live graph was loaded from (same digest, same
+    count in the store), only the provenance is written: rewriting a graph with itself is the most
+    expensive no-op of the bus (see :mod:`transiscope.graph_diff`).
+    """
     counts = _counts(ctx)
     base = ctx.settings.base_iri
+    triples_path = ctx.run_dir / "triples.nt"
+    graph = rdf.source_graph(base, ctx.source.id)
     with open_store(ctx.settings) as store:
-        check_batch(ctx.source, counts, previous_good_load(store, base, ctx.source.id), ctx.settings)
+        previous = previous_good_load(store, base, ctx.source.id)
+        check_batch(ctx.source, counts, previous, ctx.settings)
         run = read_run(ctx.run_dir)
-        run.update(counts=counts, outcome="success", ended=now())
+        run.update(counts=counts, outcome="success", ended=now(), triples_digest=file_digest(triples_path))
         run["classes"] = ctx.run["stages"]["to_rdf"].get("classes", {})
         validation = ctx.run_dir / "validation.json"
         if validation.exists():
             run["checks"] = json.loads(validation.read_text(encoding="utf-8"))["expectations"]
-        in_graph = store.replace_graph(
-            rdf.source_graph(base, ctx.source.id),
-            rdf.staging_graph(base, ctx.source.id),
-            ctx.run_dir / "triples.nt",
-            then=provenance.success_update(ctx.source, run, base),
-        )
+        then = provenance.success_update(ctx.source, run, base)
+        unchanged = (previous is not None and previous.triples_digest == run["triples_digest"]
+                     and store.count(graph) == counts["triples"])
+        if unchanged:
+            store.update(then)
+            in_graph = counts["triples"]
+        else:
+            in_graph = store.replace_graph(graph, rdf.staging_graph(base, ctx.source.id), triples_path, then=then)
         if in_graph != counts["triples"]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
         load_vocabularies(store, ctx.settings, ctx.registry)
     _write_run(ctx.run_dir, run)
     refresh_report(ctx)
-    return counts
+    return {**counts, "graph": "unchanged: same triples as run " + previous.run_id if unchanged and previous
+            else "replaced"}
 
 
 # -- whole runs ----------------------------------------------------------------------------------
@@ -580,13 +636,16 @@ class RunSummary:
     error: str | None = None
     #: the geocode stage's figures (requests, cache hits, points placed by method), when it ran
     geocode: dict[str, Any] | None = None
+    #: why a run loaded nothing without failing (not modified, same inputs as the live graph's run)
+    note: str | None = None
 
 
 def summary_of(run_dir: Path) -> RunSummary:
     run = read_run(run_dir)
     seconds = sum(s.get("seconds", 0) for s in run["stages"].values())
     return RunSummary(run["source"], run["run_id"], str(run_dir), run["mode"], run["outcome"],
-                      run.get("counts", {}), round(seconds, 2), run.get("error"), run["stages"].get("geocode"))
+                      run.get("counts", {}), round(seconds, 2), run.get("error"), run["stages"].get("geocode"),
+                      run.get("note"))
 
 
 def geocode_line(stats: dict[str, Any]) -> str:
@@ -607,6 +666,7 @@ def run_source(
     mode: str = "live",
     fallback_url: Callable[[], str] | None = None,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> RunSummary:
     """Run every stage of one source in this process (the CLI's path; Airflow runs them as tasks).
 
@@ -615,7 +675,7 @@ def run_source(
     """
     settings = settings or Settings.from_env()
     say = progress or (lambda _message: None)
-    run_dir = start_run(source_id, settings=settings, url=url, mode=mode)
+    run_dir = start_run(source_id, settings=settings, url=url, mode=mode, force=force)
     try:
         say(f"{source_id}: extract {read_run(run_dir)['url']}")
         try:
@@ -632,7 +692,7 @@ def run_source(
             say(f"{source_id}: unreachable, falling back to the bundled sample")
             extract(run_dir, settings)
         if read_run(run_dir)["outcome"] == NOT_MODIFIED:
-            say(f"{source_id}: not modified since its last load: nothing to load")
+            say(f"{source_id}: {read_run(run_dir)['note']}")
             return summary_of(run_dir)
         for name, func in (("normalise", normalise), ("geocode", geocode), ("validate", validate),
                            ("to_rdf", to_rdf), ("shapes", shapes), ("load", load)):

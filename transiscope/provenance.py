@@ -105,6 +105,8 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
         triples.append(ox.Triple(r, _p(TS, "airflowRunId"), ox.Literal(airflow["run_id"])))
     if run["outcome"] == "success":
         triples.append(ox.Triple(r, _p(PROV, "generated"), ox.NamedNode(source_graph(base, run["source"]))))
+    if run.get("triples_digest"):
+        triples.append(ox.Triple(r, _p(TS, "triplesDigest"), ox.Literal(run["triples_digest"])))
     checks = run.get("checks") or []
     if checks:
         failed = [c for c in checks if c.get("failed")]

@@ -66,6 +66,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> TripleStore:
     raise ConfigError(f"TRANSISCOPE_STORE={settings.store.kind!r} is not one of {', '.join(STORE_KINDS)}")
 
 _FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS}
+#: above this size an N-Triples file goes to an empty graph through the bulk loader (below, one INSERT DATA)
+_BULK_BYTES = 1_000_000
 
 
 def insert_data(graph: str, triples: Iterable[ox.Triple]) -> str:
@@ -154,6 +156,8 @@ class EmbeddedStore:
         """
         if data.suffix not in _FORMATS:
             raise StoreError(f"cannot load {data.name}: unknown RDF file extension")
+        if data.suffix == ".nt" and data.stat().st_size > _BULK_BYTES and self.count(graph) == 0:
+            return self._bulk_first_load(graph, data, then)
         try:
             new = graph_diff.file_lines(data)
         except (OSError, SyntaxError, ValueError) as exc:
@@ -171,16 +175,21 @@ class EmbeddedStore:
         return self.count(graph)
 
     def _first_load(self, graph: str, data: Path, lines: set[str], then: str) -> int:
+        """A small file into an empty graph: one INSERT DATA with the provenance (one transaction)."""
+        update, _, _ = graph_diff.diff_update(graph, set(), lines, then)
+        if update:
+            self.update(update)
+        return self.count(graph)
+
+    def _bulk_first_load(self, graph: str, data: Path, then: str) -> int:
+        """A large N-Triples file into an empty graph: the bulk loader streams the file (no copy of it in
+        memory, no transaction log), then the provenance. There is no previous graph to protect; if either
+        step fails, the graph is removed again so that no half-loaded graph stays live."""
         node = ox.NamedNode(graph)
         try:
-            if data.suffix == ".nt" and data.stat().st_size > 1_000_000:
-                self._store.bulk_load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=node)
-                if then:
-                    self.update(then)
-            else:
-                update, _, _ = graph_diff.diff_update(graph, set(), lines, then)
-                if update:
-                    self.update(update)
+            self._store.bulk_load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=node)
+            if then:
+                self.update(then)
         except (OSError, SyntaxError, ValueError, StoreError) as exc:
             with contextlib.suppress(OSError):
                 self._store.remove_graph(node)

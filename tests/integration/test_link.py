@@ -43,7 +43,7 @@ def linked_bus(bus: Bus, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Bus:
     url = bus.server.set(f"/{tmp_path.name}/pdcn-linked.json", Reply(200, json.dumps(payload).encode()))
     write_registry(bus.registry.parent, {"transiscope": bus.urls["transiscope"], "presdecheznous": url})
     for source in ("transiscope", "presdecheznous"):
-        assert pipeline.run_source(source).outcome == "success"
+        assert pipeline.run_source(source, force=True).outcome == "success"
     return bus
 
 
@@ -146,7 +146,7 @@ def test_decisions_persist_across_runs(linked_bus: Bus, capsys: pytest.CaptureFi
     assert _same_as(bus) == {nantes, nantes[::-1]}
     assert (bus.home / "review.csv").exists()
     # a new run of a source, then of the link step: the decisions still hold
-    assert pipeline.run_source("transiscope").outcome == "success"
+    assert pipeline.run_source("transiscope", force=True).outcome == "success"
     assert main(["link"]) == 0
     assert _same_as(bus) == {nantes, nantes[::-1]}
     with bus.store() as store:
