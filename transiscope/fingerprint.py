@@ -5,7 +5,8 @@ Why: most sources change little from one run to the next, and many cannot answer
 extract are pure functions of a few inputs; when all of them are the same as for the run whose graph is
 live, running the stages again would write the very same graph. The inputs are:
 
-- the raw payload (``raw.json``, byte for byte) and the run's mode (live or sample);
+- the records of the payload as parsed by the source's connector (not the bytes: a paged payload also
+  holds the requests' parameters, an incremental one the date it asked from) and the run's mode;
 - the source's registry entry and its mapping file (fields, crosswalk, options);
 - the rules: expectation suites, ontology, shapes and taxonomy files, every setting of the bus, and the
   code of the ``transiscope`` package itself;
@@ -21,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from transiscope.config import Settings
@@ -67,11 +69,20 @@ def _stats(digest: hashlib._Hash, root: Path | None) -> None:
             digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns}\0".encode())
 
 
-def inputs_digest(raw: Path, source: Source, settings: Settings, mode: str,
+def elements_digest(elements: list[Any]) -> str:
+    """The parsed records of a payload, as canonical JSON (keys sorted), digested."""
+    digest = hashlib.sha256()
+    encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    for element in elements:
+        digest.update(encoder.encode(element).encode() + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def inputs_digest(elements: list[Any], source: Source, settings: Settings, mode: str,
                   today: datetime | None = None) -> str:
     """One digest of everything the stages after the extract read (see the module docstring)."""
     digest = hashlib.sha256()
-    digest.update(file_digest(raw).encode() + b"\0" + mode.encode() + b"\0")
+    digest.update(elements_digest(elements).encode() + b"\0" + mode.encode() + b"\0")
     digest.update(repr(dataclasses.asdict(source)).encode() + b"\0")
     digest.update(source.mapping_path.read_bytes() if source.mapping_path.exists() else b"no mapping")
     _tree(digest, settings.expectations_dir, "*")

@@ -11,6 +11,7 @@ pyoxigraph takes a single-writer lock on the directory; a second process gets :c
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -68,6 +69,12 @@ def open_store(settings: Settings, *, read_only: bool = False) -> TripleStore:
 _FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS}
 #: above this size an N-Triples file goes to an empty graph through the bulk loader (below, one INSERT DATA)
 _BULK_BYTES = 1_000_000
+#: lines (triples) per bulk-loader call: bounds its memory (see EmbeddedStore._bulk_first_load)
+_BULK_LINES = 50_000
+#: compact the store on close after this many triples written in bulk (see EmbeddedStore.close)
+_COMPACT_AFTER = 100_000
+#: rough size of one triple in an update, to count the triples of a large INSERT/DELETE DATA
+_BYTES_PER_TRIPLE = 150
 
 
 def insert_data(graph: str, triples: Iterable[ox.Triple]) -> str:
@@ -82,6 +89,8 @@ class EmbeddedStore:
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        #: triples written by the bulk loader or by large updates since the store was opened (see close)
+        self._bulk_written = 0
         try:
             if read_only:
                 if not (self.path / "CURRENT").exists():
@@ -107,9 +116,19 @@ class EmbeddedStore:
         self.close()
 
     def close(self) -> None:
+        """Compact what this session wrote in bulk, flush, and release the directory lock.
+
+        Why compact here: the bulk loader and large updates leave many small overlapping files, which RocksDB
+        merges in the background — but the bus's processes are short-lived, so that rarely happened and every
+        reader paid for it. Measured on 100,000 initiatives (3.5 M triples, 160 files): scanning one predicate
+        took 3.6 s, 0.75 s after compaction (45 files); exports read twenty of them. Compacting costs about
+        the size of what was just written (1.5 s per 1.4 M triples), and nothing on an already compact store.
+        """
         store = self.__dict__.pop("_store", None)
         if store is not None and not self.read_only:
             with contextlib.suppress(OSError):
+                if self._bulk_written >= _COMPACT_AFTER:
+                    store.optimize()
                 store.flush()
         del store  # dropping the last reference releases the directory lock
 
@@ -138,6 +157,7 @@ class EmbeddedStore:
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, sparql: str) -> None:
+        self._bulk_written += len(sparql) // _BYTES_PER_TRIPLE
         try:
             self._store.update(sparql)
         except SyntaxError as exc:
@@ -182,12 +202,19 @@ class EmbeddedStore:
         return self.count(graph)
 
     def _bulk_first_load(self, graph: str, data: Path, then: str) -> int:
-        """A large N-Triples file into an empty graph: the bulk loader streams the file (no copy of it in
-        memory, no transaction log), then the provenance. There is no previous graph to protect; if either
-        step fails, the graph is removed again so that no half-loaded graph stays live."""
+        """A large N-Triples file into an empty graph through the bulk loader (no transaction log), in
+        chunks of lines, then the provenance. There is no previous graph to protect; if either step fails,
+        the graph is removed again so that no half-loaded graph stays live.
+
+        Why chunks: the bulk loader sorts a whole call's quads in memory — measured on 1.4 M triples, one
+        call peaked at 1.1 GB and took 6.8 s, calls of 50,000 lines peaked at 0.1 GB and took 5.2 s.
+        An N-Triples line is one whole triple, so cutting between lines never cuts a triple."""
         node = ox.NamedNode(graph)
         try:
-            self._store.bulk_load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=node)
+            with data.open("rb") as handle:
+                while chunk := b"".join(itertools.islice(handle, _BULK_LINES)):
+                    self._store.bulk_load(chunk, format=ox.RdfFormat.N_TRIPLES, to_graph=node)
+                    self._bulk_written += _BULK_LINES
             if then:
                 self.update(then)
         except (OSError, SyntaxError, ValueError, StoreError) as exc:

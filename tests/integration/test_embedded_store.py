@@ -57,11 +57,12 @@ def test_a_broken_file_leaves_the_old_graph(tmp_path: Path) -> None:
         assert _content(store) == before
 
 
-def test_a_failed_first_load_leaves_no_partial_graph(tmp_path: Path) -> None:
-    big = _nt(tmp_path / "big.nt", 20_000, tail="<https://example.org/x> <https://example.org/p> \"no end .\n")
+@pytest.mark.parametrize("lines", [20_000, 120_000])  # one bulk-loader call; three, the last one broken
+def test_a_failed_first_load_leaves_no_partial_graph(tmp_path: Path, lines: int) -> None:
+    big = _nt(tmp_path / "big.nt", lines, tail="<https://example.org/x> <https://example.org/p> \"no end .\n")
     assert big.stat().st_size > 1_000_000  # the bulk-load path
     with EmbeddedStore(tmp_path / "store") as store:
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match="loading big.nt into"):
             store.replace_graph(G, S, big)
         assert store.count(G) == 0
 

@@ -194,10 +194,15 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(bus: Bus, tmp_
                    Fault(body=json.dumps({"total": 1, "events": [renamed], "after": None}).encode()),
                    Fault(body=json.dumps({"total": 1, "events": [{"uid": 91650116}], "after": None}).encode()))
         second = pipeline.run_source("agenda-transition")
+        # nothing updated, nothing removed since: the merged records are those of the live graph
+        empty = json.dumps({"total": 0, "events": [], "after": None}).encode()
+        server.set("/v2/agendas/transition-citoyenne/events", Fault(body=empty), Fault(body=empty))
+        third = pipeline.run_source("agenda-transition")
     finally:
         server.close()
+    assert third.outcome == "not-modified" and f"unchanged since run {second.run_id}" in third.note
     assert second.outcome == "success", second.error
-    queries = [path for path, _ in server.requests[-2:]]
+    queries = [path for path, _ in server.requests[-4:-2]]
     assert "updatedAt%5Bgte%5D=" in queries[0] and "removed=1" in queries[1]
     lines = (Path(second.run_dir) / "valid.jsonl").read_text(encoding="utf-8").splitlines()
     records = {json.loads(line)["source_id"]: json.loads(line) for line in lines}
