@@ -5,8 +5,9 @@ Why: most sources change little from one run to the next, and many cannot answer
 extract are pure functions of a few inputs; when all of them are the same as for the run whose graph is
 live, running the stages again would write the very same graph. The inputs are:
 
-- the records of the payload as parsed by the source's connector (not the bytes: a paged payload also
-  holds the requests' parameters, an incremental one the date it asked from) and the run's mode;
+- the raw payload (``raw.json``) byte for byte — or, for a format whose payload also holds something that
+  changes on every run (OpenAgenda's incremental pages name the date they asked from; the connector says
+  ``DIGEST_RECORDS = True``), the records parsed from it — and the run's mode;
 - the source's registry entry and its mapping file (fields, crosswalk, options);
 - the rules: expectation suites, ontology, shapes and taxonomy files, every setting of the bus, and the
   code of the ``transiscope`` package itself;
@@ -78,11 +79,22 @@ def elements_digest(elements: list[Any]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def inputs_digest(elements: list[Any], source: Source, settings: Settings, mode: str,
+def payload_digest(raw: Path, source: Source) -> str:
+    """The raw payload's digest: its bytes, or its parsed records when the connector asks for it."""
+    from transiscope.formats import connector
+
+    fmt = connector(source.format)
+    if getattr(fmt, "DIGEST_RECORDS", False):
+        return elements_digest(fmt.parse(raw.read_bytes(), source))
+    return file_digest(raw)
+
+
+def inputs_digest(payload: str, source: Source, settings: Settings, mode: str,
                   today: datetime | None = None) -> str:
-    """One digest of everything the stages after the extract read (see the module docstring)."""
+    """One digest of everything the stages after the extract read (see the module docstring);
+    ``payload`` is :func:`payload_digest` of the run's raw payload."""
     digest = hashlib.sha256()
-    digest.update(elements_digest(elements).encode() + b"\0" + mode.encode() + b"\0")
+    digest.update(payload.encode() + b"\0" + mode.encode() + b"\0")
     digest.update(repr(dataclasses.asdict(source)).encode() + b"\0")
     digest.update(source.mapping_path.read_bytes() if source.mapping_path.exists() else b"no mapping")
     _tree(digest, settings.expectations_dir, "*")

@@ -94,8 +94,10 @@ def _node(iri: str, properties: dict[str, list[Any]], embedded: dict[str, dict[s
                     values.append(value)
         if not values:
             continue
-        values.sort(key=_key)
-        unique = [v for i, v in enumerate(values) if i == 0 or _key(v) != _key(values[i - 1])]
+        if len(values) > 1:  # sorted and without repeats; most properties have one value and need no key
+            keyed = sorted(((_key(v), v) for v in values), key=lambda pair: pair[0])
+            values = [v for i, (key, v) in enumerate(keyed) if i == 0 or key != keyed[i - 1][0]]
+        unique = values
         node[compact(predicate)] = unique[0] if len(unique) == 1 else unique
     return node
 

@@ -28,6 +28,9 @@ from transiscope.registry import Mapping, Source
 KINDS = ("events",)
 DEFAULT_KIND = "events"
 EXPECT = "JSON"
+#: an incremental payload names the date it asked from, so two payloads with the same events differ in bytes:
+#: the inputs digest (transiscope/fingerprint.py) is taken over the parsed events instead
+DIGEST_RECORDS = True
 REQUIRED_FIELDS = ("uid", "title")
 KNOWN_FIELDS = frozenset({
     "uid", "parent_uid", "slug", "title", "description", "longDescription", "keywords", "begin", "end", "location",
