@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d); set PYTHON=python3.11" % sys.version_info[:2])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[airflow,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[airflow,dev,bench]"
 	touch $(STAMP)
 
 ## the main job: every configured source; an unreachable one falls back to its bundled sample
