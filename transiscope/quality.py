@@ -15,6 +15,7 @@ without any warning; F (freshness) = share of records updated in the last ``STAL
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -366,7 +367,10 @@ TEXT["en"].update({
 })
 
 
+@functools.cache
 def _environment():
+    """One Jinja environment per process: it keeps the compiled templates (compiling them took 0.5 s of
+    every load, which rewrites its source's report)."""
     import jinja2
 
     env = jinja2.Environment(
