@@ -271,6 +271,12 @@ def fetch(
     return result
 
 
+#: seconds between two requests to one host when the registry does not say (``min_interval``)
+DEFAULT_MIN_INTERVAL = 0.2
+#: requests one run of a multi-request source may send when the registry does not say (``max_requests``)
+DEFAULT_MAX_REQUESTS = 2000
+
+
 class Fetcher:
     """Several requests of one run (pages, tiles, profiles) with one session, one rate limit and one
     cumulative size cap; every page is kept (:attr:`pages`) so the run's raw file can hold them all.
@@ -279,7 +285,7 @@ class Fetcher:
     """
 
     def __init__(self, http: HttpSettings, source_id: str, *, min_interval: float = 0.0,
-                 connect_retries: int | None = None, max_requests: int = 2000) -> None:
+                 connect_retries: int | None = None, max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
         self.http = http
         self.source_id = source_id
         self.min_interval = min_interval
@@ -297,9 +303,10 @@ class Fetcher:
 
     def get_bytes(self, url: str, params: dict[str, Any] | None = None, *, expect: str | None = "JSON") -> bytes:
         if self.requests >= self.max_requests:
+            shown = url if len(url) <= 160 else url[:160] + "…"
             raise MalformedPayload(
-                f"source {self.source_id!r}: more than {self.max_requests} requests in one run "
-                f"(pagination or tiling does not end; last URL {url})"
+                f"source {self.source_id!r}: more than {self.max_requests} requests in one run (pagination or "
+                f"tiling does not end, or the source grew: raise its max_requests in the registry; last URL {shown})"
             )
         self.requests += 1
         LIMITER.wait(_host(url), self.min_interval)
@@ -337,8 +344,6 @@ def parse_json(body: bytes, source_id: str, url: str = "") -> Any:
         ) from None
 
 
-#: seconds between two requests to one host when the registry does not say (``min_interval``)
-DEFAULT_MIN_INTERVAL = 0.2
 
 
 def source_http(http: HttpSettings, source: Any) -> HttpSettings:
@@ -368,7 +373,9 @@ def extract_source(source: Any, url: str, run_dir: Path, http: HttpSettings, *,
     started = time.monotonic()
     if hasattr(fmt, "extract_pages"):
         mapping = source.load_mapping()
-        with Fetcher(http, source.id, min_interval=min_interval, connect_retries=connect_retries) as fetcher:
+        max_requests = int(source.extra.get("max_requests", DEFAULT_MAX_REQUESTS))
+        with Fetcher(http, source.id, min_interval=min_interval, connect_retries=connect_retries,
+                     max_requests=max_requests) as fetcher:
             pages = fmt.extract_pages(fetcher, url, source, mapping, previous)
         body = json.dumps(pages, ensure_ascii=False).encode("utf-8")
         partial = destination.with_name(destination.name + ".part")

@@ -50,6 +50,8 @@ SOURCE_SCHEMA: dict[str, Any] = {
         "min_interval": _NUMBER,
         #: size cap of one payload for this source (bytes); lower than the global cap to catch a 10x payload
         "max_bytes": _NUMBER,
+        #: requests one run of a multi-request source may send (pages, tiles, batches of ids)
+        "max_requests": {"type": "integer", "minimum": 1},
     },
 }
 

@@ -209,3 +209,22 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(bus: Bus, tmp_
     assert "91650116" not in records  # deleted upstream
     assert records["91650115"]["name"] == "Troc de graines (nouveau titre)"
     assert "91650113" in records and second.counts["loaded"] == first.counts["loaded"] - 1
+
+
+def test_a_paged_source_over_its_request_cap_fails_with_the_setting_to_change(
+        bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = _KvmWorld()
+    mapping = (TRANSFORMS / "mappings" / "kvm-france.toml").read_text(encoding="utf-8")
+    (tmp_path / "kvm.toml").write_text(mapping.replace("limit = 2000", "limit = 10"), encoding="utf-8")
+    host, port = world.httpd.server_address[:2]
+    registry = write_registry(tmp_path, {"kvm-france": f"http://{host}:{port}/v0/search"},
+                              **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml"),
+                                                "max_requests": 3}})
+    monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
+    try:
+        summary = pipeline.run_source("kvm-france")
+    finally:
+        world.httpd.shutdown()
+        world.httpd.server_close()
+    assert summary.outcome == "failed" and world.searches == 3
+    assert "more than 3 requests in one run" in summary.error and "max_requests" in summary.error
