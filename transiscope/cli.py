@@ -47,12 +47,14 @@ def _progress(message: str) -> None:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from transiscope.pipeline import run_source
     from transiscope.samples import SampleServer
+    from transiscope.store import compaction_deferred
 
     registry = load_registry(settings.registry_path)
     sources = registry.select(args.sources)
     steps = parse_steps(args.downstream)  # a typo fails before any source is fetched
     summaries = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(compaction_deferred(settings))  # one store compaction after the last load
         server: SampleServer | None = None
 
         def samples() -> SampleServer:

@@ -14,7 +14,7 @@ import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyoxigraph as ox
 
@@ -83,6 +83,40 @@ def insert_data(graph: str, triples: Iterable[ox.Triple]) -> str:
     return f"INSERT DATA {{ GRAPH <{graph}> {{\n{body} .\n}} }}" if body else ""
 
 
+#: while ``depth`` > 0, embedded stores closed in this process leave their compaction to the end of the batch
+_DEFERRED: dict[str, Any] = {"depth": 0, "pending": False}
+
+
+@contextlib.contextmanager
+def compaction_deferred(settings: Settings) -> Iterator[None]:
+    """Within the block, the embedded store is not compacted each time it closes, but once at the end if it
+    was written in bulk.
+
+    Why: a compaction rewrites the files a bulk load overlaps, and in an index that does not start with the
+    graph every load overlaps the whole store; measured at 20,000 initiatives, compacting after the fourth
+    source's load took 1.2 s for a load of 0.6 s. ``transiscope run`` loads source after source, and nobody
+    reads in between: one compaction after the last load costs about as much as one of them.
+    """
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        if _DEFERRED["depth"] == 0 and _DEFERRED["pending"]:
+            _DEFERRED["pending"] = False
+            if settings.store.kind == "embedded":
+                compact(settings.store_path)
+
+
+def compact(path: Path) -> None:
+    """Compact an embedded store now (see :meth:`EmbeddedStore.close`); a busy store is left for later."""
+    try:
+        with EmbeddedStore(path) as store:
+            store._store.optimize()
+    except (StoreError, OSError):
+        pass  # another writer has it: its own close compacts what it wrote
+
+
 class EmbeddedStore:
     """A pyoxigraph store in a directory. Use as a context manager so the lock is released."""
 
@@ -128,7 +162,10 @@ class EmbeddedStore:
         if store is not None and not self.read_only:
             with contextlib.suppress(OSError):
                 if self._bulk_written >= _COMPACT_AFTER:
-                    store.optimize()
+                    if _DEFERRED["depth"]:
+                        _DEFERRED["pending"] = True  # compacted once, at the end of the batch
+                    else:
+                        store.optimize()
                 store.flush()
         del store  # dropping the last reference releases the directory lock
 

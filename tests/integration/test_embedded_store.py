@@ -90,3 +90,26 @@ def test_blank_nodes_take_the_move_path(tmp_path: Path) -> None:
         assert store.replace_graph(G, S, ttl) == 2
         assert store.replace_graph(G, S, ttl) == 2  # replaced, not duplicated
         assert store.count(S) == 0
+
+
+def _files(store_dir: Path) -> int:
+    return sum(1 for _ in store_dir.glob("*.sst"))
+
+
+def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(tmp_path: Path) -> None:
+    """A bulk load leaves many small files; the store compacts them when it closes, or, inside
+    ``compaction_deferred`` (``transiscope run``), once when the batch ends."""
+    from transiscope.config import Settings
+    from transiscope.store import compaction_deferred
+
+    alone = tmp_path / "alone"
+    with EmbeddedStore(alone) as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 160_000))
+    settings = Settings.from_env().with_home(tmp_path)  # its store path is tmp_path / "store"
+    with compaction_deferred(settings):
+        with EmbeddedStore(settings.store_path) as store:
+            store.replace_graph(G, S, _nt(tmp_path / "b.nt", 160_000))
+        left = _files(settings.store_path)
+    assert left > _files(settings.store_path) == _files(alone)
+    with EmbeddedStore(settings.store_path, read_only=True) as store:
+        assert store.count(G) == 160_000
