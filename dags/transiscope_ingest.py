@@ -101,7 +101,7 @@ stay on disk under `TRANSISCOPE_HOME/runs/{source.id}/` for replay and audit.
    the raw payload. Retried once by Airflow, only for transient failures (unreachable, 429, 5xx).
    A 304, or a payload that with the same mapping and rules is the one the live graph came from (same
    inputs digest, same day), skips the rest of the run: nothing would change. Trigger with the run conf
-   `{"force": true}` to go through every stage anyway.
+   `{{"force": true}}` to go through every stage anyway.
 3. **normalise**: maps the raw elements to canonical records with the source's declarative mapping;
    deleted, unreadable and duplicate elements go to quarantine with a reason.
 4. **geocode**: places records without a usable point (cached geocoding within a per-run request budget,
