@@ -96,20 +96,29 @@ def _files(store_dir: Path) -> int:
     return sum(1 for _ in store_dir.glob("*.sst"))
 
 
-def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(tmp_path: Path) -> None:
+def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A bulk load leaves many small files; the store compacts them when it closes, or, inside
     ``compaction_deferred`` (``transiscope run``), once when the batch ends."""
+    import transiscope.store as store_module
     from transiscope.config import Settings
     from transiscope.store import compaction_deferred
 
-    alone = tmp_path / "alone"
-    with EmbeddedStore(alone) as store:
-        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 160_000))
+    data = _nt(tmp_path / "a.nt", 160_000)
+    with monkeypatch.context() as never:  # what a bulk load leaves when nothing compacts it
+        never.setattr(store_module, "_COMPACT_AFTER", 10**12)
+        with EmbeddedStore(tmp_path / "raw") as store:
+            store.replace_graph(G, S, data)
+    left_by_a_load = _files(tmp_path / "raw")
+    with EmbeddedStore(tmp_path / "alone") as store:
+        store.replace_graph(G, S, data)
+    assert _files(tmp_path / "alone") < left_by_a_load
     settings = Settings.from_env().with_home(tmp_path)  # its store path is tmp_path / "store"
     with compaction_deferred(settings):
         with EmbeddedStore(settings.store_path) as store:
-            store.replace_graph(G, S, _nt(tmp_path / "b.nt", 160_000))
-        left = _files(settings.store_path)
-    assert left > _files(settings.store_path) == _files(alone)
+            store.replace_graph(G, S, data)
+        inside = _files(settings.store_path)
+        assert inside > _files(tmp_path / "alone")  # closed, not compacted yet
+    assert _files(settings.store_path) < inside
     with EmbeddedStore(settings.store_path, read_only=True) as store:
         assert store.count(G) == 160_000
