@@ -152,21 +152,29 @@ class _KvmWorld:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def run_source(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: dict[str, str] | None = None,
+                   **entry: object) -> pipeline.RunSummary:
+        """Run kvm-france against this world (search cap 10, the mapping ``edits`` and registry ``entry``
+        values applied), then stop the world's server."""
+        mapping = (TRANSFORMS / "mappings" / "kvm-france.toml").read_text(encoding="utf-8")
+        for before, after in {"limit = 2000": "limit = 10", **(edits or {})}.items():
+            mapping = mapping.replace(before, after)
+        (tmp_path / "kvm.toml").write_text(mapping, encoding="utf-8")
+        host, port = self.httpd.server_address[:2]
+        registry = write_registry(tmp_path, {"kvm-france": f"http://{host}:{port}/v0/search"},
+                                  **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml"),
+                                                    **entry}})
+        monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
+        try:
+            return pipeline.run_source("kvm-france")
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
 
 def test_kvm_tiles_the_bbox_past_the_search_cap(bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = _KvmWorld()
-    mapping = (TRANSFORMS / "mappings" / "kvm-france.toml").read_text(encoding="utf-8")
-    mapping = mapping.replace("limit = 2000", "limit = 10").replace("ids_per_request = 50", "ids_per_request = 7")
-    (tmp_path / "kvm.toml").write_text(mapping, encoding="utf-8")
-    host, port = world.httpd.server_address[:2]
-    registry = write_registry(tmp_path, {"kvm-france": f"http://{host}:{port}/v0/search"},
-                              **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml")}})
-    monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
-    try:
-        summary = pipeline.run_source("kvm-france")
-    finally:
-        world.httpd.shutdown()
-        world.httpd.server_close()
+    summary = world.run_source(tmp_path, monkeypatch, {"ids_per_request = 50": "ids_per_request = 7"})
     assert summary.outcome == "success", summary.error
     assert summary.counts["fetched"] == 30 and world.searches > 1
     raw = json.loads((Path(summary.run_dir) / "raw.json").read_text(encoding="utf-8"))
@@ -214,17 +222,6 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(bus: Bus, tmp_
 def test_a_paged_source_over_its_request_cap_fails_with_the_setting_to_change(
         bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = _KvmWorld()
-    mapping = (TRANSFORMS / "mappings" / "kvm-france.toml").read_text(encoding="utf-8")
-    (tmp_path / "kvm.toml").write_text(mapping.replace("limit = 2000", "limit = 10"), encoding="utf-8")
-    host, port = world.httpd.server_address[:2]
-    registry = write_registry(tmp_path, {"kvm-france": f"http://{host}:{port}/v0/search"},
-                              **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml"),
-                                                "max_requests": 3}})
-    monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
-    try:
-        summary = pipeline.run_source("kvm-france")
-    finally:
-        world.httpd.shutdown()
-        world.httpd.server_close()
+    summary = world.run_source(tmp_path, monkeypatch, max_requests=3)
     assert summary.outcome == "failed" and world.searches == 3
     assert "more than 3 requests in one run" in summary.error and "max_requests" in summary.error
