@@ -231,10 +231,11 @@ class Meter:
 def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | None = None) -> dict[str, Any]:
     """Every source's stages, as ``pipeline.run_source`` runs them, each measured; or, with ``profile``
     (source, stage, stored run dir), a replay of one source's payload with that stage under cProfile."""
-    from transiscope import pipeline
-    from transiscope.errors import TransiscopeError
-    from transiscope.registry import load_registry
-    from transiscope.store import compaction_deferred
+    from transiscope import runs
+    from transiscope.core.errors import TransiscopeError
+    from transiscope.ingest import pipeline
+    from transiscope.registry.sources import load_registry
+    from transiscope.store.embedded import compaction_deferred
 
     funcs: dict[str, Callable[..., dict[str, Any]]] = {
         "extract": pipeline.extract, "normalise": pipeline.normalise, "geocode": pipeline.geocode,
@@ -264,15 +265,15 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
                             out = io.StringIO()
                             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(15)
                             outcomes["profile"] = out.getvalue()
-                    row.update(_figures(name, stats, pipeline.read_run(run_dir)))
+                    row.update(_figures(name, stats, runs.read_run(run_dir)))
                     if profile is not None and name == profile[1]:
                         break
-                    if name == "extract" and pipeline.read_run(run_dir)["outcome"] == pipeline.NOT_MODIFIED:
+                    if name == "extract" and runs.read_run(run_dir)["outcome"] == pipeline.NOT_MODIFIED:
                         row["not_modified"] = True
                         break
             except TransiscopeError as exc:
                 outcomes.setdefault("errors", []).append(f"{source_id}: {exc}")
-            run = pipeline.read_run(run_dir)
+            run = runs.read_run(run_dir)
             outcomes[source_id] = {"outcome": run["outcome"], "counts": run.get("counts", {}), "run_dir": str(run_dir)}
         if profile is None:
             with meter.stage("(all)", "compact"):
@@ -297,7 +298,7 @@ def _figures(name: str, stats: dict[str, Any], run: dict[str, Any]) -> dict[str,
 
 
 def run_downstream(settings: Any, meter: Meter, only: str | None = None) -> dict[str, Any]:
-    from transiscope import downstream
+    from transiscope.downstream.steps import steps as downstream
 
     figures: dict[str, Any] = {}
     skipped = set(filter(None, os.environ.get("BENCH_BUS_SKIP", "").split(",")))
@@ -314,13 +315,14 @@ def run_downstream(settings: Any, meter: Meter, only: str | None = None) -> dict
 
 def twin_recall(settings: Any, twins: list[list[list[str]]]) -> dict[str, Any]:
     """How many of the generated twins the link step joined (sameAs) or proposed (candidate)."""
-    from transiscope import link, rdf
-    from transiscope.store import EmbeddedStore
+    from transiscope.core import vocab
+    from transiscope.downstream.link import linker as link
+    from transiscope.store.embedded import EmbeddedStore
 
     truth = {frozenset((tuple(a), tuple(b))) for a, b in twins}
     with EmbeddedStore(settings.store_path, read_only=True) as store:
         found = store.select(f"""SELECT ?a ?b ?same WHERE {{ GRAPH <{link.links_graph(settings.base_iri)}> {{
-            ?l a <{rdf.TS}DuplicateCandidate> ; <{rdf.TS}candidate> ?a, ?b . FILTER(STR(?a) < STR(?b))
+            ?l a <{vocab.TS}DuplicateCandidate> ; <{vocab.TS}candidate> ?a, ?b . FILTER(STR(?a) < STR(?b))
             OPTIONAL {{ ?a <{link.OWL}sameAs> ?b BIND(true AS ?same) }} }} }}""")
     prefix = f"{settings.base_iri}id/initiative/"
 
@@ -334,7 +336,7 @@ def twin_recall(settings: Any, twins: list[list[list[str]]]) -> dict[str, Any]:
 
 
 def child(mode: str, config_path: Path) -> None:
-    from transiscope.config import Settings
+    from transiscope.settings import Settings
 
     config = json.loads(config_path.read_text(encoding="utf-8"))
     settings = Settings.from_env()
@@ -456,7 +458,7 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]))
         return
 
-    from transiscope.config import shared_data_dir
+    from transiscope.settings import shared_data_dir
 
     territories = Path(os.environ.get("TRANSISCOPE_TERRITORIES_DIR") or shared_data_dir() / "territories")
     if not (territories / "communes-cog2026-contours-simplifies.geojson").exists():

@@ -25,19 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyoxigraph as ox  # noqa: E402
 
 from bench.synthetic import records  # noqa: E402
-from transiscope import rdf  # noqa: E402
-from transiscope.config import PROJECT_ROOT, Settings  # noqa: E402
-from transiscope.exports import export_all  # noqa: E402
-from transiscope.provenance import dataset_triples  # noqa: E402
-from transiscope.registry import Source  # noqa: E402
-from transiscope.store import EmbeddedStore  # noqa: E402
+from transiscope.core import vocab
+from transiscope.downstream.exports import export_all  # noqa: E402
+from transiscope.ingest import rdf  # noqa: E402
+from transiscope.registry.sources import Source  # noqa: E402
+from transiscope.settings import PROJECT_ROOT, Settings  # noqa: E402
+from transiscope.store.embedded import EmbeddedStore  # noqa: E402
+from transiscope.store.provenance import dataset_triples  # noqa: E402
 
 
 def events_ntriples(n: int, base: str, path: Path, seed: int = 3) -> None:
     """``n`` events in the model of the event connectors, around metropolitan France, over the next year."""
     rng = random.Random(seed)
     start = datetime(2026, 1, 5, 18, 30, tzinfo=UTC)
-    s, x = rdf.SCHEMA, rdf.XSD
+    s, x = vocab.SCHEMA, vocab.XSD
     with path.open("w", encoding="utf-8") as out:
         for i in range(n):
             e = f"<{base}id/event/bench-agenda/ev{i}>"
@@ -45,12 +46,12 @@ def events_ntriples(n: int, base: str, path: Path, seed: int = 3) -> None:
             when = start + timedelta(hours=rng.randrange(24 * 365))
             cat = rng.choice(["repair-cafes", "jardins-partages", "culture", "climat-energie"])
             out.write(
-                f'{e} <{rdf.RDF}type> <{s}Event> .\n{e} <{s}name> "Atelier {i}, partage; rencontre" .\n'
+                f'{e} <{vocab.RDF}type> <{s}Event> .\n{e} <{s}name> "Atelier {i}, partage; rencontre" .\n'
                 f'{e} <{s}startDate> "{when.isoformat()}"^^<{x}dateTime> .\n'
                 f'{e} <{s}endDate> "{(when + timedelta(hours=2)).isoformat()}"^^<{x}dateTime> .\n'
-                f'{e} <{s}eventStatus> <{s}EventScheduled> .\n{e} <{rdf.TS}category> <{rdf.TX}{cat}> .\n'
-                f'{e} <{rdf.TS}source> <{base}id/source/bench-agenda> .\n{e} <{s}location> {place} .\n'
-                f'{place} <{rdf.RDF}type> <{s}Place> .\n{place} <{s}geo> {geo} .\n'
+                f'{e} <{s}eventStatus> <{s}EventScheduled> .\n{e} <{vocab.TS}category> <{vocab.TX}{cat}> .\n'
+                f'{e} <{vocab.TS}source> <{base}id/source/bench-agenda> .\n{e} <{s}location> {place} .\n'
+                f'{place} <{vocab.RDF}type> <{s}Place> .\n{place} <{s}geo> {geo} .\n'
                 f'{geo} <{s}latitude> "{rng.uniform(42.5, 50.8):.5f}"^^<{x}decimal> .\n'
                 f'{geo} <{s}longitude> "{rng.uniform(-4.5, 7.8):.5f}"^^<{x}decimal> .\n')
 
@@ -69,13 +70,13 @@ def build_store(size: int, work: Path) -> Settings:
     with EmbeddedStore(settings.store_path) as store:
         raw = store._store  # bulk load: the fast path the pipeline's first load takes too
         raw.bulk_load(path=str(initiatives), format=ox.RdfFormat.N_TRIPLES,
-                      to_graph=ox.NamedNode(rdf.source_graph(base, "bench")))
+                      to_graph=ox.NamedNode(vocab.source_graph(base, "bench")))
         raw.bulk_load(path=str(events), format=ox.RdfFormat.N_TRIPLES,
-                      to_graph=ox.NamedNode(rdf.source_graph(base, "bench-agenda")))
+                      to_graph=ox.NamedNode(vocab.source_graph(base, "bench-agenda")))
         for path in sorted((PROJECT_ROOT / "ontology").glob("*.ttl")):
             raw.load(path=str(path), format=ox.RdfFormat.TURTLE,
-                     to_graph=ox.NamedNode(rdf.ontology_graph(base, path.stem)))
-        meta = ox.NamedNode(rdf.metadata_graph(base))
+                     to_graph=ox.NamedNode(vocab.ontology_graph(base, path.stem)))
+        meta = ox.NamedNode(vocab.metadata_graph(base))
         raw.extend(ox.Quad(t.subject, t.predicate, t.object, meta)
                    for t in dataset_triples(source, base) + dataset_triples(agenda, base))
     return settings

@@ -85,7 +85,7 @@ class Communes:
 
 def load_communes(territories_dir: Path, cache_dir: Path) -> Communes:
     """The communes of the shared territories data (parsed by the bus's own loader, cached in ``cache_dir``)."""
-    from transiscope.territory_graph import load_territories, territory_files
+    from transiscope.territories.graph import load_territories, territory_files
 
     territories = load_territories(territory_files(territories_dir, cache_dir, url=""), cache_dir)
     communes = territories.communes

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transiscope.config import PROJECT_ROOT, Settings
-from transiscope.gaps import (
+from transiscope.downstream.gaps.analysis import (
     GapSettings,
     Items,
     _two_step_fca,
@@ -39,7 +38,8 @@ from transiscope.gaps import (
     write_geojson,
     write_links_ntriples,
 )
-from transiscope.territory_graph import Territories, load_territories, territory_files
+from transiscope.settings import PROJECT_ROOT, Settings
+from transiscope.territories.graph import Territories, load_territories, territory_files
 
 BASE = "https://w3id.org/transiscope/"
 
@@ -84,7 +84,7 @@ def _per_concept_2sfca(territories: Territories, placement, member: np.ndarray, 
     """The naive 2SFCA: one catchment query per concept (what the real code avoids), for the ratio."""
     import shapely
 
-    from transiscope.territory_graph import ZONES
+    from transiscope.territories.graph import ZONES
 
     population = territories.communes.population
     access = np.zeros((len(population), member.shape[1]))
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print("files: " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes.items()))
 
     if not args.skip_alternatives:
-        from transiscope.gaps import membership
+        from transiscope.downstream.gaps.analysis import membership
 
         member = membership(items, taxonomy)
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Geocoding cost per 1,000 addresses against a BAN-speaking server on 127.0.0.1, and cache hit rates.
 
-Runs the geocode stage's core (``transiscope.geocode.place_records``) on synthetic canonical records that
+Runs the geocode stage's core (``transiscope.ingest.geocode.placing.place_records``) on synthetic canonical records that
 have a street address and no point, side by side in one process:
 
 1. cold cache, BAN batch requests (``/search/csv/``, 500 addresses per request);
@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.integration.ban_server import BanServer  # noqa: E402
-from transiscope.config import GeocodeSettings, Settings  # noqa: E402
-from transiscope.geocode import place_records  # noqa: E402
-from transiscope.records import empty_record  # noqa: E402
+from transiscope.ingest.geocode.placing import place_records  # noqa: E402
+from transiscope.ingest.records import empty_record  # noqa: E402
+from transiscope.settings import GeocodeSettings, Settings  # noqa: E402
 
 STREETS = ["rue de la République", "avenue Jean-Jaurès", "place de la Mairie", "chemin des Vignes",
            "rue Victor-Hugo", "boulevard Pasteur", "impasse des Lilas", "route de Lyon"]

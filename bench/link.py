@@ -28,9 +28,12 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from bench.synthetic import records as synthetic_records  # noqa: E402
 from bench.synthetic import with_duplicates  # noqa: E402
-from transiscope import link, matching, rdf  # noqa: E402
-from transiscope.config import Settings  # noqa: E402
-from transiscope.store import EmbeddedStore  # noqa: E402
+from transiscope.core import vocab
+from transiscope.downstream.link import linker as link
+from transiscope.downstream.link import matching
+from transiscope.ingest import rdf  # noqa: E402
+from transiscope.settings import Settings  # noqa: E402
+from transiscope.store.embedded import EmbeddedStore  # noqa: E402
 
 CITIES = [(45.764, 4.836), (48.857, 2.352), (43.297, 5.370), (43.605, 1.444), (47.218, -1.554), (48.573, 7.752),
           (43.611, 3.877), (44.838, -0.579), (50.629, 3.057), (48.117, -1.678), (45.188, 5.724), (47.322, 5.041),
@@ -70,8 +73,8 @@ def main() -> None:
         for source, members in sorted(by_source.items()):
             path = work / f"{source}.nt"
             rdf.write_ntriples(members, settings.base_iri, path)
-            graph = rdf.source_graph(settings.base_iri, source)
-            store.replace_graph(graph, rdf.staging_graph(settings.base_iri, source), path)
+            graph = vocab.source_graph(settings.base_iri, source)
+            store.replace_graph(graph, vocab.staging_graph(settings.base_iri, source), path)
     setup = time.perf_counter() - started
     print(f"set-up: {len(rows):,} records in {len(by_source)} sources ({sum(1 for r in rows if 'duplicate_of' in r):,} "
           f"twins) generated, mapped and bulk-loaded in {setup:.1f} s")
@@ -93,7 +96,7 @@ def main() -> None:
     truth = {frozenset({(r["source"], r["source_id"]), r["duplicate_of"]}) for r in rows if "duplicate_of" in r}
     with EmbeddedStore(settings.store_path, read_only=True) as store:
         found = store.select(f"""SELECT ?a ?b ?score ?same WHERE {{ GRAPH <{link.links_graph(settings.base_iri)}> {{
-            ?l a <{rdf.TS}DuplicateCandidate> ; <{rdf.TS}candidate> ?a, ?b ; <{rdf.TS}matchScore> ?score .
+            ?l a <{vocab.TS}DuplicateCandidate> ; <{vocab.TS}candidate> ?a, ?b ; <{vocab.TS}matchScore> ?score .
             FILTER(STR(?a) < STR(?b)) OPTIONAL {{ ?a <{link.OWL}sameAs> ?b BIND(true AS ?same) }} }} }}""")
     prefix = f"{settings.base_iri}id/initiative/"
 

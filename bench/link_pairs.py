@@ -311,7 +311,8 @@ def evaluate(data: EvalSet, high: float, low: float) -> Evaluation:
     """Run the link code over every record of the set at thresholds ``high`` (sameAs) and ``low``."""
     from itertools import combinations
 
-    from transiscope import link, matching
+    from transiscope.downstream.link import linker as link
+    from transiscope.downstream.link import matching
 
     decisions = link.Decisions()
     result = link.link_records(data.records, high=high, low=low, decisions=decisions)
@@ -347,7 +348,7 @@ def evaluate(data: EvalSet, high: float, low: float) -> Evaluation:
 
 
 def main() -> None:
-    from transiscope.config import Settings
+    from transiscope.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2024)

@@ -48,10 +48,10 @@ def _peak_mb() -> float:
 def side_bus(payload: Path, out: Path) -> dict[str, Any]:
     import pyoxigraph as ox
 
-    from transiscope import rdf
-    from transiscope.config import PROJECT_ROOT
-    from transiscope.formats import RecordRejected, connector
-    from transiscope.registry import load_registry
+    from transiscope.ingest import rdf
+    from transiscope.ingest.formats import RecordRejected, connector
+    from transiscope.registry.sources import load_registry
+    from transiscope.settings import PROJECT_ROOT
 
     source = load_registry(PROJECT_ROOT / "transforms" / "sources.toml").get(SOURCE_ID)
     started = time.perf_counter()

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 from bench.synthetic import gogocarto_payload  # noqa: E402
-from transiscope.config import PROJECT_ROOT  # noqa: E402
+from transiscope import runs
+from transiscope.settings import PROJECT_ROOT  # noqa: E402
 
 
 def serve_bytes(body: bytes) -> tuple[ThreadingHTTPServer, str]:
@@ -78,17 +79,17 @@ def main() -> None:
     os.environ.update(TRANSISCOPE_HOME=str(work / "home"), TRANSISCOPE_REGISTRY=str(registry),
                       TRANSISCOPE_EXPECTATIONS_DIR=str(work / "expectations"))
 
-    from transiscope import pipeline
     from transiscope.cli import with_prefixes
-    from transiscope.config import Settings
-    from transiscope.serve import Endpoint, ServeSettings, example_queries
-    from transiscope.store import EmbeddedStore
+    from transiscope.ingest import pipeline
+    from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
+    from transiscope.settings import Settings
+    from transiscope.store.embedded import EmbeddedStore
 
     started = time.perf_counter()
     summary = pipeline.run_source("bench")
     total = time.perf_counter() - started
     assert summary.outcome == "success", summary.error
-    run = pipeline.read_run(Path(summary.run_dir))
+    run = runs.read_run(Path(summary.run_dir))
     stages = {name: stage["seconds"] for name, stage in run["stages"].items()}
     server.shutdown()
 

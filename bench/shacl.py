@@ -1,4 +1,4 @@
-"""SHACL speed: the compiled engine of transiscope.shapes beside pyshacl, on the same synthetic initiatives.
+"""SHACL speed: the compiled engine of transiscope.ingest.shapes beside pyshacl, on the same synthetic initiatives.
 
     .venv/bin/python bench/shacl.py [--sizes 1000 10000 100000] [--timeout 1200] [--full-timeout 1200] [--json]
 
@@ -9,7 +9,7 @@ pipeline does; 1 % of them carry a fault only the shapes see (a category outside
 a description, a latitude of 95, a website without http). Each measurement runs in a fresh process (memory is
 not shared, a slow one can be stopped) on the same N-Triples file:
 
-- compiled, all shapes: transiscope.shapes.check_shapes (in-memory Oxigraph load + the planned SPARQL queries);
+- compiled, all shapes: transiscope.ingest.shapes.check_shapes (in-memory Oxigraph load + the planned SPARQL queries);
 - compiled, Core only: the same without the SHACL-SPARQL constraints (sh:sparql), to compare like with like;
 - pyshacl, Core only: rdflib parse of the same file (+ ontology and taxonomy) and pyshacl.validate;
 - pyshacl, all shapes: pyshacl evaluates each SHACL-SPARQL constraint once per focus node with rdflib's SPARQL
@@ -36,7 +36,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import records as synthetic_records  # noqa: E402
-from transiscope import rdf, shapes  # noqa: E402
+from transiscope.core import vocab
+from transiscope.ingest import (
+    rdf,
+    shapes,  # noqa: E402
+)
 
 BASE = "https://w3id.org/transiscope/"
 FAULT_SHARE = 0.01
@@ -55,7 +59,7 @@ def make_records(n: int, seed: int = 7) -> tuple[list[dict], set[str]]:
             record["lon"] = 1e-3
         if rng.random() < FAULT_SHARE:
             fault = rng.randrange(4)
-            iri = rdf.initiative_iri(BASE, record["source"], record["source_id"])
+            iri = vocab.initiative_iri(BASE, record["source"], record["source_id"])
             if fault == 0:
                 record["concepts"] = ["culture-inconnue"]
                 faulty.add(iri)
@@ -169,7 +173,7 @@ def main() -> None:
             sample_records = random.Random(size).sample(records, sample_size)
             sample_triples = rdf.write_ntriples(sample_records, BASE, sample)
             sample_faulty = {iri for iri in faulty if any(
-                rdf.initiative_iri(BASE, r["source"], r["source_id"]) == iri for r in sample_records)}
+                vocab.initiative_iri(BASE, r["source"], r["source_id"]) == iri for r in sample_records)}
 
             plan = [("compiled, all shapes", "compiled", full, data),
                     ("compiled, Core only", "compiled", core, data),

@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import records  # noqa: E402
 from tests.integration.servers import Server, start_oxigraph, start_virtuoso  # noqa: E402
-from transiscope import rdf  # noqa: E402
-from transiscope.config import DEFAULT_BASE_IRI  # noqa: E402
-from transiscope.remote_store import RemoteStore  # noqa: E402
-from transiscope.store import EmbeddedStore, TripleStore  # noqa: E402
+from transiscope.core import vocab
+from transiscope.ingest import rdf  # noqa: E402
+from transiscope.settings import DEFAULT_BASE_IRI  # noqa: E402
+from transiscope.store.base import TripleStore
+from transiscope.store.embedded import EmbeddedStore  # noqa: E402
+from transiscope.store.remote import RemoteStore  # noqa: E402
 
 STORES = ("embedded", "oxigraph", "virtuoso")
 
@@ -83,8 +85,8 @@ def main() -> None:
             triples = rdf.write_ntriples(records(size, bad_share=0), DEFAULT_BASE_IRI, data)
             print(f"{size:,} records -> {triples:,} triples, {data.stat().st_size / 1e6:.0f} MB of N-Triples "
                   f"in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            graph = rdf.source_graph(DEFAULT_BASE_IRI, f"bench{size}")
-            staging = rdf.staging_graph(DEFAULT_BASE_IRI, f"bench{size}")
+            graph = vocab.source_graph(DEFAULT_BASE_IRI, f"bench{size}")
+            staging = vocab.staging_graph(DEFAULT_BASE_IRI, f"bench{size}")
             base: dict[str, float] = {}
             for kind in args.stores:
                 for step in ("first load", "replace"):

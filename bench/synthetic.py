@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from transiscope.records import empty_record
+from transiscope.ingest.records import empty_record
 
 CATEGORIES = [
     ("Alimentation", "agriculture-alimentation"), ("AMAP", "amap-circuits-courts"),

@@ -3,7 +3,7 @@
 Link and gaps are scheduled on the source Assets (any source whose load succeeded, ``AssetAny``); export on
 the links Asset the link DAG emits, so it runs after the link step and credits the current links. A source's
 new data thus reaches the links, the gap analysis and the map's files without anyone triggering them. Each DAG is
-one task calling ``transiscope.downstream``, the code ``transiscope run`` runs after its sources; it reads
+one task calling ``transiscope.downstream.steps``, the code ``transiscope run`` runs after its sources; it reads
 the store, never the run files. ``max_active_runs=1`` and the store-writes pool (link and gaps write the
 store) keep them from running over each other or over a load on the embedded store's single writer.
 
@@ -19,10 +19,10 @@ from typing import Any
 from airflow.sdk import Asset, AssetAny, dag, task
 from transiscope_retry import RetryIfTransient
 
-from transiscope.config import Settings
+from transiscope.core.vocab import source_graph
 from transiscope.operations import STORE_WRITE_POOL, source_asset_name, source_asset_uri
-from transiscope.rdf import source_graph
-from transiscope.registry import load_registry
+from transiscope.registry.sources import load_registry
+from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.downstream")
 
@@ -77,7 +77,7 @@ bus's one-line message, retried twice only when transient (the embedded store lo
         @task(task_id=step, execution_timeout=timeout, pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
               retry_policy=RetryIfTransient(), outlets=outlets)
         def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
-            from transiscope.downstream import run_step
+            from transiscope.downstream.steps import run_step
 
             result = run_step(step, Settings.from_env(), progress=log.info)
             log.info("%s: %s (%.1f s)", step, result.line, result.seconds)

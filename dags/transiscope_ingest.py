@@ -1,11 +1,11 @@
 """One ingest DAG per source of the registry: start -> extract -> normalise -> geocode -> validate -> to_rdf
 -> shapes -> load.
 
-The DAGs are thin: every step is a call into ``transiscope.pipeline`` over the run directory, which is
+The DAGs are thin: every step is a call into ``transiscope.ingest.pipeline`` over the run directory, which is
 the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
 as an Asset outlet, so ``link``/``export``/``gaps`` DAGs are triggered only by a load that succeeded.
 
-Parse-time cost stays small: only the registry (TOML) is read here; ``transiscope.pipeline`` (pandas,
+Parse-time cost stays small: only the registry (TOML) is read here; ``transiscope.ingest.pipeline`` (pandas,
 Great Expectations, pyoxigraph) is imported inside the tasks. A registry that cannot be read makes this
 file fail to import with the one-line ConfigError message, shown as the import error in Airflow.
 """
@@ -19,10 +19,11 @@ from typing import Any
 from airflow.sdk import Asset, dag, get_parsing_context, task
 from transiscope_retry import RetryIfTransient
 
-from transiscope.config import Settings
+from transiscope import runs
+from transiscope.core.vocab import source_graph
 from transiscope.operations import STORE_WRITE_POOL, host_pool, source_asset_name, source_asset_uri
-from transiscope.rdf import source_graph
-from transiscope.registry import Source, load_registry
+from transiscope.registry.sources import Source, load_registry
+from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.ingest")
 
@@ -152,7 +153,7 @@ def build_dag(source: Source, settings: Settings):
         def start() -> str:
             from airflow.sdk import get_current_context
 
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             context = get_current_context()
             # a run triggered with {"force": true} goes through every stage even if the inputs are unchanged
@@ -171,7 +172,7 @@ def build_dag(source: Source, settings: Settings):
         def extract(run_dir: str) -> str:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             stats = pipeline.extract(run_dir)
             if stats.get("not_modified"):
@@ -181,31 +182,31 @@ def build_dag(source: Source, settings: Settings):
 
         @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])
         def normalise(run_dir: str) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             return _report(pipeline.normalise(run_dir))
 
         @task(task_id="geocode", execution_timeout=EXECUTION_TIMEOUTS["geocode"], pool=geocoder_pool)
         def geocode(run_dir: str) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             return _report(pipeline.geocode(run_dir))
 
         @task(task_id="validate", execution_timeout=EXECUTION_TIMEOUTS["validate"])
         def validate(run_dir: str) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             return _report(pipeline.validate(run_dir))
 
         @task(task_id="to_rdf", execution_timeout=EXECUTION_TIMEOUTS["to_rdf"])
         def to_rdf(run_dir: str) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             return _report(pipeline.to_rdf(run_dir))
 
         @task(task_id="shapes", execution_timeout=EXECUTION_TIMEOUTS["shapes"])
         def shapes(run_dir: str) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             return _report(pipeline.shapes(run_dir))
 
@@ -215,14 +216,14 @@ def build_dag(source: Source, settings: Settings):
         @task(task_id="load", execution_timeout=EXECUTION_TIMEOUTS["load"], outlets=[asset],
               retries=3, retry_delay=timedelta(minutes=2), retry_policy=RetryIfTransient(), pool=STORE_WRITE_POOL)
         def load(run_dir: str, *, outlet_events: Any = None) -> str:
-            from transiscope import pipeline
+            from transiscope.ingest import pipeline
 
             stats = pipeline.load(run_dir)
             _report(stats)
             # Reached only when the swap succeeded: the Asset event says which run and how much.
             outlet_events[asset].extra = {
                 "source": source_id,
-                "run_id": pipeline.read_run(run_dir)["run_id"],
+                "run_id": runs.read_run(run_dir)["run_id"],
                 **{name: stats[name] for name in COUNTS if name in stats},
             }
             return run_dir

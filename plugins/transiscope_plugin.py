@@ -38,8 +38,8 @@ class FailureNotifier:
     @hookimpl
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
         try:
-            from transiscope.config import Settings
             from transiscope.notify import NotifySettings, notify_failure
+            from transiscope.settings import Settings
 
             notify_failure(Settings.from_env(), NotifySettings.from_env(), dag_id=dag_run.dag_id,
                            airflow_run_id=dag_run.run_id, message=msg or "")

@@ -96,7 +96,7 @@ class PayloadServer:
 @pytest.fixture(scope="session")
 def territories_dir() -> Path:
     """The shared open data on French territories; a clear failure when it cannot be found."""
-    from transiscope.config import shared_data_dir
+    from transiscope.settings import shared_data_dir
 
     directory = Path(os.environ.get("TRANSISCOPE_TERRITORIES_DIR") or shared_data_dir() / "territories")
     if not (directory / "communes-cog2026-contours-simplifies.geojson").exists():
@@ -148,20 +148,21 @@ class Bus:
     urls: dict[str, str]
 
     def settings(self):
-        from transiscope.config import Settings
+        from transiscope.settings import Settings
 
         return Settings.from_env()
 
     def store(self, read_only: bool = True):
-        from transiscope.store import EmbeddedStore
+        from transiscope.store.embedded import EmbeddedStore
 
         return EmbeddedStore(self.home / "store", read_only=read_only)
 
     def graph_triples(self, source_id: str) -> set[str]:
         """The live graph of a source, as a set of N-Triples lines (empty if never loaded)."""
-        from transiscope import rdf
 
-        graph = rdf.source_graph(self.settings().base_iri, source_id)
+        from transiscope.core import vocab
+
+        graph = vocab.source_graph(self.settings().base_iri, source_id)
         if not (self.home / "store" / "CURRENT").exists():
             return set()
         with self.store() as store:

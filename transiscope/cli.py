@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,13 +17,15 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from transiscope import __version__, rdf
-from transiscope.config import Settings
-from transiscope.downstream import STEPS as DOWNSTREAM_STEPS
-from transiscope.downstream import parse_steps
-from transiscope.errors import ConfigError, TransiscopeError
-from transiscope.quality import write_reports
-from transiscope.registry import load_registry
+from transiscope import __version__
+from transiscope.core import vocab
+from transiscope.core.errors import ConfigError, TransiscopeError
+from transiscope.downstream.steps import STEPS as DOWNSTREAM_STEPS
+from transiscope.downstream.steps import parse_steps
+from transiscope.registry.sources import load_registry
+from transiscope.reports.quality import write_reports
+from transiscope.serve.sparql import user_position, with_prefixes
+from transiscope.settings import Settings
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] | None = None) -> str:
@@ -45,9 +46,9 @@ def _progress(message: str) -> None:
 
 # -- run -----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.pipeline import run_source
-    from transiscope.samples import SampleServer
-    from transiscope.store import compaction_deferred
+    from transiscope.ingest.pipeline import run_source
+    from transiscope.ingest.samples import SampleServer
+    from transiscope.store.embedded import compaction_deferred
 
     registry = load_registry(settings.registry_path)
     sources = registry.select(args.sources)
@@ -79,7 +80,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
              s.counts.get("quarantined"), s.counts.get("warnings"), s.counts.get("triples"), f"{s.seconds:.2f}")
             for s in summaries]
     print(_table(headers, rows, numeric={3, 4, 5, 6, 7, 8}))
-    from transiscope.pipeline import geocode_line
+    from transiscope.ingest.pipeline import geocode_line
 
     for s in summaries:
         if s.geocode and s.geocode.get("without_point"):
@@ -100,7 +101,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_downstream(settings: Settings, steps: tuple[str, ...]) -> bool:
     """Run the steps after the loads; print one line each; False when one failed."""
-    from transiscope.downstream import run_downstream
+    from transiscope.downstream.steps import run_downstream
 
     results = run_downstream(settings, steps, progress=_progress)
     for result in results:
@@ -128,7 +129,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 # -- sources, status -----------------------------------------------------------------------------
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
-        from transiscope.schemas import check_registry
+        from transiscope.registry.schemas import check_registry
 
         problems = check_registry(settings.registry_path, settings.expectations_dir,
                                   settings.ontology_dir / "taxonomy.ttl")
@@ -144,7 +145,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open_read_only(settings: Settings):
-    from transiscope.store import open_store
+    from transiscope.store.embedded import open_store
 
     return open_store(settings, read_only=True)
 
@@ -154,20 +155,20 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     base = settings.base_iri
     query = f"""
         SELECT ?run ?id ?started ?ended ?outcome ?mode ?fetched ?loaded ?quarantined ?error WHERE {{
-          GRAPH <{rdf.metadata_graph(base)}> {{
-            ?run <{rdf.TS}ofSource> <SOURCE> ; <{rdf.DCT}identifier> ?id ;
-                 <{rdf.PROV}startedAtTime> ?started ; <{rdf.TS}outcome> ?outcome ; <{rdf.TS}mode> ?mode .
-            OPTIONAL {{ ?run <{rdf.PROV}endedAtTime> ?ended }}
-            OPTIONAL {{ ?run <{rdf.TS}fetched> ?fetched }}
-            OPTIONAL {{ ?run <{rdf.TS}loaded> ?loaded }}
-            OPTIONAL {{ ?run <{rdf.TS}quarantined> ?quarantined }}
-            OPTIONAL {{ ?run <{rdf.TS}errorMessage> ?error }}
+          GRAPH <{vocab.metadata_graph(base)}> {{
+            ?run <{vocab.TS}ofSource> <SOURCE> ; <{vocab.DCT}identifier> ?id ;
+                 <{vocab.PROV}startedAtTime> ?started ; <{vocab.TS}outcome> ?outcome ; <{vocab.TS}mode> ?mode .
+            OPTIONAL {{ ?run <{vocab.PROV}endedAtTime> ?ended }}
+            OPTIONAL {{ ?run <{vocab.TS}fetched> ?fetched }}
+            OPTIONAL {{ ?run <{vocab.TS}loaded> ?loaded }}
+            OPTIONAL {{ ?run <{vocab.TS}quarantined> ?quarantined }}
+            OPTIONAL {{ ?run <{vocab.TS}errorMessage> ?error }}
           }} }} ORDER BY DESC(?started) DESC(?id) LIMIT 1"""
     rows = []
     errors = []
     with _open_read_only(settings) as store:
         for source in registry.sources:
-            found = store.select(query.replace("SOURCE", rdf.source_iri(base, source.id)))
+            found = store.select(query.replace("SOURCE", vocab.source_iri(base, source.id)))
             if not found:
                 rows.append((source.id, "never run", "", "", "", "", "", ""))
                 continue
@@ -184,7 +185,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.pipeline import iter_quarantine, latest_processed_run, read_run
+    from transiscope.runs import iter_quarantine, latest_processed_run, read_run
 
     registry = load_registry(settings.registry_path)
     entries: list[dict[str, Any]] = []
@@ -212,27 +213,11 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- query ----------------------------------------------------------------------------------------
-def with_prefixes(sparql: str) -> str:
-    """Prepend, on one line, the project's usual prefixes that the query does not declare itself."""
-    declared = {line.split()[1].rstrip(":").lower() for line in sparql.splitlines()
-                if line.strip().upper().startswith("PREFIX") and len(line.split()) > 1}
-    prologue = " ".join(f"PREFIX {p}: <{ns}>" for p, ns in rdf.PREFIXES.items() if p not in declared)
-    return prologue + "\n" + sparql
-
-
-_POSITION = re.compile(r"\b(error at )(\d+):(\d+)")
-
-
-def user_position(message: str) -> str:
-    """Error positions as the user counts them, without the prologue line of ``with_prefixes``."""
-    return _POSITION.sub(lambda m: f"{m.group(1)}line {int(m.group(2)) - 1}, column {m.group(3)}", message)
-
-
 def _compact(term: Any) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, namespace in rdf.PREFIXES.items():
+        for prefix, namespace in vocab.PREFIXES.items():
             if term.value.startswith(namespace) and "/" not in term.value[len(namespace):]:
                 return f"{prefix}:{term.value[len(namespace):]}"
         return f"<{term.value}>"
@@ -278,7 +263,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- link -----------------------------------------------------------------------------------------
 def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.link import run_link
+    from transiscope.downstream.link.linker import run_link
 
     decide = [("confirmed", *pair) for pair in args.confirm or ()] + [("rejected", *pair) for pair in args.reject or ()]
     summary = run_link(settings, progress=_progress, decide=decide)
@@ -300,7 +285,7 @@ def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- export ---------------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.exports import export_all
+    from transiscope.downstream.exports import export_all
 
     split = [part.strip() for value in args.split or () for part in value.split(",") if part.strip()]
     summary = export_all(settings, out_dir=args.out, split=split, gzip_copies=not args.no_gzip, progress=_progress)
@@ -318,7 +303,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
-    from transiscope.serve import ServeSettings, serve_forever
+    from transiscope.serve.endpoint import ServeSettings, serve_forever
 
     serve = ServeSettings(
         host=args.host, port=args.port, timeout=args.timeout, max_bytes=args.max_mb * 1024 * 1024,
@@ -344,7 +329,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from transiscope.gaps import GapSettings, parse_levels, parse_thresholds, run_gaps
+    from transiscope.downstream.gaps.analysis import GapSettings, parse_levels, parse_thresholds, run_gaps
 
     gap = GapSettings.from_env()
     changes: dict[str, Any] = {}
@@ -379,7 +364,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 # -- replay ---------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Redo a stored run from its raw.json (the run directory, or SOURCE/RUN_ID under the runs folder)."""
-    from transiscope.pipeline import replay_run
+    from transiscope.ingest.pipeline import replay_run
 
     run_dir = args.run_dir if args.run_dir.exists() else settings.runs_dir / args.run_dir
     summary = replay_run(run_dir, settings=settings, load_store=not args.no_load, progress=_progress)
@@ -417,7 +402,7 @@ def cmd_airflow_pools(args: argparse.Namespace, settings: Settings) -> int:
 # -- check-source, guide -------------------------------------------------------------------------
 def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
     """Propose a mapping for a source and say what the bus would load of it; never touches the store."""
-    from transiscope.check_source import check_source, format_report
+    from transiscope.reports.check_source import check_source, format_report
 
     result = check_source(args.target, args.format, args.out, name=args.name, licence=args.licence,
                           settings=settings, progress=_progress)
@@ -427,7 +412,7 @@ def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_guide(args: argparse.Namespace, settings: Settings) -> int:
     """Regenerate (``--write``) or check the generated parts of the source maintainers' guide."""
-    from transiscope.guide import run_guide
+    from transiscope.reports.guide import run_guide
 
     return run_guide(write=args.write)
 

@@ -25,8 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from transiscope.config import Settings
-from transiscope.errors import ConfigError, NotificationError
+from transiscope.core.errors import ConfigError, NotificationError
 from transiscope.operations import (
     find_airflow_run,
     last_successful_run,
@@ -35,6 +34,7 @@ from transiscope.operations import (
     run_summary,
     source_of_dag_id,
 )
+from transiscope.settings import Settings
 
 log = logging.getLogger(__name__)
 

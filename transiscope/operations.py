@@ -8,16 +8,15 @@ module never imports Airflow.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from transiscope.config import Settings
-from transiscope.errors import ConfigError
-from transiscope.registry import Registry
+from transiscope.core.errors import ConfigError
+from transiscope.registry.sources import Registry
+from transiscope.runs import read_run, recent_runs
+from transiscope.settings import Settings
 
 #: DAG ids of the ingest DAGs are this prefix + the source id (``dags/transiscope_ingest.py``)
 INGEST_DAG_PREFIX = "ingest_"
@@ -124,7 +123,7 @@ def reports_index_url(base: str, lang: str = "en") -> str:
 def run_summary(run_dir: Path | str) -> dict[str, Any]:
     """A run in a few fields, small enough for XCom: outcome, counts, and the error when it failed."""
     run_dir = Path(run_dir)
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    run = read_run(run_dir)
     counts = run.get("counts") or {}
     summary: dict[str, Any] = {
         "source": run["source"],
@@ -151,23 +150,10 @@ def summary_line(summary: dict[str, Any]) -> str:
     return line
 
 
-def _recent_runs(settings: Settings, source_id: str, newest: int) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """The ``newest`` runs of a source, newest first (run ids sort by start time), with their readable
-    ``run.json``; a run directory without one is skipped."""
-    runs_dir = settings.runs_dir / source_id
-    if not runs_dir.is_dir():
-        return
-    for run_dir in sorted(runs_dir.iterdir(), reverse=True)[:newest]:
-        try:
-            yield run_dir, json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-
-
 def find_airflow_run(settings: Settings, source_id: str, airflow_run_id: str, newest: int = 200) -> Path | None:
     """The run directory an Airflow DAG run created (``run.json``'s ``airflow.run_id``), among the
     ``newest`` runs of the source (run ids sort by start time)."""
-    for run_dir, run in _recent_runs(settings, source_id, newest):
+    for run_dir, run in recent_runs(settings, source_id, newest):
         if (run.get("airflow") or {}).get("run_id") == airflow_run_id:
             return run_dir
     return None
@@ -175,7 +161,7 @@ def find_airflow_run(settings: Settings, source_id: str, airflow_run_id: str, ne
 
 def last_successful_run(settings: Settings, source_id: str, newest: int = 200) -> str | None:
     """The run id whose data the live graph holds (the newest successful run), None if never loaded."""
-    for _run_dir, run in _recent_runs(settings, source_id, newest):
+    for _run_dir, run in recent_runs(settings, source_id, newest):
         if run.get("outcome") == "success":
             return run["run_id"]
     return None

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path
-from transiscope import rdf
+from transiscope.core import vocab
 
 pytestmark = pytest.mark.airflow
 
@@ -40,8 +40,8 @@ def _run_json(bus: Bus, airflow_run_id: str) -> dict:
 def _initiatives(bus: Bus) -> int:
     base = bus.settings().base_iri
     with bus.store() as store:
-        rows = store.select(f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{rdf.source_graph(base, SOURCE)}> "
-                            f"{{ ?i a <{rdf.TS}Initiative> }} }}")
+        rows = store.select(f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(base, SOURCE)}> "
+                            f"{{ ?i a <{vocab.TS}Initiative> }} }}")
     return int(rows[0]["n"].value)
 
 
@@ -49,10 +49,10 @@ def _provenance(bus: Bus, airflow_run_id: str) -> dict[str, str]:
     base = bus.settings().base_iri
     with bus.store() as store:
         rows = store.select(
-            f"SELECT ?runner ?dag ?outcome ?loaded WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
-            f"?r <{rdf.TS}airflowRunId> {json.dumps(airflow_run_id)} ; <{rdf.TS}runner> ?runner ; "
-            f"<{rdf.TS}airflowDagId> ?dag ; <{rdf.TS}outcome> ?outcome . "
-            f"OPTIONAL {{ ?r <{rdf.TS}loaded> ?loaded }} }} }}"
+            f"SELECT ?runner ?dag ?outcome ?loaded WHERE {{ GRAPH <{vocab.metadata_graph(base)}> {{ "
+            f"?r <{vocab.TS}airflowRunId> {json.dumps(airflow_run_id)} ; <{vocab.TS}runner> ?runner ; "
+            f"<{vocab.TS}airflowDagId> ?dag ; <{vocab.TS}outcome> ?outcome . "
+            f"OPTIONAL {{ ?r <{vocab.TS}loaded> ?loaded }} }} }}"
         )
     assert len(rows) == 1, rows
     return {name: term.value for name, term in rows[0].items()}

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.dags.conftest import AIRFLOW_ENV, DAGS_FOLDER, PROJECT_REGISTRY
-from transiscope.errors import ConfigError, SourceHTTPError, SourceUnreachable, StoreLocked
+from transiscope.core.errors import ConfigError, SourceHTTPError, SourceUnreachable, StoreLocked
 from transiscope.operations import STORE_WRITE_POOL, host_pool
-from transiscope.registry import load_registry
+from transiscope.registry.sources import load_registry
 
 pytestmark = pytest.mark.airflow
 
@@ -112,7 +112,7 @@ def test_parsing_is_cheap(airflow_db) -> None:
         f"bag = BundleDagBag(dag_folder={str(DAGS_FOLDER)!r}, bundle_path=Path({str(DAGS_FOLDER)!r}))\n"
         "print(json.dumps({'seconds': time.monotonic() - t, 'errors': list(bag.import_errors),\n"
         "  'dags': len(bag.dags), 'heavy': sorted(m for m in ('pandas', 'great_expectations',\n"
-        "  'transiscope.pipeline', 'transiscope.validate') if m in sys.modules)}))\n"
+        "  'transiscope.ingest.pipeline', 'transiscope.ingest.validate') if m in sys.modules)}))\n"
     )
     env = {**os.environ, **AIRFLOW_ENV, "TRANSISCOPE_REGISTRY": str(PROJECT_REGISTRY)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

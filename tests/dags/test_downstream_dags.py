@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import Bus
 from tests.dags.conftest import PROJECT_REGISTRY
 from transiscope.operations import STORE_WRITE_POOL, source_asset_name
-from transiscope.registry import load_registry
+from transiscope.registry.sources import load_registry
 
 pytestmark = pytest.mark.airflow
 

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import SOURCE_IDS, PayloadServer, sample_path, write_registry
-from transiscope import pipeline
-from transiscope.config import Settings
-from transiscope.rdf import SCHEMA, TS, TX, XSD
-from transiscope.store import EmbeddedStore
+from transiscope.core.vocab import SCHEMA, TS, TX, XSD
+from transiscope.ingest import pipeline
+from transiscope.settings import Settings
+from transiscope.store.embedded import EmbeddedStore
 
 BASE = "https://w3id.org/transiscope/"
 EVENT_SOURCE = "agenda-test"

@@ -108,7 +108,7 @@ class Server:
         return env
 
     def settings(self, **overrides):
-        from transiscope.config import StoreSettings
+        from transiscope.settings import StoreSettings
 
         values = dict(kind="remote", query_url=self.query_url, update_url=self.update_url,
                       graph_store_url=self.graph_store_url, user=self.user, password=self.password, auth=self.auth,

@@ -21,12 +21,14 @@ import pytest
 
 from tests.conftest import PROJECT, SAMPLES, TRANSFORMS, PayloadServer, Reply
 from tests.integration.test_faults import write_registry
-from transiscope import cli, pipeline
-from transiscope.check_source import check_source, format_report, read_taxonomy
-from transiscope.config import Settings
-from transiscope.registry import load_mapping, load_registry
-from transiscope.samples import SampleServer
-from transiscope.schemas import mapping_problems
+from transiscope import cli
+from transiscope.core.files import iter_jsonl
+from transiscope.ingest import pipeline
+from transiscope.ingest.samples import SampleServer
+from transiscope.registry.schemas import mapping_problems
+from transiscope.registry.sources import load_mapping, load_registry
+from transiscope.reports.check_source import check_source, format_report, read_taxonomy
+from transiscope.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "check_source"
 MESSY = FIXTURES / "messy-amap.csv"
@@ -56,7 +58,7 @@ def _settings(home: Path, registry: Path) -> Settings:
 def _loaded(settings: Settings, source_id: str, url: str) -> dict[str, dict]:
     summary = pipeline.run_source(source_id, settings=settings, url=url, mode="sample")
     assert summary.outcome == "success", summary.error
-    return {r["source_id"]: r for r in pipeline.rdf.iter_jsonl(Path(summary.run_dir) / "valid.jsonl")}
+    return {r["source_id"]: r for r in iter_jsonl(Path(summary.run_dir) / "valid.jsonl")}
 
 
 @pytest.fixture(scope="module")

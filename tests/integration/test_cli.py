@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from tests.conftest import PROJECT, Bus, write_registry
-from transiscope import rdf
 from transiscope.cli import main
-from transiscope.config import DEFAULT_BASE_IRI
+from transiscope.core import vocab
+from transiscope.settings import DEFAULT_BASE_IRI
 
 
 def _closed_port() -> int:
@@ -132,7 +132,7 @@ def test_console_script_end_to_end(bus: Bus, tmp_path) -> None:
     assert done.stdout.count(" success ") == 3
     assert [line.split(":")[:2] for line in done.stdout.splitlines()[-3:]] == [
         ["link", " success"], ["gaps", " success"], ["export", " success"]]
-    graph = rdf.metadata_graph(DEFAULT_BASE_IRI)
+    graph = vocab.metadata_graph(DEFAULT_BASE_IRI)
     runs = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?r a prov:Activity }} }}"
     done = subprocess.run([*exe, "query", runs], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from transiscope.errors import StoreError
-from transiscope.store import EmbeddedStore
+from transiscope.core.errors import StoreError
+from transiscope.store.embedded import EmbeddedStore
 
 G, S = "https://example.org/graph/live", "https://example.org/graph/staging"
 
@@ -100,9 +100,9 @@ def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A bulk load leaves many small files; the store compacts them when it closes, or, inside
     ``compaction_deferred`` (``transiscope run``), once when the batch ends."""
-    import transiscope.store as store_module
-    from transiscope.config import Settings
-    from transiscope.store import compaction_deferred
+    import transiscope.store.embedded as store_module
+    from transiscope.settings import Settings
+    from transiscope.store.embedded import compaction_deferred
 
     data = _nt(tmp_path / "a.nt", 160_000)
     with monkeypatch.context() as never:  # what a bulk load leaves when nothing compacts it

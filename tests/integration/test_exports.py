@@ -19,14 +19,14 @@ from icalendar import Calendar
 
 from tests.conftest import SOURCE_IDS, PayloadServer
 from tests.integration.exported import EVENT_SOURCE, HOSTILE_IRI, build_site
-from transiscope import cli, pipeline
-from transiscope.exports import export_all
-from transiscope.exports.jsonld import CONTEXT
-from transiscope.exports.tables import PROPERTIES, neutralise
-from transiscope.formats import gogocarto as connector
-from transiscope.registry import Mapping, Source
-from transiscope.serve import Endpoint, ServeSettings
-from transiscope.store import EmbeddedStore
+from transiscope import cli, runs
+from transiscope.downstream.exports import export_all
+from transiscope.downstream.exports.jsonld import CONTEXT
+from transiscope.downstream.exports.tables import PROPERTIES, neutralise
+from transiscope.ingest.formats import gogocarto as connector
+from transiscope.registry.sources import Mapping, Source
+from transiscope.serve.endpoint import Endpoint, ServeSettings
+from transiscope.store.embedded import EmbeddedStore
 
 INITIATIVES = 12 + 10 + 9 + 1  # the three samples as loaded, + the hostile one written into the store
 
@@ -86,7 +86,7 @@ def test_gogocarto_round_trip_through_the_bus_connector(site) -> None:
     back = {r["source_id"]: r for r in (connector.normalise(e, i, source, mapping) for i, e in enumerate(elements))}
     compared = 0
     for source_id in SOURCE_IDS:
-        run_dir = pipeline.latest_processed_run(site["settings"], source_id)
+        run_dir = runs.latest_processed_run(site["settings"], source_id)
         for original in (json.loads(line) for line in (run_dir / "valid.jsonl").read_text().splitlines() if line):
             again = back.pop(f"{source_id}:{original['source_id']}")
             for key in ("name", "description", "lat", "lon", "street", "postcode", "city", "country", "website",

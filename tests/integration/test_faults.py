@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import TRANSFORMS, Bus
 from tests.integration.faults import Fault, FaultServer
-from transiscope import pipeline
+from transiscope import runs
+from transiscope.ingest import pipeline
 
 SOURCE = "presdecheznous"
 GOOD = (TRANSFORMS / "samples" / f"{SOURCE}.json").read_bytes()
@@ -81,7 +82,7 @@ def test_a_fault_leaves_the_live_graph_untouched(bus: Bus, faults: FaultServer, 
     _url, before = loaded
     faults.set("/api/elements.json", fault)
     summary = pipeline.run_source(SOURCE)
-    run = pipeline.read_run(Path(summary.run_dir))
+    run = runs.read_run(Path(summary.run_dir))
     assert summary.outcome == outcome, summary.error
     assert message in summary.error and "\n" not in summary.error
     assert run["failed_stage"] == stage
@@ -116,7 +117,7 @@ def test_bad_records_are_quarantined_and_the_rest_loads_as_before(bus: Bus, faul
     faults.set("/api/elements.json", Fault(body=json.dumps(payload).encode()))
     summary = pipeline.run_source(SOURCE)
     assert summary.outcome == "success", summary.error
-    last = [q for q in pipeline.iter_quarantine(Path(summary.run_dir)) if q["record_index"] == len(payload["data"]) - 1]
+    last = [q for q in runs.iter_quarantine(Path(summary.run_dir)) if q["record_index"] == len(payload["data"]) - 1]
     expected = "appears 2 times in the payload" if bad == "duplicate" else "has no id"
     assert len(last) == 1 and expected in last[0]["reasons"][0]
     counts = summary.counts
@@ -133,7 +134,7 @@ def test_not_modified_loads_nothing_and_says_so(bus: Bus, faults: FaultServer, l
     summary = pipeline.run_source(SOURCE)
     assert summary.outcome == "not-modified"
     assert faults.requests[-1][1].get("If-None-Match") == etag
-    run = pipeline.read_run(Path(summary.run_dir))
+    run = runs.read_run(Path(summary.run_dir))
     assert "not modified since run" in run["note"] and run["counts"]["loaded"] == 0
     assert set(run["stages"]) == {"extract"}  # nothing after the 304
     assert not (Path(summary.run_dir) / "raw.json").exists()

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Bus
-from transiscope import rdf
 from transiscope.cli import main
-from transiscope.config import DEFAULT_BASE_IRI
-from transiscope.gaps import gaps_graph, links_graph
-from transiscope.territory_graph import territories_graph
+from transiscope.core import vocab
+from transiscope.downstream.gaps.analysis import gaps_graph, links_graph
+from transiscope.settings import DEFAULT_BASE_IRI
+from transiscope.territories.graph import territories_graph
 
 QB = "http://purl.org/linked-data/cube#"
 IGEO = "http://rdf.insee.fr/def/geo#"
@@ -33,22 +33,22 @@ def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
     assert "placing" in captured.err  # progress
     base = DEFAULT_BASE_IRI
     with bus.store() as store:
-        initiatives = store.select(f"SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {{ ?i a <{rdf.TS}Initiative> }}")
+        initiatives = store.select(f"SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {{ ?i a <{vocab.TS}Initiative> }}")
         n = int(initiatives[0]["n"].value)
         linked = store.select(f"""SELECT ?level (COUNT(DISTINCT ?i) AS ?n) WHERE {{
-            GRAPH <{links_graph(base)}> {{ ?i <{rdf.TS}inTerritory> ?t }}
+            GRAPH <{links_graph(base)}> {{ ?i <{vocab.TS}inTerritory> ?t }}
             GRAPH <{territories_graph(base)}> {{ ?t a ?level }} FILTER(STRSTARTS(STR(?level), "{IGEO}")) }}
             GROUP BY ?level""")
         per_level = {r["level"].value.rsplit("#", 1)[1]: int(r["n"].value) for r in linked}
         assert per_level["Pays"] == per_level["Region"] <= n and per_level["Commune"] >= n - 3
         regions = store.select(f"""SELECT ?name (SUM(?v) AS ?n) WHERE {{ GRAPH <{gaps_graph(base)}> {{
-            ?o a <{QB}Observation> ; <{rdf.TS}refTerritory> ?t ; <{rdf.TS}refConcept> <{rdf.TX}tiers-lieux> ;
-               <{rdf.TS}initiativeCount> ?v }}
+            ?o a <{QB}Observation> ; <{vocab.TS}refTerritory> ?t ; <{vocab.TS}refConcept> <{vocab.TX}tiers-lieux> ;
+               <{vocab.TS}initiativeCount> ?v }}
             GRAPH <{territories_graph(base)}> {{ ?t a <{IGEO}Region> ; <{IGEO}nom> ?name }}
             }} GROUP BY ?name""")
         assert sum(int(r["n"].value) for r in regions) >= 9  # the 9 France Tiers-Lieux records, at least
         thresholds = store.select(
-            f"SELECT DISTINCT ?t WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?o <{rdf.TS}thresholdKm> ?t }} }}")
+            f"SELECT DISTINCT ?t WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?o <{vocab.TS}thresholdKm> ?t }} }}")
         assert sorted(float(r["t"].value) for r in thresholds) == [5.0, 20.0]
     after = {source: bus.graph_triples(source) for source in before}
     assert after == before  # source graphs are never modified

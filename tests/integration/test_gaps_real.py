@@ -16,9 +16,9 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from transiscope.config import PROJECT_ROOT, shared_data_dir
-from transiscope.gaps import GapSettings, Items, compute, load_taxonomy, place
-from transiscope.territory_graph import load_territories, territory_files
+from transiscope.downstream.gaps.analysis import GapSettings, Items, compute, load_taxonomy, place
+from transiscope.settings import PROJECT_ROOT, shared_data_dir
+from transiscope.territories.graph import load_territories, territory_files
 
 BASE = "https://w3id.org/transiscope/"
 

@@ -13,8 +13,10 @@ import pytest
 
 from tests.conftest import PROJECT, PayloadServer
 from tests.integration.ban_server import BanServer
-from transiscope import pipeline, rdf
-from transiscope.config import Settings
+from transiscope.core import vocab
+from transiscope.core.files import iter_jsonl
+from transiscope.ingest import pipeline
+from transiscope.settings import Settings
 
 DATA = Path(__file__).parent / "geocode_data"
 SOURCE = "geotest"
@@ -32,10 +34,10 @@ class Geo:
         return pipeline.run_source(SOURCE, force=True)  # the tests rerun the same payload on purpose
 
     def records(self, summary: pipeline.RunSummary) -> dict[str, dict]:
-        return {r["source_id"]: r for r in rdf.iter_jsonl(Path(summary.run_dir) / "records.jsonl")}
+        return {r["source_id"]: r for r in iter_jsonl(Path(summary.run_dir) / "records.jsonl")}
 
     def lines(self, summary: pipeline.RunSummary, name: str) -> dict[str, dict]:
-        return {r["source_id"]: r for r in rdf.iter_jsonl(Path(summary.run_dir) / name)}
+        return {r["source_id"]: r for r in iter_jsonl(Path(summary.run_dir) / name)}
 
 
 @pytest.fixture
@@ -67,13 +69,13 @@ def geo(tmp_path: Path, payload_server: PayloadServer, territories_dir: Path,
 
 
 def _precisions_in_store(home: Path) -> dict[str, int]:
-    from transiscope.store import EmbeddedStore
+    from transiscope.store.embedded import EmbeddedStore
 
     settings = Settings.from_env()
     with EmbeddedStore(home / "store", read_only=True) as store:
         rows = store.select(
-            f"SELECT ?p (COUNT(?g) AS ?n) WHERE {{ GRAPH <{rdf.source_graph(settings.base_iri, SOURCE)}> {{ "
-            f"?i <{rdf.GEO}hasGeometry> ?g . ?g <{rdf.TS}positionPrecision> ?p }} }} GROUP BY ?p")
+            f"SELECT ?p (COUNT(?g) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(settings.base_iri, SOURCE)}> {{ "
+            f"?i <{vocab.GEO}hasGeometry> ?g . ?g <{vocab.TS}positionPrecision> ?p }} }} GROUP BY ?p")
     return {row["p"].value: int(row["n"].value) for row in rows}
 
 
@@ -102,7 +104,7 @@ def test_addresses_only_source_is_loaded_with_points_and_precisions(geo: Geo) ->
     # the offline points lie in the right commune of the real territories data (Die among 14 communes of 26150)
     import shapely
 
-    from transiscope.territories import load_communes
+    from transiscope.territories.communes import load_communes
 
     communes = load_communes(Settings.from_env().territories_dir, Settings.from_env().cache_dir)
     for sid, code in (("g03", "38140"), ("g04", "86194"), ("g07", "24322"), ("g08", "26113")):

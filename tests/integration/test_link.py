@@ -9,9 +9,11 @@ import json
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path, write_registry
-from transiscope import link, pipeline, rdf
 from transiscope.cli import main
-from transiscope.config import PROJECT_ROOT
+from transiscope.core import vocab
+from transiscope.downstream.link import linker as link
+from transiscope.ingest import pipeline
+from transiscope.settings import PROJECT_ROOT
 
 OWL_SAME = "http://www.w3.org/2002/07/owl#sameAs"
 
@@ -48,7 +50,7 @@ def linked_bus(bus: Bus, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Bus:
 
 
 def _iri(source: str, record: str) -> str:
-    return rdf.initiative_iri("https://w3id.org/transiscope/", source, record)
+    return vocab.initiative_iri("https://w3id.org/transiscope/", source, record)
 
 
 def _same_as(bus: Bus) -> set[tuple[str, str]]:
@@ -72,21 +74,21 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
     base = settings.base_iri
     with bus.store() as store:
         rows = store.select(f"""SELECT ?l ?score ?evidence WHERE {{ GRAPH <{link.links_graph(base)}> {{
-            ?l a <{rdf.TS}DuplicateCandidate> ; <{rdf.TS}candidate> <{amap}>, <{amap_twin}> ;
-               <{rdf.TS}matchScore> ?score ; <{rdf.TS}matchEvidence> ?evidence }} }}""")
+            ?l a <{vocab.TS}DuplicateCandidate> ; <{vocab.TS}candidate> <{amap}>, <{amap_twin}> ;
+               <{vocab.TS}matchScore> ?score ; <{vocab.TS}matchEvidence> ?evidence }} }}""")
         assert float(rows[0]["score"].value) >= settings.link.high
         assert "same website" in {r["evidence"].value for r in rows}
-        assert bool(store.query(f"ASK {{ <{amap_twin}> <{rdf.SCHEMA}sameAs> <{amap}> }}"))
-        assert not bool(store.query(f"ASK {{ <{amap}> <{rdf.SCHEMA}sameAs> <{_iri('transiscope', '3bK')}> }}"))
+        assert bool(store.query(f"ASK {{ <{amap_twin}> <{vocab.SCHEMA}sameAs> <{amap}> }}"))
+        assert not bool(store.query(f"ASK {{ <{amap}> <{vocab.SCHEMA}sameAs> <{_iri('transiscope', '3bK')}> }}"))
         categories = {r["c"].value for r in store.select(
-            f"SELECT ?c WHERE {{ VALUES ?i {{ <{amap}> <{amap_twin}> }} ?i <{rdf.TS}category> ?c }}")}
+            f"SELECT ?c WHERE {{ VALUES ?i {{ <{amap}> <{amap_twin}> }} ?i <{vocab.TS}category> ?c }}")}
         consolidated = link.consolidated_initiatives(store, base)
         rq = (PROJECT_ROOT / "queries" / "consolidated-initiatives.rq").read_text(encoding="utf-8")
         query_rows = store.select(rq)
     assert len(consolidated) == 1
     entry = consolidated[0]
     assert entry["members"] == sorted([amap, amap_twin]) and entry["representative"] == min(amap, amap_twin)
-    assert entry["sources"] == sorted([rdf.source_iri(base, "transiscope"), rdf.source_iri(base, "presdecheznous")])
+    assert entry["sources"] == sorted([vocab.source_iri(base, "transiscope"), vocab.source_iri(base, "presdecheznous")])
     assert entry["categories"] == sorted(categories) and categories  # the union of both records' categories
     assert len(entry["source_categories"]) >= 2  # both sources' own labels, joined
     assert abs(entry["lat"] - 45.77125) < 1e-6
@@ -111,7 +113,7 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
     assert "Overlap between sources" in (reports / "index.en.html").read_text(encoding="utf-8")
 
     # the exports: one marker for the two records, both sources credited; the source records as they were
-    from transiscope.exports import export_all
+    from transiscope.downstream.exports import export_all
 
     exported = export_all(settings, gzip_copies=False)
     out = settings.exports_dir
@@ -150,8 +152,8 @@ def test_decisions_persist_across_runs(linked_bus: Bus, capsys: pytest.CaptureFi
     assert main(["link"]) == 0
     assert _same_as(bus) == {nantes, nantes[::-1]}
     with bus.store() as store:
-        decided = store.select(f"""SELECT ?d WHERE {{ ?l <{rdf.TS}candidate> <{amap}>, <{amap_twin}> ;
-                                   <{rdf.TS}reviewDecision> ?d }}""")
+        decided = store.select(f"""SELECT ?d WHERE {{ ?l <{vocab.TS}candidate> <{amap}>, <{amap_twin}> ;
+                                   <{vocab.TS}reviewDecision> ?d }}""")
     assert [r["d"].value for r in decided] == ["rejected"]
     capsys.readouterr()
     assert main(["link", "--confirm", "transiscope/nope", "presdecheznous/P-rc"]) == 2

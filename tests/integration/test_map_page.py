@@ -15,9 +15,9 @@ import pytest
 
 from tests.conftest import PROJECT, PayloadServer
 from tests.integration.exported import build_site
-from transiscope.exports import export_all
-from transiscope.serve import Endpoint, ServeSettings
-from transiscope.static_files import map_assets_missing
+from transiscope.downstream.exports import export_all
+from transiscope.serve.endpoint import Endpoint, ServeSettings
+from transiscope.serve.static_files import map_assets_missing
 
 ARTEFACTS = PROJECT / "test-artefacts"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -142,7 +142,7 @@ def test_map_page_gaps_choropleth(browser, site) -> None:
     """The gap analysis as a choropleth: a level, a concept and a measure chosen, a legend with the caveat."""
     import json
 
-    from transiscope.gaps import GapSettings, run_gaps
+    from transiscope.downstream.gaps.analysis import GapSettings, run_gaps
 
     settings = site["settings"]
     run_gaps(settings, GapSettings(file_levels=("region", "departement")), write_store=False)

@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import Bus, Reply
 from tests.integration.webhook_receiver import WebhookReceiver
-from transiscope import notify, pipeline
-from transiscope.errors import ConfigError, SourceHTTPError
+from transiscope import notify, runs
+from transiscope.core.errors import ConfigError, SourceHTTPError
+from transiscope.ingest import pipeline
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
@@ -31,7 +32,7 @@ def _failed_airflow_run(bus: Bus, airflow_run_id: str, reply: Reply) -> str:
     run_dir = pipeline.start_run(SOURCE, runner="airflow", airflow={"dag_id": DAG_ID, "run_id": airflow_run_id})
     with pytest.raises(SourceHTTPError):
         pipeline.extract(run_dir)
-    return pipeline.read_run(run_dir)["run_id"]
+    return runs.read_run(run_dir)["run_id"]
 
 
 def test_failed_ingest_is_recorded_and_posted(bus: Bus, receiver: WebhookReceiver, monkeypatch) -> None:

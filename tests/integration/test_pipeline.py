@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SOURCE_IDS, Bus, Reply, sample_path
-from transiscope import pipeline, rdf
-from transiscope.config import Settings
-from transiscope.errors import StoreLocked
-from transiscope.quality import build_source_report
-from transiscope.registry import load_registry
-from transiscope.store import EmbeddedStore
+from transiscope import runs
+from transiscope.core import vocab
+from transiscope.core.errors import StoreLocked
+from transiscope.ingest import pipeline
+from transiscope.registry.sources import load_registry
+from transiscope.reports.quality import build_source_report
+from transiscope.settings import Settings
+from transiscope.store.embedded import EmbeddedStore
 
 #: (fetched, loaded, quarantined) of each bundled sample, from transforms/samples/README.md
 EXPECTED = {"transiscope": (14, 12, 2), "presdecheznous": (12, 10, 2), "francetierslieux": (10, 9, 1)}
@@ -26,7 +28,7 @@ def _run(source_id: str) -> pipeline.RunSummary:
 
 
 def _quarantine(summary: pipeline.RunSummary) -> list[dict]:
-    return list(pipeline.iter_quarantine(Path(summary.run_dir)))
+    return list(runs.iter_quarantine(Path(summary.run_dir)))
 
 
 @pytest.mark.parametrize("source_id", SOURCE_IDS)
@@ -43,8 +45,8 @@ def test_nothing_lost(bus: Bus, source_id: str) -> None:
         assert entry["raw"] == raw[entry["record_index"]]  # the raw record, as the source sent it
     with bus.store() as store:
         loaded = store.select(
-            f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{rdf.source_graph(rdf_base(), source_id)}> "
-            f"{{ ?i a <{rdf.TS}Initiative> }} }}"
+            f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(rdf_base(), source_id)}> "
+            f"{{ ?i a <{vocab.TS}Initiative> }} }}"
         )
     assert int(loaded[0]["n"].value) == counts["loaded"]
     loaded_positions = {json.loads(line)["record_index"]
@@ -54,7 +56,7 @@ def test_nothing_lost(bus: Bus, source_id: str) -> None:
 
 
 def rdf_base() -> str:
-    from transiscope.config import Settings
+    from transiscope.settings import Settings
 
     return Settings.from_env().base_iri
 
@@ -67,7 +69,7 @@ def test_idempotent_rerun(bus: Bus) -> None:
     assert bus.graph_triples("presdecheznous") == before
     assert len(before) == second.counts["triples"]
     # the same triples file: the graph is not rewritten, only the run's provenance is
-    load = pipeline.read_run(Path(second.run_dir))["stages"]["load"]
+    load = runs.read_run(Path(second.run_dir))["stages"]["load"]
     assert load["graph"] == f"unchanged: same triples as run {first.run_id}"
     with bus.store() as store:
         live = pipeline.previous_good_load(store, rdf_base(), "presdecheznous")
@@ -82,14 +84,14 @@ def test_unchanged_inputs_stop_after_the_extract(bus: Bus, tmp_path: Path) -> No
     again = pipeline.run_source("presdecheznous")
     assert again.outcome == "not-modified" and again.counts == {"fetched": 0, "loaded": 0, "quarantined": 0}
     assert f"unchanged since run {first.run_id}" in again.note and "nothing to load" in again.note
-    assert list(pipeline.read_run(Path(again.run_dir))["stages"]) == ["extract"]
+    assert list(runs.read_run(Path(again.run_dir))["stages"]) == ["extract"]
     assert bus.graph_triples("presdecheznous") == before
     forced = pipeline.run_source("presdecheznous", force=True)
     assert forced.outcome == "success" and forced.counts["loaded"] == first.counts["loaded"]
     # the store no longer holds the run the digest points at (wiped, restored...): never skip on a guess
     with bus.store(read_only=False) as store:
-        store.update(f"DELETE WHERE {{ GRAPH <{rdf.metadata_graph(rdf_base())}> "
-                     f"{{ <{rdf.source_iri(rdf_base(), 'presdecheznous')}> <{rdf.TS}lastSuccessfulRun> ?r }} }}")
+        store.update(f"DELETE WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> "
+                     f"{{ <{vocab.source_iri(rdf_base(), 'presdecheznous')}> <{vocab.TS}lastSuccessfulRun> ?r }} }}")
     assert pipeline.run_source("presdecheznous").outcome == "success"
 
 
@@ -107,17 +109,17 @@ def test_provenance_and_vocabularies_are_in_the_store(bus: Bus) -> None:
     base = rdf_base()
     with bus.store() as store:
         run = store.select(
-            f"SELECT ?outcome ?loaded ?runner ?mode WHERE {{ GRAPH <{rdf.metadata_graph(base)}> {{ "
-            f"<{rdf.source_iri(base, 'transiscope')}> <{rdf.TS}lastSuccessfulRun> ?r . "
-            f"?r <{rdf.TS}outcome> ?outcome ; <{rdf.TS}loaded> ?loaded ; <{rdf.TS}runner> ?runner ; "
-            f"<{rdf.TS}mode> ?mode }} }}"
+            f"SELECT ?outcome ?loaded ?runner ?mode WHERE {{ GRAPH <{vocab.metadata_graph(base)}> {{ "
+            f"<{vocab.source_iri(base, 'transiscope')}> <{vocab.TS}lastSuccessfulRun> ?r . "
+            f"?r <{vocab.TS}outcome> ?outcome ; <{vocab.TS}loaded> ?loaded ; <{vocab.TS}runner> ?runner ; "
+            f"<{vocab.TS}mode> ?mode }} }}"
         )
         concepts = store.select(
-            f"SELECT (COUNT(?c) AS ?n) WHERE {{ GRAPH <{rdf.ontology_graph(base, 'taxonomy')}> "
+            f"SELECT (COUNT(?c) AS ?n) WHERE {{ GRAPH <{vocab.ontology_graph(base, 'taxonomy')}> "
             "{ ?c a <http://www.w3.org/2004/02/skos/core#Concept> } }"
         )
         dangling = store.select(
-            f"SELECT ?c WHERE {{ ?i <{rdf.TS}category> ?c FILTER NOT EXISTS {{ ?c a "
+            f"SELECT ?c WHERE {{ ?i <{vocab.TS}category> ?c FILTER NOT EXISTS {{ ?c a "
             "<http://www.w3.org/2004/02/skos/core#Concept> } }"
         )
     assert [(r["outcome"].value, int(r["loaded"].value), r["runner"].value, r["mode"].value) for r in run] == [
@@ -127,12 +129,12 @@ def test_provenance_and_vocabularies_are_in_the_store(bus: Bus) -> None:
     assert dangling == [], "every category used by the data exists in the taxonomy"
     with bus.store() as store:
         sources = store.select(
-            f"SELECT ?notation ?dataset WHERE {{ GRAPH <{rdf.ontology_graph(base, 'sources')}> {{ "
+            f"SELECT ?notation ?dataset WHERE {{ GRAPH <{vocab.ontology_graph(base, 'sources')}> {{ "
             "?c <http://www.w3.org/2004/02/skos/core#notation> ?notation ; <http://xmlns.com/foaf/0.1/focus> ?dataset "
             "} }"
         )
     assert sorted((r["notation"].value, r["dataset"].value) for r in sources) == sorted(
-        (source_id, rdf.source_iri(base, source_id)) for source_id in bus.urls
+        (source_id, vocab.source_iri(base, source_id)) for source_id in bus.urls
     ), "the map's Sources group: one concept per configured source, linked to its DCAT dataset"
 
 
@@ -157,9 +159,9 @@ def _assert_failed_and_kept(bus: Bus, summary: pipeline.RunSummary, before: set[
     assert bus.graph_triples("transiscope") == before, "the previous live graph must be kept"
     with bus.store() as store:
         rows = store.select(
-            f"SELECT ?outcome ?msg WHERE {{ GRAPH <{rdf.metadata_graph(rdf_base())}> {{ "
-            f"?r <{rdf.DCT}identifier> \"{summary.run_id}\" ; <{rdf.TS}outcome> ?outcome ; "
-            f"<{rdf.TS}errorMessage> ?msg }} }}"
+            f"SELECT ?outcome ?msg WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> {{ "
+            f"?r <{vocab.DCT}identifier> \"{summary.run_id}\" ; <{vocab.TS}outcome> ?outcome ; "
+            f"<{vocab.TS}errorMessage> ?msg }} }}"
         )
     assert [(r["outcome"].value, r["msg"].value) for r in rows] == [(summary.outcome, summary.error)]
 
@@ -195,7 +197,7 @@ def test_429_retry_after_is_honoured(bus: Bus) -> None:
     _point_source_at(bus, "transiscope", url)
     summary = _run("transiscope")
     assert summary.outcome == "success" and bus.server.hits[path] == 2
-    run = pipeline.read_run(Path(summary.run_dir))
+    run = runs.read_run(Path(summary.run_dir))
     assert run["stages"]["extract"]["seconds"] >= 0.9  # slept for the Retry-After second
 
 
@@ -277,9 +279,9 @@ def test_quarantine_rate_over_threshold(bus: Bus, loaded: set[str], monkeypatch:
 
 @pytest.mark.parametrize(("loaded", "rejected"), [(40, True), (49, True), (50, False), (100, False)])
 def test_shrink_threshold(loaded: int, rejected: bool) -> None:
-    from transiscope.config import Settings
-    from transiscope.errors import BatchRejected
-    from transiscope.registry import load_registry
+    from transiscope.core.errors import BatchRejected
+    from transiscope.registry.sources import load_registry
+    from transiscope.settings import Settings
 
     settings = Settings.from_env()  # max_shrink 0.5
     source = load_registry(settings.registry_path).get("transiscope")
@@ -334,16 +336,16 @@ def test_void_statistics_and_validation_summary(bus: Bus) -> None:
     _run("transiscope")
     summary = _run("transiscope")  # twice: statistics are replaced, not accumulated
     base = rdf_base()
-    source = rdf.source_iri(base, "transiscope")
+    source = vocab.source_iri(base, "transiscope")
     with bus.store() as store:
         classes = {r["c"].value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]: int(r["n"].value) for r in store.select(
             f"SELECT ?c ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classPartition> ?p . "
             "?p <http://rdfs.org/ns/void#class> ?c ; <http://rdfs.org/ns/void#entities> ?n }")}
         count = store.select(f"SELECT ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classes> ?n }}")
         checks = store.select(
-            f"SELECT ?check ?severity ?failed WHERE {{ <{rdf.run_iri(base, 'transiscope', summary.run_id)}> "
-            f"<{rdf.TS}checkResult> ?c . ?c <{rdf.TS}check> ?check ; <{rdf.TS}severity> ?severity ; "
-            f"<{rdf.TS}failedRecords> ?failed }}")
+            f"SELECT ?check ?severity ?failed WHERE {{ <{vocab.run_iri(base, 'transiscope', summary.run_id)}> "
+            f"<{vocab.TS}checkResult> ?c . ?c <{vocab.TS}check> ?check ; <{vocab.TS}severity> ?severity ; "
+            f"<{vocab.TS}failedRecords> ?failed }}")
     assert classes["Initiative"] == classes["Organization"] == 12
     assert classes["PostalAddress"] == 12 and classes["Geometry"] == 12
     assert [int(r["n"].value) for r in count] == [len(classes)]
@@ -368,11 +370,11 @@ def test_shape_violations_are_quarantined_before_the_load(bus: Bus) -> None:
     counts = pipeline.load(run_dir)
     assert counts["loaded"] == len(records) - 1 and counts["shape_violations"] == stats["violations"]
     assert counts["fetched"] == counts["loaded"] + counts["quarantined"]
-    entry = next(e for e in pipeline.iter_quarantine(run_dir) if e["stage"] == "shapes")
+    entry = next(e for e in runs.iter_quarantine(run_dir) if e["stage"] == "shapes")
     assert entry["source_id"] == broken["source_id"] and entry["raw"]["id"] == broken["source_id"]
     assert any("n-existe-pas" in reason and "taxonomy" in reason for reason in entry["reasons"])
     assert any("taxonomie" in reason for reason in entry["reasons_fr"])
-    iri = rdf.initiative_iri(rdf_base(), "transiscope", broken["source_id"])
+    iri = vocab.initiative_iri(rdf_base(), "transiscope", broken["source_id"])
     assert not any(line.startswith(f"<{iri}") for line in bus.graph_triples("transiscope"))
     assert len(bus.graph_triples("transiscope")) == counts["triples"]
     settings = Settings.from_env()

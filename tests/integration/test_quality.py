@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path, write_registry
-from transiscope import pipeline
 from transiscope.cli import main
-from transiscope.quality import WEIGHTS, build_source_report, write_reports
-from transiscope.registry import load_registry
+from transiscope.ingest import pipeline
+from transiscope.registry.sources import load_registry
+from transiscope.reports.quality import WEIGHTS, build_source_report, write_reports
 
 
 class _Text(HTMLParser):

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Bus, Reply
-from transiscope import pipeline
+from transiscope import runs
 from transiscope.cli import main
-from transiscope.errors import ConfigError
+from transiscope.core.errors import ConfigError
+from transiscope.ingest import pipeline
 
 SOURCE = "transiscope"
 
@@ -32,7 +33,7 @@ def test_replay_reloads_the_stored_payload_while_the_source_is_down(bus: Bus, ca
     assert main(["replay", str(stored)]) == 0
     out = capsys.readouterr().out
     (new_dir,) = [d for d in (bus.home / "runs" / SOURCE).iterdir() if d != stored]
-    run = pipeline.read_run(new_dir)
+    run = runs.read_run(new_dir)
     assert run["outcome"] == "success" and run["runner"] == "replay" and run["url"] == bus.urls[SOURCE]
     assert run["replay_of"]["run_id"] == first.run_id
     assert run["counts"]["loaded"] == first.counts["loaded"] and run["counts"]["fetched"] == first.counts["fetched"]

@@ -18,10 +18,11 @@ from SPARQLWrapper import CSV, JSON, TURTLE, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
 from tests.conftest import SOURCE_IDS, PayloadServer, Reply, sample_path, write_registry
-from transiscope import pipeline
-from transiscope.config import Settings
-from transiscope.serve import Endpoint, ServeSettings, example_queries
-from transiscope.store import EmbeddedStore
+from transiscope import runs
+from transiscope.ingest import pipeline
+from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
+from transiscope.settings import Settings
+from transiscope.store.embedded import EmbeddedStore
 
 TOKEN = "s3cret-token"
 LOADED = 12 + 11 + 9  # transiscope, presdecheznous (with the twin record), francetierslieux
@@ -94,7 +95,7 @@ def _rows(site, query: str) -> list[dict[str, str]]:
 def _valid_records(settings: Settings) -> list[dict]:
     records = []
     for source_id in SOURCE_IDS:
-        run_dir = pipeline.latest_processed_run(settings, source_id)
+        run_dir = runs.latest_processed_run(settings, source_id)
         records += [json.loads(line) for line in (Path(run_dir) / "valid.jsonl").read_text().splitlines()]
     return records
 

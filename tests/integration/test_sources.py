@@ -15,9 +15,11 @@ import pytest
 
 from tests.conftest import TRANSFORMS, Bus
 from tests.integration.test_faults import write_registry
-from transiscope import pipeline, rdf
-from transiscope.registry import load_registry
-from transiscope.samples import SampleServer
+from transiscope import runs
+from transiscope.core import vocab
+from transiscope.ingest import pipeline, rdf
+from transiscope.ingest.samples import SampleServer
+from transiscope.registry.sources import load_registry
 
 #: (fetched, loaded, quarantined) of each sample whose count does not depend on today's date
 EXPECTED = {
@@ -39,7 +41,7 @@ def samples(bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def _quarantine(summary: pipeline.RunSummary) -> dict:
-    return {q["source_id"]: q["reasons"] for q in pipeline.iter_quarantine(Path(summary.run_dir))}
+    return {q["source_id"]: q["reasons"] for q in runs.iter_quarantine(Path(summary.run_dir))}
 
 
 @pytest.mark.parametrize("source_id", sorted(EXPECTED))
@@ -80,7 +82,7 @@ def _value(row, name: str) -> str | None:
 def _select(bus: Bus, query: str, names: tuple[str, ...] = ("e", "start", "end", "status", "lat", "parent")
             ) -> list[dict]:
     with bus.store() as store:
-        return [{name: _value(row, name) for name in names} for row in store.select(rdf.SPARQL_PREFIXES + query)]
+        return [{name: _value(row, name) for name in names} for row in store.select(vocab.SPARQL_PREFIXES + query)]
 
 
 def test_events_are_schema_events_with_zoned_times_places_status_and_sub_events(bus: Bus,

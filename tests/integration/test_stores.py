@@ -21,11 +21,13 @@ import pytest
 
 from tests.conftest import Bus
 from tests.integration.servers import FlakyProxy, Server, ServerUnavailable, start_oxigraph, start_virtuoso
-from transiscope import rdf
-from transiscope.config import DEFAULT_BASE_IRI, Settings, StoreSettings
-from transiscope.errors import StoreError
-from transiscope.remote_store import RemoteStore, StoreHTTPError, StoreUnreachable
-from transiscope.store import EmbeddedStore, TripleStore, open_store
+from transiscope.core import vocab
+from transiscope.core.errors import StoreError
+from transiscope.ingest import rdf
+from transiscope.settings import DEFAULT_BASE_IRI, Settings, StoreSettings
+from transiscope.store.base import TripleStore
+from transiscope.store.embedded import EmbeddedStore, open_store
+from transiscope.store.remote import RemoteStore, StoreHTTPError, StoreUnreachable
 
 KINDS = ("embedded", "oxigraph", "virtuoso")
 REMOTE = ("oxigraph", "virtuoso")
@@ -275,7 +277,7 @@ def _check_blank_nodes(store: TripleStore, graphs: tuple[str, str, str], tmp_pat
     paths = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . "
                          f"?p <{SH}path> ?path }} }}")
     members = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . "
-                           f"?p <{SH}in> ?list . ?list <{rdf.RDF}rest>*/<{rdf.RDF}first> ?m }} }}")
+                           f"?p <{SH}in> ?list . ?list <{vocab.RDF}rest>*/<{vocab.RDF}first> ?m }} }}")
     assert int(paths[0]["n"].value) == 40
     assert int(members[0]["n"].value) == 60
 
@@ -322,7 +324,7 @@ def test_a_large_source_loads_in_chunks(backend: Backend, graphs: tuple[str, str
         if backend.server:
             chunk = StoreSettings().chunk_triples
             assert store.requests_sent >= triples // chunk  # never one request for the whole graph
-        rows = store.select(f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{live}> {{ ?i a <{rdf.TS}Initiative> }} }}")
+        rows = store.select(f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{live}> {{ ?i a <{vocab.TS}Initiative> }} }}")
         assert int(rows[0]["n"].value) == 100_000
         assert marks(store, meta) == ["large"]
 
@@ -411,12 +413,13 @@ def test_an_unreachable_store_is_a_transient_error() -> None:
 # -- the whole pipeline ------------------------------------------------------------------------------------
 def test_the_pipeline_runs_on_each_store(backend: Backend, bus: Bus, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from transiscope import cli, pipeline
+    from transiscope import cli
+    from transiscope.ingest import pipeline
 
     base = f"https://example.org/bus/{uuid.uuid4().hex}/"
     for name, value in {**backend.env(), "TRANSISCOPE_BASE_IRI": base}.items():
         monkeypatch.setenv(name, value)
-    graph = rdf.source_graph(base, "transiscope")
+    graph = vocab.source_graph(base, "transiscope")
     snapshots = []
     for _ in range(2):  # the second run is the forced re-run: same triples, only the provenance written
         summary = pipeline.run_source("transiscope", force=True)

@@ -25,10 +25,9 @@ import pytest
 from pyproj import Transformer
 
 from tests.conftest import PayloadServer, Reply
-from transiscope import rdf
-from transiscope.config import PROJECT_ROOT
-from transiscope.errors import ConfigError
-from transiscope.gaps import (
+from transiscope.core import vocab
+from transiscope.core.errors import ConfigError
+from transiscope.downstream.gaps.analysis import (
     GapSettings,
     Items,
     compute,
@@ -41,7 +40,8 @@ from transiscope.gaps import (
     write_geojson,
     write_links_ntriples,
 )
-from transiscope.territory_graph import (
+from transiscope.settings import PROJECT_ROOT
+from transiscope.territories.graph import (
     FILES,
     build_territories,
     load_territories,
@@ -300,9 +300,9 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     store.load(path=str(cube), format=ox.RdfFormat.N_TRIPLES)
     share = list(store.query(
         f"""SELECT ?v ?t WHERE {{ ?o a <http://purl.org/linked-data/cube#Observation> ;
-                <{rdf.TS}refTerritory> <{BASE}id/territory/cog2026/region/84> ;
-                <{rdf.TS}refConcept> <{rdf.TX}repair-cafes> ; <{rdf.TS}populationShareBeyond> ?v ;
-                <{rdf.TS}thresholdKm> ?t }} ORDER BY ?t"""))
+                <{vocab.TS}refTerritory> <{BASE}id/territory/cog2026/region/84> ;
+                <{vocab.TS}refConcept> <{vocab.TX}repair-cafes> ; <{vocab.TS}populationShareBeyond> ?v ;
+                <{vocab.TS}thresholdKm> ?t }} ORDER BY ?t"""))
     assert [(float(r["t"].value), float(r["v"].value)) for r in share] == [
         (5.0, pytest.approx(9000 / 20500, abs=1e-6)), (15.0, pytest.approx(3000 / 20500, abs=1e-6))]
     finite = sum(int(np.isfinite(m[:, gaps.active]).sum()) for level in SETTINGS.cube_levels
@@ -318,10 +318,10 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     for path in (links, territories_nt):
         store.load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
     linked = {r["t"].value.rsplit("/", 2)[-2] for r in store.query(
-        f"SELECT ?t WHERE {{ <{cafes.iris[0]}> <{rdf.TS}inTerritory> ?t }}")}
+        f"SELECT ?t WHERE {{ <{cafes.iris[0]}> <{vocab.TS}inTerritory> ?t }}")}
     assert linked == {"commune", "epci", "departement", "region", "cog2026"}  # cog2026/france
     terms = {q.predicate.value for q in store} | {
-        q.object.value for q in store if q.predicate.value == rdf.RDF + "type"}
+        q.object.value for q in store if q.predicate.value == vocab.RDF + "type"}
 
     ontology = rdflib.Graph().parse(ONTOLOGY / "transiscope.ttl")
     assert undeclared(terms, ontology) == set()

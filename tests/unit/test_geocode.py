@@ -9,11 +9,20 @@ import pytest
 import shapely
 
 from tests.conftest import PayloadServer, Reply
-from transiscope import geochecks, geocoders
-from transiscope.config import GeocodeSettings, HttpSettings, Settings
-from transiscope.errors import ConfigError
-from transiscope.geocode import Fallback, GeocodeCache, _name_key, address_key, commune_names, load_fallback
-from transiscope.territories import load_communes
+from transiscope.core import vocab
+from transiscope.core.errors import ConfigError
+from transiscope.ingest.geocode import checks as geochecks
+from transiscope.ingest.geocode import providers as geocoders
+from transiscope.ingest.geocode.placing import (
+    Fallback,
+    GeocodeCache,
+    _name_key,
+    address_key,
+    commune_names,
+    load_fallback,
+)
+from transiscope.settings import GeocodeSettings, HttpSettings, Settings
+from transiscope.territories.communes import load_communes
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +142,7 @@ def test_budget_refuses_the_request_past_it(payload_server: PayloadServer) -> No
     client = geocoders.Client(GeocodeSettings(url=payload_server.url("/budget"), rate=1000, max_requests=1),
                               HttpSettings(retries=0))
     query = geocoders.Query("k", "nowhere")
-    from transiscope.errors import GeocodeBudgetExhausted
+    from transiscope.core.errors import GeocodeBudgetExhausted
 
     with pytest.raises(GeocodeBudgetExhausted, match="TRANSISCOPE_GEOCODER_MAX_REQUESTS=1"):
         geocoders.provider("nominatim").geocode([query, query], client)
@@ -157,8 +166,8 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_precision_and_method_in_the_rdf() -> None:
     import pyoxigraph as ox
 
-    from transiscope import rdf
-    from transiscope.records import empty_record
+    from transiscope.ingest import rdf
+    from transiscope.ingest.records import empty_record
 
     record = empty_record()
     record.update(source="s", source_id="a", name="Atelier", lat=45.26, lon=5.88, geo_precision="commune",
@@ -166,5 +175,5 @@ def test_precision_and_method_in_the_rdf() -> None:
     triples = list(rdf.initiative_triples(record, "https://w3id.org/transiscope/", rdf.Terms()))
     geometry = ox.NamedNode("https://w3id.org/transiscope/id/initiative/s/a/geometry")
     found = {(t.predicate.value, t.object.value) for t in triples if t.subject == geometry}
-    assert (rdf.TS + "positionPrecision", "commune") in found
-    assert (rdf.TS + "positionMethod", "territories-postcode") in found
+    assert (vocab.TS + "positionPrecision", "commune") in found
+    assert (vocab.TS + "positionMethod", "territories-postcode") in found

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from transiscope.config import PROJECT_ROOT
-from transiscope.errors import MalformedPayload
-from transiscope.formats import RecordRejected, gogocarto
-from transiscope.records import INITIATIVE_COLUMNS
-from transiscope.registry import load_registry
+from transiscope.core.errors import MalformedPayload
+from transiscope.ingest.formats import RecordRejected, gogocarto
+from transiscope.ingest.records import INITIATIVE_COLUMNS
+from transiscope.registry.sources import load_registry
+from transiscope.settings import PROJECT_ROOT
 
 REGISTRY = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from transiscope import guide
+from transiscope.reports import guide
 
 
 @pytest.mark.parametrize("lang", guide.LANGS)

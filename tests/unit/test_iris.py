@@ -10,8 +10,9 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from transiscope import rdf
-from transiscope.records import empty_record
+from transiscope.core import vocab
+from transiscope.ingest import rdf
+from transiscope.ingest.records import empty_record
 
 BASE = "https://w3id.org/transiscope/"
 
@@ -48,8 +49,8 @@ def _is_dot_segment_free(iri: str) -> bool:
 
 @pytest.mark.parametrize("record_id", HOSTILE_IDS, ids=range(len(HOSTILE_IDS)))
 def test_initiative_iri_is_a_valid_stable_iri(record_id: str) -> None:
-    iri = rdf.initiative_iri(BASE, "some source", record_id)
-    assert iri == rdf.initiative_iri(BASE, "some source", record_id)  # deterministic
+    iri = vocab.initiative_iri(BASE, "some source", record_id)
+    assert iri == vocab.initiative_iri(BASE, "some source", record_id)  # deterministic
     assert iri.startswith(BASE + "id/initiative/some%20source/")
     ox.NamedNode(iri)  # pyoxigraph checks IRI syntax (raises ValueError otherwise)
     assert rdflib.URIRef(iri).n3() == f"<{iri}>"
@@ -60,24 +61,24 @@ def test_initiative_iri_is_a_valid_stable_iri(record_id: str) -> None:
 
 
 def test_hostile_ids_give_distinct_iris_that_never_collide_with_dependent_nodes() -> None:
-    iris = [rdf.initiative_iri(BASE, "s", i) for i in HOSTILE_IDS]
+    iris = [vocab.initiative_iri(BASE, "s", i) for i in HOSTILE_IDS]
     assert len(set(iris)) == len(HOSTILE_IDS)
     dependents = {iri + suffix for iri in iris for suffix in ("/geometry", "/address")}
     assert not dependents & set(iris)
 
 
 def test_dot_segment_ids_are_encoded() -> None:
-    assert rdf.initiative_iri(BASE, "s", ".") == BASE + "id/initiative/s/%2E"
-    assert rdf.initiative_iri(BASE, "s", "..") == BASE + "id/initiative/s/%2E%2E"
-    assert rdf.initiative_iri(BASE, "s", "...") == BASE + "id/initiative/s/..."  # not a dot-segment
-    assert rdf.initiative_iri(BASE, "s", "a.b") == BASE + "id/initiative/s/a.b"  # ordinary ids unchanged
+    assert vocab.initiative_iri(BASE, "s", ".") == BASE + "id/initiative/s/%2E"
+    assert vocab.initiative_iri(BASE, "s", "..") == BASE + "id/initiative/s/%2E%2E"
+    assert vocab.initiative_iri(BASE, "s", "...") == BASE + "id/initiative/s/..."  # not a dot-segment
+    assert vocab.initiative_iri(BASE, "s", "a.b") == BASE + "id/initiative/s/a.b"  # ordinary ids unchanged
 
 
-@pytest.mark.parametrize("make", [rdf.source_iri, rdf.source_graph, rdf.staging_graph])
+@pytest.mark.parametrize("make", [vocab.source_iri, vocab.source_graph, vocab.staging_graph])
 def test_source_level_iris_accept_hostile_ids(make) -> None:
     for hostile in HOSTILE_IDS:
         ox.NamedNode(make(BASE, hostile))
-    ox.NamedNode(rdf.run_iri(BASE, "s>x", "2026-01-01T00:00:00Z {x}"))
+    ox.NamedNode(vocab.run_iri(BASE, "s>x", "2026-01-01T00:00:00Z {x}"))
 
 
 def _record(record_id: str, index: int) -> dict:
@@ -101,14 +102,14 @@ def test_hostile_ids_through_ntriples_store_and_queries(tmp_path: Path) -> None:
     assert len(store) == count
 
     for n, record_id in enumerate(HOSTILE_IDS):
-        iri = rdf.initiative_iri(BASE, "hostile src", record_id)
+        iri = vocab.initiative_iri(BASE, "hostile src", record_id)
         # a query built by string formatting with the minted IRI and the id as a literal (as the CLI and the
         # pipeline build theirs): it parses, and finds exactly this record
-        query = (f"{rdf.SPARQL_PREFIXES}SELECT ?name ?g WHERE {{ <{iri}> schema:name ?name ; "
+        query = (f"{vocab.SPARQL_PREFIXES}SELECT ?name ?g WHERE {{ <{iri}> schema:name ?name ; "
                  f"ts:sourceId {ox.Literal(record_id)} ; geo:hasGeometry ?g }}")
         rows = list(store.query(query))
         assert [(r["name"].value, r["g"].value) for r in rows] == [(f'Name "{n}" <b> }} .', iri + "/geometry")]
-        assert str(graph.value(rdflib.URIRef(iri), rdflib.URIRef(rdf.TS + "sourceId"))) == record_id
+        assert str(graph.value(rdflib.URIRef(iri), rdflib.URIRef(vocab.TS + "sourceId"))) == record_id
     # the injection attempt stayed a literal: no triple about the "evil" IRI exists
     assert not list(store.quads_for_pattern(ox.NamedNode("http://evil.example/"), None, None))
     assert all(str(s).startswith(BASE) for s in graph.subjects())

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from transiscope.config import PROJECT_ROOT
-from transiscope.errors import ConfigError, MalformedPayload
-from transiscope.formats import RecordRejected, ical, tabular
-from transiscope.mapping import FUNCTIONS, apply_mapping, normalise_email, normalise_phone, normalise_url
-from transiscope.registry import load_mapping
-from transiscope.schemas import check_registry
+from transiscope.core.errors import ConfigError, MalformedPayload
+from transiscope.ingest.formats import RecordRejected, ical, tabular
+from transiscope.ingest.mapping import FUNCTIONS, apply_mapping, normalise_email, normalise_phone, normalise_url
+from transiscope.registry.schemas import check_registry
+from transiscope.registry.sources import load_mapping
+from transiscope.settings import PROJECT_ROOT
 
 CSV_MAPPING = """format = "csv"
 kind = "initiatives"
@@ -93,7 +93,7 @@ def test_csv_encodings_and_separators(tmp_path: Path, encoding: str, bom: bool, 
 def test_project_registry_has_every_format_and_passes_the_check() -> None:
     registry = PROJECT_ROOT / "transforms" / "sources.toml"
     assert check_registry(registry, PROJECT_ROOT / "expectations", PROJECT_ROOT / "ontology" / "taxonomy.ttl") == []
-    from transiscope.registry import SUPPORTED_FORMATS, load_registry
+    from transiscope.registry.sources import SUPPORTED_FORMATS, load_registry
 
     loaded = load_registry(registry)
     assert len(loaded.sources) >= 12
@@ -167,7 +167,7 @@ def test_ical_and_csv_refuse_what_is_not_their_format() -> None:
         ical.expand(b"<html><body>error</body></html>", "t", {"window_days": 1, "past_days": 0,
                                                                 "max_occurrences": 1})
     payload = json.dumps({"type": "FeatureCollection"}).encode()
-    from transiscope.formats import geojson
+    from transiscope.ingest.formats import geojson
 
     class _Source:
         id = "t"

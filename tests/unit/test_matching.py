@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bench.link_pairs import evaluate, generate
-from transiscope import link, matching
-from transiscope.config import LinkSettings
-from transiscope.errors import ConfigError
+from transiscope.core.errors import ConfigError
+from transiscope.downstream.link import linker as link
+from transiscope.downstream.link import matching
+from transiscope.settings import LinkSettings
 
 
 def _c(index: int = 0, **fields) -> matching.Comparable:

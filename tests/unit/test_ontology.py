@@ -12,15 +12,18 @@ import rdflib
 from rdflib import OWL, RDF, RDFS, SKOS, URIRef
 
 from tests.unit.test_shapes import sample_records
-from transiscope import pair, provenance, rdf, shapes
-from transiscope.config import PROJECT_ROOT
-from transiscope.records import INITIATIVE_COLUMNS, empty_record
-from transiscope.registry import Source
+from transiscope.core import vocab
+from transiscope.downstream.exports import pair
+from transiscope.ingest import rdf, shapes
+from transiscope.ingest.records import INITIATIVE_COLUMNS, empty_record
+from transiscope.registry.sources import Source
+from transiscope.settings import PROJECT_ROOT
+from transiscope.store import provenance
 
 ONTOLOGY = PROJECT_ROOT / "ontology"
 BASE = "https://w3id.org/transiscope/"
-TS = rdflib.Namespace(rdf.TS)
-TX = rdf.TX
+TS = rdflib.Namespace(vocab.TS)
+TX = vocab.TX
 QB = rdflib.Namespace("http://purl.org/linked-data/cube#")
 SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 PAIR = rdflib.Namespace(pair.PAIR)
@@ -47,7 +50,7 @@ def undeclared(terms: set[str], ontology: rdflib.Graph) -> set[str]:
     missing = set()
     for term in terms:
         node = URIRef(term)
-        if term.startswith(rdf.TS):
+        if term.startswith(vocab.TS):
             if not set(ontology.objects(node, RDF.type)) & own_kinds:
                 missing.add(term)
         elif not set(ontology.objects(node, RDFS.isDefinedBy)) & reused_vocabularies:
@@ -79,7 +82,7 @@ def _emitted_triples() -> list[ox.Triple]:
            "counts": {name: 1 for name in provenance.COUNTS}, "error": "x", "error_kind": "http",
            "failed_stage": "extract", "fallback_reason": "unreachable",
            "airflow": {"dag_id": "ingest_s", "run_id": "manual__1"},
-           "classes": {rdf.TS + "Initiative": 1, rdf.SCHEMA + "Organization": 1},
+           "classes": {vocab.TS + "Initiative": 1, vocab.SCHEMA + "Organization": 1},
            "checks": [{"type": "expect_column_values_to_not_be_null", "column": "name", "severity": "critical",
                        "failed": 2, "description": "Every record has a name"},
                       {"type": "expect_column_values_to_match_regex", "column": "email", "severity": "warning",
@@ -95,7 +98,7 @@ def _terms(triples: list[ox.Triple]) -> set[str]:
     terms = set()
     for t in triples:
         terms.add(t.predicate.value)
-        if t.predicate.value == rdf.RDF + "type":
+        if t.predicate.value == vocab.RDF + "type":
             terms.add(t.object.value)
         if isinstance(t.object, ox.Literal):
             terms.add(t.object.datatype.value)
@@ -109,10 +112,10 @@ def test_every_term_the_bus_writes_is_declared(ontology: rdflib.Graph) -> None:
 
 
 def test_a_misspelt_term_fails_the_closed_vocabulary_check(ontology: rdflib.Graph) -> None:
-    typos = {"http://schema.org/nmae", rdf.TS + "sourceID", "http://www.opengis.net/ont/geosparql#asWkt",
+    typos = {"http://schema.org/nmae", vocab.TS + "sourceID", "http://www.opengis.net/ont/geosparql#asWkt",
              "https://schema.org/name", "http://purl.org/dc/terms/licence"}
     assert undeclared(typos, ontology) == typos
-    assert undeclared({"http://schema.org/name", rdf.TS + "sourceId"}, ontology) == set()
+    assert undeclared({"http://schema.org/name", vocab.TS + "sourceId"}, ontology) == set()
 
 
 def test_the_shapes_only_speak_of_declared_terms(ontology: rdflib.Graph) -> None:
@@ -128,7 +131,7 @@ def test_the_shapes_only_speak_of_declared_terms(ontology: rdflib.Graph) -> None
 
 def test_own_terms_are_complete(ontology: rdflib.Graph) -> None:
     kinds = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, QB.DataStructureDefinition)
-    own = {s for kind in kinds for s in ontology.subjects(RDF.type, kind) if str(s).startswith(rdf.TS)}
+    own = {s for kind in kinds for s in ontology.subjects(RDF.type, kind) if str(s).startswith(vocab.TS)}
     assert {TS.Initiative, TS.Source, TS.IngestRun, TS.inTerritory, TS.DuplicateCandidate, TS.matchScore,
             TS.gapIndicators, TS.refTerritory, TS.initiativeCount} <= own
     for term in own:
@@ -136,10 +139,10 @@ def test_own_terms_are_complete(ontology: rdflib.Graph) -> None:
             languages = {o.language for o in ontology.objects(term, predicate)}
             assert {"fr", "en"} <= languages, f"{term} lacks a French or English {predicate}"
     for term in {s for s in own if (s, RDF.type, OWL.Class) in ontology}:  # each own class has a standard parent
-        assert any(not str(parent).startswith(rdf.TS) for parent in ontology.objects(term, RDFS.subClassOf)), term
+        assert any(not str(parent).startswith(vocab.TS) for parent in ontology.objects(term, RDFS.subClassOf)), term
     # every ts: term mentioned anywhere in the vocabulary files exists
     everything = _graph("transiscope.ttl", "taxonomy.ttl", "alignments.ttl", "shapes.ttl")
-    mentioned = {str(t) for triple in everything for t in triple if isinstance(t, URIRef) and str(t).startswith(rdf.TS)}
+    mentioned = {str(t) for triple in everything for t in triple if isinstance(t, URIRef) and str(t).startswith(vocab.TS)}
     assert {m for m in mentioned if URIRef(m) not in own} == set()
 
 
@@ -231,7 +234,7 @@ def test_pair_view_of_sample_data(tmp_path: Path) -> None:
     used = {str(p) for p in view.predicates()} | {str(o) for o in view.objects(None, RDF.type)}
     assert {u[len(pair.PAIR):] for u in used if u.startswith(pair.PAIR)} <= PAIR_TERMS
     for record in records:
-        subject = URIRef(rdf.initiative_iri(BASE, record["source"], record["source_id"]))
+        subject = URIRef(vocab.initiative_iri(BASE, record["source"], record["source_id"]))
         assert (subject, RDF.type, PAIR.Organization) in view
         assert str(view.value(subject, PAIR.label)) == record["name"]
         place = view.value(subject, PAIR.hasLocation)
@@ -239,7 +242,7 @@ def test_pair_view_of_sample_data(tmp_path: Path) -> None:
         assert float(view.value(place, PAIR.latitude)) == record["lat"]
         assert float(view.value(place, PAIR.longitude)) == record["lon"]
         topics = set(view.objects(subject, PAIR.hasTopic))
-        assert topics == {URIRef(rdf.concept_iri(n)) for n in record["concepts"]}
+        assert topics == {URIRef(vocab.concept_iri(n)) for n in record["concepts"]}
         for topic in topics:
             assert (topic, RDF.type, PAIR.Topic) in view and view.value(topic, PAIR.label) is not None
         if record["city"]:

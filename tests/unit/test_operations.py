@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from transiscope import operations
-from transiscope.config import Settings
-from transiscope.errors import ConfigError
-from transiscope.registry import load_registry
+from transiscope.core.errors import ConfigError
+from transiscope.registry.sources import load_registry
+from transiscope.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 

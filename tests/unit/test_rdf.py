@@ -8,12 +8,13 @@ import pytest
 import rdflib
 from rdflib import RDF, Literal, Namespace, URIRef
 
-from transiscope import rdf
-from transiscope.records import empty_record
+from transiscope.core import vocab
+from transiscope.ingest import rdf
+from transiscope.ingest.records import empty_record
 
 SCHEMA = Namespace("http://schema.org/")
 GEO = Namespace("http://www.opengis.net/ont/geosparql#")
-TS = Namespace(rdf.TS)
+TS = Namespace(vocab.TS)
 BASE = "https://w3id.org/transiscope/"
 
 
@@ -45,7 +46,7 @@ def test_key_triples(tmp_path: Path) -> None:
     assert (s, RDF.type, SCHEMA.Organization) in graph and (s, RDF.type, TS.Initiative) in graph
     assert graph.value(s, SCHEMA.name) == Literal('Le "Zinc" <b>')
     assert graph.value(s, TS.sourceId) == Literal("éco lieu>12")
-    assert graph.value(s, TS.category) == URIRef(rdf.TX + "agriculture-alimentation")
+    assert graph.value(s, TS.category) == URIRef(vocab.TX + "agriculture-alimentation")
     assert graph.value(s, TS.sourceCategory) == Literal("Alimentation & Agriculture")
     assert graph.value(s, TS.source) == URIRef(BASE + "id/source/presdecheznous")
     assert graph.value(s, URIRef("http://purl.org/dc/terms/license")) == URIRef("https://spdx.org/licenses/ODbL-1.0")
@@ -79,10 +80,10 @@ def test_missing_values_give_no_triples(tmp_path: Path) -> None:
 
 
 def test_iris_are_stable_and_distinct(tmp_path: Path) -> None:
-    a = rdf.initiative_iri(BASE, "s", "a/b")
-    assert a == rdf.initiative_iri(BASE, "s", "a/b")
-    assert a != rdf.initiative_iri(BASE, "s", "a%2Fb")  # an already-encoded id stays distinct
-    assert rdf.initiative_iri(BASE, "s", "a b") != rdf.initiative_iri(BASE, "s", "a+b")
+    a = vocab.initiative_iri(BASE, "s", "a/b")
+    assert a == vocab.initiative_iri(BASE, "s", "a/b")
+    assert a != vocab.initiative_iri(BASE, "s", "a%2Fb")  # an already-encoded id stays distinct
+    assert vocab.initiative_iri(BASE, "s", "a b") != vocab.initiative_iri(BASE, "s", "a+b")
 
 
 @pytest.mark.parametrize(("value", "text"), [(2.9e-05, "0.000029"), (45.0, "45.0"), (-61.5, "-61.5"),

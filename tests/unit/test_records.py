@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from transiscope.records import clean_contact, clean_text, parse_date, to_float
+from transiscope.core.text import clean_contact, clean_text
+from transiscope.ingest.records import parse_date, to_float
 
 
 def test_html_is_stripped_and_entities_decoded() -> None:

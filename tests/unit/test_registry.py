@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from transiscope.config import PROJECT_ROOT
-from transiscope.errors import ConfigError
-from transiscope.registry import load_registry
+from transiscope.core.errors import ConfigError
+from transiscope.registry.sources import load_registry
+from transiscope.settings import PROJECT_ROOT
 
 GOOD_MAPPING = 'format = "gogocarto"\nshape = "2021"\n[categories]\n"AMAP" = ["amap-circuits-courts"]\n'
 

@@ -1,5 +1,5 @@
 """SHACL shapes: the sample data conforms, hand-made violators get the expected messages, and the compiled
-engine (transiscope.shapes) reports exactly what pyshacl reports on the same graph."""
+engine (transiscope.ingest.shapes) reports exactly what pyshacl reports on the same graph."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import pyshacl
 import pytest
 import rdflib
 
-from transiscope import rdf, shapes
-from transiscope.config import PROJECT_ROOT
-from transiscope.formats import RecordRejected, connector
-from transiscope.registry import load_registry
-from transiscope.validate import suite_config, validate_records
+from transiscope.core import vocab
+from transiscope.ingest import rdf, shapes
+from transiscope.ingest.formats import RecordRejected, connector
+from transiscope.ingest.validate import suite_config, validate_records
+from transiscope.registry.sources import load_registry
+from transiscope.settings import PROJECT_ROOT
 
 BASE = "https://w3id.org/transiscope/"
 SHAPES = PROJECT_ROOT / "ontology" / "shapes.ttl"
@@ -294,9 +295,9 @@ def test_the_engines_agree_that_sample_data_conforms(tmp_path: Path, shapes_grap
 
 
 def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
-    """The catalogue and run provenance (transiscope.provenance) against the Source, IngestRun and CheckResult
+    """The catalogue and run provenance (transiscope.store.provenance) against the Source, IngestRun and CheckResult
     shapes: a successful run, then a failed one whose valid records were not loaded."""
-    from transiscope import provenance
+    from transiscope.store import provenance
 
     registry = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
     source = registry.get("transiscope")
@@ -304,7 +305,7 @@ def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
                "ended": "2026-01-01T00:00:05+00:00", "outcome": "success", "mode": "sample", "runner": "cli",
                "url": source.url, "counts": {"fetched": 14, "loaded": 12, "quarantined": 2, "warnings": 2,
                                              "triples": 372},
-               "classes": {rdf.TS + "Initiative": 12}, "airflow": {},
+               "classes": {vocab.TS + "Initiative": 12}, "airflow": {},
                "checks": [{"type": "expect_column_values_to_not_be_null", "column": "name", "severity": "critical",
                            "failed": 1, "description": "Every record has a name"}]}
     failed = {**success, "run_id": "20260102T000000.000Z-bbbbbb", "started": "2026-01-02T00:00:00+00:00",
@@ -322,5 +323,5 @@ def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
     store.update(provenance.failure_update(source, broken, BASE))
     with data.open("wb") as out:
         ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in store), out, ox.RdfFormat.N_TRIPLES)
-    assert shapes.check_shapes(data) == {rdf.run_iri(BASE, source.id, "x"): [
+    assert shapes.check_shapes(data) == {vocab.run_iri(BASE, source.id, "x"): [
         "The counts do not add up: 14 records fetched, but loaded + quarantined (+ not loaded) differ."]}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from transiscope.errors import ConfigError
-from transiscope.territories import Communes, load_communes
+from transiscope.core.errors import ConfigError
+from transiscope.territories.communes import Communes, load_communes
 
 
 @pytest.fixture(scope="module")

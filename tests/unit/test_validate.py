@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from transiscope.config import PROJECT_ROOT
-from transiscope.errors import ConfigError
-from transiscope.records import empty_record
-from transiscope.validate import suite_config, validate_records
+from transiscope.core.errors import ConfigError
+from transiscope.ingest.records import empty_record
+from transiscope.ingest.validate import suite_config, validate_records
+from transiscope.settings import PROJECT_ROOT
 
 EXPECTATIONS = PROJECT_ROOT / "expectations"
 
@@ -129,7 +129,7 @@ def test_more_initiative_checks(suite: dict) -> None:
 
 
 def _event(source_id: str, **values: object) -> dict:
-    from transiscope.records import EVENT_COLUMNS
+    from transiscope.ingest.records import EVENT_COLUMNS
 
     record = empty_record(EVENT_COLUMNS)
     record.update(source="agenda", source_id=source_id, name=f"Atelier {source_id}", lat=45.76, lon=4.83,

@@ -11,9 +11,10 @@ import pytest
 import rdflib
 from rdflib import OWL, RDF, SKOS
 
-from transiscope import rdf, vocabulary
-from transiscope.config import PROJECT_ROOT
-from transiscope.registry import load_registry
+from transiscope.core import vocab
+from transiscope.downstream.exports import vocabulary
+from transiscope.registry.sources import load_registry
+from transiscope.settings import PROJECT_ROOT
 
 ONTOLOGY = PROJECT_ROOT / "ontology"
 BASE = "https://w3id.org/transiscope/"
@@ -76,7 +77,7 @@ def test_the_page_lists_every_class_property_concept_and_rule(published: Path) -
         graph.parse(path, format="turtle")
     expected = set()
     for kind in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, QB.DataStructureDefinition):
-        expected |= {str(s) for s in graph.subjects(RDF.type, kind) if str(s).startswith(rdf.TS)}
+        expected |= {str(s) for s in graph.subjects(RDF.type, kind) if str(s).startswith(vocab.TS)}
     expected |= {str(s) for s in graph.subjects(RDF.type, SKOS.Concept)}
     expected |= {str(s) for s in graph.subjects(RDF.type, SKOS.ConceptScheme)}
     expected |= {str(s) for s in graph.subjects(RDF.type, SH.NodeShape)}
@@ -128,7 +129,7 @@ def test_sources_scheme_has_one_concept_per_source(registry) -> None:
     triples = vocabulary.sources_scheme(registry, BASE)
     graph = rdflib.Graph()
     graph.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
-    scheme = rdflib.URIRef(rdf.TX + "sources")
+    scheme = rdflib.URIRef(vocab.TX + "sources")
     concepts = set(graph.subjects(SKOS.inScheme, scheme))
     assert len(concepts) == len(registry.sources) == len(set(graph.objects(scheme, SKOS.hasTopConcept)))
     taxonomy = rdflib.Graph().parse(ONTOLOGY / "taxonomy.ttl", format="turtle")
@@ -140,6 +141,6 @@ def test_sources_scheme_has_one_concept_per_source(registry) -> None:
         assert str(graph.value(concept, SKOS.notation)) == source.id
         assert {(str(o), o.language) for o in graph.objects(concept, SKOS.prefLabel)} == {
             (source.name, "fr"), (source.name, "en")}
-        assert graph.value(concept, rdflib.URIRef(rdf.FOAF + "focus")) == rdflib.URIRef(rdf.source_iri(BASE, source.id))
+        assert graph.value(concept, rdflib.URIRef(vocab.FOAF + "focus")) == rdflib.URIRef(vocab.source_iri(BASE, source.id))
         if source.description:
             assert str(graph.value(concept, SKOS.definition)) == source.description

@@ -1,0 +1,148 @@
+"""Text as the bus compares and shows it: one owner for cleaning and folding.
+
+Why one module: HTML fragments, placeholder contacts and accent/case folding are needed by the connectors,
+the link step, the reports and the exports alike; five slightly different folds had grown in as many
+modules, so that two records compared equal in one step and different in the next.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+#: letters NFKD does not decompose into ASCII (``œ`` would otherwise vanish from ``cœur``)
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def ascii_fold(text: str | None, *, lower: bool = True) -> str:
+    """Accents (and, unless ``lower`` is False, case) away, punctuation kept.
+
+    >>> ascii_fold("Épicerie L'Œuf")
+    "epicerie l'oeuf"
+    """
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", str(text).translate(_LIGATURES))
+    plain = decomposed.encode("ascii", "ignore").decode()
+    return plain.casefold() if lower else plain
+
+
+def fold(text: str | None, sep: str = " ") -> str:
+    """Accents, case and punctuation away, words joined by ``sep``: the form names are compared in.
+
+    >>> fold("L'Épi Vert – épicerie")
+    'l epi vert epicerie'
+    >>> fold("codePostal", sep="_")
+    'codepostal'
+    """
+    return _NON_ALNUM.sub(sep, ascii_fold(text)).strip(sep)
+
+
+def split_camel(text: str) -> str:
+    """``"postalCode"`` -> ``"postal_Code"``: field names in camel case, made foldable into words."""
+    return _CAMEL.sub(r"\1_\2", text)
+
+
+def slug(text: str | None, max_length: int = 60, fallback: str = "item", *, lower: bool = True) -> str:
+    """ASCII letters and digits joined by hyphens, at most ``max_length`` characters (for URLs and ids).
+
+    >>> slug("Réseau des AMAP d'Île-de-France")
+    'reseau-des-amap-d-ile-de-france'
+    >>> slug("Café Œuvre", lower=False)
+    'Cafe-OEuvre'
+    """
+    return _NOT_WORD.sub("-", ascii_fold(text, lower=lower)).strip("-")[:max_length] or fallback
+
+
+#: contact placeholders that mean "not published" (GDPR: treated as absent)
+PLACEHOLDERS = frozenset(
+    {"", "private", "hidden", "masqué", "masque", "privé", "prive", "null", "none", "n/a", "-", "nc"}
+)
+
+_BLOCK_TAGS = frozenset(
+    {"p", "br", "div", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
+)
+_DROP_CONTENT_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_NEWLINES = re.compile(r"\s*\n\s*(\n\s*)+")
+#: what looks like an HTML tag; no cleaned text may contain one
+MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class _TextExtractor(HTMLParser):
+    """Keeps the text of an HTML fragment; drops scripts, styles and every attribute."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROP_CONTENT_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _DROP_CONTENT_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def clean_text(value: Any, *, multiline: bool = True) -> str | None:
+    """HTML fragment or plain string -> clean plain text, or None when nothing is left.
+
+    Entities are decoded (twice-encoded ``&amp;eacute;`` included, as some sources double-escape),
+    tags and the content of ``<script>``/``<style>`` are dropped, whitespace is collapsed.
+    """
+    if value is None:
+        return None
+    text = str(value)
+    # Escaped markup (``&lt;script&gt;``) becomes markup once decoded: clean again, a bounded number
+    # of times, so that no tag survives however many times the source escaped it.
+    for _ in range(4):
+        if not ("<" in text or "&" in text):
+            break
+        parser = _TextExtractor()
+        parser.feed(text)
+        parser.close()
+        cleaned = "".join(parser.parts)
+        if "&" in cleaned:
+            cleaned = unescape(cleaned)
+        if cleaned == text:
+            break
+        text = cleaned
+        if not MARKUP.search(text):
+            break
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text)
+    if multiline:
+        text = "\n".join(line.strip() for line in text.split("\n"))
+        text = _NEWLINES.sub("\n\n", text).strip()
+    else:
+        text = " ".join(text.split())
+    return text or None
+
+
+def clean_contact(value: Any) -> str | None:
+    """A published contact value, or None for blanks and placeholders such as ``"private"``."""
+    text = clean_text(value, multiline=False)
+    if text is None or text.casefold() in PLACEHOLDERS:
+        return None
+    return text

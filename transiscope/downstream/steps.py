@@ -1,0 +1,111 @@
+"""The steps that follow the loads: link the sources, analyse territorial gaps, write the exports.
+
+Why one module: the CLI (``transiscope run`` after its sources, ``transiscope downstream``) and the three
+Airflow DAGs scheduled on the source Assets (``dags/transiscope_downstream.py``) must run the same steps
+the same way and report them the same way. Each step reads the store, never the run files.
+
+Order matters where both run: links first (the exports credit every source of a consolidated
+initiative), gaps second (the map's gap layer), exports last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from transiscope.core.errors import ConfigError, TransiscopeError
+from transiscope.settings import Settings
+
+#: in the order they run
+STEPS = ("link", "gaps", "export")
+
+
+@dataclass
+class StepResult:
+    """What one downstream step did, in a line a person reads and in figures for XCom."""
+
+    step: str
+    #: success or failed
+    outcome: str
+    line: str
+    seconds: float
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "outcome": self.outcome, "line": self.line, "seconds": round(self.seconds, 2),
+                **self.figures}
+
+
+def parse_steps(text: str) -> tuple[str, ...]:
+    """``link,export`` -> the steps, in their running order; an unknown step is a configuration error."""
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(wanted) - set(STEPS))
+    if unknown:
+        raise ConfigError(f"unknown downstream step(s) {', '.join(unknown)}: choose among {', '.join(STEPS)}")
+    return tuple(step for step in STEPS if step in wanted)
+
+
+def link_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    from transiscope.downstream.link.linker import run_link
+
+    started = time.monotonic()
+    summary = run_link(settings, progress=progress)
+    figures = {"records": summary.records, "compared_pairs": summary.compared_pairs, "same_as": summary.same_as,
+               "candidates": summary.candidates, "clusters": summary.clusters, "triples": summary.triples}
+    line = (f"{summary.records:,} records, {summary.compared_pairs:,} pairs compared: {summary.same_as:,} sameAs, "
+            f"{summary.candidates:,} candidates for review, {summary.clusters:,} consolidated initiatives")
+    return StepResult("link", "success", line, time.monotonic() - started, figures)
+
+
+def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    from transiscope.downstream.gaps.analysis import run_gaps
+
+    started = time.monotonic()
+    summary = run_gaps(settings, progress=progress)
+    figures = {"items": summary.items, "disagreements": summary.disagreements,
+               "concepts": len(summary.national), "triples": sum(summary.triples.values())}
+    line = (f"{summary.items:,} initiatives and events placed, {len(summary.national)} concepts measured, "
+            f"{summary.disagreements:,} points in another commune than declared")
+    return StepResult("gaps", "success", line, time.monotonic() - started, figures)
+
+
+def export_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    from transiscope.downstream.exports import export_all
+
+    started = time.monotonic()
+    summary = export_all(settings, progress=progress)
+    state = "unchanged (same bytes)" if summary.unchanged else "new data"
+    figures = {"initiatives": summary.initiatives, "events": summary.events, "files": summary.files,
+               "bytes": summary.bytes, "unchanged": summary.unchanged}
+    line = (f"{summary.initiatives:,} initiatives, {summary.events:,} events: {summary.files} files in "
+            f"{summary.out_dir} ({state})")
+    return StepResult("export", "success", line, time.monotonic() - started, figures)
+
+
+RUNNERS: dict[str, Callable[[Settings, Callable[[str], None] | None], StepResult]] = {
+    "link": link_step, "gaps": gaps_step, "export": export_step,
+}
+
+
+def run_step(step: str, settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    """One step; a :class:`TransiscopeError` propagates (Airflow fails the task with its one line)."""
+    if step not in RUNNERS:
+        raise ConfigError(f"unknown downstream step {step!r}: choose among {', '.join(STEPS)}")
+    return RUNNERS[step](settings, progress)
+
+
+def run_downstream(settings: Settings, steps: Sequence[str] = STEPS,
+                   progress: Callable[[str], None] | None = None) -> list[StepResult]:
+    """Every asked step in order; a failed step is reported and the next ones still run (an export of the
+    data as it is beats no export), so the caller decides what a failure means."""
+    results = []
+    for step in steps:
+        started = time.monotonic()
+        try:
+            results.append(run_step(step, settings, progress))
+        except TransiscopeError as error:
+            results.append(StepResult(step, "failed", str(error), time.monotonic() - started,
+                                      {"error_kind": getattr(error, "kind", "error")}))
+    return results

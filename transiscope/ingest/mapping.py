@@ -1,0 +1,561 @@
+"""Declarative mappings: a source's records -> canonical records, from a TOML file and no code.
+
+A mapping file (``transforms/mappings/<source>.toml``) says, for each canonical column, where the
+value is in a source record (a dotted *path*, ``*`` to go through a list), what to do to it (a list of
+*value functions* from the fixed set :data:`FUNCTIONS`, never ``eval``), a default, or a *template*
+that builds a string from other paths. Category labels then go through the source's crosswalk to
+the taxonomy notations of ``ontology/taxonomy.ttl``.
+
+Why a fixed set of functions: the old Semantic Bus ran user JavaScript with ``eval`` (a CVSS 9.8
+remote-code-execution flaw). Here configuration can only *select* behaviour that is written, reviewed
+and tested in this module. A mistake in a file (unknown function, malformed path, unknown column) is a
+:class:`~transiscope.core.errors.ConfigError` naming the file and the line, raised when the registry loads.
+
+Per column, after the functions, a default coercion applies (text cleaned of HTML, contacts with
+"private" placeholders dropped, coordinates with decimal commas read, dates to ISO 8601), so a
+mapping only lists functions when a source needs more than that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from transiscope.core.errors import ConfigError
+from transiscope.core.geo import in_france
+from transiscope.core.text import ascii_fold, clean_contact, clean_text
+from transiscope.ingest.formats import RecordRejected
+from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS, empty_record, parse_date, to_float
+
+KINDS = ("initiatives", "events")
+LIST_COLUMNS = frozenset({"categories", "tags"})
+FLOAT_COLUMNS = frozenset({"lat", "lon"})
+DATE_COLUMNS = frozenset({"created_at", "updated_at"})
+TIME_COLUMNS = frozenset({"start", "end"})
+MULTILINE_COLUMNS = frozenset({"description"})
+#: columns a mapping may not set: filled by the engine itself
+ENGINE_COLUMNS = frozenset({"source", "record_index", "concepts", "unmapped_categories", "notes", "unparsed", "past"})
+_SEGMENT = re.compile(r"^[^.\s][^.]*$")
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+_PHONE_KEEP = re.compile(r"[^\d+]")
+#: a URI scheme other than a host's port (``www.x.org:8080`` is a host, ``javascript:`` a scheme)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
+MAX_SPLIT_PARTS = 200
+
+
+# -- value functions -------------------------------------------------------------------------------
+def _each(value: Any, func: Callable[[Any], Any]) -> Any:
+    if isinstance(value, list):
+        return [v for v in (func(item) for item in value) if v not in (None, "")]
+    return func(value)
+
+
+def _strip_html(value: Any, _arg: str | None) -> Any:
+    return _each(value, lambda v: clean_text(v) if isinstance(v, str) else v)
+
+
+def _decode_entities(value: Any, _arg: str | None) -> Any:
+    return _each(value, lambda v: unescape(unescape(v)) if isinstance(v, str) else v)
+
+
+def _trim(value: Any, _arg: str | None) -> Any:
+    return _each(value, lambda v: " ".join(v.split()) or None if isinstance(v, str) else v)
+
+
+def _lower(value: Any, _arg: str | None) -> Any:
+    return _each(value, lambda v: v.lower() if isinstance(v, str) else v)
+
+
+def _split(value: Any, arg: str | None) -> Any:
+    sep = arg or ","
+
+    def one(text: Any) -> list[str]:
+        if not isinstance(text, str):
+            return [text] if text not in (None, "") else []
+        return [p.strip() for p in text.split(sep, MAX_SPLIT_PARTS) if p.strip()]
+
+    if isinstance(value, list):
+        return [part for item in value for part in one(item)]
+    return one(value)
+
+
+def _first(value: Any, _arg: str | None) -> Any:
+    if isinstance(value, list):
+        return next((v for v in value if v not in (None, "", [], {})), None)
+    return value
+
+
+def _join(value: Any, arg: str | None) -> Any:
+    if isinstance(value, list):
+        return (arg if arg is not None else ", ").join(str(v) for v in value if v not in (None, ""))
+    return value
+
+
+def _lang(value: Any, arg: str | None) -> Any:
+    """A multilingual object ``{"fr": ..., "en": ...}`` -> the value in ``arg`` (then fr, en, any)."""
+    if not isinstance(value, dict):
+        return value
+    for lang in (arg, "fr", "en"):
+        if lang and value.get(lang) not in (None, "", []):
+            return value[lang]
+    return next((v for v in value.values() if v not in (None, "", [])), None)
+
+
+def _parse_date(value: Any, arg: str | None) -> Any:
+    """A date in the format ``arg`` (strptime syntax, e.g. ``%d/%m/%Y``) -> ISO 8601; else left as is."""
+    if not isinstance(value, str) or not arg:
+        return value
+    try:
+        parsed = datetime.strptime(value.strip(), arg)
+    except ValueError:
+        return value
+    has_time = any(code in arg for code in ("%H", "%M", "%S", "%I"))
+    return parsed.isoformat() if has_time else parsed.date().isoformat()
+
+
+def _timestamp(value: Any, _arg: str | None) -> Any:
+    """Unix seconds -> ISO 8601 UTC date-time."""
+    number = to_float(value) if not isinstance(value, bool) else None
+    if number is None:
+        return value
+    try:
+        return datetime.fromtimestamp(number, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return value
+
+
+def _wall_time(value: Any, arg: str | None) -> Any:
+    """A date-time whose wall clock is right but whose zone is wrong (Karte von morgen labels local time
+    as UTC): keep the wall clock, attach the zone ``arg`` (default Europe/Paris)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.replace(tzinfo=ZoneInfo(arg or "Europe/Paris")).isoformat()
+
+
+def normalise_phone(value: Any) -> str | None:
+    """French numbers to ``+33 …`` international form; others keep their digits and leading ``+``."""
+    text = clean_contact(value)
+    if text is None:
+        return None
+    digits = _PHONE_KEEP.sub("", text)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if len(digits) == 10 and digits.startswith("0"):
+        digits = "+33" + digits[1:]
+    if len(digits.lstrip("+")) < 6:
+        return None
+    return digits
+
+
+def normalise_url(value: Any) -> str | None:
+    """An http(s) URL (``www.x.org`` gets ``https://``); anything else (``javascript:``…) is dropped."""
+    text = clean_contact(value)
+    if text is None:
+        return None
+    if "://" not in text:
+        if _SCHEME.match(text):  # javascript:, mailto:, data:... are not web pages
+            return None
+        text = "https://" + text.lstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in parts.netloc:
+        return None
+    return text
+
+
+def normalise_email(value: Any) -> str | None:
+    text = clean_contact(value)
+    if text is None:
+        return None
+    text = text.removeprefix("mailto:").strip().lower()
+    return text if _EMAIL.match(text) else None
+
+
+FUNCTIONS: dict[str, Callable[[Any, str | None], Any]] = {
+    "strip_html": _strip_html,
+    "decode_entities": _decode_entities,
+    "trim": _trim,
+    "lower": _lower,
+    "split": _split,
+    "first": _first,
+    "join": _join,
+    "lang": _lang,
+    "parse_date": _parse_date,
+    "timestamp": _timestamp,
+    "wall_time": _wall_time,
+    "phone": lambda v, _a: _each(v, normalise_phone),
+    "url": lambda v, _a: _each(v, normalise_url),
+    "email": lambda v, _a: _each(v, normalise_email),
+    # "crosswalk" is applied to categories by the engine; naming it on another column maps that value too
+    "crosswalk": lambda v, _a: v,
+}
+#: functions whose argument is required (``name:argument``)
+NEEDS_ARGUMENT = frozenset({"parse_date"})
+
+
+# -- compiled specs --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    column: str
+    paths: tuple[tuple[str, ...], ...] = ()
+    functions: tuple[tuple[str, str | None], ...] = ()
+    default: Any = None
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    kind: str
+    fields: dict[str, FieldSpec]
+    options: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def line_of(path: Path, needle: str, table: str | None = None) -> int | None:
+    """The first line of a TOML file (1-based) that mentions ``needle``, inside ``[table]`` when given."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    current = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            current = stripped.strip("[]").strip()
+            continue
+        if (table is None or current == table) and needle in line:
+            return number
+    return None
+
+
+def config_error(path: Path, message: str, needle: str, table: str | None = "fields") -> ConfigError:
+    line = line_of(path, needle, table) or line_of(path, needle)
+    where = f"{path.name}, line {line}" if line else path.name
+    return ConfigError(f"mapping {where}: {message}")
+
+
+def parse_path(text: str) -> tuple[str, ...] | None:
+    """``"location.address"`` -> ``("location", "address")``; None when malformed (empty segment...)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = tuple(p.strip() for p in text.split("."))
+    if not all(p and _SEGMENT.match(p) for p in parts):
+        return None
+    return parts
+
+
+def _parse_function(text: Any) -> tuple[str, str | None] | None:
+    if not isinstance(text, str) or not text:
+        return None
+    name, _, arg = text.partition(":")
+    return name.strip(), (arg if _ else None)
+
+
+def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> MappingSpec:
+    """Check and compile the ``[fields]`` table of a mapping file (its other tables checked by the schema)."""
+    kind = data.get("kind", "initiatives")
+    allowed = set(columns) - ENGINE_COLUMNS
+    specs: dict[str, FieldSpec] = {}
+    for column, raw in (data.get("fields") or {}).items():
+        if column not in allowed:
+            raise config_error(path, f"[fields].{column} is not a column of canonical {kind} records "
+                                     f"(one of: {', '.join(sorted(allowed))})", f"{column}")
+        if isinstance(raw, str | list):
+            raw = {"path": raw}
+        if not isinstance(raw, dict):
+            raise config_error(path, f"[fields].{column} must be a path, a list of paths or a table", column)
+        unknown_keys = set(raw) - {"path", "apply", "default", "template"}
+        if unknown_keys:
+            raise config_error(path, f"[fields].{column} has unknown key(s) {', '.join(sorted(unknown_keys))} "
+                                     "(allowed: path, apply, default, template)", sorted(unknown_keys)[0])
+        paths_raw = raw.get("path", [])
+        paths_raw = [paths_raw] if isinstance(paths_raw, str) else paths_raw
+        paths = []
+        for text in paths_raw:
+            parsed = parse_path(text)
+            if parsed is None:
+                raise config_error(path, f"[fields].{column}: bad path {text!r} (dotted names such as "
+                                         "\"location.address\", \"*\" for every item of a list)", str(text))
+            paths.append(parsed)
+        template = raw.get("template")
+        if template is not None:
+            if not isinstance(template, str):
+                raise config_error(path, f"[fields].{column}: template must be a string", column)
+            for inner in _TEMPLATE_FIELD.findall(template):
+                if parse_path(inner) is None:
+                    raise config_error(path, f"[fields].{column}: bad path {{{inner}}} in the template", inner)
+        functions = []
+        apply = raw.get("apply", [])
+        for item in [apply] if isinstance(apply, str) else apply:
+            parsed_fn = _parse_function(item)
+            if parsed_fn is None or parsed_fn[0] not in FUNCTIONS:
+                raise config_error(path, f"[fields].{column}: unknown function {item!r} (known: "
+                                         f"{', '.join(sorted(FUNCTIONS))})", str(item))
+            if parsed_fn[0] in NEEDS_ARGUMENT and not parsed_fn[1]:
+                raise config_error(path, f"[fields].{column}: {parsed_fn[0]} needs an argument, e.g. "
+                                         f"\"{parsed_fn[0]}:%d/%m/%Y\"", str(item))
+            if parsed_fn[0] == "wall_time" and parsed_fn[1]:
+                try:
+                    ZoneInfo(parsed_fn[1])
+                except (ZoneInfoNotFoundError, ValueError):
+                    raise config_error(path, f"[fields].{column}: unknown time zone {parsed_fn[1]!r}",
+                                       str(item)) from None
+            functions.append(parsed_fn)
+        if not paths and template is None and "default" not in raw:
+            raise config_error(path, f"[fields].{column} has no path, template or default", column)
+        specs[column] = FieldSpec(column, tuple(paths), tuple(functions), raw.get("default"), template)
+    return MappingSpec(kind=kind, fields=specs, options=dict(data.get("options") or {}),
+                       defaults=dict(data.get("defaults") or {}))
+
+
+# -- applying a spec -------------------------------------------------------------------------------
+def resolve(element: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a record; ``*`` maps over a list. A flat key with dots is tried first."""
+    if isinstance(element, dict) and len(path) > 1 and ".".join(path) in element:
+        return element[".".join(path)]
+    value: Any = element
+    for index, part in enumerate(path):
+        if part == "*":
+            if not isinstance(value, list):
+                return None
+            rest = path[index + 1:]
+            items = [resolve(item, rest) if rest else item for item in value]
+            flat: list[Any] = []
+            for item in items:
+                if isinstance(item, list):
+                    flat.extend(item)
+                elif item not in (None, ""):
+                    flat.append(item)
+            return flat
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        else:
+            return None
+    return value
+
+
+def _template(template: str, element: Any) -> str | None:
+    missing = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal missing
+        value = resolve(element, parse_path(match.group(1)) or ())
+        if value in (None, "", [], {}):
+            missing = True
+            return ""
+        return quote(str(value), safe="")
+
+    text = _TEMPLATE_FIELD.sub(fill, template)
+    return None if missing else text
+
+
+def _value(spec: FieldSpec, element: Any) -> Any:
+    value = None
+    if spec.template is not None:
+        value = _template(spec.template, element)
+    for path in spec.paths:
+        value = resolve(element, path)
+        if value not in (None, "", [], {}):
+            break
+    for name, arg in spec.functions:
+        if value is None:
+            break
+        value = FUNCTIONS[name](value, arg)
+    if value in (None, "", [], {}):
+        value = spec.default
+    return value
+
+
+def parse_time(value: Any, zone: str | None) -> tuple[str | None, bool]:
+    """(ISO 8601 string, all_day) of an event time; a naive time gets the event's ``zone``."""
+    if value is None or value == "":
+        return None, False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat(), False
+    text = str(value).strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text).isoformat(), True
+        except ValueError:
+            return None, False
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None, False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone or "Europe/Paris"))
+    return moment.isoformat(), False
+
+
+def _coerce(column: str, value: Any, record: dict[str, Any]) -> Any:
+    """The default cleaning of each canonical column."""
+    if column in LIST_COLUMNS:
+        items = value if isinstance(value, list) else [value]
+        cleaned = [clean_text(item, multiline=False) for item in items if not isinstance(item, dict | list)]
+        return list(dict.fromkeys(v for v in cleaned if v))
+    if isinstance(value, list):
+        value = next((v for v in value if v not in (None, "")), None)
+    if isinstance(value, dict):
+        value = _lang(value, None)
+    if column in FLOAT_COLUMNS:
+        return to_float(value)
+    if column == "website" or column == "source_url":
+        return normalise_url(value)
+    if column == "email":
+        return normalise_email(value)
+    if column == "phone":
+        return normalise_phone(value)
+    if column in DATE_COLUMNS:
+        return parse_date(_timestamp(value, None) if isinstance(value, int | float) else value, False)
+    if column == "all_day":
+        return bool(value) if value is not None else None
+    if column in TIME_COLUMNS:
+        return value
+    return clean_text(value, multiline=column in MULTILINE_COLUMNS)
+
+
+def crosswalk(labels: list[str], categories: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """(concept notations, unmapped labels); labels compare exactly first, then case- and accent-blind."""
+    folded = {ascii_fold(k): v for k, v in categories.items()}
+    concepts: list[str] = []
+    unmapped: list[str] = []
+    for label in labels:
+        mapped = categories.get(label) or folded.get(ascii_fold(label))
+        if mapped:
+            concepts.extend(mapped)
+        else:
+            unmapped.append(label)
+    return list(dict.fromkeys(concepts)), unmapped
+
+
+def apply_mapping(element: Any, index: int, source_id: str, spec: MappingSpec,
+                  categories: dict[str, tuple[str, ...]], licence: str | None,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """One canonical record (initiative or event, by ``spec.kind``) from one source record."""
+    if not isinstance(element, dict):
+        raise RecordRejected(f"record is a JSON {type(element).__name__}, not an object")
+    events = spec.kind == "events"
+    record = empty_record(EVENT_COLUMNS if events else INITIATIVE_COLUMNS)
+    notes: list[str] = record["notes"]
+    record["source"] = source_id
+    record["record_index"] = index
+    raw_values: dict[str, Any] = {}
+    for column in record:
+        if column in ENGINE_COLUMNS:
+            continue
+        spec_field = spec.fields.get(column)
+        value = _value(spec_field, element) if spec_field else None
+        if value in (None, "", []) and column in spec.defaults:
+            value = spec.defaults[column]
+        raw_values[column] = value
+        if value is None:
+            continue
+        record[column] = _coerce(column, value, record)
+        if column in ("website", "email", "phone") and record[column] is None and clean_contact(value):
+            notes.append(f"{column} {str(value)[:80]!r} is not a usable {column}: dropped")
+        if column in ("lat", "lon") and record[column] is None:
+            record["unparsed"].append(f"{column}={value!r}")
+            notes.append(f"unreadable {column} {value!r}")
+        if column in DATE_COLUMNS and record[column] is None:
+            record["unparsed"].append(f"{column}={value!r}")
+            notes.append(f"{column} {value!r} is not a date")
+
+    source_id_value = record.get("source_id")
+    if source_id_value is None:
+        raise RecordRejected("record has no id, so it cannot be tracked across runs")
+    if not record.get("licence"):
+        record["licence"] = licence
+    record["concepts"], record["unmapped_categories"] = crosswalk(record["categories"], categories)
+    _fix_swapped(record, notes)
+    if events:
+        _event_times(record, raw_values, notes, now or datetime.now(UTC))
+    return record
+
+
+def _fix_swapped(record: dict[str, Any], notes: list[str]) -> None:
+    """Fix-and-flag coordinates given as lon/lat: outside France as given, inside once swapped."""
+    lat, lon = record.get("lat"), record.get("lon")
+    if lat is None or lon is None:
+        return
+    if not in_france(lat, lon) and in_france(lon, lat):
+        record["lat"], record["lon"] = lon, lat
+        notes.append(f"latitude and longitude were swapped at the source ({lat}, {lon}): fixed")
+
+
+def _event_times(record: dict[str, Any], raw: dict[str, Any], notes: list[str], now: datetime) -> None:
+    zone = record.get("timezone") or "Europe/Paris"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        notes.append(f"unknown time zone {zone!r}: Europe/Paris assumed")
+        zone = "Europe/Paris"
+    record["timezone"] = zone
+    all_day = bool(record.get("all_day"))
+    for column in ("start", "end"):
+        value, is_day = parse_time(raw.get(column), zone)
+        if raw.get(column) not in (None, "") and value is None:
+            record["unparsed"].append(f"{column}={raw[column]!r}")
+            notes.append(f"{column} {raw[column]!r} is not a date-time")
+        record[column] = value
+        all_day = all_day or (column == "start" and is_day)
+    record["all_day"] = all_day
+    if all_day:  # both ends dates, as the shapes require for an all-day event
+        for column in ("start", "end"):
+            if record[column] and len(record[column]) > 10:
+                record[column] = record[column][:10]
+    status = (record.get("status") or "scheduled").lower()
+    record["status"] = "cancelled" if status in ("cancelled", "canceled", "annulé", "annule", "6") else status
+    if record["status"] not in ("cancelled", "postponed", "rescheduled", "moved-online"):
+        record["status"] = "scheduled"
+    record["past"] = is_past(record, now)
+    if record["past"]:
+        notes.append("past event: kept as history")
+
+
+def is_past(record: dict[str, Any], now: datetime) -> bool | None:
+    """Whether the event ended before ``now`` (an all-day event ends at the end of its last day)."""
+    value = record.get("end") or record.get("start")
+    if not value:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value) + timedelta(days=1) <= now.astimezone(UTC).date()
+    return datetime.fromisoformat(value) < now
+
+
+# -- what declarative connectors share -------------------------------------------------------------
+def normalise(element: Any, index: int, source: Any, mapping: Any) -> dict[str, Any]:
+    """The ``normalise`` of every declarative connector: the source's compiled mapping, applied."""
+    return apply_mapping(element, index, source.id, mapping.spec, mapping.categories, source.licence)
+
+
+def element_id(element: Any, mapping: Any) -> Any:
+    """The source id of a raw record as the mapping reads it (for quarantine entries of rejected records)."""
+    spec = mapping.spec.fields.get("source_id")
+    if spec is None or not isinstance(element, dict):
+        return None
+    value = _value(spec, element)
+    return None if value in (None, "", [], {}) else value
+
+
+def required_fields(mapping: Any) -> tuple[str, ...]:
+    """Top-level source fields holding the id and the name: absent from every record = schema drift."""
+    spec: MappingSpec = mapping.spec
+    out = []
+    for column in ("source_id", "name"):
+        field_spec = spec.fields.get(column)
+        if field_spec and field_spec.paths and field_spec.template is None and field_spec.default is None:
+            out.append(field_spec.paths[0][0])
+    return tuple(dict.fromkeys(out))

@@ -1,0 +1,242 @@
+"""Validate canonical records with Great Expectations and split them into loaded and quarantined.
+
+The suites are JSON files in ``expectations/`` (reviewed like code): ``initiatives.json`` holds the
+common expectations and ``<source>.json`` adds or overrides per source (an expectation with the same
+type and column replaces the common one; ``"meta": {"disabled": true}`` removes it).
+Severity decides the fate of a failing record: ``critical`` -> quarantined with every reason,
+``warning`` -> loaded, and listed in the quality report. GX runs in an ephemeral context: nothing
+is written next to the project, and the suite files stay the single source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from transiscope.core.errors import ConfigError
+from transiscope.core.geo import in_france
+
+COMMON_SUITE = "initiatives"
+#: dates checked for "not in the far future" (events check their own start/end)
+DATE_COLUMNS = ("created_at", "updated_at")
+#: failing records kept as examples per expectation, for the quality report
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ValidationOutcome:
+    #: record positions (in the list given) that may be loaded
+    valid: list[int]
+    #: position -> reasons, for records that must not be loaded
+    quarantined: dict[int, list[str]]
+    #: position -> reasons, for loaded records that a source maintainer should still look at
+    warnings: dict[int, list[str]]
+    #: one row per expectation: type, column, severity, failed count, description
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_suite(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"expectation suite not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"expectation suite {path} is not valid JSON: {exc}") from None
+    if not isinstance(data.get("expectations"), list):
+        raise ConfigError(f"expectation suite {path} has no \"expectations\" list")
+    return data
+
+
+def _key(expectation: dict[str, Any]) -> tuple[str, str]:
+    return expectation.get("type", ""), str(expectation.get("kwargs", {}).get("column", ""))
+
+
+def suite_config(expectations_dir: Path, source_id: str, *, international: bool = False,
+                 kind: str = COMMON_SUITE) -> dict[str, Any]:
+    """The merged suite (common + source) as a GX suite dict.
+
+    ``kind`` is ``initiatives`` (source file ``<source>.json``, required) or ``events`` (source file
+    ``<source>.events.json``, optional: most sources need nothing beyond the common event suite).
+    """
+    common = _read_suite(expectations_dir / f"{kind}.json")
+    name = f"{source_id}.json" if kind == COMMON_SUITE else f"{source_id}.{kind}.json"
+    if kind != COMMON_SUITE and not (expectations_dir / name).exists():
+        specific: dict[str, Any] = {"expectations": [], "meta": {}}
+    else:
+        specific = _read_suite(expectations_dir / name)
+    merged: dict[tuple[str, str], dict[str, Any]] = {_key(e): e for e in common["expectations"]}
+    for expectation in specific["expectations"]:
+        merged[_key(expectation)] = expectation
+    expectations = [e for e in merged.values() if not e.get("meta", {}).get("disabled")]
+    if international:
+        expectations = [e for e in expectations if _key(e)[1] != "in_france"]
+    suite_name = source_id if kind == COMMON_SUITE else f"{source_id}.{kind}"
+    return {"name": suite_name, "expectations": expectations, "meta": specific.get("meta", {})}
+
+
+def _days_ahead(record: dict[str, Any], today: date, columns: tuple[str, ...] = DATE_COLUMNS) -> int | None:
+    """How many days the latest date of a record lies after today (negative: in the past)."""
+    ahead = None
+    for column in columns:
+        value = record.get(column)
+        if value:
+            try:
+                day = date.fromisoformat(str(value)[:10])
+            except ValueError:
+                continue
+            ahead = max(ahead, (day - today).days) if ahead is not None else (day - today).days
+    return ahead
+
+
+def _frame(records: list[dict[str, Any]]):
+    """The canonical records as a DataFrame, plus the derived columns the suites check."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records)
+    today = datetime.now(UTC).date()
+    if "lat" in frame.columns:
+        frame["in_france"] = [in_france(r.get("lat"), r.get("lon")) for r in records]
+    frame["unmapped_count"] = [len(r.get("unmapped_categories") or ()) for r in records]
+    frame["concept_count"] = [len(r.get("concepts") or ()) for r in records]
+    frame["unparsed_count"] = [len(r.get("unparsed") or ()) for r in records]
+    frame["days_ahead"] = pd.array([_days_ahead(r, today) for r in records], dtype="Int64")
+    if "start" in frame.columns and "end" in frame.columns:
+        frame["end_before_start"] = [_end_before_start(r) for r in records]
+        frame["start_days_ahead"] = pd.array(
+            [_days_ahead({"start": r.get("start")}, today, ("start",)) for r in records], dtype="Int64"
+        )
+    return frame
+
+
+def _end_before_start(record: dict[str, Any]) -> bool | None:
+    start, end = record.get("start"), record.get("end")
+    if not start or not end:
+        return None
+    try:
+        start_at, end_at = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if (start_at.tzinfo is None) != (end_at.tzinfo is None):
+            start_at, end_at = start_at.replace(tzinfo=None), end_at.replace(tzinfo=None)
+        return end_at < start_at
+    except ValueError:
+        return None
+
+
+def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str, Any], key: str = "reason") -> str:
+    """The sentence for a failed expectation: ``meta.reason`` (English) or ``meta.reason_fr``."""
+    kwargs = config.get("kwargs", {})
+    column = kwargs.get("column", "")
+    value = frame_row.get(column, record.get(column))
+    template = config.get("meta", {}).get(key)
+    if template:
+        try:
+            return template.format(
+                value=value, record=record, labels=", ".join(record.get("unmapped_categories") or ()),
+                unparsed=", ".join(record.get("unparsed") or ()),
+                categories=", ".join(record.get("categories") or ()) or "—", **kwargs,
+            )
+        except (KeyError, IndexError, ValueError, AttributeError):
+            return template
+    if key != "reason":
+        return _reason(config, record, frame_row)
+    return f"{column}={value!r} fails {config.get('type')} {json.dumps(kwargs, ensure_ascii=False)}"
+
+
+def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> ValidationOutcome:
+    """Run the suite on the records; every failing record gets one reason per failed expectation."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import logging
+
+    import great_expectations as gx  # ≈2 s import: keep it off module import (DAG parsing)
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # ~100 INFO lines per run otherwise
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if not records:
+        return ValidationOutcome(valid=[], quarantined={}, warnings={})
+    frame = _frame(records)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    try:
+        gx_suite = gx.ExpectationSuite(**suite)
+    except Exception as exc:  # GX raises several pydantic/GX errors for a bad suite file
+        raise ConfigError(f"expectation suite {suite.get('name')!r} is invalid: {exc}") from None
+    missing = sorted(
+        {_key(e)[1] for e in suite["expectations"] if _key(e)[1] and _key(e)[1] not in frame.columns}
+    )
+    if missing:
+        raise ConfigError(f"expectation suite {suite['name']!r} names unknown columns: {', '.join(missing)}")
+    batch = (
+        context.data_sources.add_pandas("canonical")
+        .add_dataframe_asset("records")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    result = batch.validate(gx_suite, result_format="COMPLETE")
+
+    quarantined: dict[int, list[str]] = {}
+    warnings: dict[int, list[str]] = {}
+    rows = frame.to_dict("records")
+    summary = []
+    for expectation_result in result.results:
+        config = expectation_result.expectation_config.to_json_dict()
+        severity = str(config.get("severity", "critical")).lower()
+        if expectation_result.exception_info and expectation_result.exception_info.get("raised_exception"):
+            message = expectation_result.exception_info.get("exception_message", "unknown error")
+            raise ConfigError(f"expectation {config.get('type')} could not run: {message}")
+        failed = list(expectation_result.result.get("unexpected_index_list") or [])
+        summary.append(
+            {
+                "type": config.get("type"),
+                "column": config.get("kwargs", {}).get("column"),
+                "severity": severity,
+                "description": config.get("description") or config.get("meta", {}).get("reason", ""),
+                "description_fr": config.get("meta", {}).get("description_fr") or config.get("description") or "",
+                "failed": len(failed),
+                "success": bool(expectation_result.success),
+            }
+        )
+        target = quarantined if severity == "critical" else warnings
+        examples = summary[-1]["examples"] = []
+        for index in failed:
+            position = int(index)
+            reason = _reason(config, records[position], rows[position])
+            target.setdefault(position, []).append(reason)
+            if len(examples) < MAX_EXAMPLES:
+                examples.append({"source_id": records[position].get("source_id"),
+                                 "name": records[position].get("name"), "reason": reason,
+                                 "reason_fr": _reason(config, records[position], rows[position], "reason_fr")})
+    valid = [i for i in range(len(records)) if i not in quarantined]
+    return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)
+
+
+def validate_by_kind(records: list[dict[str, Any]], expectations_dir: Path, source_id: str, *,
+                     international: bool = False) -> tuple[dict[str, Any], ValidationOutcome]:
+    """Initiatives against the initiatives suites, events against the event suites, in one outcome.
+
+    A source's records are usually all of one kind (the registry's ``kind``); a source that mixes them
+    still goes through the same stage, each record judged by its own kind's suite. Event records are
+    recognised by their ``start`` column. Returns the suite (the events suite for an events-only batch)
+    and the outcome with positions in ``records``.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault("events" if "start" in record else COMMON_SUITE, []).append(i)
+    if not groups:
+        groups[COMMON_SUITE] = []
+    merged = ValidationOutcome(valid=[], quarantined={}, warnings={})
+    suites = []
+    for kind, positions in groups.items():
+        suite = suite_config(expectations_dir, source_id, international=international, kind=kind)
+        suites.append(suite)
+        outcome = validate_records([records[i] for i in positions], suite)
+        merged.valid.extend(positions[i] for i in outcome.valid)
+        merged.quarantined.update({positions[i]: r for i, r in outcome.quarantined.items()})
+        merged.warnings.update({positions[i]: r for i, r in outcome.warnings.items()})
+        merged.expectations.extend(outcome.expectations)
+    merged.valid.sort()
+    suite = suites[0] if len(suites) == 1 else {"name": "+".join(s["name"] for s in suites), "expectations": []}
+    return suite, merged

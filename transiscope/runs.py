@@ -1,0 +1,111 @@
+"""The run folder: ``<home>/runs/<source>/<run id>/``, its ``run.json`` and the files the stages leave there.
+
+Why one owner: the run folder is how a stage hands its work to the next one (possibly another Airflow task
+on another worker), how a run is replayed and audited, and what the reports and the notifications read. Five
+modules read ``run.json`` by its literal path and four listed a source's runs with their own loop; this
+module is now the only code that knows the layout.
+
+Run ids start with the UTC time the run started, so sorting a source's run folders by name sorts them by
+start time.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from transiscope.core.files import iter_jsonl, write_json
+from transiscope.settings import Settings
+
+#: the state of a run, as ``run.json`` holds it (source, run_id, outcome, stages, counts, error...)
+RunState = dict[str, Any]
+
+RUN_FILE = "run.json"
+RAW = "raw.json"
+#: the HTTP validators (ETag, Last-Modified) the extract kept next to the payload
+RAW_META = "raw.json.meta.json"
+RECORDS = "records.jsonl"
+QUARANTINE = "quarantine.jsonl"
+VALID = "valid.jsonl"
+WARNINGS = "warnings.jsonl"
+TRIPLES = "triples.nt"
+VALIDATION = "validation.json"
+
+
+def now() -> str:
+    """The current UTC time as run.json writes it (ISO 8601, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """UTC time to the millisecond, then a random suffix: run ids sort in the order runs started."""
+    moment = datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def read_run(run_dir: Path | str) -> RunState:
+    """The ``run.json`` of a run folder (``OSError``/``ValueError`` when it is missing or unreadable)."""
+    state: RunState = json.loads((Path(run_dir) / RUN_FILE).read_text(encoding="utf-8"))
+    return state
+
+
+def write_run(run_dir: Path | str, state: RunState) -> None:
+    """Replace a run's ``run.json`` atomically: a reader sees the old state or the new one."""
+    write_json(Path(run_dir) / RUN_FILE, state)
+
+
+def source_runs_dir(settings: Settings, source_id: str) -> Path:
+    return settings.runs_dir / source_id
+
+
+def recent_runs(settings: Settings, source_id: str, newest: int | None = None) -> Iterator[tuple[Path, RunState]]:
+    """The source's runs, newest first, with their readable ``run.json`` (``newest`` folders at most looked at;
+    a folder without a readable ``run.json`` is skipped)."""
+    runs_dir = source_runs_dir(settings, source_id)
+    if not runs_dir.is_dir():
+        return
+    folders = sorted(runs_dir.iterdir(), reverse=True)
+    for run_dir in folders if newest is None else folders[:newest]:
+        try:
+            yield run_dir, read_run(run_dir)
+        except (OSError, ValueError):
+            continue
+
+
+def iter_quarantine(run_dir: Path | str) -> Iterator[dict[str, Any]]:
+    """The quarantined records of a run, in the order the stages set them aside."""
+    yield from iter_jsonl(Path(run_dir) / QUARANTINE)
+
+
+def latest_processed_run(settings: Settings, source_id: str) -> Path | None:
+    """The newest run of a source that reached a verdict on its records: loaded, or rejected as a batch.
+
+    Its quarantine is the source's current quarantine: a record fixed at the source is simply absent
+    from the next run's file, and a run that failed for another reason (source unreachable, store
+    busy) does not hide the last verdict.
+    """
+    for run_dir, run in recent_runs(settings, source_id):
+        if run.get("outcome") in ("success", "rejected") and (run_dir / QUARANTINE).exists():
+            return run_dir
+    return None
+
+
+def previous_loaded_run(settings: Settings, source_id: str, url: str, current: Path | None = None
+                        ) -> dict[str, Any] | None:
+    """The newest successful run of the source that fetched the same URL: its validators (ETag,
+    Last-Modified) make the next request conditional, and its raw file seeds incremental formats."""
+    for run_dir, run in recent_runs(settings, source_id):
+        if current is not None and run_dir == current:
+            continue
+        if run.get("outcome") != "success" or run.get("url") != url or not (run_dir / RAW).exists():
+            continue
+        meta_path = run_dir / RAW_META
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        return {"run_id": run["run_id"], "started": run["started"], "url": url,
+                "raw_path": str(run_dir / RAW), "etag": meta.get("etag"),
+                "last_modified": meta.get("last_modified"), "inputs_digest": run.get("inputs_digest")}
+    return None

@@ -1,0 +1,251 @@
+"""Settings of the bus, from the environment, with defaults that work in a fresh checkout.
+
+Why environment variables: the CLI, the Airflow workers and the tests all construct the same
+:class:`Settings`, and environment variables are the one channel all three share without Airflow
+connections or config files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from transiscope.core.errors import ConfigError
+
+#: the checkout this package lives in (the package is installed in editable mode from it)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: namespace of everything the bus mints; w3id gives a permanent, redirectable base
+DEFAULT_BASE_IRI = "https://w3id.org/transiscope/"
+
+
+def shared_data_dir() -> Path:
+    """The folder of shared open data (territories, census of tiers-lieux): ``TRANSISCOPE_SHARED_DATA``,
+    by default ``../shared/data`` next to the checkout."""
+    return _env_path("TRANSISCOPE_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _env_number(name: str, default: float, minimum: float = 0.0) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+    if number < minimum:
+        raise ConfigError(f"{name}={value!r} must be at least {minimum}")
+    return number
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Limits of one extract; generous enough for a 85 MB full GoGoCarto download."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    retries: int = 4
+    backoff_factor: float = 1.0
+    max_backoff: float = 60.0
+    max_bytes: int = 512 * 1024 * 1024
+    user_agent: str = "transiscope-bus/0.1 (+https://transiscope.org)"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Which triplestore the bus writes to and reads from (``TRANSISCOPE_STORE_*``)."""
+
+    kind: str = "embedded"
+    #: remote only: SPARQL 1.1 Protocol endpoints (query, update; Graph Store Protocol optional)
+    query_url: str = ""
+    update_url: str = ""
+    graph_store_url: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    #: "basic" or "digest"
+    auth: str = "basic"
+    timeout: float = 300.0
+    #: triples per request when loading a staging graph remotely
+    chunk_triples: int = 50_000
+
+
+#: default base URL of each geocoding provider (``TRANSISCOPE_GEOCODER_URL`` overrides it)
+GEOCODER_URLS = {
+    "ban": "https://api-adresse.data.gouv.fr",
+    "nominatim": "https://nominatim.openstreetmap.org",
+    "photon": "https://photon.komoot.io",
+    "none": "",
+}
+
+
+@dataclass(frozen=True)
+class GeocodeSettings:
+    """How the geocode stage places records without usable coordinates (``TRANSISCOPE_GEOCODER_*``).
+
+    Why a budget and a cache: the old Semantic Bus re-geocoded every address every minute and ran up a
+    €2,000 bill; here an address is asked once (the cache keeps answers, "no result" included) and a run
+    never sends more than ``max_requests`` requests.
+    """
+
+    #: "ban" (Base Adresse Nationale), "nominatim", "photon", or "none" (offline fallback only)
+    provider: str = "ban"
+    url: str = GEOCODER_URLS["ban"]
+    #: answers scoring below this (0-1) are not used: the commune fallback is safer than a wrong pin
+    min_score: float = 0.5
+    #: HTTP requests one run may send (a batch of addresses is one request)
+    max_requests: int = 200
+    #: requests per second at most (BAN allows 50 per IP, Nominatim's policy 1)
+    rate: float = 10.0
+    #: addresses per batch request (providers with a batch endpoint)
+    batch_size: int = 500
+    #: the on-disk cache; None: ``<cache_dir>/geocode.sqlite3``
+    cache_path: Path | None = None
+    #: a point further than this from its declared commune or postcode is flagged (km, straight line)
+    far_km: float = 5.0
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Thresholds of the link step (``TRANSISCOPE_LINK_*``); the scores are in [0, 1] (see ``matching.py``)."""
+
+    #: at or above: owl:sameAs in the links graph (precision first: a wrong merge hides an initiative)
+    high: float = 0.9
+    #: at or above (and below ``high``): a candidate for a person to confirm or reject
+    low: float = 0.5
+    #: the decisions people took, kept under version control so they survive every re-run
+    decisions_path: Path = field(default_factory=lambda: PROJECT_ROOT / "transforms" / "link-decisions.csv")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    registry_path: Path
+    ontology_dir: Path
+    expectations_dir: Path
+    base_iri: str = DEFAULT_BASE_IRI
+    http: HttpSettings = field(default_factory=HttpSettings)
+    #: refuse to replace a live graph when the loaded count drops by more than this share
+    max_shrink: float = 0.5
+    #: refuse a batch when more than this share of its records is quarantined
+    max_quarantine_share: float = 0.5
+    #: official territories data (communes, postcodes); None when not available
+    territories_dir: Path | None = None
+    store: StoreSettings = field(default_factory=StoreSettings)
+    #: derived files worth keeping across data homes (parsed territories...)
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "transiscope")
+    geocode: GeocodeSettings = field(default_factory=GeocodeSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
+    #: where the exports go (``TRANSISCOPE_EXPORTS_DIR``); None: ``<home>/exports``
+    exports_override: Path | None = None
+
+    @property
+    def exports_dir(self) -> Path:
+        """The map's files (``transiscope export``, the gaps files), served by ``transiscope serve``."""
+        return self.exports_override or self.home / "exports"
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    def with_home(self, home: Path) -> Settings:
+        return replace(self, home=home)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read ``TRANSISCOPE_*`` variables; every one has a default that works in a checkout."""
+        http = HttpSettings(
+            connect_timeout=_env_number("TRANSISCOPE_HTTP_CONNECT_TIMEOUT", 10.0, 0.1),
+            read_timeout=_env_number("TRANSISCOPE_HTTP_READ_TIMEOUT", 120.0, 0.1),
+            retries=int(_env_number("TRANSISCOPE_HTTP_RETRIES", 4)),
+            backoff_factor=_env_number("TRANSISCOPE_HTTP_BACKOFF", 1.0),
+            max_bytes=int(_env_number("TRANSISCOPE_HTTP_MAX_BYTES", 512 * 1024 * 1024, 1)),
+        )
+        max_shrink = _env_number("TRANSISCOPE_MAX_SHRINK", 0.5)
+        max_quarantine_share = _env_number("TRANSISCOPE_MAX_QUARANTINE_SHARE", 0.5)
+        for name, share in (("TRANSISCOPE_MAX_SHRINK", max_shrink),
+                            ("TRANSISCOPE_MAX_QUARANTINE_SHARE", max_quarantine_share)):
+            if share > 1:
+                raise ConfigError(f"{name}={share:g} must be a share between 0 and 1")
+        territories = _env_path("TRANSISCOPE_TERRITORIES_DIR", shared_data_dir() / "territories")
+        store = StoreSettings(
+            kind=os.environ.get("TRANSISCOPE_STORE", "embedded") or "embedded",
+            query_url=os.environ.get("TRANSISCOPE_STORE_QUERY_URL", ""),
+            update_url=os.environ.get("TRANSISCOPE_STORE_UPDATE_URL", ""),
+            graph_store_url=os.environ.get("TRANSISCOPE_STORE_GRAPH_STORE_URL", ""),
+            user=os.environ.get("TRANSISCOPE_STORE_USER", ""),
+            password=os.environ.get("TRANSISCOPE_STORE_PASSWORD", ""),
+            auth=os.environ.get("TRANSISCOPE_STORE_AUTH", "basic") or "basic",
+            timeout=_env_number("TRANSISCOPE_STORE_TIMEOUT", 300.0, 1),
+            chunk_triples=int(_env_number("TRANSISCOPE_STORE_CHUNK_TRIPLES", 50_000, 1)),
+        )
+        if store.kind not in ("embedded", "remote"):
+            raise ConfigError(f"TRANSISCOPE_STORE={store.kind!r} is not one of embedded, remote")
+        if store.kind == "remote" and not (store.query_url and store.update_url):
+            raise ConfigError("TRANSISCOPE_STORE=remote needs TRANSISCOPE_STORE_QUERY_URL and "
+                              "TRANSISCOPE_STORE_UPDATE_URL")
+        if store.auth not in ("basic", "digest"):
+            raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
+        return cls(
+            geocode=geocode_settings_from_env(),
+            link=link_settings_from_env(),
+            cache_dir=_env_path("TRANSISCOPE_CACHE_DIR",
+                                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope"),
+            store=store,
+            territories_dir=territories if territories.is_dir() else None,
+            home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),
+            registry_path=_env_path("TRANSISCOPE_REGISTRY", PROJECT_ROOT / "transforms" / "sources.toml"),
+            ontology_dir=_env_path("TRANSISCOPE_ONTOLOGY_DIR", PROJECT_ROOT / "ontology"),
+            expectations_dir=_env_path("TRANSISCOPE_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations"),
+            base_iri=os.environ.get("TRANSISCOPE_BASE_IRI", DEFAULT_BASE_IRI),
+            http=http,
+            max_shrink=max_shrink,
+            max_quarantine_share=max_quarantine_share,
+            exports_override=_env_path("TRANSISCOPE_EXPORTS_DIR", Path()) if os.environ.get("TRANSISCOPE_EXPORTS_DIR")
+            else None,
+        )
+
+
+def geocode_settings_from_env() -> GeocodeSettings:
+    """``TRANSISCOPE_GEOCODER`` (provider), ``_URL``, ``_MIN_SCORE``, ``_MAX_REQUESTS``, ``_RATE``, ``_BATCH``,
+    ``TRANSISCOPE_GEOCODE_CACHE`` (file) and ``TRANSISCOPE_FAR_KM``."""
+    provider = (os.environ.get("TRANSISCOPE_GEOCODER") or "ban").strip().lower()
+    if provider not in GEOCODER_URLS:
+        raise ConfigError(f"TRANSISCOPE_GEOCODER={provider!r} is not one of {', '.join(GEOCODER_URLS)}")
+    url = (os.environ.get("TRANSISCOPE_GEOCODER_URL") or GEOCODER_URLS[provider]).rstrip("/")
+    if provider != "none" and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"TRANSISCOPE_GEOCODER_URL={url!r} is not an http(s) URL")
+    min_score = _env_number("TRANSISCOPE_GEOCODER_MIN_SCORE", 0.5)
+    if min_score > 1:
+        raise ConfigError(f"TRANSISCOPE_GEOCODER_MIN_SCORE={min_score:g} must be a score between 0 and 1")
+    cache = os.environ.get("TRANSISCOPE_GEOCODE_CACHE")
+    return GeocodeSettings(
+        provider=provider,
+        url=url,
+        min_score=min_score,
+        max_requests=int(_env_number("TRANSISCOPE_GEOCODER_MAX_REQUESTS", 200)),
+        rate=_env_number("TRANSISCOPE_GEOCODER_RATE", 1.0 if provider == "nominatim" else 10.0, 0.01),
+        batch_size=int(_env_number("TRANSISCOPE_GEOCODER_BATCH", 500, 1)),
+        cache_path=Path(cache).expanduser().resolve() if cache else None,
+        far_km=_env_number("TRANSISCOPE_FAR_KM", 5.0, 0.1),
+    )
+
+
+def link_settings_from_env() -> LinkSettings:
+    """``TRANSISCOPE_LINK_HIGH`` (sameAs), ``TRANSISCOPE_LINK_LOW`` (candidates), ``TRANSISCOPE_LINK_DECISIONS``."""
+    high = _env_number("TRANSISCOPE_LINK_HIGH", LinkSettings.high)
+    low = _env_number("TRANSISCOPE_LINK_LOW", LinkSettings.low)
+    if not 0 < low <= high <= 1:
+        raise ConfigError(f"link thresholds must satisfy 0 < TRANSISCOPE_LINK_LOW ({low:g}) <= "
+                          f"TRANSISCOPE_LINK_HIGH ({high:g}) <= 1")
+    return LinkSettings(high=high, low=low, decisions_path=_env_path(
+        "TRANSISCOPE_LINK_DECISIONS", PROJECT_ROOT / "transforms" / "link-decisions.csv"))
