@@ -63,8 +63,12 @@ from bench.formats import CSV, GOGOCARTO, KVM, OPENAGENDA, Corpus, build_corpus,
 SOURCE_STAGES = ("extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load")
 DOWNSTREAM = ("link", "gaps", "export")
 #: the path (and query) of each source's real URL, served under /<source id>/
-PATHS = {GOGOCARTO: "/api/elements.json?ontology=gogofull", KVM: "/v0/search",
-         CSV: "/export/amap.csv", OPENAGENDA: "/v2/agendas/transition-citoyenne/events"}
+PATHS = {
+    GOGOCARTO: "/api/elements.json?ontology=gogofull",
+    KVM: "/v0/search",
+    CSV: "/export/amap.csv",
+    OPENAGENDA: "/v2/agendas/transition-citoyenne/events",
+}
 TARGET_SIZE, TARGET_INGEST_S, TARGET_INGEST_MB = 100_000, 30.0, 1536.0
 TARGET_E2E_SIZE, TARGET_E2E_MB, TARGET_INCREMENTAL = 500_000, 6144.0, 0.10
 PROFILE_DIR = ROOT / "var" / "bench"
@@ -127,7 +131,8 @@ class PayloadServer:
             body, kind = self.static[path]
             validators = {"ETag": self.etags[path], "Last-Modified": self.last_modified}
             if headers.get("If-None-Match") == self.etags[path] or (
-                    not headers.get("If-None-Match") and headers.get("If-Modified-Since") == self.last_modified):
+                not headers.get("If-None-Match") and headers.get("If-Modified-Since") == self.last_modified
+            ):
                 self.not_modified += 1
                 return 304, b"", validators
             return 200, body, {"Content-Type": kind, **validators}
@@ -157,7 +162,7 @@ class PayloadServer:
             events = [e for e in events if datetime.fromisoformat(e["updatedAt"]) >= since]
         size = int(query.get("size", ["20"])[0])
         start = int(query["after[]"][0]) if "after[]" in query else 0
-        page = events[start:start + size]
+        page = events[start : start + size]
         after = [start + size] if start + size < len(events) else None
         return json.dumps({"total": len(events), "events": page, "after": after}, ensure_ascii=False).encode()
 
@@ -177,8 +182,12 @@ def write_registry(directory: Path, base_url: str) -> Path:
     lines = []
     for source_id, path in PATHS.items():
         # no politeness delay on loopback; at 500,000 Karte von morgen needs over 3,000 batches of 50 ids
-        entry = {**entries[source_id], "url": f"{base_url}/{source_id}{path}", "min_interval": 0,
-                 "max_requests": 100_000}
+        entry = {
+            **entries[source_id],
+            "url": f"{base_url}/{source_id}{path}",
+            "min_interval": 0,
+            "max_requests": 100_000,
+        }
         entry["mapping"] = str((ROOT / "transforms" / entry["mapping"]).resolve())
         entry.pop("sample", None)
         lines.append("[[source]]")
@@ -238,8 +247,14 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
     from transiscope.store.embedded import compaction_deferred
 
     funcs: dict[str, Callable[..., dict[str, Any]]] = {
-        "extract": pipeline.extract, "normalise": pipeline.normalise, "geocode": pipeline.geocode,
-        "validate": pipeline.validate, "to_rdf": pipeline.to_rdf, "shapes": pipeline.shapes, "load": pipeline.load}
+        "extract": pipeline.extract,
+        "normalise": pipeline.normalise,
+        "geocode": pipeline.geocode,
+        "validate": pipeline.validate,
+        "to_rdf": pipeline.to_rdf,
+        "shapes": pipeline.shapes,
+        "load": pipeline.load,
+    }
     outcomes: dict[str, Any] = {}
     sources = [s.id for s in load_registry(settings.registry_path).sources]
     with contextlib.ExitStack() as deferred:
@@ -307,8 +322,11 @@ def run_downstream(settings: Any, meter: Meter, only: str | None = None) -> dict
             result = downstream.run_step(step, settings)
         figures[step] = result.as_dict()
         f = result.figures
-        row["records"] = {"link": f.get("records"), "gaps": f.get("items"),
-                          "export": (f.get("initiatives") or 0) + (f.get("events") or 0)}[step]
+        row["records"] = {
+            "link": f.get("records"),
+            "gaps": f.get("items"),
+            "export": (f.get("initiatives") or 0) + (f.get("events") or 0),
+        }[step]
         row["triples"] = f.get("triples")
     return figures
 
@@ -331,8 +349,12 @@ def twin_recall(settings: Any, twins: list[list[list[str]]]) -> dict[str, Any]:
 
     same = {frozenset((key(r["a"].value), key(r["b"].value))) for r in found if "same" in r}
     any_link = {frozenset((key(r["a"].value), key(r["b"].value))) for r in found}
-    return {"twins": len(truth), "same_as_found": len(same & truth), "linked_found": len(any_link & truth),
-            "same_as_not_twins": len(same - truth)}
+    return {
+        "twins": len(truth),
+        "same_as_found": len(same & truth),
+        "linked_found": len(any_link & truth),
+        "same_as_not_twins": len(same - truth),
+    }
 
 
 def child(mode: str, config_path: Path) -> None:
@@ -370,8 +392,13 @@ def child(mode: str, config_path: Path) -> None:
 def run_child(mode: str, config: Path, env: dict[str, str]) -> dict[str, Any]:
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, "-m", "bench.bus", "--child", mode, str(config)], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bus", "--child", mode, str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"the {mode} run failed:\n{done.stderr[-4000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -391,11 +418,18 @@ def stage_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seconds = sum(r["seconds"] for r in members)
         records = sum(r.get("records") or 0 for r in members) or None
         triples = sum(r.get("triples") or 0 for r in members) or None
-        table.append({"stage": name, "seconds": seconds, "records": records, "triples": triples,
-                      "records_per_s": records / seconds if records and seconds else None,
-                      "triples_per_s": triples / seconds if triples and seconds else None,
-                      "peak_rss_mb": max(r["peak_rss_mb"] for r in members),
-                      "by_source": {r["source"]: round(r["seconds"], 2) for r in members}})
+        table.append(
+            {
+                "stage": name,
+                "seconds": seconds,
+                "records": records,
+                "triples": triples,
+                "records_per_s": records / seconds if records and seconds else None,
+                "triples_per_s": triples / seconds if triples and seconds else None,
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in members),
+                "by_source": {r["source"]: round(r["seconds"], 2) for r in members},
+            }
+        )
     return table
 
 
@@ -407,15 +441,19 @@ def print_table(title: str, table: list[dict[str, Any]], sources: list[str]) -> 
     print(f"\n{title}")
     short = {GOGOCARTO: "gogocarto", KVM: "kvm", CSV: "csv", OPENAGENDA: "openagenda"}
     head = "".join(f"{short.get(s, s):>11}" for s in sources)
-    print(f"{'stage':<10}{'seconds':>9}{'records':>10}{'rec/s':>10}{'triples':>11}{'triples/s':>11}"
-          f"{'peak MB':>9}   seconds by source:{head}")
+    print(
+        f"{'stage':<10}{'seconds':>9}{'records':>10}{'rec/s':>10}{'triples':>11}{'triples/s':>11}"
+        f"{'peak MB':>9}   seconds by source:{head}"
+    )
     for row in table:
         by = "".join(f"{_fmt(row['by_source'].get(s), '.2f'):>11}" for s in sources)
         if row["stage"] in DOWNSTREAM:
             by = ""
-        print(f"{row['stage']:<10}{row['seconds']:>9.2f}{_fmt(row['records'], ','):>10}"
-              f"{_fmt(row['records_per_s'], ',.0f'):>10}{_fmt(row['triples'], ','):>11}"
-              f"{_fmt(row['triples_per_s'], ',.0f'):>11}{row['peak_rss_mb']:>9,.0f}{'':>21}{by}")
+        print(
+            f"{row['stage']:<10}{row['seconds']:>9.2f}{_fmt(row['records'], ','):>10}"
+            f"{_fmt(row['records_per_s'], ',.0f'):>10}{_fmt(row['triples'], ','):>11}"
+            f"{_fmt(row['triples_per_s'], ',.0f'):>11}{row['peak_rss_mb']:>9,.0f}{'':>21}{by}"
+        )
 
 
 def verdicts(size: int, full: dict[str, Any], incremental: dict[str, Any]) -> list[dict[str, Any]]:
@@ -433,15 +471,31 @@ def verdicts(size: int, full: dict[str, Any], incremental: dict[str, Any]) -> li
         return ("met" if ok else "missed") if size == at else f"not judged (target is at {at:,})"
 
     return [
-        {"target": f"ingest {TARGET_SIZE:,} initiatives <= {TARGET_INGEST_S:.0f} s wall", "value": ingest_s,
-         "unit": "s", "extrapolated_100k": ingest_s * scale,
-         "verdict": judged(TARGET_SIZE, ingest_s <= TARGET_INGEST_S)},
-        {"target": f"ingest {TARGET_SIZE:,} initiatives <= {TARGET_INGEST_MB / 1024:.1f} GB peak RSS",
-         "value": ingest_mb, "unit": "MB", "verdict": judged(TARGET_SIZE, ingest_mb <= TARGET_INGEST_MB)},
-        {"target": f"end to end {TARGET_E2E_SIZE:,} initiatives{skipped} <= {TARGET_E2E_MB / 1024:.0f} GB peak RSS",
-         "value": e2e_mb, "unit": "MB", "verdict": judged(TARGET_E2E_SIZE, e2e_mb <= TARGET_E2E_MB)},
-        {"target": f"incremental run <= {TARGET_INCREMENTAL:.0%} of a full run (sources' stages)", "value": ratio,
-         "unit": "ratio", "verdict": "met" if ratio <= TARGET_INCREMENTAL else "missed"},
+        {
+            "target": f"ingest {TARGET_SIZE:,} initiatives <= {TARGET_INGEST_S:.0f} s wall",
+            "value": ingest_s,
+            "unit": "s",
+            "extrapolated_100k": ingest_s * scale,
+            "verdict": judged(TARGET_SIZE, ingest_s <= TARGET_INGEST_S),
+        },
+        {
+            "target": f"ingest {TARGET_SIZE:,} initiatives <= {TARGET_INGEST_MB / 1024:.1f} GB peak RSS",
+            "value": ingest_mb,
+            "unit": "MB",
+            "verdict": judged(TARGET_SIZE, ingest_mb <= TARGET_INGEST_MB),
+        },
+        {
+            "target": f"end to end {TARGET_E2E_SIZE:,} initiatives{skipped} <= {TARGET_E2E_MB / 1024:.0f} GB peak RSS",
+            "value": e2e_mb,
+            "unit": "MB",
+            "verdict": judged(TARGET_E2E_SIZE, e2e_mb <= TARGET_E2E_MB),
+        },
+        {
+            "target": f"incremental run <= {TARGET_INCREMENTAL:.0%} of a full run (sources' stages)",
+            "value": ratio,
+            "unit": "ratio",
+            "verdict": "met" if ratio <= TARGET_INCREMENTAL else "missed",
+        },
     ]
 
 
@@ -462,10 +516,12 @@ def main() -> None:
 
     territories = Path(os.environ.get("TRANSISCOPE_TERRITORIES_DIR") or shared_data_dir() / "territories")
     if not (territories / "communes-cog2026-contours-simplifies.geojson").exists():
-        raise SystemExit(f"bench/bus.py: the shared territories data is not in {territories}: the gaps step and the "
-                         "synthetic communes need it. Set TRANSISCOPE_TERRITORIES_DIR to the territories folder, or "
-                         "TRANSISCOPE_SHARED_DATA to the folder holding territories/ (default: ../shared/data next "
-                         "to the checkout).")
+        raise SystemExit(
+            f"bench/bus.py: the shared territories data is not in {territories}: the gaps step and the "
+            "synthetic communes need it. Set TRANSISCOPE_TERRITORIES_DIR to the territories folder, or "
+            "TRANSISCOPE_SHARED_DATA to the folder holding territories/ (default: ../shared/data next "
+            "to the checkout)."
+        )
     work = args.work or Path(tempfile.mkdtemp(prefix="transiscope-bench-bus-"))
     work.mkdir(parents=True, exist_ok=True)
     cache = work / "cache"
@@ -478,9 +534,13 @@ def main() -> None:
     corpus = build_corpus(communes, args.size)
     generated = time.perf_counter() - started
     counts = corpus.counts()
-    say(f"generated {sum(counts.values()):,} records in {generated:.1f} s: "
-        + ", ".join(f"{s} {n:,}" for s, n in counts.items()) + f"; {len(corpus.twins):,} twins; bad "
-        + ", ".join(f"{s} {n}" for s, n in corpus.bad.items()) + f"; work folder {work}")
+    say(
+        f"generated {sum(counts.values()):,} records in {generated:.1f} s: "
+        + ", ".join(f"{s} {n:,}" for s, n in counts.items())
+        + f"; {len(corpus.twins):,} twins; bad "
+        + ", ".join(f"{s} {n}" for s, n in corpus.bad.items())
+        + f"; work folder {work}"
+    )
 
     modified = datetime.now().astimezone().replace(microsecond=0)
     with PayloadServer(corpus, modified) as server:
@@ -490,11 +550,19 @@ def main() -> None:
         home = work / "home"
         if home.exists():
             shutil.rmtree(home)
-        env = {**os.environ, "TRANSISCOPE_HOME": str(home), "TRANSISCOPE_REGISTRY": str(registry),
-               "TRANSISCOPE_STORE": "embedded", "TRANSISCOPE_GEOCODER": "none", "TRANSISCOPE_CACHE_DIR": str(cache),
-               "TRANSISCOPE_TERRITORIES_DIR": str(territories), "GX_ANALYTICS_ENABLED": "False",
-               "TRANSISCOPE_LINK_DECISIONS": str(work / "link-decisions.csv"),
-               "TRANSISCOPE_HTTP_MAX_BYTES": str(4 * 1024**3), "TRANSISCOPE_HTTP_READ_TIMEOUT": "600"}
+        env = {
+            **os.environ,
+            "TRANSISCOPE_HOME": str(home),
+            "TRANSISCOPE_REGISTRY": str(registry),
+            "TRANSISCOPE_STORE": "embedded",
+            "TRANSISCOPE_GEOCODER": "none",
+            "TRANSISCOPE_CACHE_DIR": str(cache),
+            "TRANSISCOPE_TERRITORIES_DIR": str(territories),
+            "GX_ANALYTICS_ENABLED": "False",
+            "TRANSISCOPE_LINK_DECISIONS": str(work / "link-decisions.csv"),
+            "TRANSISCOPE_HTTP_MAX_BYTES": str(4 * 1024**3),
+            "TRANSISCOPE_HTTP_READ_TIMEOUT": "600",
+        }
         env.pop("TRANSISCOPE_EXPORTS_DIR", None)
         env["BENCH_BUS_SKIP"] = args.skip
         steps = ", ".join(s for s in DOWNSTREAM if s not in args.skip.split(","))
@@ -506,19 +574,28 @@ def main() -> None:
         incremental["http_requests"] = server.requests - requests_before
         incremental["answered_304"] = server.not_modified - not_modified_before
         result: dict[str, Any] = {
-            "size": args.size, "records": counts, "twins": len(corpus.twins), "bad": corpus.bad,
-            "generate_s": generated, "work": str(work),
-            "payload_mb": {GOGOCARTO: len(server.static[f"/{GOGOCARTO}/api/elements.json"][0]) / 1e6,
-                           CSV: len(server.static[f"/{CSV}/export/amap.csv"][0]) / 1e6},
-            "full": full, "incremental": incremental,
-            "full_table": stage_table(full["stages"]), "incremental_table": stage_table(incremental["stages"]),
+            "size": args.size,
+            "records": counts,
+            "twins": len(corpus.twins),
+            "bad": corpus.bad,
+            "generate_s": generated,
+            "work": str(work),
+            "payload_mb": {
+                GOGOCARTO: len(server.static[f"/{GOGOCARTO}/api/elements.json"][0]) / 1e6,
+                CSV: len(server.static[f"/{CSV}/export/amap.csv"][0]) / 1e6,
+            },
+            "full": full,
+            "incremental": incremental,
+            "full_table": stage_table(full["stages"]),
+            "incremental_table": stage_table(incremental["stages"]),
             "targets": verdicts(args.size, full, incremental),
         }
         missed = [t for t in result["targets"] if t["verdict"] == "missed"]
         slowest = sorted(full["stages"], key=lambda r: r["seconds"], reverse=True)
         if missed:
-            result["top_stages"] = [{k: r[k] for k in ("source", "stage", "seconds", "peak_rss_mb")}
-                                    for r in slowest[:8]]
+            result["top_stages"] = [
+                {k: r[k] for k in ("source", "stage", "seconds", "peak_rss_mb")} for r in slowest[:8]
+            ]
         if missed and not args.no_profile:
             top = next(r for r in slowest if r["stage"] != "compact")  # a compaction replays nothing
             run_dir = full["sources"].get(top["source"], {}).get("run_dir", "")
@@ -529,9 +606,12 @@ def main() -> None:
             PROFILE_DIR.mkdir(parents=True, exist_ok=True)
             name = f"bus-profile-{top['source'].strip('()')}-{top['stage']}.txt"
             (PROFILE_DIR / name).write_text(profiled.get("profile", ""), encoding="utf-8")
-            result["profile"] = {"source": top["source"], "stage": top["stage"],
-                                 "file": str((PROFILE_DIR / name).relative_to(ROOT)),
-                                 "text": profiled.get("profile", "")}
+            result["profile"] = {
+                "source": top["source"],
+                "stage": top["stage"],
+                "file": str((PROFILE_DIR / name).relative_to(ROOT)),
+                "text": profiled.get("profile", ""),
+            }
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return
@@ -542,23 +622,34 @@ def report(result: dict[str, Any]) -> None:
     full, incremental = result["full"], result["incremental"]
     sources = [s for s in (GOGOCARTO, KVM, CSV, OPENAGENDA) if s in full["sources"]]
     counts = result["records"]
-    print(f"{result['size']:,} initiatives ({counts[GOGOCARTO]:,} GoGoCarto, {counts[KVM]:,} Karte von morgen, "
-          f"{counts[CSV]:,} CSV; {result['twins']:,} of them twins of another source's) + {counts[OPENAGENDA]:,} "
-          f"OpenAgenda events; generated in {result['generate_s']:.1f} s; GoGoCarto payload "
-          f"{result['payload_mb'][GOGOCARTO]:.1f} MB, CSV {result['payload_mb'][CSV]:.1f} MB")
-    print_table(f"full run: sources {full['ingest_s']:.1f} s, end to end {full['wall_s']:.1f} s "
-                f"(child process {full['process_s']:.1f} s with imports)", result["full_table"], sources)
-    print(f"{'':<10}peak RSS: per stage (VmHWM reset before each stage: {full['peak_reset']}); baseline after "
-          f"imports {full['baseline_rss_mb']:.0f} MB; getrusage(RUSAGE_CHILDREN) "
-          f"{full['rusage_children_max_mb']:.0f} MB")
+    print(
+        f"{result['size']:,} initiatives ({counts[GOGOCARTO]:,} GoGoCarto, {counts[KVM]:,} Karte von morgen, "
+        f"{counts[CSV]:,} CSV; {result['twins']:,} of them twins of another source's) + {counts[OPENAGENDA]:,} "
+        f"OpenAgenda events; generated in {result['generate_s']:.1f} s; GoGoCarto payload "
+        f"{result['payload_mb'][GOGOCARTO]:.1f} MB, CSV {result['payload_mb'][CSV]:.1f} MB"
+    )
+    print_table(
+        f"full run: sources {full['ingest_s']:.1f} s, end to end {full['wall_s']:.1f} s "
+        f"(child process {full['process_s']:.1f} s with imports)",
+        result["full_table"],
+        sources,
+    )
+    print(
+        f"{'':<10}peak RSS: per stage (VmHWM reset before each stage: {full['peak_reset']}); baseline after "
+        f"imports {full['baseline_rss_mb']:.0f} MB; getrusage(RUSAGE_CHILDREN) "
+        f"{full['rusage_children_max_mb']:.0f} MB"
+    )
     print("\nper source (full run):")
-    print(f"{'source':<20}{'outcome':<10}{'fetched':>9}{'loaded':>9}{'quarantined':>12}{'bad written':>12}"
-          f"{'triples':>11}")
+    print(
+        f"{'source':<20}{'outcome':<10}{'fetched':>9}{'loaded':>9}{'quarantined':>12}{'bad written':>12}{'triples':>11}"
+    )
     for source in sources:
         s = full["sources"][source]
         c = s["counts"]
-        print(f"{source:<20}{s['outcome']:<10}{c.get('fetched', 0):>9,}{c.get('loaded', 0):>9,}"
-              f"{c.get('quarantined', 0):>12,}{result['bad'].get(source, 0):>12,}{c.get('triples', 0):>11,}")
+        print(
+            f"{source:<20}{s['outcome']:<10}{c.get('fetched', 0):>9,}{c.get('loaded', 0):>9,}"
+            f"{c.get('quarantined', 0):>12,}{result['bad'].get(source, 0):>12,}{c.get('triples', 0):>11,}"
+        )
     for error in full["sources"].get("errors", []):
         print(f"  error: {error}")
     down = full.get("downstream", {})
@@ -567,27 +658,37 @@ def report(result: dict[str, Any]) -> None:
             print(f"{step}: {down[step]['outcome']}, {down[step]['line']}")
     truth = full.get("link_truth", {})
     if truth:
-        print(f"twins: {truth['twins']:,} generated; joined by sameAs {truth['same_as_found']:,} "
-              f"({truth['same_as_found'] / max(truth['twins'], 1):.0%}), sameAs or candidate {truth['linked_found']:,} "
-              f"({truth['linked_found'] / max(truth['twins'], 1):.0%}); sameAs between non-twins "
-              f"{truth['same_as_not_twins']:,}")
-    print_table(f"incremental run (nothing changed at the sources): sources {incremental['ingest_s']:.2f} s, "
-                f"{incremental['http_requests']:,} requests, {incremental['answered_304']} answered 304",
-                result["incremental_table"], sources)
+        print(
+            f"twins: {truth['twins']:,} generated; joined by sameAs {truth['same_as_found']:,} "
+            f"({truth['same_as_found'] / max(truth['twins'], 1):.0%}), sameAs or candidate {truth['linked_found']:,} "
+            f"({truth['linked_found'] / max(truth['twins'], 1):.0%}); sameAs between non-twins "
+            f"{truth['same_as_not_twins']:,}"
+        )
+    print_table(
+        f"incremental run (nothing changed at the sources): sources {incremental['ingest_s']:.2f} s, "
+        f"{incremental['http_requests']:,} requests, {incremental['answered_304']} answered 304",
+        result["incremental_table"],
+        sources,
+    )
     outcomes = ", ".join(f"{s} {incremental['sources'][s]['outcome']}" for s in sources if s in incremental["sources"])
     print(f"{'':<10}outcomes: {outcomes}")
     print("\ntargets")
     for t in result["targets"]:
         value = f"{t['value']:.1%}" if t["unit"] == "ratio" else f"{t['value']:,.1f} {t['unit']}"
-        extra = f" (linear extrapolation to 100,000: {t['extrapolated_100k']:,.0f} s)" \
-            if "extrapolated_100k" in t and result["size"] != TARGET_SIZE else ""
+        extra = (
+            f" (linear extrapolation to 100,000: {t['extrapolated_100k']:,.0f} s)"
+            if "extrapolated_100k" in t and result["size"] != TARGET_SIZE
+            else ""
+        )
         print(f"  {t['target']:<62} {value:>12}  {t['verdict']}{extra}")
     if "top_stages" in result:
         print("\nprofile: the stages that took longest (full run)")
         total = full["wall_s"]
         for r in result["top_stages"]:
-            print(f"  {r['source']:<20}{r['stage']:<10}{r['seconds']:>8.2f} s  {r['seconds'] / total:>5.0%} of the "
-                  f"run  peak {r['peak_rss_mb']:,.0f} MB")
+            print(
+                f"  {r['source']:<20}{r['stage']:<10}{r['seconds']:>8.2f} s  {r['seconds'] / total:>5.0%} of the "
+                f"run  peak {r['peak_rss_mb']:,.0f} MB"
+            )
     if "profile" in result:
         p = result["profile"]
         print(f"\ncProfile of {p['source']} {p['stage']} (replayed; top 15 by cumulative time, in {p['file']}):")

@@ -49,11 +49,12 @@ def events_ntriples(n: int, base: str, path: Path, seed: int = 3) -> None:
                 f'{e} <{vocab.RDF}type> <{s}Event> .\n{e} <{s}name> "Atelier {i}, partage; rencontre" .\n'
                 f'{e} <{s}startDate> "{when.isoformat()}"^^<{x}dateTime> .\n'
                 f'{e} <{s}endDate> "{(when + timedelta(hours=2)).isoformat()}"^^<{x}dateTime> .\n'
-                f'{e} <{s}eventStatus> <{s}EventScheduled> .\n{e} <{vocab.TS}category> <{vocab.TX}{cat}> .\n'
-                f'{e} <{vocab.TS}source> <{base}id/source/bench-agenda> .\n{e} <{s}location> {place} .\n'
-                f'{place} <{vocab.RDF}type> <{s}Place> .\n{place} <{s}geo> {geo} .\n'
+                f"{e} <{s}eventStatus> <{s}EventScheduled> .\n{e} <{vocab.TS}category> <{vocab.TX}{cat}> .\n"
+                f"{e} <{vocab.TS}source> <{base}id/source/bench-agenda> .\n{e} <{s}location> {place} .\n"
+                f"{place} <{vocab.RDF}type> <{s}Place> .\n{place} <{s}geo> {geo} .\n"
                 f'{geo} <{s}latitude> "{rng.uniform(42.5, 50.8):.5f}"^^<{x}decimal> .\n'
-                f'{geo} <{s}longitude> "{rng.uniform(-4.5, 7.8):.5f}"^^<{x}decimal> .\n')
+                f'{geo} <{s}longitude> "{rng.uniform(-4.5, 7.8):.5f}"^^<{x}decimal> .\n'
+            )
 
 
 def build_store(size: int, work: Path) -> Settings:
@@ -63,22 +64,44 @@ def build_store(size: int, work: Path) -> Settings:
     rdf.write_ntriples([r for r in records(size, bad_share=0.0)], base, initiatives)
     events = work / "events.nt"
     events_ntriples(size // 10, base, events)
-    source = Source(id="bench", name="Bench", format="gogocarto", url="http://127.0.0.1/api/elements.json",
-                    licence="ODbL-1.0", mapping_path=Path("-"), publisher="Bench publisher")
-    agenda = Source(id="bench-agenda", name="Bench agenda", format="ical", url="http://127.0.0.1/agenda.ics",
-                    licence="CC0-1.0", mapping_path=Path("-"))
+    source = Source(
+        id="bench",
+        name="Bench",
+        format="gogocarto",
+        url="http://127.0.0.1/api/elements.json",
+        licence="ODbL-1.0",
+        mapping_path=Path("-"),
+        publisher="Bench publisher",
+    )
+    agenda = Source(
+        id="bench-agenda",
+        name="Bench agenda",
+        format="ical",
+        url="http://127.0.0.1/agenda.ics",
+        licence="CC0-1.0",
+        mapping_path=Path("-"),
+    )
     with EmbeddedStore(settings.store_path) as store:
         raw = store._store  # bulk load: the fast path the pipeline's first load takes too
-        raw.bulk_load(path=str(initiatives), format=ox.RdfFormat.N_TRIPLES,
-                      to_graph=ox.NamedNode(vocab.source_graph(base, "bench")))
-        raw.bulk_load(path=str(events), format=ox.RdfFormat.N_TRIPLES,
-                      to_graph=ox.NamedNode(vocab.source_graph(base, "bench-agenda")))
+        raw.bulk_load(
+            path=str(initiatives),
+            format=ox.RdfFormat.N_TRIPLES,
+            to_graph=ox.NamedNode(vocab.source_graph(base, "bench")),
+        )
+        raw.bulk_load(
+            path=str(events),
+            format=ox.RdfFormat.N_TRIPLES,
+            to_graph=ox.NamedNode(vocab.source_graph(base, "bench-agenda")),
+        )
         for path in sorted((PROJECT_ROOT / "ontology").glob("*.ttl")):
-            raw.load(path=str(path), format=ox.RdfFormat.TURTLE,
-                     to_graph=ox.NamedNode(vocab.ontology_graph(base, path.stem)))
+            raw.load(
+                path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(vocab.ontology_graph(base, path.stem))
+            )
         meta = ox.NamedNode(vocab.metadata_graph(base))
-        raw.extend(ox.Quad(t.subject, t.predicate, t.object, meta)
-                   for t in dataset_triples(source, base) + dataset_triples(agenda, base))
+        raw.extend(
+            ox.Quad(t.subject, t.predicate, t.object, meta)
+            for t in dataset_triples(source, base) + dataset_triples(agenda, base)
+        )
     return settings
 
 
@@ -98,13 +121,25 @@ def main() -> None:
             started = time.perf_counter()
             summary = export_all(settings)
             runs.append((time.perf_counter() - started, summary))
-        sizes = {f["path"]: f["bytes"] for f in json.loads((Path(runs[0][1].out_dir) / "index.json")
-                                                          .read_text(encoding="utf-8"))["files"]
-                 if "/" not in f["path"] or f["path"].startswith("gogocarto/")}
-        results.append({"size": size, "events": runs[0][1].events, "load_s": round(load, 2),
-                        "first_s": round(runs[0][0], 2), "second_s": round(runs[1][0], 2),
-                        "second_unchanged": runs[1][1].unchanged, "stages_first": runs[0][1].seconds,
-                        "stages_second": runs[1][1].seconds, "files": runs[0][1].files, "bytes": sizes})
+        sizes = {
+            f["path"]: f["bytes"]
+            for f in json.loads((Path(runs[0][1].out_dir) / "index.json").read_text(encoding="utf-8"))["files"]
+            if "/" not in f["path"] or f["path"].startswith("gogocarto/")
+        }
+        results.append(
+            {
+                "size": size,
+                "events": runs[0][1].events,
+                "load_s": round(load, 2),
+                "first_s": round(runs[0][0], 2),
+                "second_s": round(runs[1][0], 2),
+                "second_unchanged": runs[1][1].unchanged,
+                "stages_first": runs[0][1].seconds,
+                "stages_second": runs[1][1].seconds,
+                "files": runs[0][1].files,
+                "bytes": sizes,
+            }
+        )
     if args.json:
         print(json.dumps(results, indent=2))
         return

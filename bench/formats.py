@@ -47,27 +47,67 @@ THEMES: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
     "ressourcerie": ("Fabriquer, Réparer & Zéro déchets", "ressourcerie", None, ("Ressourcerie de", "Recyclerie de")),
     "tiers-lieu": ("Tiers-lieux", "tiers-lieu", None, ("Tiers-lieu", "La Fabrique de", "Café associatif de")),
     "monnaie": ("Monnaie locale", "monnaie-locale", None, ("Monnaie locale de", "La Monnaie du Pays de")),
-    "energie": ("Énergies renouvelables", "energie-citoyenne", None,
-                ("Énergie citoyenne de", "Centrales villageoises de")),
+    "energie": (
+        "Énergies renouvelables",
+        "energie-citoyenne",
+        None,
+        ("Énergie citoyenne de", "Centrales villageoises de"),
+    ),
     "velo": ("Modes de déplacement", "velo", None, ("Atelier vélo de", "Vélo-école de")),
     "habitat": ("Habitat & Logement", "habitat-participatif", None, ("Habitat participatif de", "Oasis de")),
     "solidarite": ("Solidarité", "epicerie-solidaire", None, ("Épicerie solidaire de", "Entraide de")),
 }
 CSV_EXTRA = ("Pain", "Fruits", "Oeufs")
-QUALIFIERS = ("", "", "", "des Lilas", "du Vieux Moulin", "La Grange", "Le Champ Commun", "des Tilleuls",
-              "du Centre", "Nord", "Sud", "de la Gare", "Les Colibris", "L'Escale", "La Ruche", "du Quartier")
-STREETS = ("rue de la République", "place du Marché", "rue Victor Hugo", "chemin des Vignes", "avenue Jean Jaurès",
-           "rue de l'Église", "allée des Tilleuls", "boulevard Pasteur", "impasse du Lavoir", "quai de la Loire")
-SENTENCES = ("Paniers de légumes de saison, distribution le jeudi soir.",
-             "Réparer ensemble plutôt que jeter : électroménager, vélos, textiles.",
-             "Un lieu ouvert aux habitants, ateliers et rencontres toute l'année.",
-             "Collecte, valorisation et vente solidaire d'objets de seconde main.",
-             "Une association de quartier engagée pour la transition écologique.",
-             "Formations, chantiers participatifs et café-débat le premier samedi du mois.")
-EVENT_KINDS = (("Repair Café mensuel", "repair café"), ("Atelier vélo", "vélo"), ("Marche pour le climat", "marche"),
-               ("Troc de graines", "jardin"), ("Disco soupe", "alimentation"), ("Café-débat climat", "climat"),
-               ("Permanence de la monnaie locale", "monnaie locale"), ("Chantier participatif", "habitat"),
-               ("Collecte solidaire", "solidarité"), ("Atelier réparation", "réparation"))
+QUALIFIERS = (
+    "",
+    "",
+    "",
+    "des Lilas",
+    "du Vieux Moulin",
+    "La Grange",
+    "Le Champ Commun",
+    "des Tilleuls",
+    "du Centre",
+    "Nord",
+    "Sud",
+    "de la Gare",
+    "Les Colibris",
+    "L'Escale",
+    "La Ruche",
+    "du Quartier",
+)
+STREETS = (
+    "rue de la République",
+    "place du Marché",
+    "rue Victor Hugo",
+    "chemin des Vignes",
+    "avenue Jean Jaurès",
+    "rue de l'Église",
+    "allée des Tilleuls",
+    "boulevard Pasteur",
+    "impasse du Lavoir",
+    "quai de la Loire",
+)
+SENTENCES = (
+    "Paniers de légumes de saison, distribution le jeudi soir.",
+    "Réparer ensemble plutôt que jeter : électroménager, vélos, textiles.",
+    "Un lieu ouvert aux habitants, ateliers et rencontres toute l'année.",
+    "Collecte, valorisation et vente solidaire d'objets de seconde main.",
+    "Une association de quartier engagée pour la transition écologique.",
+    "Formations, chantiers participatifs et café-débat le premier samedi du mois.",
+)
+EVENT_KINDS = (
+    ("Repair Café mensuel", "repair café"),
+    ("Atelier vélo", "vélo"),
+    ("Marche pour le climat", "marche"),
+    ("Troc de graines", "jardin"),
+    ("Disco soupe", "alimentation"),
+    ("Café-débat climat", "climat"),
+    ("Permanence de la monnaie locale", "monnaie locale"),
+    ("Chantier participatif", "habitat"),
+    ("Collecte solidaire", "solidarité"),
+    ("Atelier réparation", "réparation"),
+)
 
 
 @dataclass
@@ -95,13 +135,24 @@ def load_communes(territories_dir: Path, cache_dir: Path) -> Communes:
             by_commune.setdefault(member, postcode)
     south, west, north, east = METROPOLE
     lat, lon = territories.lat, territories.lon
-    keep = np.flatnonzero((lat > south) & (lat < north) & (lon > west) & (lon < east)
-                          & (communes.population > 0) & np.isin(np.arange(len(lat)), list(by_commune)))
+    keep = np.flatnonzero(
+        (lat > south)
+        & (lat < north)
+        & (lon > west)
+        & (lon < east)
+        & (communes.population > 0)
+        & np.isin(np.arange(len(lat)), list(by_commune))
+    )
     area = np.nan_to_num(communes.area_km2[keep], nan=10.0)
-    return Communes(names=[communes.names[i] for i in keep], codes=[communes.codes[i] for i in keep],
-                    postcodes=[by_commune[int(i)] for i in keep], lat=lat[keep], lon=lon[keep],
-                    radius_km=np.sqrt(np.maximum(area, 0.5) / np.pi),
-                    weight=communes.population[keep] / communes.population[keep].sum())
+    return Communes(
+        names=[communes.names[i] for i in keep],
+        codes=[communes.codes[i] for i in keep],
+        postcodes=[by_commune[int(i)] for i in keep],
+        lat=lat[keep],
+        lon=lon[keep],
+        radius_km=np.sqrt(np.maximum(area, 0.5) / np.pi),
+        weight=communes.population[keep] / communes.population[keep].sum(),
+    )
 
 
 @dataclass
@@ -120,8 +171,12 @@ class Corpus:
     bad: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        return {GOGOCARTO: len(self.gogocarto["data"]), KVM: len(self.kvm_entries), CSV: len(self.csv_rows),
-                OPENAGENDA: len(self.events)}
+        return {
+            GOGOCARTO: len(self.gogocarto["data"]),
+            KVM: len(self.kvm_entries),
+            CSV: len(self.csv_rows),
+            OPENAGENDA: len(self.events),
+        }
 
     def csv_bytes(self) -> bytes:
         """The CSV directory as the network's spreadsheet exports it: Windows-1252, ``;``, decimal commas."""
@@ -135,8 +190,21 @@ class Corpus:
         return json.dumps(self.gogocarto, ensure_ascii=False).encode("utf-8")
 
 
-CSV_COLUMNS = ["Identifiant", "Nom de l'AMAP", "Présentation", "Adresse", "Code postal", "Ville", "Latitude",
-               "Longitude", "Courriel", "Téléphone", "Site web", "Thèmes", "Mise à jour"]
+CSV_COLUMNS = [
+    "Identifiant",
+    "Nom de l'AMAP",
+    "Présentation",
+    "Adresse",
+    "Code postal",
+    "Ville",
+    "Latitude",
+    "Longitude",
+    "Courriel",
+    "Téléphone",
+    "Site web",
+    "Thèmes",
+    "Mise à jour",
+]
 
 
 def _slug(text: str) -> str:
@@ -146,8 +214,9 @@ def _slug(text: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_text).split())[:40] or "x"
 
 
-def _base_rows(communes: Communes, n: int, rng: random.Random, nrng: np.random.Generator,
-               now: datetime) -> list[dict[str, Any]]:
+def _base_rows(
+    communes: Communes, n: int, rng: random.Random, nrng: np.random.Generator, now: datetime
+) -> list[dict[str, Any]]:
     """Initiatives as plain facts (no format yet), each assigned to the initiative source that publishes it."""
     chosen = nrng.choice(len(communes.weight), size=n, p=communes.weight)
     radius = communes.radius_km[chosen] * np.sqrt(nrng.random(n)) * 0.8
@@ -165,19 +234,29 @@ def _base_rows(communes: Communes, n: int, rng: random.Random, nrng: np.random.G
         qualifier = rng.choice(QUALIFIERS)
         name = f"{rng.choice(THEMES[theme][3])} {city}" + (f" {qualifier}" if qualifier else "")
         slug = _slug(f"{name}-{i}")
-        rows.append({
-            "source": source, "source_id": "", "theme": theme, "name": name,
-            "lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6),
-            "street": f"{rng.randint(1, 180)} {rng.choice(STREETS)}", "postcode": communes.postcodes[c],
-            "city": city, "insee": communes.codes[c],
-            "website": f"https://{slug}.example.org" if rng.random() < 0.7 else None,
-            "phone": f"0{rng.randint(1, 5)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} "
-                     f"{rng.randint(10, 99)}" if rng.random() < 0.6 else None,
-            "email": f"contact@{slug}.example.org" if rng.random() < 0.5 else None,
-            "description": " ".join(rng.sample(SENTENCES, k=rng.randint(1, 3))),
-            "created": now - timedelta(days=rng.randint(200, 3000)),
-            "updated": now - timedelta(days=rng.randint(2, 199), minutes=rng.randint(0, 1439)),
-        })
+        rows.append(
+            {
+                "source": source,
+                "source_id": "",
+                "theme": theme,
+                "name": name,
+                "lat": round(float(lat[i]), 6),
+                "lon": round(float(lon[i]), 6),
+                "street": f"{rng.randint(1, 180)} {rng.choice(STREETS)}",
+                "postcode": communes.postcodes[c],
+                "city": city,
+                "insee": communes.codes[c],
+                "website": f"https://{slug}.example.org" if rng.random() < 0.7 else None,
+                "phone": f"0{rng.randint(1, 5)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} "
+                f"{rng.randint(10, 99)}"
+                if rng.random() < 0.6
+                else None,
+                "email": f"contact@{slug}.example.org" if rng.random() < 0.5 else None,
+                "description": " ".join(rng.sample(SENTENCES, k=rng.randint(1, 3))),
+                "created": now - timedelta(days=rng.randint(200, 3000)),
+                "updated": now - timedelta(days=rng.randint(2, 199), minutes=rng.randint(0, 1439)),
+            }
+        )
     return rows
 
 
@@ -186,16 +265,25 @@ def _gogocarto_element(row: dict[str, Any], i: int, rng: random.Random) -> dict[
     labels = [label] + (["Solidarité"] if rng.random() < 0.2 and label != "Solidarité" else [])
     paragraphs = row["description"].replace("'", "&#39;").replace("é", "&eacute;")
     return {
-        "id": row["source_id"], "name": row["name"], "geo": {"latitude": row["lat"], "longitude": row["lon"]},
-        "address": {"streetAddress": row["street"], "addressLocality": row["city"],
-                    "postalCode": row["postcode"], "addressCountry": "FR"},
+        "id": row["source_id"],
+        "name": row["name"],
+        "geo": {"latitude": row["lat"], "longitude": row["lon"]},
+        "address": {
+            "streetAddress": row["street"],
+            "addressLocality": row["city"],
+            "postalCode": row["postcode"],
+            "addressCountry": "FR",
+        },
         "categories": labels,
-        "categoriesFull": [{"id": 100 + list(THEMES).index(row["theme"]), "name": c, "description": "", "index": 0}
-                           for c in labels],
+        "categoriesFull": [
+            {"id": 100 + list(THEMES).index(row["theme"]), "name": c, "description": "", "index": 0} for c in labels
+        ],
         "sourceKey": rng.choice(("Alternatiba", "Colibris", "Réseau des AMAP", "Transiscope")),
         "createdAt": row["created"].isoformat(timespec="seconds"),
-        "updatedAt": row["updated"].isoformat(timespec="seconds"), "status": rng.choice((1, 7, 7)),
-        "website": row["website"], "telephone": row["phone"],
+        "updatedAt": row["updated"].isoformat(timespec="seconds"),
+        "status": rng.choice((1, 7, 7)),
+        "website": row["website"],
+        "telephone": row["phone"],
         "email": row["email"] or ("private" if rng.random() < 0.3 else None),
         "description": f"<p>{paragraphs}</p><p>Ouvert à <b>toutes et tous</b> &amp; gratuit.</p>",
         **({"openHours": {"Mo": "09:00-12:00,14:00-18:00", "Sa": "10:00-13:00"}} if rng.random() < 0.4 else {}),
@@ -205,11 +293,19 @@ def _gogocarto_element(row: dict[str, Any], i: int, rng: random.Random) -> dict[
 def _kvm_entry(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     tag = THEMES[row["theme"]][1]
     return {
-        "id": row["source_id"], "created": int(row["created"].timestamp()), "version": rng.randint(1, 12),
-        "title": row["name"], "description": row["description"] + (" &eacute;co-responsable" if rng.random() < 0.1
-                                                                   else ""),
-        "lat": row["lat"], "lng": row["lon"], "street": row["street"], "zip": row["postcode"], "city": row["city"],
-        "country": "FR", "email": row["email"] or "private", "telephone": row["phone"],
+        "id": row["source_id"],
+        "created": int(row["created"].timestamp()),
+        "version": rng.randint(1, 12),
+        "title": row["name"],
+        "description": row["description"] + (" &eacute;co-responsable" if rng.random() < 0.1 else ""),
+        "lat": row["lat"],
+        "lng": row["lon"],
+        "street": row["street"],
+        "zip": row["postcode"],
+        "city": row["city"],
+        "country": "FR",
+        "email": row["email"] or "private",
+        "telephone": row["phone"],
         "homepage": (row["website"] or "").removeprefix("https://") or None,
         "categories": ["2cd00bebec0c48ba9db761da48678134"],
         "tags": [tag] + (["bio"] if tag != "bio" and rng.random() < 0.2 else []),
@@ -221,12 +317,18 @@ def _kvm_entry(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 def _csv_row(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     labels = [THEMES[row["theme"]][2] or "AMAP"] + rng.sample(CSV_EXTRA, k=rng.randint(0, 2))
     return {
-        "Identifiant": row["source_id"], "Nom de l'AMAP": row["name"],
+        "Identifiant": row["source_id"],
+        "Nom de l'AMAP": row["name"],
         "Présentation": row["description"] if rng.random() < 0.7 else f"<p>{row['description']}</p>",
-        "Adresse": row["street"], "Code postal": row["postcode"], "Ville": row["city"],
-        "Latitude": f"{row['lat']:.5f}".replace(".", ","), "Longitude": f"{row['lon']:.5f}".replace(".", ","),
-        "Courriel": row["email"] or "", "Téléphone": row["phone"] or "",
-        "Site web": (row["website"] or "").removeprefix("https://"), "Thèmes": ", ".join(labels),
+        "Adresse": row["street"],
+        "Code postal": row["postcode"],
+        "Ville": row["city"],
+        "Latitude": f"{row['lat']:.5f}".replace(".", ","),
+        "Longitude": f"{row['lon']:.5f}".replace(".", ","),
+        "Courriel": row["email"] or "",
+        "Téléphone": row["phone"] or "",
+        "Site web": (row["website"] or "").removeprefix("https://"),
+        "Thèmes": ", ".join(labels),
         "Mise à jour": row["updated"].strftime("%d/%m/%Y"),
     }
 
@@ -234,26 +336,42 @@ def _csv_row(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 def _event(i: int, communes: Communes, c: int, rng: random.Random, now: datetime) -> dict[str, Any]:
     title, keyword = rng.choice(EVENT_KINDS)
     city = communes.names[c]
-    begin = (now + timedelta(days=rng.randint(1, 365))).replace(hour=rng.choice((9, 10, 14, 18)), minute=0,
-                                                                second=0, microsecond=0)
+    begin = (now + timedelta(days=rng.randint(1, 365))).replace(
+        hour=rng.choice((9, 10, 14, 18)), minute=0, second=0, microsecond=0
+    )
     count = rng.choice((1,) * 9 + (3,))
-    timings = [{"begin": (begin + timedelta(days=28 * k)).isoformat(),
-                "end": (begin + timedelta(days=28 * k, hours=3)).isoformat()} for k in range(count)]
+    timings = [
+        {
+            "begin": (begin + timedelta(days=28 * k)).isoformat(),
+            "end": (begin + timedelta(days=28 * k, hours=3)).isoformat(),
+        }
+        for k in range(count)
+    ]
     radius = float(communes.radius_km[c]) * 0.5
     return {
-        "uid": 90_000_000 + i, "slug": f"{_slug(title)}-{_slug(city)}-{i}",
+        "uid": 90_000_000 + i,
+        "slug": f"{_slug(title)}-{_slug(city)}-{i}",
         "title": {"fr": f"{title} à {city}"},
         "description": {"fr": f"{rng.choice(SENTENCES)}"},
         "longDescription": {"fr": f"**Entrée libre**. {rng.choice(SENTENCES)}\n\n<b>Gratuit</b>, sans inscription."},
         "keywords": {"fr": [keyword] + (["solidarité"] if rng.random() < 0.2 else [])},
         "timings": timings,
-        "location": {"uid": 70_000_000 + c, "name": f"Maison de quartier de {city}",
-                     "address": f"{rng.randint(1, 60)} {rng.choice(STREETS)}", "city": city,
-                     "postalCode": communes.postcodes[c], "insee": communes.codes[c],
-                     "latitude": round(float(communes.lat[c]) + rng.uniform(-radius, radius) / 111.2, 6),
-                     "longitude": round(float(communes.lon[c]) + rng.uniform(-radius, radius) / 80.0, 6),
-                     "countryCode": "FR", "timezone": "Europe/Paris"},
-        "status": rng.choice((1, 1, 1, 2, 6)), "state": 2, "attendanceMode": 1, "timezone": "Europe/Paris",
+        "location": {
+            "uid": 70_000_000 + c,
+            "name": f"Maison de quartier de {city}",
+            "address": f"{rng.randint(1, 60)} {rng.choice(STREETS)}",
+            "city": city,
+            "postalCode": communes.postcodes[c],
+            "insee": communes.codes[c],
+            "latitude": round(float(communes.lat[c]) + rng.uniform(-radius, radius) / 111.2, 6),
+            "longitude": round(float(communes.lon[c]) + rng.uniform(-radius, radius) / 80.0, 6),
+            "countryCode": "FR",
+            "timezone": "Europe/Paris",
+        },
+        "status": rng.choice((1, 1, 1, 2, 6)),
+        "state": 2,
+        "attendanceMode": 1,
+        "timezone": "Europe/Paris",
         "updatedAt": (now - timedelta(days=rng.randint(2, 120))).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "createdAt": (now - timedelta(days=rng.randint(121, 400))).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "originAgenda": {"uid": 48215, "title": "Agenda de la transition", "slug": "transition-citoyenne"},
@@ -300,9 +418,16 @@ def _spoil_event(event: dict[str, Any], rng: random.Random) -> None:
         event["state"] = 0  # waiting for moderation: not a published event
 
 
-def build_corpus(communes: Communes, size: int, *, seed: int = 2026, bad_share: float = 0.02,
-                 duplicate_share: float = 0.05, events: int | None = None,
-                 now: datetime | None = None) -> Corpus:
+def build_corpus(
+    communes: Communes,
+    size: int,
+    *,
+    seed: int = 2026,
+    bad_share: float = 0.02,
+    duplicate_share: float = 0.05,
+    events: int | None = None,
+    now: datetime | None = None,
+) -> Corpus:
     """``size`` initiatives (twins included) over the three initiative sources, and ``events`` events
     (default ``size // 10``) in the OpenAgenda source."""
     rng = random.Random(seed)
@@ -324,7 +449,7 @@ def build_corpus(communes: Communes, size: int, *, seed: int = 2026, bad_share: 
         row["source_id"] = new_id(row["source"])
     rows = with_duplicates(base, share=duplicate_share, seed=seed + 1)
     twins = []
-    for row in rows[len(base):]:
+    for row in rows[len(base) :]:
         original_source = row["duplicate_of"][0]
         targets = [s for s in SHARES if s != original_source and (s != CSV or row["theme"] in ("amap", "alimentation"))]
         row["source"] = rng.choice(targets)
@@ -365,14 +490,25 @@ def build_corpus(communes: Communes, size: int, *, seed: int = 2026, bad_share: 
             _spoil_event(event, rng)
             bad[OPENAGENDA] += 1
         agenda.append(event)
-    payload = {"licence": "https://opendatacommons.org/licenses/odbl/summary/", "ontology": "gogofull",
-               "data": gogocarto}
-    return Corpus(gogocarto=payload, kvm_entries=kvm, kvm_points=kvm_points, csv_rows=table, events=agenda,
-                  twins=twins, bad=bad)
+    payload = {
+        "licence": "https://opendatacommons.org/licenses/odbl/summary/",
+        "ontology": "gogofull",
+        "data": gogocarto,
+    }
+    return Corpus(
+        gogocarto=payload, kvm_entries=kvm, kvm_points=kvm_points, csv_rows=table, events=agenda, twins=twins, bad=bad
+    )
 
 
 def kvm_hit(entry: dict[str, Any]) -> dict[str, Any]:
     """The summary ``/v0/search`` gives of an entry (description cut at 40 characters, as the API does)."""
-    return {"id": entry["id"], "lat": entry["lat"], "lng": entry["lng"], "title": entry["title"],
-            "description": (entry.get("description") or "")[:40], "categories": entry["categories"],
-            "tags": entry["tags"], "ratings": {"total": 0.0}}
+    return {
+        "id": entry["id"],
+        "lat": entry["lat"],
+        "lng": entry["lng"],
+        "title": entry["title"],
+        "description": (entry.get("description") or "")[:40],
+        "categories": entry["categories"],
+        "tags": entry["tags"],
+        "ratings": {"total": 0.0},
+    }

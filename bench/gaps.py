@@ -76,8 +76,16 @@ def synthetic_items(territories: Territories, leaves: list[str], n: int, seed: i
         else:
             postcode[i] = by_commune.get(int(chosen[i]))
     concepts = [(leaves[j],) for j in rng.integers(0, len(leaves), size=n)]
-    return Items(iris=[f"{BASE}id/initiative/bench/{i}" for i in range(n)], kinds=["initiative"] * n, lon=lon,
-                 lat=lat, insee=insee, postcode=postcode, concepts=concepts, sources=["bench"] * n)
+    return Items(
+        iris=[f"{BASE}id/initiative/bench/{i}" for i in range(n)],
+        kinds=["initiative"] * n,
+        lon=lon,
+        lat=lat,
+        insee=insee,
+        postcode=postcode,
+        concepts=concepts,
+        sources=["bench"] * n,
+    )
 
 
 def _per_concept_2sfca(territories: Territories, placement, member: np.ndarray, catchment_km: float) -> np.ndarray:
@@ -95,8 +103,11 @@ def _per_concept_2sfca(territories: Territories, placement, member: np.ndarray, 
             sources = np.flatnonzero(np.isfinite(placement.x) & (placement.zone == z) & member[:, k])
             if not len(sources):
                 continue
-            item, commune = tree.query(shapely.points(placement.x[sources], placement.y[sources]),
-                                       predicate="dwithin", distance=catchment_km * 1000)
+            item, commune = tree.query(
+                shapely.points(placement.x[sources], placement.y[sources]),
+                predicate="dwithin",
+                distance=catchment_km * 1000,
+            )
             demand = np.bincount(item, weights=population[targets[commune]], minlength=len(sources))
             ratio = np.divide(1.0, demand, out=np.zeros_like(demand), where=demand > 0)
             access[targets, k] = np.bincount(commune, weights=ratio[item], minlength=len(targets))
@@ -125,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
     leaves = [c for c in taxonomy.notations if c in taxonomy.broader]
     items = synthetic_items(territories, leaves, args.items)
-    print(f"{len(territories.communes):,} communes, {len(territories.levels['epci']):,} EPCI, "
-          f"{args.items:,} initiatives, {len(taxonomy.notations)} concepts ({len(leaves)} leaves)", flush=True)
+    print(
+        f"{len(territories.communes):,} communes, {len(territories.levels['epci']):,} EPCI, "
+        f"{args.items:,} initiatives, {len(taxonomy.notations)} concepts ({len(leaves)} leaves)",
+        flush=True,
+    )
     gap_settings = GapSettings()
     gc.disable()  # millions of small objects are not built here, but the arrays are: no cycles to collect
     total = time.perf_counter()
@@ -142,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     peak_compute = peak_rss_mb()
     started = time.perf_counter()
     cube_triples = write_cube_ntriples(territories, result, BASE, out / "gaps.nt")
-    timed(f"write Data Cube N-Triples ({cube_triples:,} triples, levels {','.join(gap_settings.cube_levels)})",
-          started)
+    timed(f"write Data Cube N-Triples ({cube_triples:,} triples, levels {','.join(gap_settings.cube_levels)})", started)
     started = time.perf_counter()
     link_triples = write_links_ntriples(territories, items, placement, BASE, out / "links.nt")
     timed(f"write inTerritory links ({link_triples:,} triples)", started)
@@ -160,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in figures:
         print(f"{name.ljust(width)}  {seconds:7.2f} s")
     print(f"{'COMPUTE TOTAL (place + indicators)'.ljust(width)}  {compute_total:7.2f} s   target < 15 s")
-    print(f"peak RSS after computing: {peak_compute:,.0f} MB; after writing: {peak_rss_mb():,.0f} MB"
-          "   target < 2048 MB")
+    print(
+        f"peak RSS after computing: {peak_compute:,.0f} MB; after writing: {peak_rss_mb():,.0f} MB   target < 2048 MB"
+    )
     sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(out.glob("gaps-*"))}
     print("files: " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes.items()))
 
@@ -176,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         naive = _per_concept_2sfca(territories, placement, member, gap_settings.catchment_km)
         per_concept = time.perf_counter() - started
         assert np.allclose(once, naive), "the two 2SFCA computations disagree"
-        print(f"\n2SFCA, catchment pairs once for all concepts: {shared:.2f} s; one query per concept: "
-              f"{per_concept:.2f} s (×{per_concept / shared:.1f}); same scores: yes")
+        print(
+            f"\n2SFCA, catchment pairs once for all concepts: {shared:.2f} s; one query per concept: "
+            f"{per_concept:.2f} s (×{per_concept / shared:.1f}); same scores: yes"
+        )
     print("\n(figures are indicative: 2 shared cores, other engineers' jobs running at the same time)")
     return 0
 

@@ -32,10 +32,26 @@ from transiscope.ingest.geocode.placing import place_records  # noqa: E402
 from transiscope.ingest.records import empty_record  # noqa: E402
 from transiscope.settings import GeocodeSettings, Settings  # noqa: E402
 
-STREETS = ["rue de la République", "avenue Jean-Jaurès", "place de la Mairie", "chemin des Vignes",
-           "rue Victor-Hugo", "boulevard Pasteur", "impasse des Lilas", "route de Lyon"]
-CITIES = [("69001", "Lyon"), ("44000", "Nantes"), ("34000", "Montpellier"), ("35000", "Rennes"),
-          ("21000", "Dijon"), ("67000", "Strasbourg"), ("59800", "Lille"), ("13003", "Marseille")]
+STREETS = [
+    "rue de la République",
+    "avenue Jean-Jaurès",
+    "place de la Mairie",
+    "chemin des Vignes",
+    "rue Victor-Hugo",
+    "boulevard Pasteur",
+    "impasse des Lilas",
+    "route de Lyon",
+]
+CITIES = [
+    ("69001", "Lyon"),
+    ("44000", "Nantes"),
+    ("34000", "Montpellier"),
+    ("35000", "Rennes"),
+    ("21000", "Dijon"),
+    ("67000", "Strasbourg"),
+    ("59800", "Lille"),
+    ("13003", "Marseille"),
+]
 
 
 def records(n: int, offset: int = 0) -> list[dict]:
@@ -43,8 +59,15 @@ def records(n: int, offset: int = 0) -> list[dict]:
     for i in range(offset, offset + n):
         record = empty_record()
         postcode, city = CITIES[i % len(CITIES)]
-        record.update(source="bench", source_id=f"b{i:07d}", record_index=i, name=f"Initiative {i}",
-                      street=f"{i + 1} {STREETS[(i // 8) % len(STREETS)]}", postcode=postcode, city=city)
+        record.update(
+            source="bench",
+            source_id=f"b{i:07d}",
+            record_index=i,
+            name=f"Initiative {i}",
+            street=f"{i + 1} {STREETS[(i // 8) % len(STREETS)]}",
+            postcode=postcode,
+            city=city,
+        )
         out.append(record)
     return out
 
@@ -65,8 +88,14 @@ def main() -> None:
     server = BanServer(synthetic=True)
     work = Path(tempfile.mkdtemp(prefix="bench-geocode-"))
     base = replace(Settings.from_env(), territories_dir=None, cache_dir=work)
-    geocode = GeocodeSettings(provider="ban", url=server.url, rate=args.rate, max_requests=1_000_000,
-                              batch_size=500, cache_path=work / "cold.sqlite3")
+    geocode = GeocodeSettings(
+        provider="ban",
+        url=server.url,
+        rate=args.rate,
+        max_requests=1_000_000,
+        batch_size=500,
+        cache_path=work / "cold.sqlite3",
+    )
     settings = replace(base, geocode=geocode)
     rows = []
     try:
@@ -83,26 +112,30 @@ def main() -> None:
     finally:
         server.close()
 
-    print("geocoding against a BAN-speaking server on 127.0.0.1 (synthetic answers); shared machine: "
-          "indicative figures\n")
-    print(f"{'scenario':32} {'addresses':>9} {'requests':>8} {'hit rate':>8} {'placed':>7} {'s total':>8} "
-          f"{'s / 1,000':>9}")
+    print(
+        "geocoding against a BAN-speaking server on 127.0.0.1 (synthetic answers); shared machine: indicative figures\n"
+    )
+    print(
+        f"{'scenario':32} {'addresses':>9} {'requests':>8} {'hit rate':>8} {'placed':>7} {'s total':>8} "
+        f"{'s / 1,000':>9}"
+    )
     per_1000 = {}
     for name, n, seconds, stats in rows:
         per_1000[name] = seconds / n * 1000
         placed = stats["placed"].get("ban", 0)
         rate = "-" if stats["cache_hit_rate"] is None else f"{stats['cache_hit_rate']:.0%}"
-        print(f"{name:32} {n:9,} {stats['requests']:8,} {rate:>8} {placed:7,} {seconds:8.2f} "
-              f"{per_1000[name]:9.3f}")
+        print(f"{name:32} {n:9,} {stats['requests']:8,} {rate:>8} {placed:7,} {seconds:8.2f} {per_1000[name]:9.3f}")
     cold, warm = per_1000["cold cache, batch of 500"], per_1000["same addresses again"]
     single = per_1000["cold cache, one request each"]
     print(f"\ncache vs cold batch: {cold / warm:.1f}x faster per 1,000 addresses, and no request")
     print(f"batch vs one request each (cold): {single / cold:.1f}x faster per 1,000 addresses")
     default = GeocodeSettings()
-    print(f"at the default rate limit ({default.rate:g} requests/s), 1,000 cold addresses need at least "
-          f"{1000 / default.batch_size / default.rate:.1f} s in batches of {default.batch_size} vs "
-          f"{1000 / default.rate:.0f} s one by one; the default budget ({default.max_requests} requests) covers "
-          f"{default.max_requests * default.batch_size:,} addresses in batches, {default.max_requests} one by one")
+    print(
+        f"at the default rate limit ({default.rate:g} requests/s), 1,000 cold addresses need at least "
+        f"{1000 / default.batch_size / default.rate:.1f} s in batches of {default.batch_size} vs "
+        f"{1000 / default.rate:.0f} s one by one; the default budget ({default.max_requests} requests) covers "
+        f"{default.max_requests * default.batch_size:,} addresses in batches, {default.max_requests} one by one"
+    )
 
 
 if __name__ == "__main__":

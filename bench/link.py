@@ -35,11 +35,38 @@ from transiscope.ingest import rdf  # noqa: E402
 from transiscope.settings import Settings  # noqa: E402
 from transiscope.store.embedded import EmbeddedStore  # noqa: E402
 
-CITIES = [(45.764, 4.836), (48.857, 2.352), (43.297, 5.370), (43.605, 1.444), (47.218, -1.554), (48.573, 7.752),
-          (43.611, 3.877), (44.838, -0.579), (50.629, 3.057), (48.117, -1.678), (45.188, 5.724), (47.322, 5.041),
-          (49.258, 4.032), (45.440, 4.387), (47.394, 0.685), (45.777, 3.087), (49.443, 1.100), (47.478, -0.563),
-          (48.390, -4.486), (46.580, 0.340), (43.296, -0.371), (44.933, 4.892), (47.238, 6.024), (49.183, -0.371),
-          (48.692, 6.184), (47.751, 7.336), (45.834, 1.261), (43.700, 7.266), (46.323, -0.459), (48.936, 2.357)]
+CITIES = [
+    (45.764, 4.836),
+    (48.857, 2.352),
+    (43.297, 5.370),
+    (43.605, 1.444),
+    (47.218, -1.554),
+    (48.573, 7.752),
+    (43.611, 3.877),
+    (44.838, -0.579),
+    (50.629, 3.057),
+    (48.117, -1.678),
+    (45.188, 5.724),
+    (47.322, 5.041),
+    (49.258, 4.032),
+    (45.440, 4.387),
+    (47.394, 0.685),
+    (45.777, 3.087),
+    (49.443, 1.100),
+    (47.478, -0.563),
+    (48.390, -4.486),
+    (46.580, 0.340),
+    (43.296, -0.371),
+    (44.933, 4.892),
+    (47.238, 6.024),
+    (49.183, -0.371),
+    (48.692, 6.184),
+    (47.751, 7.336),
+    (45.834, 1.261),
+    (43.700, 7.266),
+    (46.323, -0.459),
+    (48.936, 2.357),
+]
 
 
 def build(size: int, sources: int, duplicates: float, seed: int = 5) -> list[dict]:
@@ -76,21 +103,27 @@ def main() -> None:
             graph = vocab.source_graph(settings.base_iri, source)
             store.replace_graph(graph, vocab.staging_graph(settings.base_iri, source), path)
     setup = time.perf_counter() - started
-    print(f"set-up: {len(rows):,} records in {len(by_source)} sources ({sum(1 for r in rows if 'duplicate_of' in r):,} "
-          f"twins) generated, mapped and bulk-loaded in {setup:.1f} s")
+    print(
+        f"set-up: {len(rows):,} records in {len(by_source)} sources ({sum(1 for r in rows if 'duplicate_of' in r):,} "
+        f"twins) generated, mapped and bulk-loaded in {setup:.1f} s"
+    )
 
     started = time.perf_counter()
     summary = link.run_link(settings, refresh_reports=False)
     total = time.perf_counter() - started
     stages = "  ".join(f"{k} {v:.2f}" for k, v in summary.seconds.items())
     print(f"link end to end: {total:.2f} s for {summary.records:,} records  ({stages})")
-    print(f"  sameAs {summary.same_as:,}  candidates {summary.candidates:,}  clusters {summary.clusters:,}  "
-          f"triples {summary.triples:,}")
+    print(
+        f"  sameAs {summary.same_as:,}  candidates {summary.candidates:,}  clusters {summary.clusters:,}  "
+        f"triples {summary.triples:,}"
+    )
     all_pairs = summary.records * (summary.records - 1) // 2
     rate = summary.compared_pairs / summary.seconds["score"] if summary.seconds.get("score") else float("nan")
-    print(f"  pairs compared {summary.compared_pairs:,} = {summary.compared_pairs / summary.records:.1f} per record; "
-          f"all pairs would be {all_pairs:,} ({all_pairs / summary.compared_pairs:,.0f}x more, "
-          f"~{all_pairs / rate / 3600:.1f} h at the measured {rate:,.0f} pairs/s)")
+    print(
+        f"  pairs compared {summary.compared_pairs:,} = {summary.compared_pairs / summary.records:.1f} per record; "
+        f"all pairs would be {all_pairs:,} ({all_pairs / summary.compared_pairs:,.0f}x more, "
+        f"~{all_pairs / rate / 3600:.1f} h at the measured {rate:,.0f} pairs/s)"
+    )
 
     # truth: each twin and its original
     truth = {frozenset({(r["source"], r["source_id"]), r["duplicate_of"]}) for r in rows if "duplicate_of" in r}
@@ -105,9 +138,11 @@ def main() -> None:
 
     same = {frozenset({key(r["a"].value), key(r["b"].value)}) for r in found if "same" in r}
     any_link = {frozenset({key(r["a"].value), key(r["b"].value)}) for r in found}
-    print(f"  twins: recall sameAs {len(same & truth) / len(truth):.3f}, sameAs+candidates "
-          f"{len(any_link & truth) / len(truth):.3f}; sameAs that are not twins: {len(same - truth)} "
-          f"(synthetic names repeat words, so unrelated neighbours can look alike)")
+    print(
+        f"  twins: recall sameAs {len(same & truth) / len(truth):.3f}, sameAs+candidates "
+        f"{len(any_link & truth) / len(truth):.3f}; sameAs that are not twins: {len(same - truth)} "
+        f"(synthetic names repeat words, so unrelated neighbours can look alike)"
+    )
 
     # scaling: the same code on a tenth of the records, in memory (no store)
     small = build(args.size // 10, args.sources, args.duplicates)
@@ -115,10 +150,14 @@ def main() -> None:
         started = time.perf_counter()
         result = link.link_records(data, high=settings.link.high, low=settings.link.low, decisions=link.Decisions())
         took = time.perf_counter() - started
-        print(f"  in memory, {label}: {len(data):,} records {took:.2f} s ({took / len(data) * 1e6:.0f} µs per record, "
-              f"{result.compared_pairs / len(data):.1f} pairs per record)")
-    print(f"(matching.NEAR_CELL {matching.NEAR_CELL}°, thresholds {settings.link.high} / {settings.link.low}; "
-          "2 shared cores: indicative figures)")
+        print(
+            f"  in memory, {label}: {len(data):,} records {took:.2f} s ({took / len(data) * 1e6:.0f} µs per record, "
+            f"{result.compared_pairs / len(data):.1f} pairs per record)"
+        )
+    print(
+        f"(matching.NEAR_CELL {matching.NEAR_CELL}°, thresholds {settings.link.high} / {settings.link.low}; "
+        "2 shared cores: indicative figures)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,41 +36,140 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: communes with their centre (approximate) and main postcode
 COMMUNES = [
-    ("Lyon", 45.7640, 4.8357, "69001"), ("Villeurbanne", 45.7719, 4.8902, "69100"),
-    ("Nantes", 47.2184, -1.5536, "44000"), ("Rezé", 47.1833, -1.5500, "44400"),
-    ("Montpellier", 43.6108, 3.8767, "34000"), ("Grenoble", 45.1885, 5.7245, "38000"),
-    ("Rennes", 48.1173, -1.6778, "35000"), ("Dijon", 47.3220, 5.0415, "21000"),
-    ("Strasbourg", 48.5734, 7.7521, "67000"), ("Lille", 50.6292, 3.0573, "59000"),
-    ("Marseille", 43.2965, 5.3698, "13001"), ("Poitiers", 46.5802, 0.3404, "86000"),
-    ("Toulouse", 43.6047, 1.4442, "31000"), ("Bordeaux", 44.8378, -0.5792, "33000"),
-    ("Angers", 47.4784, -0.5632, "49000"), ("Limoges", 45.8336, 1.2611, "87000"),
-    ("Nancy", 48.6921, 6.1844, "54000"), ("Brest", 48.3904, -4.4861, "29200"),
-    ("Tours", 47.3941, 0.6848, "37000"), ("Clermont-Ferrand", 45.7772, 3.0870, "63000"),
-    ("Saint-Étienne", 45.4397, 4.3872, "42000"), ("Besançon", 47.2378, 6.0241, "25000"),
-    ("Caen", 49.1829, -0.3707, "14000"), ("Pau", 43.2951, -0.3708, "64000"),
-    ("Périgueux", 45.1846, 0.7214, "24000"), ("Valence", 44.9334, 4.8924, "26000"),
-    ("Bourges", 47.0810, 2.3988, "18000"), ("Mulhouse", 47.7508, 7.3359, "68100"),
-    ("Quimper", 47.9960, -4.1020, "29000"), ("Niort", 46.3237, -0.4588, "79000"),
-    ("Saint-Denis", 48.9362, 2.3574, "93200"), ("Montreuil", 48.8638, 2.4485, "93100"),
-    ("Paris", 48.8566, 2.3522, "75011"), ("Aurillac", 44.9264, 2.4396, "15000"),
+    ("Lyon", 45.7640, 4.8357, "69001"),
+    ("Villeurbanne", 45.7719, 4.8902, "69100"),
+    ("Nantes", 47.2184, -1.5536, "44000"),
+    ("Rezé", 47.1833, -1.5500, "44400"),
+    ("Montpellier", 43.6108, 3.8767, "34000"),
+    ("Grenoble", 45.1885, 5.7245, "38000"),
+    ("Rennes", 48.1173, -1.6778, "35000"),
+    ("Dijon", 47.3220, 5.0415, "21000"),
+    ("Strasbourg", 48.5734, 7.7521, "67000"),
+    ("Lille", 50.6292, 3.0573, "59000"),
+    ("Marseille", 43.2965, 5.3698, "13001"),
+    ("Poitiers", 46.5802, 0.3404, "86000"),
+    ("Toulouse", 43.6047, 1.4442, "31000"),
+    ("Bordeaux", 44.8378, -0.5792, "33000"),
+    ("Angers", 47.4784, -0.5632, "49000"),
+    ("Limoges", 45.8336, 1.2611, "87000"),
+    ("Nancy", 48.6921, 6.1844, "54000"),
+    ("Brest", 48.3904, -4.4861, "29200"),
+    ("Tours", 47.3941, 0.6848, "37000"),
+    ("Clermont-Ferrand", 45.7772, 3.0870, "63000"),
+    ("Saint-Étienne", 45.4397, 4.3872, "42000"),
+    ("Besançon", 47.2378, 6.0241, "25000"),
+    ("Caen", 49.1829, -0.3707, "14000"),
+    ("Pau", 43.2951, -0.3708, "64000"),
+    ("Périgueux", 45.1846, 0.7214, "24000"),
+    ("Valence", 44.9334, 4.8924, "26000"),
+    ("Bourges", 47.0810, 2.3988, "18000"),
+    ("Mulhouse", 47.7508, 7.3359, "68100"),
+    ("Quimper", 47.9960, -4.1020, "29000"),
+    ("Niort", 46.3237, -0.4588, "79000"),
+    ("Saint-Denis", 48.9362, 2.3574, "93200"),
+    ("Montreuil", 48.8638, 2.4485, "93100"),
+    ("Paris", 48.8566, 2.3522, "75011"),
+    ("Aurillac", 44.9264, 2.4396, "15000"),
 ]
-KINDS = ["AMAP", "Repair Café", "Ressourcerie", "Jardin partagé", "Épicerie coopérative", "Tiers-lieu",
-         "Atelier vélo", "Recyclerie", "Café associatif", "Fablab", "Habitat participatif",
-         "Université populaire", "Ciné-club", "Monnaie locale", "Ferme", "Association"]
-NAMES = ["des Pentes", "du Lez", "La Trouvaille", "Le Dérailleur", "Roule Ma Poule", "La Graine", "L'Étincelle",
-         "Le Chaînon", "des Volcans", "La Bergerie", "Les Colibris", "du Bocage", "La Boucle", "Le Hangar",
-         "Pollen", "La Lanterne", "Les Chênes", "du Grand Pré", "L'Épi Vert", "Belle-de-Mai", "La Cagette",
-         "Le Zinc", "La Fabrique", "Les Tisserands", "Saint-Michel", "La Ruche", "Le Potager Nomade",
-         "de la Guillotière", "Court-Circuit", "Les Mains Vertes", "L'Escargot", "La Clé des Champs",
-         "Terre Ferme", "Le Grenier", "La Bricole", "Vélorution", "Les Petits Débrouillards", "Le Moulin",
-         "La Cordée", "Grésivaudan", "Le Chat Perché", "La Source", "Les Tanneurs", "La Mine", "Le Bercail"]
-STREETS = ["rue de la République", "rue Victor Hugo", "avenue Jean Jaurès", "place du Marché",
-           "boulevard Gambetta", "rue Pasteur", "chemin des Vignes", "allée des Tilleuls", "rue Saint-Michel",
-           "quai de la Loire", "rue des Écoles", "impasse du Moulin", "route de Lyon", "rue de la Paix"]
-STREET_ABBREVIATIONS = {"rue": "r.", "avenue": "av.", "boulevard": "bd", "place": "pl.", "chemin": "ch.",
-                        "allée": "all.", "route": "rte", "impasse": "imp.", "Saint": "St"}
-CHAINS = [("Biocoop", "biocoop.fr"), ("La Recyclerie", "larecyclerie.org"), ("Emmaüs", "emmaus-france.org"),
-          ("Les Amis de la Terre", "amisdelaterre.org"), ("Alternatiba", "alternatiba.eu")]
+KINDS = [
+    "AMAP",
+    "Repair Café",
+    "Ressourcerie",
+    "Jardin partagé",
+    "Épicerie coopérative",
+    "Tiers-lieu",
+    "Atelier vélo",
+    "Recyclerie",
+    "Café associatif",
+    "Fablab",
+    "Habitat participatif",
+    "Université populaire",
+    "Ciné-club",
+    "Monnaie locale",
+    "Ferme",
+    "Association",
+]
+NAMES = [
+    "des Pentes",
+    "du Lez",
+    "La Trouvaille",
+    "Le Dérailleur",
+    "Roule Ma Poule",
+    "La Graine",
+    "L'Étincelle",
+    "Le Chaînon",
+    "des Volcans",
+    "La Bergerie",
+    "Les Colibris",
+    "du Bocage",
+    "La Boucle",
+    "Le Hangar",
+    "Pollen",
+    "La Lanterne",
+    "Les Chênes",
+    "du Grand Pré",
+    "L'Épi Vert",
+    "Belle-de-Mai",
+    "La Cagette",
+    "Le Zinc",
+    "La Fabrique",
+    "Les Tisserands",
+    "Saint-Michel",
+    "La Ruche",
+    "Le Potager Nomade",
+    "de la Guillotière",
+    "Court-Circuit",
+    "Les Mains Vertes",
+    "L'Escargot",
+    "La Clé des Champs",
+    "Terre Ferme",
+    "Le Grenier",
+    "La Bricole",
+    "Vélorution",
+    "Les Petits Débrouillards",
+    "Le Moulin",
+    "La Cordée",
+    "Grésivaudan",
+    "Le Chat Perché",
+    "La Source",
+    "Les Tanneurs",
+    "La Mine",
+    "Le Bercail",
+]
+STREETS = [
+    "rue de la République",
+    "rue Victor Hugo",
+    "avenue Jean Jaurès",
+    "place du Marché",
+    "boulevard Gambetta",
+    "rue Pasteur",
+    "chemin des Vignes",
+    "allée des Tilleuls",
+    "rue Saint-Michel",
+    "quai de la Loire",
+    "rue des Écoles",
+    "impasse du Moulin",
+    "route de Lyon",
+    "rue de la Paix",
+]
+STREET_ABBREVIATIONS = {
+    "rue": "r.",
+    "avenue": "av.",
+    "boulevard": "bd",
+    "place": "pl.",
+    "chemin": "ch.",
+    "allée": "all.",
+    "route": "rte",
+    "impasse": "imp.",
+    "Saint": "St",
+}
+CHAINS = [
+    ("Biocoop", "biocoop.fr"),
+    ("La Recyclerie", "larecyclerie.org"),
+    ("Emmaüs", "emmaus-france.org"),
+    ("Les Amis de la Terre", "amisdelaterre.org"),
+    ("Alternatiba", "alternatiba.eu"),
+]
 DISTRICTS = ["Croix-Rousse", "Part-Dieu", "Centre", "Gare", "Saint-Jean", "Les Halles", "Nord", "Sud"]
 
 
@@ -119,27 +218,43 @@ class _Generator:
                 return name
         raise RuntimeError(f"no fresh name left in {city}")
 
-    def initiative(self, source: str, *, name: str | None = None, commune: tuple | None = None,
-                   at: tuple[float, float] | None = None, website: str | None = None,
-                   street: str | None = None) -> dict[str, Any]:
+    def initiative(
+        self,
+        source: str,
+        *,
+        name: str | None = None,
+        commune: tuple | None = None,
+        at: tuple[float, float] | None = None,
+        website: str | None = None,
+        street: str | None = None,
+    ) -> dict[str, Any]:
         rng = self.rng
         city, clat, clon, postcode = commune or rng.choice(COMMUNES)
         if name is None:
+
             def draw() -> str:
                 drawn = f"{rng.choice(KINDS)} {rng.choice(NAMES)}"
                 if rng.random() < 0.3:
                     drawn = f"{drawn} {city}" if rng.random() < 0.5 else f"{drawn} de {city}"
                 return drawn
+
             name = self.fresh(draw, city)
         self.used.add((name, city))
         lat, lon = at or _offset(clat, clon, rng.uniform(0, 3000), rng)
         self.entities += 1
         slug = f"{_slug(f'{name} {city}')[:40]}-{self.entities}"  # every initiative has its own site
         return {
-            "entity": self.entities, "source": source, "name": name, "lat": lat, "lon": lon,
-            "street": street or f"{rng.randint(1, 120)} {rng.choice(STREETS)}", "postcode": postcode, "city": city,
-            "website": website if website is not None else (f"https://{slug}.example.org" if rng.random() < 0.7
-                                                            else None),
+            "entity": self.entities,
+            "source": source,
+            "name": name,
+            "lat": lat,
+            "lon": lon,
+            "street": street or f"{rng.randint(1, 120)} {rng.choice(STREETS)}",
+            "postcode": postcode,
+            "city": city,
+            "website": website
+            if website is not None
+            else (f"https://{slug}.example.org" if rng.random() < 0.7 else None),
             "phone": _phone(rng) if rng.random() < 0.6 else None,
             "email": f"contact@{slug}.example.org" if rng.random() < 0.5 else None,
         }
@@ -149,8 +264,9 @@ class _Generator:
         rng = self.rng
         other = dict(record, source=source, source_id=None)
         other.pop("source_id")
-        changes = rng.sample(["typo", "abbreviation", "case", "pin", "address", "missing", "contact_format"],
-                             k=rng.choice((1, 2, 2, 3)))
+        changes = rng.sample(
+            ["typo", "abbreviation", "case", "pin", "address", "missing", "contact_format"], k=rng.choice((1, 2, 2, 3))
+        )
         for change in changes:
             getattr(self, f"_{change}")(other)
         return other, "+".join(sorted(changes))
@@ -161,18 +277,25 @@ class _Generator:
         i = self.rng.choice(letters[1:] or letters)
         kind = self.rng.randrange(3)
         if kind == 0:
-            r["name"] = name[:i] + name[i + 1:]
+            r["name"] = name[:i] + name[i + 1 :]
         elif kind == 1 and i + 1 < len(name):
-            r["name"] = name[:i] + name[i + 1] + name[i] + name[i + 2:]
+            r["name"] = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
         else:
-            r["name"] = name[:i] + self.rng.choice("aeiourstnl") + name[i + 1:]
+            r["name"] = name[:i] + self.rng.choice("aeiourstnl") + name[i + 1 :]
 
     def _abbreviation(self, r: dict[str, Any]) -> None:
         name = r["name"]
-        for long, short in (("Association", "Asso"), ("Saint-", "St-"), ("Université populaire", "UP"),
-                            ("Épicerie coopérative", "Épicerie coop"), ("AMAP des ", "AMAP "),
-                            ("AMAP du ", "AMAP "), (" de ", " "), ("Tiers-lieu", "Tiers lieu"),
-                            ("Repair Café", "Repair-Café")):
+        for long, short in (
+            ("Association", "Asso"),
+            ("Saint-", "St-"),
+            ("Université populaire", "UP"),
+            ("Épicerie coopérative", "Épicerie coop"),
+            ("AMAP des ", "AMAP "),
+            ("AMAP du ", "AMAP "),
+            (" de ", " "),
+            ("Tiers-lieu", "Tiers lieu"),
+            ("Repair Café", "Repair-Café"),
+        ):
             if long in name:
                 r["name"] = name.replace(long, short, 1)
                 return
@@ -223,28 +346,50 @@ class _Generator:
             brand, domain = rng.choice(CHAINS)
             commune = rng.choice(COMMUNES)
             shop = lambda: f"{brand} {rng.choice(DISTRICTS)}"  # noqa: E731, B023
-            first = self.initiative("alpha", name=self.fresh(shop, commune[0]), commune=commune,
-                                    website=f"https://www.{domain}")
-            second = self.initiative("beta", name=self.fresh(shop, commune[0]), commune=commune,
-                                     website=f"https://{domain}/magasins")
+            first = self.initiative(
+                "alpha", name=self.fresh(shop, commune[0]), commune=commune, website=f"https://www.{domain}"
+            )
+            second = self.initiative(
+                "beta", name=self.fresh(shop, commune[0]), commune=commune, website=f"https://{domain}/magasins"
+            )
             second["lat"], second["lon"] = _offset(first["lat"], first["lon"], rng.uniform(1000, 15000), rng)
             self.pairs.append((self.add(first), self.add(second), False, "chain"))
         for _ in range(n):  # "Repair Café <commune>" of two neighbouring communes
-            one, two = rng.sample([("Lyon", "Villeurbanne"), ("Nantes", "Rezé"), ("Paris", "Montreuil"),
-                                   ("Paris", "Saint-Denis"), ("Saint-Denis", "Montreuil")], 1)[0]
+            one, two = rng.sample(
+                [
+                    ("Lyon", "Villeurbanne"),
+                    ("Nantes", "Rezé"),
+                    ("Paris", "Montreuil"),
+                    ("Paris", "Saint-Denis"),
+                    ("Saint-Denis", "Montreuil"),
+                ],
+                1,
+            )[0]
             kind = rng.choice(["Repair Café", "AMAP", "Ressourcerie", "Atelier vélo"])
             communes = {c[0]: c for c in COMMUNES}
-            first = self.initiative("alpha", commune=communes[one],
-                                    name=self.fresh(lambda: f"{kind} {one} {rng.choice(DISTRICTS)}", one))  # noqa: B023
-            second = self.initiative("beta", commune=communes[two],
-                                     name=self.fresh(lambda: f"{kind} {two} {rng.choice(DISTRICTS)}", two))  # noqa: B023
+            first = self.initiative(
+                "alpha",
+                commune=communes[one],
+                name=self.fresh(lambda: f"{kind} {one} {rng.choice(DISTRICTS)}", one),  # noqa: B023
+            )
+            second = self.initiative(
+                "beta",
+                commune=communes[two],
+                name=self.fresh(lambda: f"{kind} {two} {rng.choice(DISTRICTS)}", two),  # noqa: B023
+            )
             self.pairs.append((self.add(first), self.add(second), False, "same pattern, neighbouring communes"))
         for _ in range(n):  # two "Jardin partagé" of one commune, 300 m to 2 km apart, no contact
             commune = rng.choice(COMMUNES)
-            first = self.initiative("alpha", name=rng.choice(["Jardin partagé", "AMAP", "Repair Café"]),
-                                    commune=commune, website="")
-            second = self.initiative("beta", name=first["name"], commune=commune, website="",
-                                     at=_offset(first["lat"], first["lon"], rng.uniform(300, 2000), rng))
+            first = self.initiative(
+                "alpha", name=rng.choice(["Jardin partagé", "AMAP", "Repair Café"]), commune=commune, website=""
+            )
+            second = self.initiative(
+                "beta",
+                name=first["name"],
+                commune=commune,
+                website="",
+                at=_offset(first["lat"], first["lon"], rng.uniform(300, 2000), rng),
+            )
             for r in (first, second):
                 r["phone"] = r["email"] = None
             self.pairs.append((self.add(first), self.add(second), False, "generic name, same commune"))
@@ -254,8 +399,13 @@ class _Generator:
             place = self.fresh(lambda: rng.choice(NAMES), commune[0])  # noqa: B023
             self.used.add((place, commune[0]))
             first = self.initiative("alpha", name=f"{kinds[0]} {place}", commune=commune)
-            second = self.initiative("beta", name=f"{kinds[1]} {place}", commune=commune, street=first["street"],
-                                     at=_offset(first["lat"], first["lon"], rng.uniform(0, 30), rng))
+            second = self.initiative(
+                "beta",
+                name=f"{kinds[1]} {place}",
+                commune=commune,
+                street=first["street"],
+                at=_offset(first["lat"], first["lon"], rng.uniform(0, 30), rng),
+            )
             self.pairs.append((self.add(first), self.add(second), False, "two kinds, one address"))
         for _ in range(n):  # the same name in two regions
             one, two = rng.sample(COMMUNES, 2)
@@ -267,8 +417,9 @@ class _Generator:
         for _ in range(n):  # unrelated neighbours
             commune = rng.choice(COMMUNES)
             first = self.initiative("alpha", commune=commune)
-            second = self.initiative("beta", commune=commune,
-                                     at=_offset(first["lat"], first["lon"], rng.uniform(0, 400), rng))
+            second = self.initiative(
+                "beta", commune=commune, at=_offset(first["lat"], first["lon"], rng.uniform(0, 400), rng)
+            )
             self.pairs.append((self.add(first), self.add(second), False, "neighbours"))
         for position, record in enumerate(self.records):
             record["source_id"] = f"r{position}"
@@ -328,19 +479,28 @@ def evaluate(data: EvalSet, high: float, low: float) -> Evaluation:
         if (m.a, m.b) not in true_pairs:
             errors.append(("false sameAs", data.records[m.a], data.records[m.b], m.score, m.evidence))
     for pair in sorted(true_pairs - same_as - candidates):
-        match = matching.score_pair(matching.comparable(pair[0], data.records[pair[0]]),
-                                    matching.comparable(pair[1], data.records[pair[1]]))
+        match = matching.score_pair(
+            matching.comparable(pair[0], data.records[pair[0]]), matching.comparable(pair[1], data.records[pair[1]])
+        )
         errors.append(("missed", data.records[pair[0]], data.records[pair[1]], match.score, match.evidence))
     # the scorer alone, on the labelled pairs
-    scored = [(same, matching.score_pair(matching.comparable(a, data.records[a]),
-                                         matching.comparable(b, data.records[b])).score)
-              for a, b, same, _ in data.pairs]
+    scored = [
+        (
+            same,
+            matching.score_pair(matching.comparable(a, data.records[a]), matching.comparable(b, data.records[b])).score,
+        )
+        for a, b, same, _ in data.pairs
+    ]
     predicted = [same for same, score in scored if score >= high]
     positives = [score for same, score in scored if same]
     return Evaluation(
-        labelled_pairs=len(data.pairs), true_pairs=len(true_pairs), same_as=len(same_as),
-        same_as_correct=len(same_as & true_pairs), candidates=len(candidates),
-        candidates_correct=len(candidates & true_pairs), found_true=len((same_as | candidates) & true_pairs),
+        labelled_pairs=len(data.pairs),
+        true_pairs=len(true_pairs),
+        same_as=len(same_as),
+        same_as_correct=len(same_as & true_pairs),
+        candidates=len(candidates),
+        candidates_correct=len(candidates & true_pairs),
+        found_true=len((same_as | candidates) & true_pairs),
         labelled_precision=sum(predicted) / len(predicted) if predicted else 1.0,
         labelled_recall=sum(1 for s in positives if s >= low) / len(positives) if positives else 1.0,
         errors=errors,
@@ -361,18 +521,28 @@ def main() -> None:
     for _, _, same, case in data.pairs:
         key = "positive" if same else f"negative: {case}"
         kinds[key] = kinds.get(key, 0) + 1
-    print(f"records {len(data.records)}, labelled pairs {result.labelled_pairs} "
-          f"({', '.join(f'{k} {v}' for k, v in kinds.items())})")
+    print(
+        f"records {len(data.records)}, labelled pairs {result.labelled_pairs} "
+        f"({', '.join(f'{k} {v}' for k, v in kinds.items())})"
+    )
     print(f"thresholds: sameAs >= {settings.link.high}, candidate >= {settings.link.low}")
-    print(f"end to end (blocking + score + clusters), over every pair of records: sameAs {result.same_as} "
-          f"(correct {result.same_as_correct}), candidates {result.candidates} (true {result.candidates_correct})")
-    print(f"  precision sameAs {result.precision:.3f}   recall sameAs {result.same_as_recall:.3f}   "
-          f"recall sameAs+candidates {result.recall:.3f}   (true pairs {result.true_pairs})")
-    print(f"scorer alone on the labelled pairs: precision sameAs {result.labelled_precision:.3f}   "
-          f"recall sameAs+candidates {result.labelled_recall:.3f}")
-    for kind, left, right, score, evidence in result.errors[:args.show]:
-        print(f"  {kind} {score:.3f}: {left['name']!r} ({left['city']}) / {right['name']!r} ({right['city']}): "
-              f"{'; '.join(evidence)}")
+    print(
+        f"end to end (blocking + score + clusters), over every pair of records: sameAs {result.same_as} "
+        f"(correct {result.same_as_correct}), candidates {result.candidates} (true {result.candidates_correct})"
+    )
+    print(
+        f"  precision sameAs {result.precision:.3f}   recall sameAs {result.same_as_recall:.3f}   "
+        f"recall sameAs+candidates {result.recall:.3f}   (true pairs {result.true_pairs})"
+    )
+    print(
+        f"scorer alone on the labelled pairs: precision sameAs {result.labelled_precision:.3f}   "
+        f"recall sameAs+candidates {result.labelled_recall:.3f}"
+    )
+    for kind, left, right, score, evidence in result.errors[: args.show]:
+        print(
+            f"  {kind} {score:.3f}: {left['name']!r} ({left['city']}) / {right['name']!r} ({right['city']}): "
+            f"{'; '.join(evidence)}"
+        )
 
 
 if __name__ == "__main__":

@@ -78,10 +78,20 @@ def side_bus(payload: Path, out: Path) -> dict[str, Any]:
         loaded_disk = time.perf_counter()
         in_disk = len(disk)
         del disk
-    return {"records": len(records), "rejected": rejected, "triples": triples, "in_store": len(memory),
-            "in_disk_store": in_disk, "parse_s": parsed - started, "normalise_s": normalised - parsed,
-            "to_rdf_s": mapped - normalised, "map_s": mapped - started, "load_memory_s": loaded_memory - mapped,
-            "load_disk_s": loaded_disk - loaded_memory, "peak_rss_mb": _peak_mb()}
+    return {
+        "records": len(records),
+        "rejected": rejected,
+        "triples": triples,
+        "in_store": len(memory),
+        "in_disk_store": in_disk,
+        "parse_s": parsed - started,
+        "normalise_s": normalised - parsed,
+        "to_rdf_s": mapped - normalised,
+        "map_s": mapped - started,
+        "load_memory_s": loaded_memory - mapped,
+        "load_disk_s": loaded_disk - loaded_memory,
+        "peak_rss_mb": _peak_mb(),
+    }
 
 
 def _esc(value: Any) -> str:
@@ -94,7 +104,11 @@ def side_floor(payload: Path, out: Path) -> dict[str, Any]:
 
     crosswalk = json.loads(os.environ["BENCH_CROSSWALK"])
     origin = os.environ["BENCH_MAP_ORIGIN"]
-    s_, ts, geo = "http://schema.org/", "https://w3id.org/transiscope/ontology#", "http://www.opengis.net/ont/geosparql#"
+    s_, ts, geo = (
+        "http://schema.org/",
+        "https://w3id.org/transiscope/ontology#",
+        "http://www.opengis.net/ont/geosparql#",
+    )
     rdf_type, xsd = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/2001/XMLSchema#"
     started = time.perf_counter()
     data = orjson.loads(payload.read_bytes())["data"]
@@ -107,23 +121,31 @@ def side_floor(payload: Path, out: Path) -> dict[str, Any]:
             lat, lon = e["geo"]["latitude"], e["geo"]["longitude"]
             ad = e["address"]
             lines = [
-                f"{s} <{rdf_type}> <{s_}Organization> .", f"{s} <{rdf_type}> <{ts}Initiative> .",
-                f'{s} <{s_}name> "{_esc(e["name"])}" .', f"{s} <{ts}source> <{BASE}id/source/{SOURCE_ID}> .",
-                f'{s} <{ts}sourceId> "{_esc(e["id"])}" .', f'{s} <{s_}description> "{_esc(e["description"])}" .',
+                f"{s} <{rdf_type}> <{s_}Organization> .",
+                f"{s} <{rdf_type}> <{ts}Initiative> .",
+                f'{s} <{s_}name> "{_esc(e["name"])}" .',
+                f"{s} <{ts}source> <{BASE}id/source/{SOURCE_ID}> .",
+                f'{s} <{ts}sourceId> "{_esc(e["id"])}" .',
+                f'{s} <{s_}description> "{_esc(e["description"])}" .',
                 *(f'{s} <{ts}sourceCategory> "{_esc(c)}" .' for c in e["categories"]),
                 *(f"{s} <{ts}category> <{BASE}taxonomy/{n}> ." for c in e["categories"] for n in crosswalk.get(c, ())),
-                f"{s} <{geo}hasGeometry> {g} .", f"{s} <{s_}geo> {g} .",
-                f"{g} <{rdf_type}> <{geo}Geometry> .", f"{g} <{rdf_type}> <http://www.opengis.net/ont/sf#Point> .",
+                f"{s} <{geo}hasGeometry> {g} .",
+                f"{s} <{s_}geo> {g} .",
+                f"{g} <{rdf_type}> <{geo}Geometry> .",
+                f"{g} <{rdf_type}> <http://www.opengis.net/ont/sf#Point> .",
                 f"{g} <{rdf_type}> <{s_}GeoCoordinates> .",
                 f'{g} <{geo}asWKT> "POINT({lon} {lat})"^^<{geo}wktLiteral> .',
-                f'{g} <{s_}latitude> "{lat}"^^<{xsd}decimal> .', f'{g} <{s_}longitude> "{lon}"^^<{xsd}decimal> .',
-                f"{s} <{s_}address> {a} .", f"{a} <{rdf_type}> <{s_}PostalAddress> .",
+                f'{g} <{s_}latitude> "{lat}"^^<{xsd}decimal> .',
+                f'{g} <{s_}longitude> "{lon}"^^<{xsd}decimal> .',
+                f"{s} <{s_}address> {a} .",
+                f"{a} <{rdf_type}> <{s_}PostalAddress> .",
                 f'{a} <{s_}streetAddress> "{_esc(ad["streetAddress"])}" .',
                 f'{a} <{s_}postalCode> "{_esc(ad["postalCode"])}" .',
                 f'{a} <{s_}addressLocality> "{_esc(ad["addressLocality"])}" .',
                 f'{a} <{s_}addressCountry> "{_esc(ad["addressCountry"])}" .',
                 f'{s} <{s_}url> "{_esc(e["website"])}"^^<{xsd}anyURI> .',
-                f'{s} <{s_}email> "{_esc(e["email"])}" .', f'{s} <{s_}telephone> "{_esc(e["telephone"])}" .',
+                f'{s} <{s_}email> "{_esc(e["email"])}" .',
+                f'{s} <{s_}telephone> "{_esc(e["telephone"])}" .',
                 f'{s} <{s_}openingHours> "Mo {_esc(e["openHours"]["Mo"])}" .',
                 f"{s} <http://www.w3.org/ns/prov#wasDerivedFrom> <{origin}/map#/fiche/{e['id']}/> .",
                 f'{s} <{ts}upstreamSource> "{_esc(e["sourceKey"])}" .',
@@ -134,8 +156,7 @@ def side_floor(payload: Path, out: Path) -> dict[str, Any]:
             count += len(lines)
             handle.write("\n".join(lines))
             handle.write("\n")
-    return {"records": len(data), "triples": count, "map_s": time.perf_counter() - started,
-            "peak_rss_mb": _peak_mb()}
+    return {"records": len(data), "triples": count, "map_s": time.perf_counter() - started, "peak_rss_mb": _peak_mb()}
 
 
 # -- orchestration -------------------------------------------------------------------------------------------
@@ -150,11 +171,18 @@ def morph_python() -> Path:
 
 def run_morph(payload: Path, work: Path, dump: Path | None, env: dict[str, str]) -> dict[str, Any]:
     mapping = work / "mapping.rml.ttl"
-    mapping.write_text((RML / "gogocarto-initiatives.rml.ttl").read_text(encoding="utf-8")
-                       .replace("{PAYLOAD}", str(payload)).replace("{SOURCE}", SOURCE_ID), encoding="utf-8")
+    mapping.write_text(
+        (RML / "gogocarto-initiatives.rml.ttl")
+        .read_text(encoding="utf-8")
+        .replace("{PAYLOAD}", str(payload))
+        .replace("{SOURCE}", SOURCE_ID),
+        encoding="utf-8",
+    )
     config = work / "morph.ini"
-    config.write_text(f"[CONFIGURATION]\nudfs = {RML / 'udfs.py'}\nlogging_level = WARNING\n"
-                      f"[GoGoCarto]\nmappings = {mapping}\n", encoding="utf-8")
+    config.write_text(
+        f"[CONFIGURATION]\nudfs = {RML / 'udfs.py'}\nlogging_level = WARNING\n[GoGoCarto]\nmappings = {mapping}\n",
+        encoding="utf-8",
+    )
     script = (
         "import json, resource, sys, time\n"
         "import morph_kgc\n"
@@ -176,8 +204,9 @@ def run_morph(payload: Path, work: Path, dump: Path | None, env: dict[str, str])
 
 
 def run_side(name: str, payload: Path, out: Path, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--side", name, str(payload), str(out)], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--side", name, str(payload), str(out)], env=env, capture_output=True, text=True
+    )
     if done.returncode:
         raise SystemExit(f"the {name} side failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -202,9 +231,15 @@ def compare(bus_nt: Path, morph_nt: Path) -> dict[str, Any]:
 
     ours, theirs = triples(bus_nt), triples(morph_nt)
     only_ours, only_theirs = sorted(ours - theirs), sorted(theirs - ours)
-    return {"bus": len(ours), "morph": len(theirs), "same": len(ours & theirs),
-            "only_bus": len(only_ours), "only_morph": len(only_theirs),
-            "examples_only_bus": only_ours[:3], "examples_only_morph": only_theirs[:3]}
+    return {
+        "bus": len(ours),
+        "morph": len(theirs),
+        "same": len(ours & theirs),
+        "only_bus": len(only_ours),
+        "only_morph": len(only_theirs),
+        "examples_only_bus": only_ours[:3],
+        "examples_only_morph": only_theirs[:3],
+    }
 
 
 def main() -> None:
@@ -223,8 +258,12 @@ def main() -> None:
 
     with (ROOT / "transforms" / "mappings" / f"{SOURCE_ID}.toml").open("rb") as handle:
         crosswalk = tomllib.load(handle)["categories"]
-    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "BENCH_CROSSWALK": json.dumps(crosswalk),
-           "BENCH_MAP_ORIGIN": "https://transiscope.gogocarto.fr"}
+    env = {
+        **os.environ,
+        "GX_ANALYTICS_ENABLED": "False",
+        "BENCH_CROSSWALK": json.dumps(crosswalk),
+        "BENCH_MAP_ORIGIN": "https://transiscope.gogocarto.fr",
+    }
     os.environ.update(env)
     work = Path(tempfile.mkdtemp(prefix="transiscope-bench-mapping-"))
     result: dict[str, Any] = {"size": args.size}
@@ -253,8 +292,10 @@ def main() -> None:
         return
     if "check" in result:
         c = result["check"]
-        print(f"equivalence on {c['size']:,} initiatives: bus {c['bus']:,} triples, Morph-KGC {c['morph']:,}, "
-              f"identical {c['same']:,}; only bus {c['only_bus']}, only Morph-KGC {c['only_morph']}")
+        print(
+            f"equivalence on {c['size']:,} initiatives: bus {c['bus']:,} triples, Morph-KGC {c['morph']:,}, "
+            f"identical {c['same']:,}; only bus {c['only_bus']}, only Morph-KGC {c['only_morph']}"
+        )
         for line in c["examples_only_bus"] + c["examples_only_morph"]:
             print(f"   {line[:160]}")
     print(f"\n{args.size:,} initiatives, payload {result['payload_mb']} MB")
@@ -276,8 +317,10 @@ def main() -> None:
         peak = f"{rss:>13,.0f}" if rss else ""
         print(f"{label:<34}{seconds:>9.2f}{count}{rate}{peak}")
     r = result["ratios"]
-    print(f"\nbus map+load / Morph-KGC map+load: {r['bus_map_load_memory_over_morph']:.2f} (in memory), "
-          f"{r['bus_map_load_disk_over_morph']:.2f} (bus on disk)   target ≤ 0.6")
+    print(
+        f"\nbus map+load / Morph-KGC map+load: {r['bus_map_load_memory_over_morph']:.2f} (in memory), "
+        f"{r['bus_map_load_disk_over_morph']:.2f} (bus on disk)   target ≤ 0.6"
+    )
     print(f"bus map / floor map: {r['bus_map_over_floor']:.2f}   target ≤ 2")
 
 

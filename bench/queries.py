@@ -71,13 +71,18 @@ def main() -> None:
     registry = work / "sources.toml"
     registry.write_text(
         f'[[source]]\nid = "bench"\nname = "Bench"\nformat = "gogocarto"\nurl = "{url}"\nlicence = "ODbL-1.0"\n'
-        f'mapping = "{PROJECT_ROOT / "transforms" / "mappings" / "transiscope.toml"}"\n', encoding="utf-8")
+        f'mapping = "{PROJECT_ROOT / "transforms" / "mappings" / "transiscope.toml"}"\n',
+        encoding="utf-8",
+    )
     (work / "expectations").mkdir()
     for name in ("initiatives.json", "events.json"):
         (work / "expectations" / name).write_bytes((PROJECT_ROOT / "expectations" / name).read_bytes())
     (work / "expectations" / "bench.json").write_text('{"name": "bench", "expectations": []}')
-    os.environ.update(TRANSISCOPE_HOME=str(work / "home"), TRANSISCOPE_REGISTRY=str(registry),
-                      TRANSISCOPE_EXPECTATIONS_DIR=str(work / "expectations"))
+    os.environ.update(
+        TRANSISCOPE_HOME=str(work / "home"),
+        TRANSISCOPE_REGISTRY=str(registry),
+        TRANSISCOPE_EXPECTATIONS_DIR=str(work / "expectations"),
+    )
 
     from transiscope.cli import with_prefixes
     from transiscope.ingest import pipeline
@@ -108,35 +113,57 @@ def main() -> None:
             if i:
                 direct.append(time.perf_counter() - t)
             t = time.perf_counter()
-            request = urllib.request.Request(base, data=urllib.parse.urlencode({"query": example["query"]}).encode(),
-                                             headers={"Accept": "application/sparql-results+json"})
+            request = urllib.request.Request(
+                base,
+                data=urllib.parse.urlencode({"query": example["query"]}).encode(),
+                headers={"Accept": "application/sparql-results+json"},
+            )
             with urllib.request.urlopen(request, timeout=300) as response:
                 response.read()
             if i:
                 http.append(time.perf_counter() - t)
-        latencies.append({"query": example["id"], "rows": rows,
-                          "direct_median": statistics.median(direct), "direct_p95": percentile(direct, 0.95),
-                          "http_median": statistics.median(http), "http_p95": percentile(http, 0.95)})
+        latencies.append(
+            {
+                "query": example["id"],
+                "rows": rows,
+                "direct_median": statistics.median(direct),
+                "direct_p95": percentile(direct, 0.95),
+                "http_median": statistics.median(http),
+                "http_p95": percentile(http, 0.95),
+            }
+        )
     endpoint.shutdown()
     endpoint.server_close()
 
-    result = {"size": args.size, "payload_mb": round(len(body) / 1e6, 1), "generate_s": round(generate, 2),
-              "counts": summary.counts, "stages_s": stages, "run_total_s": round(total, 2), "queries": latencies}
+    result = {
+        "size": args.size,
+        "payload_mb": round(len(body) / 1e6, 1),
+        "generate_s": round(generate, 2),
+        "counts": summary.counts,
+        "stages_s": stages,
+        "run_total_s": round(total, 2),
+        "queries": latencies,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     c = summary.counts
-    print(f"{args.size:,} initiatives, payload {result['payload_mb']} MB; fetched {c['fetched']:,}, loaded "
-          f"{c['loaded']:,}, quarantined {c['quarantined']:,}, {c['triples']:,} triples")
+    print(
+        f"{args.size:,} initiatives, payload {result['payload_mb']} MB; fetched {c['fetched']:,}, loaded "
+        f"{c['loaded']:,}, quarantined {c['quarantined']:,}, {c['triples']:,} triples"
+    )
     print("stage      seconds  records/s")
     for name, seconds in stages.items():
         print(f"{name:<10} {seconds:>7.2f}  {c['fetched'] / seconds if seconds else 0:>9,.0f}")
     print(f"{'whole run':<10} {total:>7.2f}  (including reports)")
-    print(f"\nquery latency over {args.runs} warm runs (s)"
-          "          rows   direct med/p95     HTTP med/p95   HTTP/direct")
+    print(
+        f"\nquery latency over {args.runs} warm runs (s)          rows   direct med/p95     HTTP med/p95   HTTP/direct"
+    )
     for q in latencies:
-        print(f"{q['query']:<40} {q['rows']:>7}  {q['direct_median']:>7.3f} {q['direct_p95']:>7.3f}  "
-              f"{q['http_median']:>7.3f} {q['http_p95']:>7.3f}   {q['http_median'] / q['direct_median']:>5.2f}×")
+        print(
+            f"{q['query']:<40} {q['rows']:>7}  {q['direct_median']:>7.3f} {q['direct_p95']:>7.3f}  "
+            f"{q['http_median']:>7.3f} {q['http_p95']:>7.3f}   {q['http_median'] / q['direct_median']:>5.2f}×"
+        )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,11 @@ def core_shapes(destination: Path) -> Path:
     """The shapes file without its SHACL-SPARQL constraints (sh:sparql triples removed)."""
     import pyoxigraph as ox
 
-    triples = [t for t in ox.parse(path=str(shapes.DEFAULT_SHAPES), format=ox.RdfFormat.TURTLE)
-               if t.predicate.value != SH_SPARQL]
+    triples = [
+        t
+        for t in ox.parse(path=str(shapes.DEFAULT_SHAPES), format=ox.RdfFormat.TURTLE)
+        if t.predicate.value != SH_SPARQL
+    ]
     with destination.open("wb") as out:
         ox.serialize(triples, out, ox.RdfFormat.TURTLE)
     return destination
@@ -118,21 +121,33 @@ def measure(method: str, data: Path, shapes_path: Path) -> dict:
         _, report, _ = pyshacl.validate(graph, shacl_graph=shapes_graph)
         done = time.perf_counter()
         sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-        violating = {_owner(str(report.value(r, sh.focusNode))) for r in report.subjects(rdflib.RDF.type,
-                                                                                          sh.ValidationResult)
-                     if report.value(r, sh.resultSeverity) == sh.Violation}
+        violating = {
+            _owner(str(report.value(r, sh.focusNode)))
+            for r in report.subjects(rdflib.RDF.type, sh.ValidationResult)
+            if report.value(r, sh.resultSeverity) == sh.Violation
+        }
         detail = f"rdflib parse {loaded - started:.2f} s + validate {done - loaded:.2f} s"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": round(done - started, 3), "violating": sorted(violating), "detail": detail,
-            "peak_mb": round(peak_mb)}
+    return {
+        "seconds": round(done - started, 3),
+        "violating": sorted(violating),
+        "detail": detail,
+        "peak_mb": round(peak_mb),
+    }
 
 
 def run_measure(method: str, data: Path, shapes_path: Path, timeout: float) -> dict | None:
     """Measure in a fresh process; None when it did not finish in ``timeout`` seconds."""
     command = [sys.executable, __file__, "--measure", method, str(data), str(shapes_path)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": "0"})
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
     except subprocess.TimeoutExpired:
         return None
     except subprocess.CalledProcessError as exc:
@@ -145,10 +160,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--timeout", type=float, default=1200, help="seconds before a measurement is given up")
-    parser.add_argument("--full-timeout", type=float, default=1200,
-                        help="seconds before pyshacl with all shapes (quadratic) is given up")
-    parser.add_argument("--full-pyshacl-max", type=int, default=10000,
-                        help="largest size on which pyshacl runs the full shapes")
+    parser.add_argument(
+        "--full-timeout",
+        type=float,
+        default=1200,
+        help="seconds before pyshacl with all shapes (quadratic) is given up",
+    )
+    parser.add_argument(
+        "--full-pyshacl-max", type=int, default=10000, help="largest size on which pyshacl runs the full shapes"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--measure", nargs=3, metavar=("METHOD", "DATA", "SHAPES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -166,18 +186,30 @@ def main() -> None:
             data = tmp_dir / f"initiatives-{size}.nt"
             started = time.perf_counter()
             triples = rdf.write_ntriples(records, BASE, data)
-            rows.append({"records": size, "triples": triples, "method": "(reference) rdf.write_ntriples",
-                         "seconds": round(time.perf_counter() - started, 3), "note": "the to_rdf stage itself"})
+            rows.append(
+                {
+                    "records": size,
+                    "triples": triples,
+                    "method": "(reference) rdf.write_ntriples",
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "note": "the to_rdf stage itself",
+                }
+            )
             sample_size = max(1, size // 100)
             sample = tmp_dir / f"sample-{size}.nt"
             sample_records = random.Random(size).sample(records, sample_size)
             sample_triples = rdf.write_ntriples(sample_records, BASE, sample)
-            sample_faulty = {iri for iri in faulty if any(
-                vocab.initiative_iri(BASE, r["source"], r["source_id"]) == iri for r in sample_records)}
+            sample_faulty = {
+                iri
+                for iri in faulty
+                if any(vocab.initiative_iri(BASE, r["source"], r["source_id"]) == iri for r in sample_records)
+            }
 
-            plan = [("compiled, all shapes", "compiled", full, data),
-                    ("compiled, Core only", "compiled", core, data),
-                    ("pyshacl, Core only", "pyshacl", core, data)]
+            plan = [
+                ("compiled, all shapes", "compiled", full, data),
+                ("compiled, Core only", "compiled", core, data),
+                ("pyshacl, Core only", "pyshacl", core, data),
+            ]
             if size <= args.full_pyshacl_max:
                 plan.append(("pyshacl, all shapes", "pyshacl", full, data))
             plan.append(("pyshacl, all shapes, 1 % sample", "pyshacl", full, sample))
@@ -185,11 +217,13 @@ def main() -> None:
             compiled_seconds = rows[-1]["seconds"]  # replaced by the compiled engine's time below
             for label, method, shapes_path, path in plan:
                 whole = path == data
-                timeout = args.full_timeout if (method == "pyshacl" and shapes_path == full and whole) \
-                    else args.timeout
+                timeout = args.full_timeout if (method == "pyshacl" and shapes_path == full and whole) else args.timeout
                 found = run_measure(method, path, shapes_path, timeout)
-                row = {"records": size if whole else sample_size, "triples": triples if whole else sample_triples,
-                       "method": label}
+                row = {
+                    "records": size if whole else sample_size,
+                    "triples": triples if whole else sample_triples,
+                    "method": label,
+                }
                 if found is None:
                     row.update(seconds=None, note=f"did not finish in {timeout:.0f} s")
                     rows.append(row)
@@ -205,8 +239,10 @@ def main() -> None:
                 elif whole:
                     row["agrees"] = violating == reference[str(shapes_path)]
                 else:
-                    row["note"] += f"; caught {len(violating)} of the {len(faulty)} faulty records " \
-                                   f"({len(sample_faulty)} were in the sample)"
+                    row["note"] += (
+                        f"; caught {len(violating)} of the {len(faulty)} faulty records "
+                        f"({len(sample_faulty)} were in the sample)"
+                    )
                 row["ratio"] = round(found["seconds"] / compiled_seconds, 2)
                 rows.append(row)
     for row in rows:
@@ -215,15 +251,20 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'records':>8} {'triples':>9}  {'method':<33} {'seconds':>8} {'records/s':>10} {'ratio':>7} "
-          f"{'peak MB':>8}  note")
+    print(
+        f"{'records':>8} {'triples':>9}  {'method':<33} {'seconds':>8} {'records/s':>10} {'ratio':>7} "
+        f"{'peak MB':>8}  note"
+    )
     for row in rows:
         seconds = f"{row['seconds']:.3f}" if row.get("seconds") else "—"
         ratio = f"{row['ratio']:.2f}×" if row.get("ratio") else ""
-        agrees = {True: "same violating records as compiled; ",
-                  False: "DIFFERENT verdicts; "}.get(row.get("agrees"), "")
-        print(f"{row['records']:>8} {row['triples']:>9}  {row['method']:<33} {seconds:>8} "
-              f"{row.get('records_per_s', ''):>10} {ratio:>7} {row.get('peak_mb', ''):>8}  {agrees}{row['note']}")
+        agrees = {True: "same violating records as compiled; ", False: "DIFFERENT verdicts; "}.get(
+            row.get("agrees"), ""
+        )
+        print(
+            f"{row['records']:>8} {row['triples']:>9}  {row['method']:<33} {seconds:>8} "
+            f"{row.get('records_per_s', ''):>10} {ratio:>7} {row.get('peak_mb', ''):>8}  {agrees}{row['note']}"
+        )
 
 
 if __name__ == "__main__":

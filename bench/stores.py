@@ -57,10 +57,17 @@ def opener(kind: str, work: Path, servers: dict[str, Server]) -> Callable[[], Tr
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(str(c).rjust(w) if c[:1].isdigit() or c == "-" else str(c).ljust(w)
-                        for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines = [
+        "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(
+            str(c).rjust(w) if c[:1].isdigit() or c == "-" else str(c).ljust(w)
+            for c, w in zip(row, widths, strict=True)
+        )
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -83,8 +90,11 @@ def main() -> None:
             data = work / f"{size}.nt"
             started = time.perf_counter()
             triples = rdf.write_ntriples(records(size, bad_share=0), DEFAULT_BASE_IRI, data)
-            print(f"{size:,} records -> {triples:,} triples, {data.stat().st_size / 1e6:.0f} MB of N-Triples "
-                  f"in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            print(
+                f"{size:,} records -> {triples:,} triples, {data.stat().st_size / 1e6:.0f} MB of N-Triples "
+                f"in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
             graph = vocab.source_graph(DEFAULT_BASE_IRI, f"bench{size}")
             staging = vocab.staging_graph(DEFAULT_BASE_IRI, f"bench{size}")
             base: dict[str, float] = {}
@@ -99,12 +109,15 @@ def main() -> None:
                     if kind == "embedded":
                         base[step] = seconds
                     ratio = f"{seconds / base[step]:.2f}" if step in base else "-"
-                    load_rows.append([kind, step, f"{size:,}", f"{triples:,}", f"{seconds:.1f}",
-                                      f"{triples / seconds:,.0f}", ratio])
+                    load_rows.append(
+                        [kind, step, f"{size:,}", f"{triples:,}", f"{seconds:.1f}", f"{triples / seconds:,.0f}", ratio]
+                    )
                     print(f"  {kind:9} {step:10} {seconds:7.1f} s", file=sys.stderr, flush=True)
             graphs = {kind: graph for kind in args.stores}
-        print("Loads through replace_graph (x embedded: seconds / embedded seconds; chunks of 50,000 triples "
-              "to the servers through the Graph Store Protocol)\n")
+        print(
+            "Loads through replace_graph (x embedded: seconds / embedded seconds; chunks of 50,000 triples "
+            "to the servers through the Graph Store Protocol)\n"
+        )
         print(table(["store", "step", "records", "triples", "seconds", "triples/s", "x embedded"], load_rows))
         largest = max(args.sizes)
         query_rows = []
@@ -125,8 +138,10 @@ def main() -> None:
             for kind in args.stores[1:]:
                 row.append(f"{medians[kind] / medians[args.stores[0]]:.1f}")
             query_rows.append(row)
-        print(f"\nQueries on the {largest:,}-initiative graph: median of {args.runs} runs after a warm-up, "
-              "through each store's select() (remote: SPARQL JSON over HTTP, parsed by pyoxigraph)\n")
+        print(
+            f"\nQueries on the {largest:,}-initiative graph: median of {args.runs} runs after a warm-up, "
+            "through each store's select() (remote: SPARQL JSON over HTTP, parsed by pyoxigraph)\n"
+        )
         print(table(["query", *args.stores, *[f"{k}/{args.stores[0]}" for k in args.stores[1:]]], query_rows))
     finally:
         for server in servers.values():

@@ -12,9 +12,14 @@ from typing import Any
 from transiscope.ingest.records import empty_record
 
 CATEGORIES = [
-    ("Alimentation", "agriculture-alimentation"), ("AMAP", "amap-circuits-courts"),
-    ("Réparation", "repair-cafes"), ("Ressourcerie", "ressourceries"), ("Tiers-lieu", "tiers-lieux"),
-    ("Monnaie locale", "monnaies-locales"), ("Jardin partagé", "jardins-partages"), ("Culture", "culture"),
+    ("Alimentation", "agriculture-alimentation"),
+    ("AMAP", "amap-circuits-courts"),
+    ("Réparation", "repair-cafes"),
+    ("Ressourcerie", "ressourceries"),
+    ("Tiers-lieu", "tiers-lieux"),
+    ("Monnaie locale", "monnaies-locales"),
+    ("Jardin partagé", "jardins-partages"),
+    ("Culture", "culture"),
 ]
 WORDS = ["Atelier", "Jardin", "AMAP", "Repair Café", "Ressourcerie", "Tiers-lieu", "Épicerie", "Collectif"]
 PLACES = ["des Lilas", "du Lez", "de la Croix-Rousse", "du Pilat", "des Volcans", "de Fives", "d'Azay"]
@@ -27,15 +32,25 @@ def records(n: int, seed: int = 42, source: str = "bench", bad_share: float = 0.
         label, concept = rng.choice(CATEGORIES)
         record = empty_record()
         record.update(
-            source=source, source_id=f"e{i:07d}", record_index=i,
+            source=source,
+            source_id=f"e{i:07d}",
+            record_index=i,
             name=f"{rng.choice(WORDS)} {rng.choice(PLACES)} {i}",
             description=f"Une initiative locale n°{i} : ateliers, rencontres & entraide.",
-            categories=[label], concepts=[concept],
-            lat=round(rng.uniform(42.5, 50.8), 6), lon=round(rng.uniform(-4.5, 7.8), 6),
-            street=f"{rng.randint(1, 200)} rue de la République", postcode=f"{rng.randint(1000, 95999):05d}",
-            city="Ville", country="FR", website=f"https://i{i}.example.org", phone="01 23 45 67 89",
-            licence="ODbL-1.0", source_url=f"https://map.example.org/fiche/{i}/",
-            updated_at="2024-05-06T15:05:00+02:00", created_at="2021-06-14",
+            categories=[label],
+            concepts=[concept],
+            lat=round(rng.uniform(42.5, 50.8), 6),
+            lon=round(rng.uniform(-4.5, 7.8), 6),
+            street=f"{rng.randint(1, 200)} rue de la République",
+            postcode=f"{rng.randint(1000, 95999):05d}",
+            city="Ville",
+            country="FR",
+            website=f"https://i{i}.example.org",
+            phone="01 23 45 67 89",
+            licence="ODbL-1.0",
+            source_url=f"https://map.example.org/fiche/{i}/",
+            updated_at="2024-05-06T15:05:00+02:00",
+            created_at="2021-06-14",
         )
         if rng.random() < bad_share:
             fault = rng.randrange(4)
@@ -62,38 +77,50 @@ def gogocarto_payload(n: int, seed: int = 7, labels: list[str] | None = None) ->
         lat, lon = round(rng.uniform(42.5, 50.8), 6), round(rng.uniform(-4.5, 7.8), 6)
         if rng.random() < 0.02:
             lat, lon = (0, 0) if rng.random() < 0.5 else (123.4, lon)
-        data.append({
-            "id": f"g{i:07d}", "name": f"{rng.choice(WORDS)} {rng.choice(PLACES)} {i}",
-            "geo": {"latitude": lat, "longitude": lon},
-            "address": {"streetAddress": f"{rng.randint(1, 200)} rue de la République", "addressLocality": "Ville",
-                        "postalCode": f"{rng.randint(1000, 95999):05d}", "addressCountry": "FR"},
-            "categories": chosen,
-            "categoriesFull": [{"id": labels.index(c), "name": c, "description": "", "index": 0} for c in chosen],
-            "sourceKey": rng.choice(["Alternatiba", "Colibris", "Réseau des AMAP"]),
-            "createdAt": "2021-06-14T09:12:33+02:00", "updatedAt": "2024-05-06T15:05:00+02:00", "status": 7,
-            "website": f"https://i{i}.example.org", "telephone": "01 23 45 67 89",
-            "email": "private" if rng.random() < 0.3 else f"contact@i{i}.example.org",
-            "description": f"<p>Une initiative locale n&deg;{i} : ateliers, rencontres &amp; entraide.</p>",
-            "openHours": {"Mo": "09:00-12:00,14:00-18:00"},
-        })
+        data.append(
+            {
+                "id": f"g{i:07d}",
+                "name": f"{rng.choice(WORDS)} {rng.choice(PLACES)} {i}",
+                "geo": {"latitude": lat, "longitude": lon},
+                "address": {
+                    "streetAddress": f"{rng.randint(1, 200)} rue de la République",
+                    "addressLocality": "Ville",
+                    "postalCode": f"{rng.randint(1000, 95999):05d}",
+                    "addressCountry": "FR",
+                },
+                "categories": chosen,
+                "categoriesFull": [{"id": labels.index(c), "name": c, "description": "", "index": 0} for c in chosen],
+                "sourceKey": rng.choice(["Alternatiba", "Colibris", "Réseau des AMAP"]),
+                "createdAt": "2021-06-14T09:12:33+02:00",
+                "updatedAt": "2024-05-06T15:05:00+02:00",
+                "status": 7,
+                "website": f"https://i{i}.example.org",
+                "telephone": "01 23 45 67 89",
+                "email": "private" if rng.random() < 0.3 else f"contact@i{i}.example.org",
+                "description": f"<p>Une initiative locale n&deg;{i} : ateliers, rencontres &amp; entraide.</p>",
+                "openHours": {"Mo": "09:00-12:00,14:00-18:00"},
+            }
+        )
     return {"licence": "https://opendatacommons.org/licenses/odbl/summary/", "ontology": "gogofull", "data": data}
 
 
-def with_duplicates(rows: list[dict[str, Any]], share: float = 0.05, seed: int = 11,
-                    source: str = "twin") -> list[dict[str, Any]]:
+def with_duplicates(
+    rows: list[dict[str, Any]], share: float = 0.05, seed: int = 11, source: str = "twin"
+) -> list[dict[str, Any]]:
     """``rows`` plus, for ``share`` of them, the same initiative as another source publishes it: a typo or
     capitals lost in the name, the pin moved up to 300 m, a contact field missing. Each copy's ``duplicate_of``
     names its original's (source, source_id), so a benchmark knows the truth."""
     rng = random.Random(seed)
     out = list(rows)
     for row in rng.sample(rows, k=round(share * len(rows))):
-        twin = dict(row, source=source, source_id=f"d{row['source_id']}",
-                    duplicate_of=(row["source"], row["source_id"]))
+        twin = dict(
+            row, source=source, source_id=f"d{row['source_id']}", duplicate_of=(row["source"], row["source_id"])
+        )
         name = twin["name"] or ""
         change = rng.randrange(3)
         if change == 0 and len(name) > 4:
             i = rng.randrange(1, len(name) - 1)
-            twin["name"] = name[:i] + name[i + 1:]
+            twin["name"] = name[:i] + name[i + 1 :]
         elif change == 1:
             twin["name"] = name.upper()
         else:

@@ -33,9 +33,14 @@ def pandas_checks(rows: list[dict]) -> set[int]:
     frame = pd.DataFrame.from_records(rows)
     france = pd.Series([in_france(r["lat"], r["lon"]) for r in rows])
     bad = (
-        frame["source_id"].isna() | frame["source_id"].duplicated(keep=False) | frame["name"].isna()
-        | frame["lat"].isna() | frame["lon"].isna() | ~frame["lat"].between(-90, 90)
-        | ~frame["lon"].between(-180, 180) | (france != True)  # noqa: E712 - None counts as failing
+        frame["source_id"].isna()
+        | frame["source_id"].duplicated(keep=False)
+        | frame["name"].isna()
+        | frame["lat"].isna()
+        | frame["lon"].isna()
+        | ~frame["lat"].between(-90, 90)
+        | ~frame["lon"].between(-180, 180)
+        | (france != True)  # noqa: E712 - None counts as failing
         | frame["description"].fillna("").str.contains(r"<\s*/?\s*[A-Za-z!][^>]*>", regex=True)
     )
     return set(frame.index[bad])
@@ -43,8 +48,13 @@ def pandas_checks(rows: list[dict]) -> set[int]:
 
 def gx_import_seconds() -> float:
     code = "import time; t = time.perf_counter(); import great_expectations; print(time.perf_counter() - t)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "GX_ANALYTICS_ENABLED": "False"}, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "False"},
+        check=True,
+    )
     return float(done.stdout.strip().splitlines()[-1])
 
 
@@ -65,20 +75,36 @@ def main() -> None:
         bad = pandas_checks(rows)
         pandas_seconds = time.perf_counter() - started
         assert bad == set(outcome.quarantined), "both methods must quarantine the same records"
-        results.append({"size": size, "method": f"GX suite ({len(suite['expectations'])} expectations)",
-                        "seconds": round(gx_seconds, 3), "records_per_s": round(size / gx_seconds),
-                        "quarantined": len(outcome.quarantined), "warned": len(outcome.warnings)})
-        results.append({"size": size, "method": "plain pandas (critical checks only)",
-                        "seconds": round(pandas_seconds, 3), "records_per_s": round(size / pandas_seconds),
-                        "quarantined": len(bad), "ratio_gx_over_pandas": round(gx_seconds / pandas_seconds, 1)})
+        results.append(
+            {
+                "size": size,
+                "method": f"GX suite ({len(suite['expectations'])} expectations)",
+                "seconds": round(gx_seconds, 3),
+                "records_per_s": round(size / gx_seconds),
+                "quarantined": len(outcome.quarantined),
+                "warned": len(outcome.warnings),
+            }
+        )
+        results.append(
+            {
+                "size": size,
+                "method": "plain pandas (critical checks only)",
+                "seconds": round(pandas_seconds, 3),
+                "records_per_s": round(size / pandas_seconds),
+                "quarantined": len(bad),
+                "ratio_gx_over_pandas": round(gx_seconds / pandas_seconds, 1),
+            }
+        )
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(f"{'records':>8}  {'method':<38} {'seconds':>8} {'records/s':>10} {'quarantined':>11}  ratio")
     for row in results:
         ratio = f"GX/pandas {row['ratio_gx_over_pandas']}×" if "ratio_gx_over_pandas" in row else ""
-        print(f"{row['size']:>8}  {row['method']:<38} {row['seconds']:>8.3f} {row.get('records_per_s', ''):>10} "
-              f"{row.get('quarantined', ''):>11}  {ratio}")
+        print(
+            f"{row['size']:>8}  {row['method']:<38} {row['seconds']:>8.3f} {row.get('records_per_s', ''):>10} "
+            f"{row.get('quarantined', ''):>11}  {ratio}"
+        )
 
 
 if __name__ == "__main__":

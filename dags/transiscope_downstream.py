@@ -31,13 +31,24 @@ DEFAULT_POOL = "default_pool"
 
 #: step -> (what it does, does it write the store, execution timeout)
 STEPS: dict[str, tuple[str, bool, timedelta]] = {
-    "link": ("Finds the same initiative across sources: owl:sameAs links, candidates for human review, "
-             "consolidated initiatives, the overlap between sources (links graph).", True, timedelta(hours=1)),
-    "gaps": ("Places every initiative and event in its territories and measures, per territory and taxonomy "
-             "concept, counts, distances, accessibility and priority territories (gaps graph and files).",
-             True, timedelta(hours=1)),
-    "export": ("Writes the map's and the agenda's files from the store (GoGoCarto JSON, GeoJSON, JSON-LD, CSV, "
-               "iCalendar), with licences and credits.", False, timedelta(minutes=30)),
+    "link": (
+        "Finds the same initiative across sources: owl:sameAs links, candidates for human review, "
+        "consolidated initiatives, the overlap between sources (links graph).",
+        True,
+        timedelta(hours=1),
+    ),
+    "gaps": (
+        "Places every initiative and event in its territories and measures, per territory and taxonomy "
+        "concept, counts, distances, accessibility and priority territories (gaps graph and files).",
+        True,
+        timedelta(hours=1),
+    ),
+    "export": (
+        "Writes the map's and the agenda's files from the store (GoGoCarto JSON, GeoJSON, JSON-LD, CSV, "
+        "iCalendar), with licences and credits.",
+        False,
+        timedelta(minutes=30),
+    ),
 }
 
 
@@ -49,10 +60,12 @@ def build_dag(step: str, schedule: Any):
     """One downstream DAG; ``step`` is bound here, never as a DAG param."""
     what, writes_store, timeout = STEPS[step]
     outlets = [LINKS_ASSET] if step == "link" else []
-    when = ("Scheduled on the links Asset, which the link DAG emits after each of its runs: the exports follow "
-            "the loads through the link step, so a consolidated marker credits the current links."
-            if step == "export" else
-            "Scheduled on the Assets of every source's live graph: it runs after any load that succeeded.")
+    when = (
+        "Scheduled on the links Asset, which the link DAG emits after each of its runs: the exports follow "
+        "the loads through the link step, so a consolidated marker credits the current links."
+        if step == "export"
+        else "Scheduled on the Assets of every source's live graph: it runs after any load that succeeded."
+    )
 
     @dag(
         dag_id=f"{DAG_ID_PREFIX}{step}",
@@ -74,16 +87,27 @@ bus's one-line message, retried twice only when transient (the embedded store lo
 """,
     )
     def downstream() -> None:
-        @task(task_id=step, execution_timeout=timeout, pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
-              retry_policy=RetryIfTransient(), outlets=outlets)
+        @task(
+            task_id=step,
+            execution_timeout=timeout,
+            pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
+            retry_policy=RetryIfTransient(),
+            outlets=outlets,
+        )
         def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
             from transiscope.downstream.steps import run_step
 
             result = run_step(step, Settings.from_env(), progress=log.info)
             log.info("%s: %s (%.1f s)", step, result.line, result.seconds)
             if outlets:  # say which source runs this link run followed
-                runs = sorted({str(event.extra.get("run_id")) for events in (triggering_asset_events or {}).values()
-                               for event in events if event.extra.get("run_id")})
+                runs = sorted(
+                    {
+                        str(event.extra.get("run_id"))
+                        for events in (triggering_asset_events or {}).values()
+                        for event in events
+                        if event.extra.get("run_id")
+                    }
+                )
                 outlet_events[LINKS_ASSET].extra = {"after_runs": runs, "same_as": result.figures.get("same_as")}
             return result.as_dict()
 
@@ -96,12 +120,19 @@ def build_dags() -> dict[str, Any]:
     settings = Settings.from_env()
     registry = load_registry(settings.registry_path)  # a ConfigError here is the import error
     # the same Assets as the ingest DAGs' outlets (name, URI and extra)
-    assets = [Asset(name=source_asset_name(s.id), uri=source_asset_uri(s.id), group="transiscope",
-                    extra={"source": s.id, "graph": source_graph(settings.base_iri, s.id)})
-              for s in registry.sources]
+    assets = [
+        Asset(
+            name=source_asset_name(s.id),
+            uri=source_asset_uri(s.id),
+            group="transiscope",
+            extra={"source": s.id, "graph": source_graph(settings.base_iri, s.id)},
+        )
+        for s in registry.sources
+    ]
     schedule = AssetAny(*assets) if assets else None
-    return {f"{DAG_ID_PREFIX}{step}": build_dag(step, [LINKS_ASSET] if step == "export" else schedule)
-            for step in STEPS}
+    return {
+        f"{DAG_ID_PREFIX}{step}": build_dag(step, [LINKS_ASSET] if step == "export" else schedule) for step in STEPS
+    }
 
 
 globals().update(build_dags())

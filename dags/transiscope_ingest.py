@@ -159,7 +159,8 @@ def build_dag(source: Source, settings: Settings):
             # a run triggered with {"force": true} goes through every stage even if the inputs are unchanged
             conf = getattr(context.get("dag_run"), "conf", None) or {}
             run_dir = pipeline.start_run(
-                source_id, runner="airflow",
+                source_id,
+                runner="airflow",
                 airflow={"dag_id": context["dag"].dag_id, "run_id": context["run_id"]},
                 force=bool(conf.get("force")),
             )
@@ -167,8 +168,13 @@ def build_dag(source: Source, settings: Settings):
             return str(run_dir)
 
         # One pool per source host (`transiscope airflow-pools`): one extract at a time towards a partner.
-        @task(task_id="extract", execution_timeout=EXECUTION_TIMEOUTS["extract"],
-              retries=1, retry_policy=RetryIfTransient(), pool=host_pool(source.url) or DEFAULT_POOL)
+        @task(
+            task_id="extract",
+            execution_timeout=EXECUTION_TIMEOUTS["extract"],
+            retries=1,
+            retry_policy=RetryIfTransient(),
+            pool=host_pool(source.url) or DEFAULT_POOL,
+        )
         def extract(run_dir: str) -> str:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -213,8 +219,15 @@ def build_dag(source: Source, settings: Settings):
         # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
         # transient) waits and retries instead of failing the run.
         # The store-writes pool has one slot: loads queue in Airflow rather than hit the lock.
-        @task(task_id="load", execution_timeout=EXECUTION_TIMEOUTS["load"], outlets=[asset],
-              retries=3, retry_delay=timedelta(minutes=2), retry_policy=RetryIfTransient(), pool=STORE_WRITE_POOL)
+        @task(
+            task_id="load",
+            execution_timeout=EXECUTION_TIMEOUTS["load"],
+            outlets=[asset],
+            retries=3,
+            retry_delay=timedelta(minutes=2),
+            retry_policy=RetryIfTransient(),
+            pool=STORE_WRITE_POOL,
+        )
         def load(run_dir: str, *, outlet_events: Any = None) -> str:
             from transiscope.ingest import pipeline
 

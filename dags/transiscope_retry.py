@@ -20,8 +20,7 @@ class RetryIfTransient(RetryPolicy):
     The task's ``retries`` still caps the number of tries.
     """
 
-    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
-                 context: Any = None) -> RetryDecision:
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
         if getattr(exception, "transient", False):
             return RetryDecision.retry(reason=f"transient failure ({getattr(exception, 'kind', 'error')})")
         return RetryDecision.fail(reason=f"not transient ({getattr(exception, 'kind', type(exception).__name__)})")

@@ -41,8 +41,13 @@ class FailureNotifier:
             from transiscope.notify import NotifySettings, notify_failure
             from transiscope.settings import Settings
 
-            notify_failure(Settings.from_env(), NotifySettings.from_env(), dag_id=dag_run.dag_id,
-                           airflow_run_id=dag_run.run_id, message=msg or "")
+            notify_failure(
+                Settings.from_env(),
+                NotifySettings.from_env(),
+                dag_id=dag_run.dag_id,
+                airflow_run_id=dag_run.run_id,
+                message=msg or "",
+            )
         except Exception:  # noqa: BLE001 - a listener must never break the scheduler
             log.exception("transiscope: could not notify the failure of %s %s", dag_run.dag_id, dag_run.run_id)
 
@@ -70,8 +75,7 @@ def _external_views() -> list[dict[str, str]]:
     base = public_url()
     return [
         {"name": "SPARQL endpoint", "href": sparql_page_url(base), "destination": "nav", "category": "Transiscope"},
-        {"name": "Quality reports", "href": reports_index_url(base), "destination": "nav",
-         "category": "Transiscope"},
+        {"name": "Quality reports", "href": reports_index_url(base), "destination": "nav", "category": "Transiscope"},
     ]
 
 

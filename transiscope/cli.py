@@ -34,8 +34,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[i
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if i in numeric else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+        return "  ".join(
+            v.rjust(w) if i in numeric else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
@@ -66,19 +67,43 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
         for source in sources:
             if args.sample:
-                summaries.append(run_source(source.id, settings=settings, url=samples().url_for(source),
-                                            mode="sample", progress=_progress, force=args.force))
+                summaries.append(
+                    run_source(
+                        source.id,
+                        settings=settings,
+                        url=samples().url_for(source),
+                        mode="sample",
+                        progress=_progress,
+                        force=args.force,
+                    )
+                )
             else:
                 fallback = None
                 if args.offline_fallback and source.sample_path:
+
                     def fallback(source=source) -> str:  # noqa: E306 - bound per source
                         return samples().url_for(source)
-                summaries.append(run_source(source.id, settings=settings, fallback_url=fallback,
-                                            progress=_progress, force=args.force))
+
+                summaries.append(
+                    run_source(
+                        source.id, settings=settings, fallback_url=fallback, progress=_progress, force=args.force
+                    )
+                )
     headers = ("source", "mode", "outcome", "fetched", "loaded", "quarantined", "warnings", "triples", "seconds")
-    rows = [(s.source, s.mode, s.outcome, s.counts.get("fetched"), s.counts.get("loaded"),
-             s.counts.get("quarantined"), s.counts.get("warnings"), s.counts.get("triples"), f"{s.seconds:.2f}")
-            for s in summaries]
+    rows = [
+        (
+            s.source,
+            s.mode,
+            s.outcome,
+            s.counts.get("fetched"),
+            s.counts.get("loaded"),
+            s.counts.get("quarantined"),
+            s.counts.get("warnings"),
+            s.counts.get("triples"),
+            f"{s.seconds:.2f}",
+        )
+        for s in summaries
+    ]
     print(_table(headers, rows, numeric={3, 4, 5, 6, 7, 8}))
     from transiscope.ingest.pipeline import geocode_line
 
@@ -93,8 +118,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{s.source}: {s.outcome}: {s.error}", file=sys.stderr)
     reports = settings.home / "reports"  # refreshed by every run, failed or not
     store = settings.store_path if settings.store.kind == "embedded" else settings.store.query_url
-    print(f"store: {store}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}",
-          file=sys.stderr)
+    print(f"store: {store}   runs: {settings.runs_dir}   quality reports: {reports / 'index.en.html'}", file=sys.stderr)
     downstream_ok = _run_downstream(settings, steps) if steps else True
     return 1 if failed or not downstream_ok else 0
 
@@ -131,12 +155,16 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
         from transiscope.registry.schemas import check_registry
 
-        problems = check_registry(settings.registry_path, settings.expectations_dir,
-                                  settings.ontology_dir / "taxonomy.ttl")
+        problems = check_registry(
+            settings.registry_path, settings.expectations_dir, settings.ontology_dir / "taxonomy.ttl"
+        )
         for problem in problems:
             print(problem)
-        print(f"{len(problems)} problem(s) in {settings.registry_path}" if problems
-              else f"{settings.registry_path}: every source, mapping, crosswalk, sample and suite is valid")
+        print(
+            f"{len(problems)} problem(s) in {settings.registry_path}"
+            if problems
+            else f"{settings.registry_path}: every source, mapping, crosswalk, sample and suite is valid"
+        )
         return 1 if problems else 0
     registry = load_registry(settings.registry_path)
     rows = [(s.id, s.name, s.format, s.schedule or "-", s.licence, s.url) for s in registry.sources]
@@ -173,12 +201,25 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
                 rows.append((source.id, "never run", "", "", "", "", "", ""))
                 continue
             r = {k: v.value for k, v in found[0].items()}
-            rows.append((source.id, r["outcome"], r["mode"], r.get("ended") or r["started"], r.get("fetched"),
-                         r.get("loaded"), r.get("quarantined"), r["id"]))
+            rows.append(
+                (
+                    source.id,
+                    r["outcome"],
+                    r["mode"],
+                    r.get("ended") or r["started"],
+                    r.get("fetched"),
+                    r.get("loaded"),
+                    r.get("quarantined"),
+                    r["id"],
+                )
+            )
             if r.get("error"):
                 errors.append(f"{source.id}: {r['error']}")
-    print(_table(("source", "last outcome", "mode", "at", "fetched", "loaded", "quarantined", "run"), rows,
-                 numeric={4, 5, 6}))
+    print(
+        _table(
+            ("source", "last outcome", "mode", "at", "fetched", "loaded", "quarantined", "run"), rows, numeric={4, 5, 6}
+        )
+    )
     for line in errors:
         print(line)
     return 0
@@ -197,14 +238,27 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
             continue
         run = read_run(run_dir)
         found = list(iter_quarantine(run_dir))
-        runs.append((source.id, f"{len(found)} quarantined in run {run['run_id']} ({run['outcome']})",
-                     str(run_dir / "quarantine.jsonl")))
+        runs.append(
+            (
+                source.id,
+                f"{len(found)} quarantined in run {run['run_id']} ({run['outcome']})",
+                str(run_dir / "quarantine.jsonl"),
+            )
+        )
         entries.extend(found)
     if args.format == "json":
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
-    rows = [(e["source"], e["source_id"] if e["source_id"] is not None else f"#{e['record_index']}",
-             (e.get("name") or "")[:40], e["stage"], "; ".join(e["reasons"])) for e in entries]
+    rows = [
+        (
+            e["source"],
+            e["source_id"] if e["source_id"] is not None else f"#{e['record_index']}",
+            (e.get("name") or "")[:40],
+            e["stage"],
+            "; ".join(e["reasons"]),
+        )
+        for e in entries
+    ]
     if rows:
         print(_table(("source", "id", "name", "stage", "reasons"), rows))
     for source_id, line, path in runs:
@@ -218,8 +272,8 @@ def _compact(term: Any) -> str:
         return ""
     if isinstance(term, ox.NamedNode):
         for prefix, namespace in vocab.PREFIXES.items():
-            if term.value.startswith(namespace) and "/" not in term.value[len(namespace):]:
-                return f"{prefix}:{term.value[len(namespace):]}"
+            if term.value.startswith(namespace) and "/" not in term.value[len(namespace) :]:
+                return f"{prefix}:{term.value[len(namespace) :]}"
         return f"<{term.value}>"
     if isinstance(term, ox.BlankNode):
         return f"_:{term.value}"
@@ -248,8 +302,11 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(result.serialize(format=fmt).decode("utf-8"))
             return 0
         if args.format in ("json", "csv", "tsv"):
-            fmt = {"json": ox.QueryResultsFormat.JSON, "csv": ox.QueryResultsFormat.CSV,
-                   "tsv": ox.QueryResultsFormat.TSV}[args.format]
+            fmt = {
+                "json": ox.QueryResultsFormat.JSON,
+                "csv": ox.QueryResultsFormat.CSV,
+                "tsv": ox.QueryResultsFormat.TSV,
+            }[args.format]
             sys.stdout.write(result.serialize(format=fmt).decode("utf-8"))
             if args.format == "json":
                 sys.stdout.write("\n")
@@ -267,19 +324,39 @@ def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
 
     decide = [("confirmed", *pair) for pair in args.confirm or ()] + [("rejected", *pair) for pair in args.reject or ()]
     summary = run_link(settings, progress=_progress, decide=decide)
-    print(_table(("records", "pairs compared", "sameAs", "candidates", "rejected", "clusters", "triples", "seconds"),
-                 [(summary.records, summary.compared_pairs, summary.same_as, summary.candidates, summary.rejected,
-                   summary.clusters, summary.triples, f"{sum(summary.seconds.values()):.2f}")],
-                 numeric=set(range(8))))
+    print(
+        _table(
+            ("records", "pairs compared", "sameAs", "candidates", "rejected", "clusters", "triples", "seconds"),
+            [
+                (
+                    summary.records,
+                    summary.compared_pairs,
+                    summary.same_as,
+                    summary.candidates,
+                    summary.rejected,
+                    summary.clusters,
+                    summary.triples,
+                    f"{sum(summary.seconds.values()):.2f}",
+                )
+            ],
+            numeric=set(range(8)),
+        )
+    )
     if summary.stale_decisions:
-        print(f"{summary.stale_decisions} decision(s) name a record no longer in the store: kept in "
-              f"{settings.link.decisions_path}", file=sys.stderr)
+        print(
+            f"{summary.stale_decisions} decision(s) name a record no longer in the store: kept in "
+            f"{settings.link.decisions_path}",
+            file=sys.stderr,
+        )
     if args.candidates_csv:
         import shutil
 
         shutil.copyfile(summary.out_dir / "candidates.csv", args.candidates_csv)
-    print(f"review list: {args.candidates_csv or summary.out_dir / 'candidates.csv'}   "
-          f"decisions: {settings.link.decisions_path}", file=sys.stderr)
+    print(
+        f"review list: {args.candidates_csv or summary.out_dir / 'candidates.csv'}   "
+        f"decisions: {settings.link.decisions_path}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -290,9 +367,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     split = [part.strip() for value in args.split or () for part in value.split(",") if part.strip()]
     summary = export_all(settings, out_dir=args.out, split=split, gzip_copies=not args.no_gzip, progress=_progress)
     state = "unchanged since the last export (same bytes)" if summary.unchanged else "new data"
-    print(f"{summary.initiatives:,} initiatives ({summary.with_point:,} with a point), {summary.events:,} events: "
-          f"{summary.files} files, {summary.bytes / 1e6:.1f} MB in {summary.out_dir} ({state}; export date "
-          f"{summary.generated})")
+    print(
+        f"{summary.initiatives:,} initiatives ({summary.with_point:,} with a point), {summary.events:,} events: "
+        f"{summary.files} files, {summary.bytes / 1e6:.1f} MB in {summary.out_dir} ({state}; export date "
+        f"{summary.generated})"
+    )
     print("seconds: " + ", ".join(f"{name} {value:.2f}" for name, value in summary.seconds.items()))
     for path in summary.removed:
         print(f"removed (no longer in the data): {path}", file=sys.stderr)
@@ -306,7 +385,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from transiscope.serve.endpoint import ServeSettings, serve_forever
 
     serve = ServeSettings(
-        host=args.host, port=args.port, timeout=args.timeout, max_bytes=args.max_mb * 1024 * 1024,
+        host=args.host,
+        port=args.port,
+        timeout=args.timeout,
+        max_bytes=args.max_mb * 1024 * 1024,
         workers=args.workers,
         update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
     )
@@ -314,11 +396,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"transiscope: warning: listening on {args.host}, not only on this machine", file=sys.stderr)
     try:
-        print(f"SPARQL endpoint: http://{args.host}:{args.port}/sparql   query page: http://{args.host}:{args.port}/"
-              f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {args.max_mb:g} MB per result, "
-              f"updates {'with token' if serve.update_token else 'disabled'})", file=sys.stderr, flush=True)
-        print(f"map: http://{args.host}:{args.port}/map/   exports: http://{args.host}:{args.port}/exports/ "
-              f"(from {settings.exports_dir}; `transiscope export` writes them)", file=sys.stderr, flush=True)
+        print(
+            f"SPARQL endpoint: http://{args.host}:{args.port}/sparql   query page: http://{args.host}:{args.port}/"
+            f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {args.max_mb:g} MB per result, "
+            f"updates {'with token' if serve.update_token else 'disabled'})",
+            file=sys.stderr,
+            flush=True,
+        )
+        print(
+            f"map: http://{args.host}:{args.port}/map/   exports: http://{args.host}:{args.port}/exports/ "
+            f"(from {settings.exports_dir}; `transiscope export` writes them)",
+            file=sys.stderr,
+            flush=True,
+        )
         serve_forever(settings, serve)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
@@ -346,11 +436,19 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     summary = run_gaps(settings, gap, out_dir=args.out, write_store=not args.no_store, progress=_progress)
     placed = ", ".join(f"{n:,} by {how}" for how, n in sorted(summary.placement.items()))
     print(f"{summary.items:,} initiatives and events placed: {placed}")
-    print(f"{summary.disagreements:,} points lie in another commune than the one declared "
-          "(see gaps-disagreements.csv and the quality reports)")
-    rows = [(concept, v["count"], v["median_km"], *(f"{100 * v[k]:.1f} %" if v[k] is not None else "-"
-                                                    for k in v if k.startswith("share_beyond_")))
-            for concept, v in summary.national.items()]
+    print(
+        f"{summary.disagreements:,} points lie in another commune than the one declared "
+        "(see gaps-disagreements.csv and the quality reports)"
+    )
+    rows = [
+        (
+            concept,
+            v["count"],
+            v["median_km"],
+            *(f"{100 * v[k]:.1f} %" if v[k] is not None else "-" for k in v if k.startswith("share_beyond_")),
+        )
+        for concept, v in summary.national.items()
+    ]
     shares = [f"beyond {t:g} km" for t in gap.thresholds_km]
     if rows:
         print(_table(("concept", "initiatives", "median km", *shares), rows, numeric=set(range(1, 3 + len(shares)))))
@@ -369,13 +467,19 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     run_dir = args.run_dir if args.run_dir.exists() else settings.runs_dir / args.run_dir
     summary = replay_run(run_dir, settings=settings, load_store=not args.no_load, progress=_progress)
     counts = summary.counts
-    figures = ", ".join(f"{name} {counts.get(name, '-')}" for name in ("fetched", "loaded", "quarantined", "warnings",
-                                                                        "triples"))
-    print(f"{summary.source}: run {summary.run_id} ({summary.outcome}; {figures}; {summary.seconds:.2f} s) "
-          f"in {summary.run_dir}")
+    figures = ", ".join(
+        f"{name} {counts.get(name, '-')}" for name in ("fetched", "loaded", "quarantined", "warnings", "triples")
+    )
+    print(
+        f"{summary.source}: run {summary.run_id} ({summary.outcome}; {figures}; {summary.seconds:.2f} s) "
+        f"in {summary.run_dir}"
+    )
     if summary.outcome == "not-loaded":
-        print(f"{summary.source}: not loaded (--no-load): {counts.get('not_loaded')} record(s) would have been; "
-              "the store was not touched", file=sys.stderr)
+        print(
+            f"{summary.source}: not loaded (--no-load): {counts.get('not_loaded')} record(s) would have been; "
+            "the store was not touched",
+            file=sys.stderr,
+        )
         return 0
     if summary.outcome != "success":
         print(f"{summary.source}: {summary.outcome}: {summary.error}", file=sys.stderr)
@@ -392,8 +496,10 @@ def cmd_airflow_pools(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
-        print(f"{len(pools)} pools written to {args.out}; create them with: airflow pools import {args.out}",
-              file=sys.stderr)
+        print(
+            f"{len(pools)} pools written to {args.out}; create them with: airflow pools import {args.out}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -404,8 +510,9 @@ def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
     """Propose a mapping for a source and say what the bus would load of it; never touches the store."""
     from transiscope.reports.check_source import check_source, format_report
 
-    result = check_source(args.target, args.format, args.out, name=args.name, licence=args.licence,
-                          settings=settings, progress=_progress)
+    result = check_source(
+        args.target, args.format, args.out, name=args.name, licence=args.licence, settings=settings, progress=_progress
+    )
     print(format_report(result))
     return 1 if result.verdict or result.counts["loaded"] == 0 else 0
 
@@ -430,27 +537,53 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the pipeline of some or all sources into the store")
     run.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
     mode = run.add_mutually_exclusive_group()
-    mode.add_argument("--sample", action="store_true",
-                      help="fetch the bundled sample payloads (served on 127.0.0.1) instead of the real URLs")
-    mode.add_argument("--offline-fallback", action="store_true",
-                      help="fetch the real URLs; a source that cannot be reached falls back to its sample")
-    run.add_argument("--force", action="store_true",
-                     help="run every stage even when a source's payload, mapping and rules are those of its live "
-                          "graph (by default such a run stops after the extract: nothing would change)")
-    run.add_argument("--downstream", default=",".join(DOWNSTREAM_STEPS), metavar="STEPS",
-                     help=f"steps after the loads, comma-separated (default: {','.join(DOWNSTREAM_STEPS)})")
-    run.add_argument("--no-downstream", dest="downstream", action="store_const", const="",
-                     help="load the sources only: no link, gaps or export")
+    mode.add_argument(
+        "--sample",
+        action="store_true",
+        help="fetch the bundled sample payloads (served on 127.0.0.1) instead of the real URLs",
+    )
+    mode.add_argument(
+        "--offline-fallback",
+        action="store_true",
+        help="fetch the real URLs; a source that cannot be reached falls back to its sample",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run every stage even when a source's payload, mapping and rules are those of its live "
+        "graph (by default such a run stops after the extract: nothing would change)",
+    )
+    run.add_argument(
+        "--downstream",
+        default=",".join(DOWNSTREAM_STEPS),
+        metavar="STEPS",
+        help=f"steps after the loads, comma-separated (default: {','.join(DOWNSTREAM_STEPS)})",
+    )
+    run.add_argument(
+        "--no-downstream",
+        dest="downstream",
+        action="store_const",
+        const="",
+        help="load the sources only: no link, gaps or export",
+    )
     run.set_defaults(func=cmd_run)
 
     downstream = sub.add_parser("downstream", help="link, gaps and export over the store, as after a run")
-    downstream.add_argument("steps", nargs="?", default=",".join(DOWNSTREAM_STEPS), metavar="STEPS",
-                            help=f"comma-separated (default: {','.join(DOWNSTREAM_STEPS)})")
+    downstream.add_argument(
+        "steps",
+        nargs="?",
+        default=",".join(DOWNSTREAM_STEPS),
+        metavar="STEPS",
+        help=f"comma-separated (default: {','.join(DOWNSTREAM_STEPS)})",
+    )
     downstream.set_defaults(func=cmd_downstream)
 
     sources = sub.add_parser("sources", help="list the configured sources")
-    sources.add_argument("--check", action="store_true",
-                         help="check the registry, every mapping, crosswalk, sample and suite; report all problems")
+    sources.add_argument(
+        "--check",
+        action="store_true",
+        help="check the registry, every mapping, crosswalk, sample and suite; report all problems",
+    )
     sources.set_defaults(func=cmd_sources)
 
     report = sub.add_parser("report", help="write the quality reports (HTML fr/en + JSON) of the sources")
@@ -463,8 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     quarantine = sub.add_parser("quarantine", help="the records set aside in the last run of each source, with why")
     quarantine.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
-    quarantine.add_argument("--format", choices=("table", "json"), default="table",
-                            help="json includes each record as the source sent it")
+    quarantine.add_argument(
+        "--format", choices=("table", "json"), default="table", help="json includes each record as the source sent it"
+    )
     quarantine.set_defaults(func=cmd_quarantine)
 
     query = sub.add_parser("query", help="run a SPARQL query on the store (usual prefixes predeclared)")
@@ -473,28 +607,54 @@ def build_parser() -> argparse.ArgumentParser:
     query.set_defaults(func=cmd_query)
     export = sub.add_parser("export", help="write the exports (GoGoCarto, GeoJSON, JSON-LD, CSV, iCal) from the store")
     export.add_argument("--out", type=Path, help="output folder (default: $TRANSISCOPE_HOME/exports)")
-    export.add_argument("--split", action="append", metavar="category,departement",
-                        help="also write one GeoJSON per category and/or per département")
+    export.add_argument(
+        "--split",
+        action="append",
+        metavar="category,departement",
+        help="also write one GeoJSON per category and/or per département",
+    )
     export.add_argument("--no-gzip", action="store_true", help="do not write the .gz copies")
     export.set_defaults(func=cmd_export)
     serve = sub.add_parser("serve", help="a read-only SPARQL endpoint, query page, exports and map page")
-    serve.add_argument("--host", default=os.environ.get("TRANSISCOPE_SERVE_HOST", "127.0.0.1"),
-                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("TRANSISCOPE_SERVE_HOST", "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
     serve.add_argument("--port", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_PORT", "8890")))
-    serve.add_argument("--timeout", type=float, default=float(os.environ.get("TRANSISCOPE_SERVE_TIMEOUT", "30")),
-                       help="seconds a query may run (default 30)")
-    serve.add_argument("--max-mb", type=float, default=float(os.environ.get("TRANSISCOPE_SERVE_MAX_MB", "100")),
-                       help="size cap of one result in MB (default 100)")
+    serve.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("TRANSISCOPE_SERVE_TIMEOUT", "30")),
+        help="seconds a query may run (default 30)",
+    )
+    serve.add_argument(
+        "--max-mb",
+        type=float,
+        default=float(os.environ.get("TRANSISCOPE_SERVE_MAX_MB", "100")),
+        help="size cap of one result in MB (default 100)",
+    )
     serve.add_argument("--workers", type=int, default=2, help="queries answered at once (default 2)")
     serve.set_defaults(func=cmd_serve)
 
     link = sub.add_parser("link", help="link the records of different sources (or of one) that describe one initiative")
-    link.add_argument("--confirm", nargs=2, action="append", metavar=("A", "B"),
-                      help="record that A and B (SOURCE/ID or IRI) are the same initiative, then link")
-    link.add_argument("--reject", nargs=2, action="append", metavar=("A", "B"),
-                      help="record that A and B are different initiatives, then link")
-    link.add_argument("--candidates-csv", type=Path, metavar="FILE",
-                      help="also write the pairs waiting for review to FILE (CSV)")
+    link.add_argument(
+        "--confirm",
+        nargs=2,
+        action="append",
+        metavar=("A", "B"),
+        help="record that A and B (SOURCE/ID or IRI) are the same initiative, then link",
+    )
+    link.add_argument(
+        "--reject",
+        nargs=2,
+        action="append",
+        metavar=("A", "B"),
+        help="record that A and B are different initiatives, then link",
+    )
+    link.add_argument(
+        "--candidates-csv", type=Path, metavar="FILE", help="also write the pairs waiting for review to FILE (CSV)"
+    )
     link.set_defaults(func=cmd_link)
 
     gaps = sub.add_parser("gaps", help="territorial gap analysis: territories, inTerritory links, indicators, files")
@@ -502,38 +662,67 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--white-zone-km", type=float, help="no initiative within this distance: zone blanche (10)")
     gaps.add_argument("--catchment-km", type=float, help="2SFCA catchment radius in km (default 20)")
     gaps.add_argument("--min-population", type=int, help="no z-score nor rank under this population (5000)")
-    gaps.add_argument("--cube-levels", metavar="LEVELS",
-                      help="levels written as Data Cube observations (default france,region,departement)")
-    gaps.add_argument("--file-levels", metavar="LEVELS",
-                      help="levels written as CSV/GeoJSON (default commune,epci,departement,region,france)")
+    gaps.add_argument(
+        "--cube-levels",
+        metavar="LEVELS",
+        help="levels written as Data Cube observations (default france,region,departement)",
+    )
+    gaps.add_argument(
+        "--file-levels",
+        metavar="LEVELS",
+        help="levels written as CSV/GeoJSON (default commune,epci,departement,region,france)",
+    )
     gaps.add_argument("--out", type=Path, help="folder of the CSV/GeoJSON files (default: <exports>/gaps)")
     gaps.add_argument("--no-store", action="store_true", help="read the store only; write the files, not the graphs")
     gaps.set_defaults(func=cmd_gaps)
 
-    replay = sub.add_parser("replay", help="run the stages after the extract again on a copy of a stored run's "
-                                           "raw.json (the stored run is left as it is)")
-    replay.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                        help="a run directory (runs/<source>/<run id>), or SOURCE/RUN_ID under the runs folder")
-    replay.add_argument("--no-load", action="store_true",
-                        help="stop after the shapes stage: see what the current mapping and checks make of the "
-                             "payload without touching the store")
+    replay = sub.add_parser(
+        "replay",
+        help="run the stages after the extract again on a copy of a stored run's "
+        "raw.json (the stored run is left as it is)",
+    )
+    replay.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a run directory (runs/<source>/<run id>), or SOURCE/RUN_ID under the runs folder",
+    )
+    replay.add_argument(
+        "--no-load",
+        action="store_true",
+        help="stop after the shapes stage: see what the current mapping and checks make of the "
+        "payload without touching the store",
+    )
     replay.set_defaults(func=cmd_replay)
 
-    check = sub.add_parser("check-source", help="for a source's maintainers: propose a mapping for a URL or a file "
-                                                 "and say what the bus would load, quarantine and why (no store)")
+    check = sub.add_parser(
+        "check-source",
+        help="for a source's maintainers: propose a mapping for a URL or a file "
+        "and say what the bus would load, quarantine and why (no store)",
+    )
     check.add_argument("target", metavar="URL_OR_FILE", help="the source's URL (fetched as the bus does) or a file")
-    check.add_argument("--format", default="auto", metavar="FORMAT",
-                       help="auto (default: from the content), gogocarto, kvm, openagenda, ical, csv, geojson, "
-                            "json (any JSON API) or murmurations")
-    check.add_argument("--out", type=Path, metavar="PATH",
-                       help="where to write the proposed mapping (default: ./<name>.mapping.toml)")
-    check.add_argument("--name", help="the source's id (default: from the file name or the host); a configured "
-                                      "source's id brings its own expectation suite and licence")
+    check.add_argument(
+        "--format",
+        default="auto",
+        metavar="FORMAT",
+        help="auto (default: from the content), gogocarto, kvm, openagenda, ical, csv, geojson, "
+        "json (any JSON API) or murmurations",
+    )
+    check.add_argument(
+        "--out", type=Path, metavar="PATH", help="where to write the proposed mapping (default: ./<name>.mapping.toml)"
+    )
+    check.add_argument(
+        "--name",
+        help="the source's id (default: from the file name or the host); a configured "
+        "source's id brings its own expectation suite and licence",
+    )
     check.add_argument("--licence", metavar="SPDX", help="the licence the data is published under (e.g. ODbL-1.0)")
     check.set_defaults(func=cmd_check_source)
 
-    guide = sub.add_parser("guide", help="check that the generated parts of docs/guide-sources.*.md are up to date "
-                                         "(--write: regenerate them)")
+    guide = sub.add_parser(
+        "guide",
+        help="check that the generated parts of docs/guide-sources.*.md are up to date (--write: regenerate them)",
+    )
     guide.add_argument("--write", action="store_true", help="rewrite the generated parts in place")
     guide.set_defaults(func=cmd_guide)
 

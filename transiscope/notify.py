@@ -62,16 +62,27 @@ class NotifySettings:
             retries = int(os.environ.get("TRANSISCOPE_NOTIFY_RETRIES") or 2)
         except ValueError as exc:
             raise ConfigError(f"TRANSISCOPE_NOTIFY_TIMEOUT / _RETRIES must be numbers: {exc}") from None
-        return cls(webhook_url=url, webhook_token=os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", ""),
-                   timeout=max(timeout, 0.1), retries=max(retries, 0))
+        return cls(
+            webhook_url=url,
+            webhook_token=os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", ""),
+            timeout=max(timeout, 0.1),
+            retries=max(retries, 0),
+        )
 
 
 def events_path(settings: Settings) -> Path:
     return settings.home / EVENTS_FILE
 
 
-def failure_event(settings: Settings, *, dag_id: str, airflow_run_id: str, message: str = "",
-                  base_url: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+def failure_event(
+    settings: Settings,
+    *,
+    dag_id: str,
+    airflow_run_id: str,
+    message: str = "",
+    base_url: str | None = None,
+    when: datetime | None = None,
+) -> dict[str, Any]:
     """The event of a failed DAG run; for an ingest DAG, enriched with the bus's own record of the run
     (``run.json``: failed stage, error kind and message, counts) and what the live graph holds now."""
     event: dict[str, Any] = {
@@ -97,8 +108,9 @@ def failure_event(settings: Settings, *, dag_id: str, airflow_run_id: str, messa
     kept = last_successful_run(settings, source_id)
     # A failed or rejected run never swaps its graph in (staging + one transaction), so the live graph
     # is still the one of the newest successful run.
-    event["live_graph"] = (f"unchanged: still the data of run {kept}" if kept
-                           else "unchanged: the source has never been loaded")
+    event["live_graph"] = (
+        f"unchanged: still the data of run {kept}" if kept else "unchanged: the source has never been loaded"
+    )
     return event
 
 
@@ -107,8 +119,10 @@ def event_text(event: dict[str, Any]) -> str:
     if "source" in event:
         where = f" at {event['failed_stage']}" if event.get("failed_stage") else ""
         kind = f" ({event['error_kind']})" if event.get("error_kind") else ""
-        text = (f"Transiscope: the ingest of {event['source']} failed{where}{kind}: {event.get('error')}. "
-                f"Live graph {event.get('live_graph', 'unchanged')}. Report: {event['report_url']}")
+        text = (
+            f"Transiscope: the ingest of {event['source']} failed{where}{kind}: {event.get('error')}. "
+            f"Live graph {event.get('live_graph', 'unchanged')}. Report: {event['report_url']}"
+        )
     else:
         text = f"Transiscope: DAG {event['dag_id']} run {event['airflow_run_id']} failed: {event['airflow_message']}"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -126,8 +140,14 @@ def record_event(settings: Settings, event: dict[str, Any]) -> Path:
 def post_webhook(notify: NotifySettings, payload: dict[str, Any]) -> int:
     """POST ``payload`` as JSON; retried with backoff on connection errors, 429 and 5xx (urllib3's
     ``Retry``, honouring ``Retry-After``). Returns the HTTP status; raises :class:`NotificationError`."""
-    retry = Retry(total=notify.retries, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                  allowed_methods=frozenset({"POST"}), respect_retry_after_header=True, raise_on_status=False)
+    retry = Retry(
+        total=notify.retries,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"POST"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
     headers = {"User-Agent": "transiscope-bus/0.1"}
     if notify.webhook_token:
         headers["Authorization"] = f"Bearer {notify.webhook_token}"
@@ -139,22 +159,27 @@ def post_webhook(notify: NotifySettings, payload: dict[str, Any]) -> int:
         except requests.RequestException as exc:
             raise NotificationError(f"webhook {notify.webhook_url} unreachable: {exc.__class__.__name__}") from None
     if not reply.ok:
-        raise NotificationError(f"webhook {notify.webhook_url} answered HTTP {reply.status_code}: "
-                                f"{reply.text[:200]!r}")
+        raise NotificationError(f"webhook {notify.webhook_url} answered HTTP {reply.status_code}: {reply.text[:200]!r}")
     return reply.status_code
 
 
-def notify_failure(settings: Settings, notify: NotifySettings, *, dag_id: str, airflow_run_id: str,
-                   message: str = "") -> dict[str, Any]:
+def notify_failure(
+    settings: Settings, notify: NotifySettings, *, dag_id: str, airflow_run_id: str, message: str = ""
+) -> dict[str, Any]:
     """Build the event of a failed DAG run, post it to the webhook when one is configured, and record it
     (with the delivery's outcome). Never raises: problems are logged and kept in the event."""
     try:
         event = failure_event(settings, dag_id=dag_id, airflow_run_id=airflow_run_id, message=message)
     except Exception as exc:  # noqa: BLE001 - an unreadable run.json must not lose the notification
         log.exception("could not read the run of %s %s", dag_id, airflow_run_id)
-        event = {"event": "dag_run_failed", "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "dag_id": dag_id, "airflow_run_id": airflow_run_id, "airflow_message": message,
-                 "error": f"(the run's record could not be read: {exc})"}
+        event = {
+            "event": "dag_run_failed",
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "dag_id": dag_id,
+            "airflow_run_id": airflow_run_id,
+            "airflow_message": message,
+            "error": f"(the run's record could not be read: {exc})",
+        }
     if notify.webhook_url:
         try:
             status = post_webhook(notify, {"text": event_text(event), "event": event})

@@ -74,7 +74,8 @@ def airflow_pools(registry: Registry, settings: Settings) -> dict[str, dict[str,
     """
     pools: dict[str, dict[str, Any]] = {
         STORE_WRITE_POOL: {
-            "slots": store_write_slots(), "include_deferred": False,
+            "slots": store_write_slots(),
+            "include_deferred": False,
             "description": "Tasks that write the triplestore (load, link, gaps): the embedded store has one writer",
         },
     }
@@ -86,13 +87,16 @@ def airflow_pools(registry: Registry, settings: Settings) -> dict[str, dict[str,
         entry["sources"].append(source.id)
     if settings.geocode.provider != "none" and (name := host_pool(settings.geocode.url)):
         pools.setdefault(name, {"slots": 1, "include_deferred": False, "sources": []})
-        pools[name]["description"] = (f"Geocoding service ({settings.geocode.provider}, at most "
-                                      f"{settings.geocode.rate:g} requests/s per run)")
+        pools[name]["description"] = (
+            f"Geocoding service ({settings.geocode.provider}, at most {settings.geocode.rate:g} requests/s per run)"
+        )
     for name, entry in pools.items():
         sources = entry.pop("sources", None)
         if sources:
-            entry["description"] = (f"Rate-limited host {name.removeprefix(HTTP_POOL_PREFIX)}: one extract at a "
-                                    f"time (sources: {', '.join(sources)})")
+            entry["description"] = (
+                f"Rate-limited host {name.removeprefix(HTTP_POOL_PREFIX)}: one extract at a "
+                f"time (sources: {', '.join(sources)})"
+            )
     return pools
 
 

@@ -94,8 +94,9 @@ def latest_processed_run(settings: Settings, source_id: str) -> Path | None:
     return None
 
 
-def previous_loaded_run(settings: Settings, source_id: str, url: str, current: Path | None = None
-                        ) -> dict[str, Any] | None:
+def previous_loaded_run(
+    settings: Settings, source_id: str, url: str, current: Path | None = None
+) -> dict[str, Any] | None:
     """The newest successful run of the source that fetched the same URL: its validators (ETag,
     Last-Modified) make the next request conditional, and its raw file seeds incremental formats."""
     for run_dir, run in recent_runs(settings, source_id):
@@ -105,7 +106,13 @@ def previous_loaded_run(settings: Settings, source_id: str, url: str, current: P
             continue
         meta_path = run_dir / RAW_META
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        return {"run_id": run["run_id"], "started": run["started"], "url": url,
-                "raw_path": str(run_dir / RAW), "etag": meta.get("etag"),
-                "last_modified": meta.get("last_modified"), "inputs_digest": run.get("inputs_digest")}
+        return {
+            "run_id": run["run_id"],
+            "started": run["started"],
+            "url": url,
+            "raw_path": str(run_dir / RAW),
+            "etag": meta.get("etag"),
+            "last_modified": meta.get("last_modified"),
+            "inputs_digest": run.get("inputs_digest"),
+        }
     return None

@@ -172,8 +172,10 @@ class Settings:
         )
         max_shrink = _env_number("TRANSISCOPE_MAX_SHRINK", 0.5)
         max_quarantine_share = _env_number("TRANSISCOPE_MAX_QUARANTINE_SHARE", 0.5)
-        for name, share in (("TRANSISCOPE_MAX_SHRINK", max_shrink),
-                            ("TRANSISCOPE_MAX_QUARANTINE_SHARE", max_quarantine_share)):
+        for name, share in (
+            ("TRANSISCOPE_MAX_SHRINK", max_shrink),
+            ("TRANSISCOPE_MAX_QUARANTINE_SHARE", max_quarantine_share),
+        ):
             if share > 1:
                 raise ConfigError(f"{name}={share:g} must be a share between 0 and 1")
         territories = _env_path("TRANSISCOPE_TERRITORIES_DIR", shared_data_dir() / "territories")
@@ -191,15 +193,18 @@ class Settings:
         if store.kind not in ("embedded", "remote"):
             raise ConfigError(f"TRANSISCOPE_STORE={store.kind!r} is not one of embedded, remote")
         if store.kind == "remote" and not (store.query_url and store.update_url):
-            raise ConfigError("TRANSISCOPE_STORE=remote needs TRANSISCOPE_STORE_QUERY_URL and "
-                              "TRANSISCOPE_STORE_UPDATE_URL")
+            raise ConfigError(
+                "TRANSISCOPE_STORE=remote needs TRANSISCOPE_STORE_QUERY_URL and TRANSISCOPE_STORE_UPDATE_URL"
+            )
         if store.auth not in ("basic", "digest"):
             raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
         return cls(
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
-            cache_dir=_env_path("TRANSISCOPE_CACHE_DIR",
-                                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope"),
+            cache_dir=_env_path(
+                "TRANSISCOPE_CACHE_DIR",
+                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope",
+            ),
             store=store,
             territories_dir=territories if territories.is_dir() else None,
             home=_env_path("TRANSISCOPE_HOME", PROJECT_ROOT / "var"),
@@ -210,7 +215,8 @@ class Settings:
             http=http,
             max_shrink=max_shrink,
             max_quarantine_share=max_quarantine_share,
-            exports_override=_env_path("TRANSISCOPE_EXPORTS_DIR", Path()) if os.environ.get("TRANSISCOPE_EXPORTS_DIR")
+            exports_override=_env_path("TRANSISCOPE_EXPORTS_DIR", Path())
+            if os.environ.get("TRANSISCOPE_EXPORTS_DIR")
             else None,
         )
 
@@ -245,7 +251,11 @@ def link_settings_from_env() -> LinkSettings:
     high = _env_number("TRANSISCOPE_LINK_HIGH", LinkSettings.high)
     low = _env_number("TRANSISCOPE_LINK_LOW", LinkSettings.low)
     if not 0 < low <= high <= 1:
-        raise ConfigError(f"link thresholds must satisfy 0 < TRANSISCOPE_LINK_LOW ({low:g}) <= "
-                          f"TRANSISCOPE_LINK_HIGH ({high:g}) <= 1")
-    return LinkSettings(high=high, low=low, decisions_path=_env_path(
-        "TRANSISCOPE_LINK_DECISIONS", PROJECT_ROOT / "transforms" / "link-decisions.csv"))
+        raise ConfigError(
+            f"link thresholds must satisfy 0 < TRANSISCOPE_LINK_LOW ({low:g}) <= TRANSISCOPE_LINK_HIGH ({high:g}) <= 1"
+        )
+    return LinkSettings(
+        high=high,
+        low=low,
+        decisions_path=_env_path("TRANSISCOPE_LINK_DECISIONS", PROJECT_ROOT / "transforms" / "link-decisions.csv"),
+    )

@@ -17,7 +17,7 @@ _SPACE = re.compile(r"\s+")
 _SLUG_DROP = re.compile(r"[^A-Za-z0-9]+")
 _CROSSWALK = json.loads(os.environ.get("BENCH_CROSSWALK", "{}"))
 #: Morph-KGC prepends its ``udf`` decorator to this file before running it; imported elsewhere, a no-op
-udf = globals().get("udf") or (lambda fun_id, **params: (lambda funct: funct))
+udf = globals().get("udf") or (lambda fun_id, **params: lambda funct: funct)
 _PLACEHOLDERS = {"", "private", "hidden", "masqué", "masque", "privé", "prive", "null", "none", "n/a", "-", "nc"}
 
 

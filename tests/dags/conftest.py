@@ -43,7 +43,11 @@ def airflow_db() -> Path:
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
-        env={**os.environ, **AIRFLOW_ENV}, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, **AIRFLOW_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if result.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

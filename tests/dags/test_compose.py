@@ -17,8 +17,13 @@ yaml = pytest.importorskip("yaml")  # PyYAML comes with Airflow
 
 PROJECT = Path(__file__).resolve().parents[2]
 COMPOSE = PROJECT / "docker-compose.yml"
-AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer")
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
 AIRFLOW_IMAGE = re.compile(r"^apache/airflow:3\.3\.\d+-python3\.11$")
 #: ``${NAME}``, ``${NAME:-default}``, ``${NAME-default}`` (compose interpolation; ``$$`` is a literal ``$``)
 VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>\w+)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
@@ -197,8 +202,10 @@ def test_the_endpoint_serves_the_oxigraph_store(compose: dict) -> None:
     assert mounts["/opt/transiscope/queries"] == "./queries"  # the query page lists queries/*.rq
     # the reports and exports the DAGs write are the ones it serves
     home = env["TRANSISCOPE_HOME"]
-    assert mounts[home] == _mounts(services["airflow-scheduler"])[services["airflow-scheduler"]["environment"][
-        "TRANSISCOPE_HOME"]]
+    assert (
+        mounts[home]
+        == _mounts(services["airflow-scheduler"])[services["airflow-scheduler"]["environment"]["TRANSISCOPE_HOME"]]
+    )
     assert Path(env["TRANSISCOPE_REGISTRY"]).parent.as_posix() in mounts
     # the Airflow UI's links point where it is published
     for name in AIRFLOW_SERVICES:

@@ -40,8 +40,10 @@ def _run_json(bus: Bus, airflow_run_id: str) -> dict:
 def _initiatives(bus: Bus) -> int:
     base = bus.settings().base_iri
     with bus.store() as store:
-        rows = store.select(f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(base, SOURCE)}> "
-                            f"{{ ?i a <{vocab.TS}Initiative> }} }}")
+        rows = store.select(
+            f"SELECT (COUNT(?i) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(base, SOURCE)}> "
+            f"{{ ?i a <{vocab.TS}Initiative> }} }}"
+        )
     return int(rows[0]["n"].value)
 
 
@@ -65,7 +67,8 @@ def _asset_events() -> list[dict]:
 
     with create_session() as session:
         events = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name == f"transiscope_source_{SOURCE}")
         ).all()
         return [dict(event.extra or {}) for event in events]
@@ -78,8 +81,9 @@ def _xcoms(airflow_run_id: str) -> dict[tuple[str, str], object]:
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.scalars(select(XComModel).where(XComModel.dag_id == DAG_ID,
-                                                       XComModel.run_id == airflow_run_id)).all()
+        rows = session.scalars(
+            select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id == airflow_run_id)
+        ).all()
         return {(row.task_id, row.key): XComModel.deserialize_value(row) for row in rows}
 
 
@@ -92,9 +96,16 @@ def test_dag_run_loads_the_source(dagbag_of, bus: Bus) -> None:
     run = _run_json(bus, dag_run.run_id)
     assert run["outcome"] == "success" and run["runner"] == "airflow"
     assert (run["counts"]["fetched"], run["counts"]["loaded"], run["counts"]["quarantined"]) == (
-        FETCHED, LOADED, QUARANTINED)
+        FETCHED,
+        LOADED,
+        QUARANTINED,
+    )
     assert _provenance(bus, dag_run.run_id) == {
-        "runner": "airflow", "dag": DAG_ID, "outcome": "success", "loaded": str(LOADED)}
+        "runner": "airflow",
+        "dag": DAG_ID,
+        "outcome": "success",
+        "loaded": str(LOADED),
+    }
 
     (event,) = _asset_events()  # the load emitted the source's Asset event, with the run's counts
     assert set(event) == {"source", "run_id", "fetched", "loaded", "quarantined", "warnings", "triples"}

@@ -45,8 +45,15 @@ def test_one_dag_per_source_with_the_six_tasks(dagbag_of) -> None:
         assert dag.catchup is False
         assert {"transiscope", "ingest", source.format} <= set(dag.tags)
         assert len(dag.params) == 0  # per-source values are bound in the factory, not DAG params
-        for text in (source.name, source.licence, source.publisher, source.maintainer,
-                     source.landing_page, source.url, *TASK_IDS):
+        for text in (
+            source.name,
+            source.licence,
+            source.publisher,
+            source.maintainer,
+            source.landing_page,
+            source.url,
+            *TASK_IDS,
+        ):
             assert text in dag.doc_md
         assert all(t.execution_timeout is not None for t in dag.tasks)
         assert dag.get_task("extract").retries == 1
@@ -88,8 +95,10 @@ def test_broken_registry_is_a_readable_import_error(dagbag_of, tmp_path: Path) -
     bag = dagbag_of(broken)
     assert bag.dags == {}
     # each DAG file that reads the registry (ingest, downstream) shows the same one-line error
-    assert sorted(Path(path).name for path in bag.import_errors) == ["transiscope_downstream.py",
-                                                                     "transiscope_ingest.py"]
+    assert sorted(Path(path).name for path in bag.import_errors) == [
+        "transiscope_downstream.py",
+        "transiscope_ingest.py",
+    ]
     for error in bag.import_errors.values():
         assert str(expected.value) in error
         assert "ConfigError" in error
@@ -115,8 +124,9 @@ def test_parsing_is_cheap(airflow_db) -> None:
         "  'transiscope.ingest.pipeline', 'transiscope.ingest.validate') if m in sys.modules)}))\n"
     )
     env = {**os.environ, **AIRFLOW_ENV, "TRANSISCOPE_REGISTRY": str(PROJECT_REGISTRY)}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                            timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["errors"] == [] and report["dags"] == len(load_registry(PROJECT_REGISTRY).sources) + 3
     assert report["heavy"] == []
@@ -137,8 +147,12 @@ def test_extract_retries_only_transient_failures(monkeypatch) -> None:
 
     monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(PROJECT_REGISTRY))
     policy = _dag_module().RetryIfTransient()  # imported by the DAG file from transiscope_retry
-    for exc in (SourceUnreachable("down"), SourceHTTPError("busy", 503), SourceHTTPError("slow", 429),
-                StoreLocked("locked")):
+    for exc in (
+        SourceUnreachable("down"),
+        SourceHTTPError("busy", 503),
+        SourceHTTPError("slow", 429),
+        StoreLocked("locked"),
+    ):
         assert policy.evaluate(exc, 1, 2).action is RetryAction.RETRY, exc
     for exc in (SourceHTTPError("gone", 404), ConfigError("bad"), ValueError("bug")):
         assert policy.evaluate(exc, 1, 2).action is RetryAction.FAIL, exc

@@ -53,7 +53,8 @@ def test_export_dag_writes_the_exports_of_what_the_ingest_loaded(dagbag_of, bus:
     geojson = json.loads((bus.home / "exports" / "initiatives.geojson").read_text(encoding="utf-8"))
     assert result["initiatives"] == 12  # transforms/samples/README.md: 12 of 14 transiscope elements load
     assert len(geojson["features"]) == result["initiatives"] - sum(
-        1 for f in geojson["features"] if f.get("geometry") is None)
+        1 for f in geojson["features"] if f.get("geometry") is None
+    )
 
 
 def test_failed_step_fails_its_task_with_the_bus_message(dagbag_of, bus: Bus, monkeypatch) -> None:

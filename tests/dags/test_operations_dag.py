@@ -67,14 +67,22 @@ def test_plugin_links_and_views(airflow_db, monkeypatch) -> None:
         "  'views': {v['name']: v['href'] for v in info['external_views']},\n"
         "  'listeners': info['listeners']}))\n"
     )
-    env = {**os.environ, **AIRFLOW_ENV, "TRANSISCOPE_REGISTRY": str(PROJECT_REGISTRY),
-           "TRANSISCOPE_PUBLIC_URL": "https://bus.example.org"}
+    env = {
+        **os.environ,
+        **AIRFLOW_ENV,
+        "TRANSISCOPE_REGISTRY": str(PROJECT_REGISTRY),
+        "TRANSISCOPE_PUBLIC_URL": "https://bus.example.org",
+    }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["ingest"] == {"Quality report": "https://bus.example.org/reports/kvm-france.en.html",
-                                "SPARQL endpoint": "https://bus.example.org/"}
+    assert report["ingest"] == {
+        "Quality report": "https://bus.example.org/reports/kvm-france.en.html",
+        "SPARQL endpoint": "https://bus.example.org/",
+    }
     assert report["other"] == {"Quality report": "", "SPARQL endpoint": ""}
-    assert report["views"] == {"SPARQL endpoint": "https://bus.example.org/",
-                               "Quality reports": "https://bus.example.org/reports/index.en.html"}
+    assert report["views"] == {
+        "SPARQL endpoint": "https://bus.example.org/",
+        "Quality reports": "https://bus.example.org/reports/index.en.html",
+    }
     assert report["listeners"] == ["transiscope_plugin.FailureNotifier"]

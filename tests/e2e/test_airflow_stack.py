@@ -100,8 +100,16 @@ class Component:
 def _start(name: str, command: list[str], env: dict[str, str], logs: Path) -> Component:
     log = logs / f"{name}.log"
     with log.open("wb") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(command, env=env, cwd=logs, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=logs,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     return Component(name, process, log)
 
 
@@ -177,9 +185,12 @@ class Stack:
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task's log as text, as the UI shows it: each structured event on a line, and an exception as
         ``type: message`` (the API gives it apart, in ``error_detail``)."""
-        found = self.call("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/logs/"
-                                 f"{try_number}", params={"full_content": "true"},
-                          headers={"Accept": "application/json"})
+        found = self.call(
+            "GET",
+            f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
+        )
         content = found["content"]
         if isinstance(content, str):
             return content
@@ -194,15 +205,22 @@ class Stack:
         return "\n".join(lines)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
-        entry = self.call("GET", f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/"
-                                 "xcomEntries/return_value", params={"deserialize": "true"})
+        entry = self.call(
+            "GET",
+            f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/return_value",
+            params={"deserialize": "true"},
+        )
         value = entry["value"]
         return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
 
     # -- the store ---------------------------------------------------------------------------------
     def source_graph(self) -> set[tuple[str, str, str]]:
-        reply = requests.get(self.store.query_url, timeout=30, headers={"Accept": "application/sparql-results+json"},
-                             params={"query": f"SELECT ?s ?p ?o WHERE {{ GRAPH <{SOURCE_GRAPH}> {{ ?s ?p ?o }} }}"})
+        reply = requests.get(
+            self.store.query_url,
+            timeout=30,
+            headers={"Accept": "application/sparql-results+json"},
+            params={"query": f"SELECT ?s ?p ?o WHERE {{ GRAPH <{SOURCE_GRAPH}> {{ ?s ?p ?o }} }}"},
+        )
         reply.raise_for_status()
         return {(b["s"]["value"], b["p"]["value"], b["o"]["value"]) for b in reply.json()["results"]["bindings"]}
 
@@ -210,33 +228,40 @@ class Stack:
 def _component_env(home: Path, port: int, bus: dict[str, str]) -> dict[str, str]:
     """The environment of every Airflow component: nothing inherited from another Airflow (the DAG tests
     configure one in this very process), the bus's variables, and Airflow's own configuration."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AIRFLOW", "_AIRFLOW", "TRANSISCOPE_")) or key in KEPT_FROM_PARENT}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW", "_AIRFLOW", "TRANSISCOPE_")) or key in KEPT_FROM_PARENT
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(bus)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        # no users, every caller is an admin: GET /auth/token hands out a token (a test machine only)
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__API__WORKERS": "1",
-        # shared by the api-server (signs) and the task workers (present): one secret for all components
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "GX_ANALYTICS_ENABLED": "False",
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            # no users, every caller is an admin: GET /auth/token hands out a token (a test machine only)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__API__WORKERS": "1",
+            # shared by the api-server (signs) and the task workers (present): one secret for all components
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+    )
     return env
 
 
@@ -265,41 +290,54 @@ def stack(tmp_path_factory: pytest.TempPathFactory, territories_dir: Path) -> It
         _manual_only(registry)
 
         port = free_port()
-        bus = {**store.env(),
-               "TRANSISCOPE_HOME": str(bus_home), "TRANSISCOPE_REGISTRY": str(registry),
-               "TRANSISCOPE_TERRITORIES_DIR": str(territories_dir),
-               "TRANSISCOPE_NOTIFY_WEBHOOK_URL": receiver.url,
-               "TRANSISCOPE_PUBLIC_URL": "http://127.0.0.1:8890",
-               "TRANSISCOPE_GEOCODER": "none",  # the sample's points are given; no geocoding service here
-               "TRANSISCOPE_HTTP_RETRIES": "1", "TRANSISCOPE_HTTP_BACKOFF": "0.05",
-               "TRANSISCOPE_HTTP_CONNECT_TIMEOUT": "2", "TRANSISCOPE_HTTP_READ_TIMEOUT": "20"}
+        bus = {
+            **store.env(),
+            "TRANSISCOPE_HOME": str(bus_home),
+            "TRANSISCOPE_REGISTRY": str(registry),
+            "TRANSISCOPE_TERRITORIES_DIR": str(territories_dir),
+            "TRANSISCOPE_NOTIFY_WEBHOOK_URL": receiver.url,
+            "TRANSISCOPE_PUBLIC_URL": "http://127.0.0.1:8890",
+            "TRANSISCOPE_GEOCODER": "none",  # the sample's points are given; no geocoding service here
+            "TRANSISCOPE_HTTP_RETRIES": "1",
+            "TRANSISCOPE_HTTP_BACKOFF": "0.05",
+            "TRANSISCOPE_HTTP_CONNECT_TIMEOUT": "2",
+            "TRANSISCOPE_HTTP_READ_TIMEOUT": "20",
+        }
         env = _component_env(home, port, bus)
         airflow = [sys.executable, "-m", "airflow"]
         _run([*airflow, "db", "migrate"], env, MIGRATE_TIMEOUT, "airflow db migrate")
-        pools = json.loads(_run([sys.executable, "-m", "transiscope", "airflow-pools"], env, 60,
-                                "transiscope airflow-pools"))
+        pools = json.loads(
+            _run([sys.executable, "-m", "transiscope", "airflow-pools"], env, 60, "transiscope airflow-pools")
+        )
 
         components: list[Component] = []
-        for name, command in (("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port),
-                                              "--workers", "1"]),
-                              ("scheduler", ["scheduler", "--skip-serve-logs"]),
-                              ("dag-processor", ["dag-processor"])):
+        for name, command in (
+            ("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]),
+            ("scheduler", ["scheduler", "--skip-serve-logs"]),
+            ("dag-processor", ["dag-processor"]),
+        ):
             component = _start(name, [*airflow, *command], env, logs)
             cleanup.callback(component.stop)
             components.append(component)
         up = Stack(f"http://127.0.0.1:{port}", home, bus_home, store, payloads, source_path, receiver, components)
         cleanup.callback(up.session.close)
 
-        up.wait(lambda: requests.get(f"{up.api}/api/v2/monitor/health", timeout=5).ok, STARTUP_TIMEOUT,
-                "the api-server's health endpoint")
+        up.wait(
+            lambda: requests.get(f"{up.api}/api/v2/monitor/health", timeout=5).ok,
+            STARTUP_TIMEOUT,
+            "the api-server's health endpoint",
+        )
         token = requests.get(f"{up.api}/auth/token", timeout=10)
         assert token.status_code == 201, f"GET /auth/token: HTTP {token.status_code} {token.text[:300]}"
         up.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         for name, pool in pools.items():  # what `make airflow` does with `airflow pools import`
             up.call("POST", "pools", json={"name": name, **pool})
         for dag_id in (INGEST, *DOWNSTREAM):
-            up.wait(lambda dag_id=dag_id: up.session.get(f"{up.api}/api/v2/dags/{dag_id}", timeout=10).ok,
-                    STARTUP_TIMEOUT, f"the dag-processor to parse {dag_id}")
+            up.wait(
+                lambda dag_id=dag_id: up.session.get(f"{up.api}/api/v2/dags/{dag_id}", timeout=10).ok,
+                STARTUP_TIMEOUT,
+                f"the dag-processor to parse {dag_id}",
+            )
             assert up.call("PATCH", f"dags/{dag_id}", json={"is_paused": False})["is_paused"] is False
         errors = up.call("GET", "importErrors")
         assert errors["total_entries"] == 0, errors
@@ -346,24 +384,31 @@ def test_ingest_feeds_downstream_and_a_failure_is_contained_and_notified(stack: 
     assert f"run {summary['run_id']} of {SOURCE}: success (fetched 14, loaded {LOADED}" in summary_log
     loaded_graph = stack.source_graph()
     assert len(loaded_graph) == summary["triples"] > 0
-    stack.record["success"] = {"dag_run": _trim(run, DAG_RUN_FIELDS),
-                               "task_instances": [_trim(tis[t], TI_FIELDS) for t in INGEST_TASKS],
-                               "summary_xcom": summary,
-                               "summary_log_line": _line_with(summary_log, f"run {summary['run_id']}")}
+    stack.record["success"] = {
+        "dag_run": _trim(run, DAG_RUN_FIELDS),
+        "task_instances": [_trim(tis[t], TI_FIELDS) for t in INGEST_TASKS],
+        "summary_xcom": summary,
+        "summary_log_line": _line_with(summary_log, f"run {summary['run_id']}"),
+    }
     print(f"ingest succeeded in {time.monotonic() - began:.1f} s")
 
     # 2. the load's Asset event starts link and gaps, the link run's Asset event the export; all succeed
     downstream: dict[str, dict[str, Any]] = {}
     for dag_id in DOWNSTREAM:
+
         def asset_run(dag_id: str = dag_id) -> dict[str, Any] | None:
             runs = [r for r in stack.dag_runs(dag_id) if r["run_type"] == "asset_triggered"]
             return runs[-1] if runs and runs[-1]["state"] in ("success", "failed") else None
 
         downstream[dag_id] = stack.wait(asset_run, RUN_TIMEOUT, f"an asset-triggered run of {dag_id} to end")
-        assert downstream[dag_id]["state"] == "success", (dag_id, stack.task_instances(
-            dag_id, downstream[dag_id]["dag_run_id"]), stack.tails())
-        events = stack.call("GET", f"dags/{dag_id}/dagRuns/{quote(downstream[dag_id]['dag_run_id'], safe='')}"
-                                   "/upstreamAssetEvents")["asset_events"]
+        assert downstream[dag_id]["state"] == "success", (
+            dag_id,
+            stack.task_instances(dag_id, downstream[dag_id]["dag_run_id"]),
+            stack.tails(),
+        )
+        events = stack.call(
+            "GET", f"dags/{dag_id}/dagRuns/{quote(downstream[dag_id]['dag_run_id'], safe='')}/upstreamAssetEvents"
+        )["asset_events"]
         if dag_id == "transiscope_export":  # scheduled on the links Asset: after the link run that followed the load
             assert [event["extra"].get("after_runs") for event in events] == [[summary["run_id"]]], events
         else:
@@ -378,14 +423,19 @@ def test_ingest_feeds_downstream_and_a_failure_is_contained_and_notified(stack: 
     print(f"downstream done at {time.monotonic() - began:.1f} s")
 
     # 3. the source now answers 404: the run fails at extract, with the bus's one line, the graph kept
-    stack.payloads.set(stack.source_path, Reply(404, b"<html><title>gone</title></html>",
-                                                {"Content-Type": "text/html"}))
+    stack.payloads.set(
+        stack.source_path, Reply(404, b"<html><title>gone</title></html>", {"Content-Type": "text/html"})
+    )
     failed_id = stack.trigger(INGEST, "e2e: source answers 404")
     failed = stack.finished(INGEST, failed_id)
     tis = stack.task_instances(INGEST, failed_id)
     assert failed["state"] == "failed", (_ti_states(tis), stack.tails())
-    assert _ti_states(tis) == {"start": "success", "extract": "failed",
-                               **dict.fromkeys(INGEST_TASKS[2:-1], "upstream_failed"), "summary": "success"}
+    assert _ti_states(tis) == {
+        "start": "success",
+        "extract": "failed",
+        **dict.fromkeys(INGEST_TASKS[2:-1], "upstream_failed"),
+        "summary": "success",
+    }
     assert tis["extract"]["try_number"] == 1  # a 404 is not transient: no retry although retries=1
     host = urlsplit(stack.payloads.base).netloc
     message = f"source '{SOURCE}': {host} answered HTTP 404 Not Found for {stack.payloads.url(stack.source_path)}"
@@ -408,12 +458,14 @@ def test_ingest_feeds_downstream_and_a_failure_is_contained_and_notified(stack: 
     # no Asset event, so no downstream run after the failure
     for dag_id in DOWNSTREAM:
         assert [r["dag_run_id"] for r in stack.dag_runs(dag_id)] == [downstream[dag_id]["dag_run_id"]]
-    stack.record["failure"] = {"dag_run": _trim(failed, DAG_RUN_FIELDS),
-                               "task_instances": [_trim(tis[t], TI_FIELDS) for t in INGEST_TASKS],
-                               "summary_xcom": failed_summary,
-                               "extract_log_line": _line_with(extract_log, message),
-                               "summary_log_line": _line_with(failed_log, "failed at extract"),
-                               "webhook_payload": payload}
+    stack.record["failure"] = {
+        "dag_run": _trim(failed, DAG_RUN_FIELDS),
+        "task_instances": [_trim(tis[t], TI_FIELDS) for t in INGEST_TASKS],
+        "summary_xcom": failed_summary,
+        "extract_log_line": _line_with(extract_log, message),
+        "summary_log_line": _line_with(failed_log, "failed at extract"),
+        "webhook_payload": payload,
+    }
     stack.record["seconds_after_stack_up"] = round(time.monotonic() - began, 1)
     print(f"failure contained and notified at {time.monotonic() - began:.1f} s")
 

@@ -27,10 +27,26 @@ from urllib.parse import parse_qs, urlsplit
 from tests.integration.servers import serve_on_loopback
 
 #: the columns BAN appends to each row of a CSV batch (``/search/csv/``)
-RESULT_COLUMNS = ("latitude", "longitude", "result_label", "result_score", "result_score_next", "result_type",
-                  "result_id", "result_housenumber", "result_name", "result_street", "result_postcode",
-                  "result_city", "result_context", "result_citycode", "result_oldcitycode", "result_oldcity",
-                  "result_district", "result_status")
+RESULT_COLUMNS = (
+    "latitude",
+    "longitude",
+    "result_label",
+    "result_score",
+    "result_score_next",
+    "result_type",
+    "result_id",
+    "result_housenumber",
+    "result_name",
+    "result_street",
+    "result_postcode",
+    "result_city",
+    "result_context",
+    "result_citycode",
+    "result_oldcitycode",
+    "result_oldcity",
+    "result_district",
+    "result_status",
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,15 +56,38 @@ def _lambert93() -> Any:
     return Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 
 
-def feature(lon: float, lat: float, *, label: str, score: float, kind: str, postcode: str, citycode: str,
-            city: str, context: str, housenumber: str | None = None, street: str | None = None) -> dict[str, Any]:
+def feature(
+    lon: float,
+    lat: float,
+    *,
+    label: str,
+    score: float,
+    kind: str,
+    postcode: str,
+    citycode: str,
+    city: str,
+    context: str,
+    housenumber: str | None = None,
+    street: str | None = None,
+) -> dict[str, Any]:
     """One GeoCodeJSON feature in BAN's shape (``x``/``y`` are Lambert-93, as BAN gives them)."""
     x, y = _lambert93().transform(lon, lat)
     name = f"{housenumber} {street}" if housenumber else (street or city)
     number = int(hashlib.sha256(label.encode()).hexdigest()[:8], 16) % 100000
-    properties = {"label": label, "score": score, "id": f"{citycode}_{number:05d}",
-                  "name": name, "postcode": postcode, "citycode": citycode, "x": round(x, 2), "y": round(y, 2),
-                  "city": city, "context": context, "type": kind, "importance": 0.61}
+    properties = {
+        "label": label,
+        "score": score,
+        "id": f"{citycode}_{number:05d}",
+        "name": name,
+        "postcode": postcode,
+        "citycode": citycode,
+        "x": round(x, 2),
+        "y": round(y, 2),
+        "city": city,
+        "context": context,
+        "type": kind,
+        "importance": 0.61,
+    }
     if housenumber:
         properties["housenumber"] = housenumber
     if street:
@@ -57,8 +96,15 @@ def feature(lon: float, lat: float, *, label: str, score: float, kind: str, post
 
 
 def collection(query: str, features: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "version": "draft", "features": features, "attribution": "BAN",
-            "licence": "ETALAB-2.0", "query": query, "limit": 1}
+    return {
+        "type": "FeatureCollection",
+        "version": "draft",
+        "features": features,
+        "attribution": "BAN",
+        "licence": "ETALAB-2.0",
+        "query": query,
+        "limit": 1,
+    }
 
 
 def _synthetic(query: str) -> dict[str, Any]:
@@ -67,8 +113,22 @@ def _synthetic(query: str) -> dict[str, Any]:
     lat = 43.0 + digest[0] / 255 * 5.5
     lon = -1.0 + digest[1] / 255 * 7.0
     postcode = (re.findall(r"\b\d{5}\b", query) or ["00000"])[-1]
-    return collection(query, [feature(round(lon, 6), round(lat, 6), label=query, score=0.9, kind="housenumber",
-                                      postcode=postcode, citycode="00000", city="Synthétique", context="00")])
+    return collection(
+        query,
+        [
+            feature(
+                round(lon, 6),
+                round(lat, 6),
+                label=query,
+                score=0.9,
+                kind="housenumber",
+                postcode=postcode,
+                citycode="00000",
+                city="Synthétique",
+                context="00",
+            )
+        ],
+    )
 
 
 class BanServer:
@@ -101,8 +161,12 @@ class BanServer:
                 if failure is None:
                     return False
                 status, headers = failure
-                self._reply(status, json.dumps({"code": status, "message": "scripted failure"}).encode(),
-                            "application/json", headers)
+                self._reply(
+                    status,
+                    json.dumps({"code": status, "message": "scripted failure"}).encode(),
+                    "application/json",
+                    headers,
+                )
                 return True
 
             def do_GET(self) -> None:  # noqa: N802
@@ -127,18 +191,24 @@ class BanServer:
                 if self._failure(path):
                     return
                 message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body)
+                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
+                )
                 fields: dict[str, list[Any]] = {}
                 for part in message.iter_parts():
                     fields.setdefault(part.get_param("name", header="content-disposition"), []).append(
-                        part.get_payload(decode=True))
+                        part.get_payload(decode=True)
+                    )
                 if not fields.get("data"):
-                    self._reply(400, b'{"code": 400, "message": "A file must be provided in data field"}',
-                                "application/json")
+                    self._reply(
+                        400, b'{"code": 400, "message": "A file must be provided in data field"}', "application/json"
+                    )
                     return
                 columns = [c.decode() for c in fields.get("columns", [])]
-                self._reply(200, server.batch(fields["data"][0].decode("utf-8-sig"), columns).encode("utf-8"),
-                            "text/csv; charset=utf-8")
+                self._reply(
+                    200,
+                    server.batch(fields["data"][0].decode("utf-8-sig"), columns).encode("utf-8"),
+                    "text/csv; charset=utf-8",
+                )
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -177,14 +247,29 @@ class BanServer:
                 continue
             p = features[0]["properties"]
             lon, lat = features[0]["geometry"]["coordinates"]
-            writer.writerow({**row, "latitude": lat, "longitude": lon, "result_label": p["label"],
-                             "result_score": p["score"], "result_score_next": "", "result_type": p["type"],
-                             "result_id": p["id"], "result_housenumber": p.get("housenumber", ""),
-                             "result_name": p["name"], "result_street": p.get("street", ""),
-                             "result_postcode": p["postcode"], "result_city": p["city"],
-                             "result_context": p["context"], "result_citycode": p["citycode"],
-                             "result_oldcitycode": "", "result_oldcity": "", "result_district": "",
-                             "result_status": "ok"})
+            writer.writerow(
+                {
+                    **row,
+                    "latitude": lat,
+                    "longitude": lon,
+                    "result_label": p["label"],
+                    "result_score": p["score"],
+                    "result_score_next": "",
+                    "result_type": p["type"],
+                    "result_id": p["id"],
+                    "result_housenumber": p.get("housenumber", ""),
+                    "result_name": p["name"],
+                    "result_street": p.get("street", ""),
+                    "result_postcode": p["postcode"],
+                    "result_city": p["city"],
+                    "result_context": p["context"],
+                    "result_citycode": p["citycode"],
+                    "result_oldcitycode": "",
+                    "result_oldcity": "",
+                    "result_district": "",
+                    "result_status": "ok",
+                }
+            )
         return out.getvalue()
 
     def close(self) -> None:

@@ -41,38 +41,84 @@ def event_triples(today: date) -> tuple[str, dict[str, dict]]:
     """N-Triples-like body of the agenda fixture, and what each event should look like in the exports."""
     soon = datetime.combine(today + timedelta(days=10), time(18, 30), tzinfo=ZoneInfo("Europe/Paris"))
     events = {
-        "repair": {"name": "Repair café, vélo; et couture", "start": soon.isoformat(),
-                   "end": (soon + timedelta(hours=2)).isoformat(), "cat": "repair-cafes",
-                   "lat": "45.7675", "lon": "4.8345", "postcode": "69001", "status": "EventScheduled",
-                   "description": "<img src=x onerror=alert(1)>Apportez vos objets\nEt vos outils."},
-        "allday": {"name": "Fête des jardins", "start": (today + timedelta(days=20)).isoformat(),
-                   "end": (today + timedelta(days=21)).isoformat(), "cat": "jardins-partages", "wkt": True,
-                   "lat": "48.8566", "lon": "2.3522", "postcode": "75004", "status": "EventScheduled"},
-        "cancelled": {"name": "Marche pour le climat", "start": (soon + timedelta(days=3)).isoformat(),
-                      "cat": "climat-energie", "lat": "45.76", "lon": "4.84", "postcode": "69002",
-                      "status": "EventCancelled"},
-        "festival": {"name": "Festival des alternatives", "start": (soon + timedelta(days=30)).isoformat(),
-                     "cat": "culture", "lat": "43.6", "lon": "1.44", "postcode": "31000", "status": "EventScheduled",
-                     "children": ["festival-day1", "festival-day2"]},
-        "festival-day1": {"name": "Festival — jour 1", "start": (soon + timedelta(days=30)).isoformat(),
-                          "cat": "culture", "lat": "43.6", "lon": "1.44", "postcode": "31000",
-                          "status": "EventScheduled", "parent": "festival"},
-        "festival-day2": {"name": "Festival — jour 2", "start": (soon + timedelta(days=31)).isoformat(),
-                          "cat": "culture", "lat": "43.6", "lon": "1.44", "postcode": "31000",
-                          "status": "EventScheduled", "parent": "festival"},
+        "repair": {
+            "name": "Repair café, vélo; et couture",
+            "start": soon.isoformat(),
+            "end": (soon + timedelta(hours=2)).isoformat(),
+            "cat": "repair-cafes",
+            "lat": "45.7675",
+            "lon": "4.8345",
+            "postcode": "69001",
+            "status": "EventScheduled",
+            "description": "<img src=x onerror=alert(1)>Apportez vos objets\nEt vos outils.",
+        },
+        "allday": {
+            "name": "Fête des jardins",
+            "start": (today + timedelta(days=20)).isoformat(),
+            "end": (today + timedelta(days=21)).isoformat(),
+            "cat": "jardins-partages",
+            "wkt": True,
+            "lat": "48.8566",
+            "lon": "2.3522",
+            "postcode": "75004",
+            "status": "EventScheduled",
+        },
+        "cancelled": {
+            "name": "Marche pour le climat",
+            "start": (soon + timedelta(days=3)).isoformat(),
+            "cat": "climat-energie",
+            "lat": "45.76",
+            "lon": "4.84",
+            "postcode": "69002",
+            "status": "EventCancelled",
+        },
+        "festival": {
+            "name": "Festival des alternatives",
+            "start": (soon + timedelta(days=30)).isoformat(),
+            "cat": "culture",
+            "lat": "43.6",
+            "lon": "1.44",
+            "postcode": "31000",
+            "status": "EventScheduled",
+            "children": ["festival-day1", "festival-day2"],
+        },
+        "festival-day1": {
+            "name": "Festival — jour 1",
+            "start": (soon + timedelta(days=30)).isoformat(),
+            "cat": "culture",
+            "lat": "43.6",
+            "lon": "1.44",
+            "postcode": "31000",
+            "status": "EventScheduled",
+            "parent": "festival",
+        },
+        "festival-day2": {
+            "name": "Festival — jour 2",
+            "start": (soon + timedelta(days=31)).isoformat(),
+            "cat": "culture",
+            "lat": "43.6",
+            "lon": "1.44",
+            "postcode": "31000",
+            "status": "EventScheduled",
+            "parent": "festival",
+        },
     }
     source = f"<{BASE}id/source/{EVENT_SOURCE}>"
-    lines = [f"{source} a <{DCAT}Dataset> , <{TS}Source> ; <{DCT}identifier> {_lit(EVENT_SOURCE)} ; "
-             f"<{DCT}title> {_lit('Agenda de test')} ; <{DCT}license> <https://spdx.org/licenses/CC0-1.0> ."]
+    lines = [
+        f"{source} a <{DCAT}Dataset> , <{TS}Source> ; <{DCT}identifier> {_lit(EVENT_SOURCE)} ; "
+        f"<{DCT}title> {_lit('Agenda de test')} ; <{DCT}license> <https://spdx.org/licenses/CC0-1.0> ."
+    ]
     for key, e in events.items():
         iri = f"<{BASE}id/event/{EVENT_SOURCE}/{key}>"
         place, geom, address = (f"<{BASE}id/event/{EVENT_SOURCE}/{key}/{part}>" for part in ("place", "geo", "address"))
         kind = XSD + ("date" if len(e["start"]) == 10 else "dateTime")
-        lines.append(f"{iri} a <{SCHEMA}Event> ; <{SCHEMA}name> {_lit(e['name'])} ; "
-                     f"<{SCHEMA}startDate> {_lit(e['start'], kind)} ; <{TS}source> {source} ; "
-                     f"<{TS}category> <{TX}{e['cat']}> ; <{SCHEMA}eventStatus> <{SCHEMA}{e['status']}> ; "
-                     f"<{SCHEMA}url> {_lit('https://agenda.example.org/' + key, XSD + 'anyURI')} ; "
-                     f"<{SCHEMA}location> {place} .")
+        lines.append(
+            f"{iri} a <{SCHEMA}Event> ; <{SCHEMA}name> {_lit(e['name'])} ; "
+            f"<{SCHEMA}startDate> {_lit(e['start'], kind)} ; <{TS}source> {source} ; "
+            f"<{TS}category> <{TX}{e['cat']}> ; <{SCHEMA}eventStatus> <{SCHEMA}{e['status']}> ; "
+            f"<{SCHEMA}url> {_lit('https://agenda.example.org/' + key, XSD + 'anyURI')} ; "
+            f"<{SCHEMA}location> {place} ."
+        )
         if e.get("end"):
             lines.append(f"{iri} <{SCHEMA}endDate> {_lit(e['end'], kind)} .")
         if e.get("description"):
@@ -81,24 +127,29 @@ def event_triples(today: date) -> tuple[str, dict[str, dict]]:
             lines.append(f"{iri} <{SCHEMA}subEvent> <{BASE}id/event/{EVENT_SOURCE}/{child}> .")
         if e.get("parent"):
             lines.append(f"{iri} <{SCHEMA}superEvent> <{BASE}id/event/{EVENT_SOURCE}/{e['parent']}> .")
-        lines.append(f"{place} a <{SCHEMA}Place> ; <{SCHEMA}name> {_lit('Lieu ' + key)} ; "
-                     f"<{SCHEMA}address> {address} .")
+        lines.append(
+            f"{place} a <{SCHEMA}Place> ; <{SCHEMA}name> {_lit('Lieu ' + key)} ; <{SCHEMA}address> {address} ."
+        )
         lines.append(f"{address} <{SCHEMA}postalCode> {_lit(e['postcode'])} .")
         if e.get("wkt"):
             wkt = _lit("POINT(" + e["lon"] + " " + e["lat"] + ")", GEO + "wktLiteral")
             lines.append(f"{place} <{GEO}hasGeometry> {geom} . {geom} <{GEO}asWKT> {wkt} .")
         else:
-            lines.append(f"{place} <{SCHEMA}geo> {geom} . {geom} "
-                         f"<{SCHEMA}latitude> {_lit(e['lat'], XSD + 'decimal')} ; "
-                         f"<{SCHEMA}longitude> {_lit(e['lon'], XSD + 'decimal')} .")
+            lines.append(
+                f"{place} <{SCHEMA}geo> {geom} . {geom} "
+                f"<{SCHEMA}latitude> {_lit(e['lat'], XSD + 'decimal')} ; "
+                f"<{SCHEMA}longitude> {_lit(e['lon'], XSD + 'decimal')} ."
+            )
     # one hostile initiative, as a careless writer could put it in the store
-    lines.append(f"<{HOSTILE_IRI}> a <{SCHEMA}Organization> , <{TS}Initiative> ; <{SCHEMA}name> {_lit(HOSTILE_NAME)} ; "
-                 f"<{TS}source> {source} ; <{TS}sourceId> {_lit('evil')} ; "
-                 f"<{SCHEMA}description> {_lit('<iframe src=javascript:alert(1)></iframe>Bonjour')} ; "
-                 f"<{SCHEMA}url> {_lit('javascript:alert(1)', XSD + 'anyURI')} ; <{TS}category> <{TX}culture> ; "
-                 f"<{GEO}hasGeometry> <{HOSTILE_IRI}/geometry> . <{HOSTILE_IRI}/geometry> "
-                 f"<{SCHEMA}latitude> {_lit('45.75', XSD + 'decimal')} ; "
-                 f"<{SCHEMA}longitude> {_lit('4.85', XSD + 'decimal')} .")
+    lines.append(
+        f"<{HOSTILE_IRI}> a <{SCHEMA}Organization> , <{TS}Initiative> ; <{SCHEMA}name> {_lit(HOSTILE_NAME)} ; "
+        f"<{TS}source> {source} ; <{TS}sourceId> {_lit('evil')} ; "
+        f"<{SCHEMA}description> {_lit('<iframe src=javascript:alert(1)></iframe>Bonjour')} ; "
+        f"<{SCHEMA}url> {_lit('javascript:alert(1)', XSD + 'anyURI')} ; <{TS}category> <{TX}culture> ; "
+        f"<{GEO}hasGeometry> <{HOSTILE_IRI}/geometry> . <{HOSTILE_IRI}/geometry> "
+        f"<{SCHEMA}latitude> {_lit('45.75', XSD + 'decimal')} ; "
+        f"<{SCHEMA}longitude> {_lit('4.85', XSD + 'decimal')} ."
+    )
     return "\n".join(lines), events
 
 

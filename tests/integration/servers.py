@@ -110,9 +110,16 @@ class Server:
     def settings(self, **overrides):
         from transiscope.settings import StoreSettings
 
-        values = dict(kind="remote", query_url=self.query_url, update_url=self.update_url,
-                      graph_store_url=self.graph_store_url, user=self.user, password=self.password, auth=self.auth,
-                      timeout=600.0)
+        values = dict(
+            kind="remote",
+            query_url=self.query_url,
+            update_url=self.update_url,
+            graph_store_url=self.graph_store_url,
+            user=self.user,
+            password=self.password,
+            auth=self.auth,
+            timeout=600.0,
+        )
         values.update(overrides)
         return StoreSettings(**values)
 
@@ -138,16 +145,25 @@ def _die_with_parent() -> None:
 
 def _popen(command: list[str], directory: Path, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+        return subprocess.Popen(
+            command,
+            cwd=directory,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
 
 def oxigraph_binary() -> str:
     beside = Path(sys.executable).parent / "oxigraph"
     found = str(beside) if beside.exists() else shutil.which("oxigraph")
     if not found:
-        raise ServerUnavailable("the `oxigraph` server binary was not found: install the project's dev extra "
-                                "(pip install -e '.[dev]' installs the PyPI package oxigraph)")
+        raise ServerUnavailable(
+            "the `oxigraph` server binary was not found: install the project's dev extra "
+            "(pip install -e '.[dev]' installs the PyPI package oxigraph)"
+        )
     return found
 
 
@@ -155,13 +171,29 @@ def start_oxigraph(parent: Path | None = None, timeout: float = 30.0) -> Server:
     directory = Path(tempfile.mkdtemp(prefix="oxigraph-", dir=parent))
     port = free_port()
     log = directory / "oxigraph.log"
-    process = _popen([oxigraph_binary(), "serve", "--location", str(directory / "db"),
-                      "--bind", f"127.0.0.1:{port}", "--union-default-graph"], directory, log)
+    process = _popen(
+        [
+            oxigraph_binary(),
+            "serve",
+            "--location",
+            str(directory / "db"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--union-default-graph",
+        ],
+        directory,
+        log,
+    )
     base = f"http://127.0.0.1:{port}"
     server = Server("oxigraph", process, directory, log, base, f"{base}/query", f"{base}/update", f"{base}/store")
     try:
-        wait_until(lambda: requests.get(server.query_url, params={"query": "ASK {}"}, timeout=2).ok,
-                   process, timeout, "the Oxigraph server", log)
+        wait_until(
+            lambda: requests.get(server.query_url, params={"query": "ASK {}"}, timeout=2).ok,
+            process,
+            timeout,
+            "the Oxigraph server",
+            log,
+        )
     except BaseException:
         server.stop()
         raise
@@ -172,17 +204,24 @@ def start_oxigraph(parent: Path | None = None, timeout: float = 30.0) -> Server:
 #: millions of triples are loaded; a larger transaction log limit than the default 50 MB, which one
 #: MOVE of 2.8 M triples exceeds (Virtuoso then aborts it with SR325 and rolls it back). The value must
 #: stay below 2**31: 3000000000 was read as the 10,000-byte minimum and refused 300-triple loads.
-VIRTUOSO_PARAMETERS = {"NumberOfBuffers": "170000", "MaxDirtyBuffers": "130000",
-                       "TransactionAfterImageLimit": "2000000000"}
+VIRTUOSO_PARAMETERS = {
+    "NumberOfBuffers": "170000",
+    "MaxDirtyBuffers": "130000",
+    "TransactionAfterImageLimit": "2000000000",
+}
 
 
-def virtuoso_ini(template: str, directory: Path, sql_port: int, http_port: int,
-                 parameters: dict[str, str] | None = None) -> str:
+def virtuoso_ini(
+    template: str, directory: Path, sql_port: int, http_port: int, parameters: dict[str, str] | None = None
+) -> str:
     """The package's ini with every file in ``directory``, both ports on 127.0.0.1 and ``parameters``
     (default :data:`VIRTUOSO_PARAMETERS`) set in its [Parameters] section."""
     parameters = VIRTUOSO_PARAMETERS if parameters is None else parameters
-    text = re.sub(r"(?m)^(\s*(?:DatabaseFile|ErrorLogFile|LockFile|TransactionFile|xa_persistent_file)\s*=\s*)\S+",
-                  lambda m: m.group(1) + str(directory / Path(m.group(0).split("=", 1)[1].strip()).name), template)
+    text = re.sub(
+        r"(?m)^(\s*(?:DatabaseFile|ErrorLogFile|LockFile|TransactionFile|xa_persistent_file)\s*=\s*)\S+",
+        lambda m: m.group(1) + str(directory / Path(m.group(0).split("=", 1)[1].strip()).name),
+        template,
+    )
     sections = re.split(r"(?m)^(?=\[)", text)
     out = []
     for section in sections:
@@ -199,31 +238,61 @@ def virtuoso_ini(template: str, directory: Path, sql_port: int, http_port: int,
     return "".join(out)
 
 
-def start_virtuoso(parent: Path | None = None, timeout: float = 90.0,
-                   parameters: dict[str, str] | None = None) -> Server:
+def start_virtuoso(
+    parent: Path | None = None, timeout: float = 90.0, parameters: dict[str, str] | None = None
+) -> Server:
     binary, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt")
     if not binary or not isql or not VIRTUOSO_INI.exists():
-        raise ServerUnavailable("Virtuoso is not installed (virtuoso-t, isql-vt or the package's virtuoso.ini is "
-                                "missing): install the Debian package virtuoso-opensource — `make test` does it")
+        raise ServerUnavailable(
+            "Virtuoso is not installed (virtuoso-t, isql-vt or the package's virtuoso.ini is "
+            "missing): install the Debian package virtuoso-opensource — `make test` does it"
+        )
     directory = Path(tempfile.mkdtemp(prefix="virtuoso-", dir=parent))
     sql_port, http_port = free_port(), free_port()
     ini = directory / "virtuoso.ini"
-    ini.write_text(virtuoso_ini(VIRTUOSO_INI.read_text(encoding="utf-8", errors="replace"), directory,
-                                sql_port, http_port, parameters), encoding="utf-8")
+    ini.write_text(
+        virtuoso_ini(
+            VIRTUOSO_INI.read_text(encoding="utf-8", errors="replace"), directory, sql_port, http_port, parameters
+        ),
+        encoding="utf-8",
+    )
     log = directory / "virtuoso.out"
     process = _popen([binary, "+foreground", "+configfile", str(ini)], directory, log)
     base = f"http://127.0.0.1:{http_port}"
-    server = Server("virtuoso", process, directory, log, base, f"{base}/sparql", f"{base}/sparql-auth",
-                    f"{base}/sparql-graph-crud-auth", VIRTUOSO_USER, VIRTUOSO_PASSWORD, "digest",
-                    extra={"basic_url": f"{base}/sparql-basic", "sql_port": str(sql_port)})
+    server = Server(
+        "virtuoso",
+        process,
+        directory,
+        log,
+        base,
+        f"{base}/sparql",
+        f"{base}/sparql-auth",
+        f"{base}/sparql-graph-crud-auth",
+        VIRTUOSO_USER,
+        VIRTUOSO_PASSWORD,
+        "digest",
+        extra={"basic_url": f"{base}/sparql-basic", "sql_port": str(sql_port)},
+    )
     try:
-        wait_until(lambda: requests.get(server.query_url, params={"query": "ASK {}"}, timeout=2).ok,
-                   process, timeout, "Virtuoso", log)
-        define = ("DB.DBA.VHOST_DEFINE(lpath=>'/sparql-basic', ppath=>'/!sparql/', is_dav=>1, vsp_user=>'dba', "
-                  "opts=>vector('noinherit', 1), auth_fn=>'DB.DBA.HP_AUTH_SPARQL_USER', realm=>'SPARQL', "
-                  "sec=>'basic');")
-        done = subprocess.run([isql, f"127.0.0.1:{sql_port}", VIRTUOSO_USER, VIRTUOSO_PASSWORD, f"exec={define}"],
-                              capture_output=True, text=True, timeout=60, cwd=directory)
+        wait_until(
+            lambda: requests.get(server.query_url, params={"query": "ASK {}"}, timeout=2).ok,
+            process,
+            timeout,
+            "Virtuoso",
+            log,
+        )
+        define = (
+            "DB.DBA.VHOST_DEFINE(lpath=>'/sparql-basic', ppath=>'/!sparql/', is_dav=>1, vsp_user=>'dba', "
+            "opts=>vector('noinherit', 1), auth_fn=>'DB.DBA.HP_AUTH_SPARQL_USER', realm=>'SPARQL', "
+            "sec=>'basic');"
+        )
+        done = subprocess.run(
+            [isql, f"127.0.0.1:{sql_port}", VIRTUOSO_USER, VIRTUOSO_PASSWORD, f"exec={define}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=directory,
+        )
         if done.returncode != 0 or "Error" in done.stdout + done.stderr:
             raise ServerUnavailable(f"isql-vt could not define /sparql-basic: {(done.stdout + done.stderr)[-300:]}")
     except BaseException:
@@ -237,8 +306,9 @@ class FlakyProxy:
     whose method and path match, it answers ``status`` (or, with ``status=None``, closes the connection
     without an answer, like a lost connection). Other requests are forwarded as they are."""
 
-    def __init__(self, target: str, *, method: str = "POST", path: str = "", fail_from: int = 1,
-                 status: int | None = 500) -> None:
+    def __init__(
+        self, target: str, *, method: str = "POST", path: str = "", fail_from: int = 1, status: int | None = 500
+    ) -> None:
         self.target = target.rstrip("/")
         self.matched = 0
         proxy = self
@@ -265,8 +335,14 @@ class FlakyProxy:
                         self.wfile.write(payload)
                         return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                reply = requests.request(self.command, proxy.target + self.path, data=body, headers=headers,
-                                         timeout=600, allow_redirects=False)
+                reply = requests.request(
+                    self.command,
+                    proxy.target + self.path,
+                    data=body,
+                    headers=headers,
+                    timeout=600,
+                    allow_redirects=False,
+                )
                 self.send_response(reply.status_code)
                 for key, value in reply.headers.items():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
@@ -289,7 +365,7 @@ class FlakyProxy:
 
     def url(self, server_url: str) -> str:
         """``server_url`` (of the target) as reached through the proxy."""
-        return self.base + server_url[len(self.target):]
+        return self.base + server_url[len(self.target) :]
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -35,11 +35,24 @@ MESSY = FIXTURES / "messy-amap.csv"
 PROJECT_SOURCES = {s.id: s for s in load_registry(TRANSFORMS / "sources.toml").sources}
 SAMPLE_IDS = sorted(s.id for s in PROJECT_SOURCES.values() if s.sample_path is not None)
 #: canonical fields compared between the hand-written and the proposed mapping's loaded records
-KEY_FIELDS = ("name", "lat", "lon", "street", "postcode", "city", "website", "email", "updated_at", "start", "end",
-              "categories", "description")
+KEY_FIELDS = (
+    "name",
+    "lat",
+    "lon",
+    "street",
+    "postcode",
+    "city",
+    "website",
+    "email",
+    "updated_at",
+    "start",
+    "end",
+    "categories",
+    "description",
+)
 #: where a proposal honestly cannot equal the hand-written mapping (field -> why), per source
 KNOWN_DIFFERENCES: dict[str, dict[str, str]] = {
-    "jardins-partages-paris": {"city": "the hand-written mapping defaults city to \"Paris\"; no field says so"},
+    "jardins-partages-paris": {"city": 'the hand-written mapping defaults city to "Paris"; no field says so'},
 }
 
 
@@ -79,7 +92,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize("source_id", SAMPLE_IDS)
 def test_each_sample_gets_a_valid_proposal_that_loads_like_the_hand_written_mapping(
-        source_id: str, home: Path, tmp_path: Path, sample_server: SampleServer) -> None:
+    source_id: str, home: Path, tmp_path: Path, sample_server: SampleServer
+) -> None:
     source = PROJECT_SOURCES[source_id]
     out = tmp_path / f"{source_id}.mapping.toml"
     result = check_source(str(source.sample_path), out=out, name=source_id)
@@ -109,8 +123,11 @@ def test_each_sample_gets_a_valid_proposal_that_loads_like_the_hand_written_mapp
             if proposed[record_id].get(name) != expected[name]:
                 differing += 1
     assert differing <= 0.1 * compared, f"{differing} of {compared} key values differ"
-    overlap = sum(1 for i, r in hand.items() if _domains(r["concepts"]) & _domains(proposed[i]["concepts"])
-                  or r["concepts"] == proposed[i]["concepts"])
+    overlap = sum(
+        1
+        for i, r in hand.items()
+        if _domains(r["concepts"]) & _domains(proposed[i]["concepts"]) or r["concepts"] == proposed[i]["concepts"]
+    )
     assert overlap >= len(hand) / 2, f"proposed concepts overlap the hand-written ones for {overlap} of {len(hand)}"
 
 
@@ -140,8 +157,9 @@ def test_a_messy_csv_gets_a_sensible_proposal_and_a_report_naming_its_problems(h
     assert "Trucs divers" in report and "???" in report  # left for review
 
 
-def test_check_source_reads_a_url_as_the_bus_does(home: Path, tmp_path: Path, payload_server: PayloadServer,
-                                                  monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_check_source_reads_a_url_as_the_bus_does(
+    home: Path, tmp_path: Path, payload_server: PayloadServer, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     url = payload_server.set("/check/annuaire.csv", Reply(200, MESSY.read_bytes(), {"Content-Type": "text/csv"}))
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check-source", url]) == 0
@@ -159,24 +177,37 @@ def test_a_paged_api_url_is_fetched_page_by_page(home: Path, tmp_path: Path, sam
     assert result.counts["loaded"] == 11 and not home.exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["{url}/check/nothing.json"], "HTTP 404"),
-    (["http://127.0.0.1:9/feed.json"], "unreachable"),
-    (["{url}/check/page.html"], "answered an HTML page"),
-    (["{url}/check/broken.json"], "is not JSON"),
-    (["{url}/check/prose.txt"], "is not JSON, GeoJSON, iCalendar or CSV"),
-    (["{fixture}", "--format", "xml"], "unknown format 'xml'"),
-    (["{fixture}", "--format", "geojson"], "does not look like geojson"),
-    (["no/such/file.csv"], "no such file"),
-])
-def test_errors_are_one_line_and_exit_2(args: list[str], message: str, home: Path, tmp_path: Path,
-                                        payload_server: PayloadServer, monkeypatch: pytest.MonkeyPatch,
-                                        capsys) -> None:
-    payload_server.set("/check/page.html", Reply(200, b"<!doctype html><html><title>Login</title></html>",
-                                                  {"Content-Type": "text/html"}))
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{url}/check/nothing.json"], "HTTP 404"),
+        (["http://127.0.0.1:9/feed.json"], "unreachable"),
+        (["{url}/check/page.html"], "answered an HTML page"),
+        (["{url}/check/broken.json"], "is not JSON"),
+        (["{url}/check/prose.txt"], "is not JSON, GeoJSON, iCalendar or CSV"),
+        (["{fixture}", "--format", "xml"], "unknown format 'xml'"),
+        (["{fixture}", "--format", "geojson"], "does not look like geojson"),
+        (["no/such/file.csv"], "no such file"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    args: list[str],
+    message: str,
+    home: Path,
+    tmp_path: Path,
+    payload_server: PayloadServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
+) -> None:
+    payload_server.set(
+        "/check/page.html",
+        Reply(200, b"<!doctype html><html><title>Login</title></html>", {"Content-Type": "text/html"}),
+    )
     payload_server.set("/check/broken.json", Reply(200, b'{"data": [{"id": 1,'))
-    payload_server.set("/check/prose.txt", Reply(200, b"Bonjour, ceci n'est pas un fichier de donnees\n",
-                                                 {"Content-Type": "text/plain"}))
+    payload_server.set(
+        "/check/prose.txt",
+        Reply(200, b"Bonjour, ceci n'est pas un fichier de donnees\n", {"Content-Type": "text/plain"}),
+    )
     json_fixture = tmp_path / "list.json"
     json_fixture.write_text('[{"id": "a", "name": "A"}]', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -190,4 +221,5 @@ def test_errors_are_one_line_and_exit_2(args: list[str], message: str, home: Pat
 def test_samples_dir_holds_one_payload_per_sample_source() -> None:
     # the parametrised test above covers every sample the registry names
     assert {p.name for p in SAMPLES.iterdir() if p.name != "README.md"} == {
-        PROJECT_SOURCES[s].sample_path.name for s in SAMPLE_IDS}
+        PROJECT_SOURCES[s].sample_path.name for s in SAMPLE_IDS
+    }

@@ -26,8 +26,17 @@ def test_run_all_then_query_count_by_category(bus: Bus, capsys: pytest.CaptureFi
     assert main(["run"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["source", "mode", "outcome", "fetched", "loaded", "quarantined", "warnings",
-                                "triples", "seconds"]
+    assert lines[0].split() == [
+        "source",
+        "mode",
+        "outcome",
+        "fetched",
+        "loaded",
+        "quarantined",
+        "warnings",
+        "triples",
+        "seconds",
+    ]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
     assert rows["transiscope"][1:6] == ["live", "success", "14", "12", "2"]
     # then the steps after the loads, read from the store: links, gaps, the map's files
@@ -39,8 +48,10 @@ def test_run_all_then_query_count_by_category(bus: Bus, capsys: pytest.CaptureFi
     assert rows["presdecheznous"][1:6] == ["live", "success", "12", "10", "2"]
     assert rows["francetierslieux"][1:6] == ["live", "success", "10", "9", "1"]
 
-    query = ("SELECT ?category (COUNT(DISTINCT ?i) AS ?n) WHERE { ?i a ts:Initiative ; ts:category ?category } "
-             "GROUP BY ?category ORDER BY DESC(?n) ?category")
+    query = (
+        "SELECT ?category (COUNT(DISTINCT ?i) AS ?n) WHERE { ?i a ts:Initiative ; ts:category ?category } "
+        "GROUP BY ?category ORDER BY DESC(?n) ?category"
+    )
     assert main(["query", query, "--format", "json"]) == 0
     bindings = json.loads(capsys.readouterr().out)["results"]["bindings"]
     counts = {b["category"]["value"].rsplit("/", 1)[1]: int(b["n"]["value"]) for b in bindings}
@@ -77,8 +88,10 @@ def test_offline_fallback_uses_the_sample_and_says_so(bus: Bus, capsys: pytest.C
     row = captured.out.splitlines()[2].split()
     assert row[:6] == ["transiscope", "sample", "success", "14", "12", "2"]
     assert "falling back to the bundled sample" in captured.err
-    assert main(["query", "SELECT ?mode ?why WHERE { ?r ts:mode ?mode ; ts:fallbackReason ?why }",
-                 "--format", "json"]) == 0
+    assert (
+        main(["query", "SELECT ?mode ?why WHERE { ?r ts:mode ?mode ; ts:fallbackReason ?why }", "--format", "json"])
+        == 0
+    )
     binding = json.loads(capsys.readouterr().out)["results"]["bindings"][0]
     assert binding["mode"]["value"] == "sample" and "unreachable" in binding["why"]["value"]
 
@@ -99,8 +112,9 @@ def test_sample_flag_never_touches_the_real_urls(bus: Bus, capsys: pytest.Captur
         (["query", "@/nonexistent/query.rq"], "cannot read the query file"),
     ],
 )
-def test_user_mistakes_give_one_line(bus: Bus, capsys: pytest.CaptureFixture[str], argv: list[str],
-                                     message: str) -> None:
+def test_user_mistakes_give_one_line(
+    bus: Bus, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     if argv[0] == "query":
         assert main(["run", "--no-downstream", "transiscope"]) == 0
         capsys.readouterr()
@@ -115,8 +129,9 @@ def test_query_before_any_run(bus: Bus, capsys: pytest.CaptureFixture[str]) -> N
     assert "run `transiscope run` first" in capsys.readouterr().err
 
 
-def test_bad_config_in_environment(bus: Bus, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_config_in_environment(
+    bus: Bus, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "many")
     assert main(["sources"]) == 2
     assert "TRANSISCOPE_HTTP_RETRIES='many' is not a number" in capsys.readouterr().err
@@ -126,12 +141,14 @@ def test_console_script_end_to_end(bus: Bus, tmp_path) -> None:
     """The installed entry point, in a separate process, as `make run` calls it."""
     env = {**os.environ, "TRANSISCOPE_HOME": str(tmp_path / "cli-home")}
     exe = [sys.executable, "-m", "transiscope"]
-    done = subprocess.run([*exe, "run", "--sample"], env=env, cwd=PROJECT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([*exe, "run", "--sample"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(" success ") == 3
     assert [line.split(":")[:2] for line in done.stdout.splitlines()[-3:]] == [
-        ["link", " success"], ["gaps", " success"], ["export", " success"]]
+        ["link", " success"],
+        ["gaps", " success"],
+        ["export", " success"],
+    ]
     graph = vocab.metadata_graph(DEFAULT_BASE_IRI)
     runs = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?r a prov:Activity }} }}"
     done = subprocess.run([*exe, "query", runs], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=120)

@@ -13,8 +13,10 @@ G, S = "https://example.org/graph/live", "https://example.org/graph/staging"
 
 
 def _nt(path: Path, n: int, start: int = 0, tail: str = "") -> Path:
-    lines = [f'<https://example.org/i/{i}> <http://schema.org/name> "Initiative n°{i} \\"quoted\\"" .'
-             for i in range(start, start + n)]
+    lines = [
+        f'<https://example.org/i/{i}> <http://schema.org/name> "Initiative n°{i} \\"quoted\\"" .'
+        for i in range(start, start + n)
+    ]
     path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
     return path
 
@@ -59,7 +61,7 @@ def test_a_broken_file_leaves_the_old_graph(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("lines", [20_000, 120_000])  # one bulk-loader call; three, the last one broken
 def test_a_failed_first_load_leaves_no_partial_graph(tmp_path: Path, lines: int) -> None:
-    big = _nt(tmp_path / "big.nt", lines, tail="<https://example.org/x> <https://example.org/p> \"no end .\n")
+    big = _nt(tmp_path / "big.nt", lines, tail='<https://example.org/x> <https://example.org/p> "no end .\n')
     assert big.stat().st_size > 1_000_000  # the bulk-load path
     with EmbeddedStore(tmp_path / "store") as store:
         with pytest.raises(StoreError, match="loading big.nt into"):
@@ -96,8 +98,9 @@ def _files(store_dir: Path) -> int:
     return sum(1 for _ in store_dir.glob("*.sst"))
 
 
-def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bulk load leaves many small files; the store compacts them when it closes, or, inside
     ``compaction_deferred`` (``transiscope run``), once when the batch ends."""
     import transiscope.store.embedded as store_module

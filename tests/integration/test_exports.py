@@ -45,9 +45,11 @@ def _read(site, relative: str) -> str:
 
 
 def _files(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and "reports" not in p.parts
-            and "vocabulary" not in p.parts}
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "reports" not in p.parts and "vocabulary" not in p.parts
+    }
 
 
 def test_counts_and_manifest(site) -> None:
@@ -56,8 +58,16 @@ def test_counts_and_manifest(site) -> None:
     assert summary.events == 5  # the parent of two sub-events is represented by them
     index = json.loads(_read(site, "index.json"))
     listed = {f["path"] for f in index["files"]}
-    assert {"gogocarto/elements.json", "initiatives.geojson", "initiatives.jsonld", "initiatives.csv",
-            "agenda.ics", "agenda.json", "agenda/departement/69.ics", "geojson/departement/69.geojson"} <= listed
+    assert {
+        "gogocarto/elements.json",
+        "initiatives.geojson",
+        "initiatives.jsonld",
+        "initiatives.csv",
+        "agenda.ics",
+        "agenda.json",
+        "agenda/departement/69.ics",
+        "geojson/departement/69.geojson",
+    } <= listed
     for entry in index["files"]:
         data = (site["out"] / entry["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
@@ -79,8 +89,14 @@ def test_gogocarto_round_trip_through_the_bus_connector(site) -> None:
                 walk(sub["options"])
 
     walk(next(g for g in taxonomy["taxonomy"] if g["id"] == "domaines")["options"])
-    source = Source(id="reimport", name="Re-import", format="gogocarto", url="http://127.0.0.1/api/elements.json",
-                    licence="ODbL-1.0", mapping_path=Path("-"))
+    source = Source(
+        id="reimport",
+        name="Re-import",
+        format="gogocarto",
+        url="http://127.0.0.1/api/elements.json",
+        licence="ODbL-1.0",
+        mapping_path=Path("-"),
+    )
     mapping = Mapping(format="gogocarto", shape="2021", fields={}, categories=crosswalk, path=Path("-"))
     elements = connector.parse(raw, source)
     back = {r["source_id"]: r for r in (connector.normalise(e, i, source, mapping) for i, e in enumerate(elements))}
@@ -89,8 +105,22 @@ def test_gogocarto_round_trip_through_the_bus_connector(site) -> None:
         run_dir = runs.latest_processed_run(site["settings"], source_id)
         for original in (json.loads(line) for line in (run_dir / "valid.jsonl").read_text().splitlines() if line):
             again = back.pop(f"{source_id}:{original['source_id']}")
-            for key in ("name", "description", "lat", "lon", "street", "postcode", "city", "country", "website",
-                        "phone", "email", "opening_hours", "created_at", "updated_at"):
+            for key in (
+                "name",
+                "description",
+                "lat",
+                "lon",
+                "street",
+                "postcode",
+                "city",
+                "country",
+                "website",
+                "phone",
+                "email",
+                "opening_hours",
+                "created_at",
+                "updated_at",
+            ):
                 assert again[key] == original[key], (original["source_id"], key)
             assert sorted(again["concepts"]) == sorted(original["concepts"]), original["source_id"]
             assert not again["unmapped_categories"]
@@ -138,8 +168,11 @@ def test_jsonld_parses_back_to_the_store_triples(site) -> None:
     assert {t for t in exported if t[0] != hostile} == {t for t in stored if t[0] != hostile}
     names = {str(o) for o in graph.objects(hostile, rdflib.URIRef("http://schema.org/name"))}
     assert names and not any("<script" in n for n in names)  # markup stripped, the text kept
-    assert (export_node, rdflib.URIRef("http://purl.org/dc/terms/license"),
-            rdflib.URIRef("https://opendatacommons.org/licenses/odbl/1-0/")) in graph
+    assert (
+        export_node,
+        rdflib.URIRef("http://purl.org/dc/terms/license"),
+        rdflib.URIRef("https://opendatacommons.org/licenses/odbl/1-0/"),
+    ) in graph
     assert set(CONTEXT) >= {"@vocab", "ts", "geo"}
 
 
@@ -149,8 +182,11 @@ def test_csv_columns_and_formula_injection(site) -> None:
     assert len(rows) == INITIATIVES and list(rows[0]) == list(PROPERTIES)
     evil = next(r for r in rows if r["id"] == HOSTILE_IRI)
     assert "<script" not in evil["name"] and evil["website"] == ""  # javascript: URL dropped
-    assert all(not cell.startswith(("=", "+", "@")) or cell[1:].replace(".", "").isdigit()
-               for row in rows for cell in row.values())
+    assert all(
+        not cell.startswith(("=", "+", "@")) or cell[1:].replace(".", "").isdigit()
+        for row in rows
+        for cell in row.values()
+    )
     assert neutralise("=HYPERLINK(1)") == "'=HYPERLINK(1)" and neutralise("-1.55") == "-1.55"
     assert neutralise("@SUM(A1)") == "'@SUM(A1)" and neutralise("+33 1 23") == "'+33 1 23"
     meta = json.loads(_read(site, "initiatives.csv-metadata.json"))
@@ -176,8 +212,10 @@ def test_icalendar_feeds(site) -> None:
     allday = events["Fête des jardins"]
     assert (allday["DTEND"].dt - allday["DTSTART"].dt).days == 2  # inclusive end of the 2-day event + 1
     lyon = Calendar.from_ical((site["out"] / "agenda/departement/69.ics").read_bytes())
-    assert sorted(str(e["SUMMARY"]) for e in lyon.walk("VEVENT")) == ["Marche pour le climat",
-                                                                      "Repair café, vélo; et couture"]
+    assert sorted(str(e["SUMMARY"]) for e in lyon.walk("VEVENT")) == [
+        "Marche pour le climat",
+        "Repair café, vélo; et couture",
+    ]
     gardens = Calendar.from_ical((site["out"] / "agenda/category/jardins-partages.ics").read_bytes())
     assert [str(e["SUMMARY"]) for e in gardens.walk("VEVENT")] == ["Fête des jardins"]
     assert "Agenda de test (CC0-1.0)" in str(gardens["X-WR-CALDESC"])
@@ -204,8 +242,14 @@ def test_attribution_in_every_format(site) -> None:
 
 
 def test_hostile_content_harmless_everywhere(site) -> None:
-    for name in ("gogocarto/elements.json", "initiatives.geojson", "initiatives.jsonld", "agenda.json",
-                 "initiatives.csv", "agenda.ics"):
+    for name in (
+        "gogocarto/elements.json",
+        "initiatives.geojson",
+        "initiatives.jsonld",
+        "agenda.json",
+        "initiatives.csv",
+        "agenda.ics",
+    ):
         text = _read(site, name)
         for bad in ("<script", "<iframe", "<img", "javascript:", "onerror=alert"):
             assert bad not in text, (name, bad)

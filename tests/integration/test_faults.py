@@ -63,22 +63,35 @@ def loaded(bus: Bus, faults: FaultServer, tmp_path: Path, monkeypatch: pytest.Mo
     return url, before
 
 
-@pytest.mark.parametrize(("fault", "outcome", "message", "stage"), [
-    (Fault(500, b"oops"), "failed", "answered HTTP 500 Internal Server Error after retries", "extract"),
-    (Fault(404, b"{}"), "failed", "answered HTTP 404", "extract"),
-    (Fault(delay=2.5, body=GOOD), "failed", "did not answer within 1 s", "extract"),
-    (Fault(body=GOOD, cut_after=len(GOOD) // 2), "failed", "broke off", "extract"),
-    (Fault(body=GOOD[: len(GOOD) // 2]), "failed", "is not JSON", "normalise"),
-    (Fault(body=b"<!DOCTYPE html><html><head><title>Maintenance en cours</title></head><body>503</body></html>",
-           headers={"Content-Type": "text/html; charset=utf-8"}), "failed",
-     "answered an HTML page (Content-Type text/html; charset=utf-8, title 'Maintenance en cours')", "extract"),
-    (Fault(body=json.dumps({"licence": "ODbL", "ontology": "gogofull", "data": []}).encode()), "rejected",
-     "returned no records", "load"),
-    (Fault(body=json.dumps({"data": json.loads(GOOD)["data"] * 10}).encode()), "failed",
-     "over the cap", "extract"),
-])
-def test_a_fault_leaves_the_live_graph_untouched(bus: Bus, faults: FaultServer, loaded, fault: Fault,
-                                                 outcome: str, message: str, stage: str) -> None:
+@pytest.mark.parametrize(
+    ("fault", "outcome", "message", "stage"),
+    [
+        (Fault(500, b"oops"), "failed", "answered HTTP 500 Internal Server Error after retries", "extract"),
+        (Fault(404, b"{}"), "failed", "answered HTTP 404", "extract"),
+        (Fault(delay=2.5, body=GOOD), "failed", "did not answer within 1 s", "extract"),
+        (Fault(body=GOOD, cut_after=len(GOOD) // 2), "failed", "broke off", "extract"),
+        (Fault(body=GOOD[: len(GOOD) // 2]), "failed", "is not JSON", "normalise"),
+        (
+            Fault(
+                body=b"<!DOCTYPE html><html><head><title>Maintenance en cours</title></head><body>503</body></html>",
+                headers={"Content-Type": "text/html; charset=utf-8"},
+            ),
+            "failed",
+            "answered an HTML page (Content-Type text/html; charset=utf-8, title 'Maintenance en cours')",
+            "extract",
+        ),
+        (
+            Fault(body=json.dumps({"licence": "ODbL", "ontology": "gogofull", "data": []}).encode()),
+            "rejected",
+            "returned no records",
+            "load",
+        ),
+        (Fault(body=json.dumps({"data": json.loads(GOOD)["data"] * 10}).encode()), "failed", "over the cap", "extract"),
+    ],
+)
+def test_a_fault_leaves_the_live_graph_untouched(
+    bus: Bus, faults: FaultServer, loaded, fault: Fault, outcome: str, message: str, stage: str
+) -> None:
     _url, before = loaded
     faults.set("/api/elements.json", fault)
     summary = pipeline.run_source(SOURCE)
@@ -106,8 +119,9 @@ def test_503_with_retry_after_is_waited_for(bus: Bus, faults: FaultServer, loade
 
 
 @pytest.mark.parametrize("bad", ["duplicate", "all-null"])
-def test_bad_records_are_quarantined_and_the_rest_loads_as_before(bus: Bus, faults: FaultServer, loaded,
-                                                                 bad: str) -> None:
+def test_bad_records_are_quarantined_and_the_rest_loads_as_before(
+    bus: Bus, faults: FaultServer, loaded, bad: str
+) -> None:
     _url, before = loaded
     payload = json.loads(GOOD)
     if bad == "duplicate":
@@ -141,8 +155,9 @@ def test_not_modified_loads_nothing_and_says_so(bus: Bus, faults: FaultServer, l
     assert bus.graph_triples(SOURCE) == before
 
 
-def test_a_failing_page_fails_the_whole_paginated_run(bus: Bus, faults: FaultServer, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_page_fails_the_whole_paginated_run(
+    bus: Bus, faults: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pages = json.loads((TRANSFORMS / "samples" / f"{PAGED}.json").read_text(encoding="utf-8"))
     route = "/api/monnaies"
     url = faults.set(f"{route}?per_page=5&page=1", Fault(body=json.dumps(pages[0]["payload"]).encode()))

@@ -19,15 +19,29 @@ IGEO = "http://rdf.insee.fr/def/geo#"
 
 
 def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
-        bus: Bus, territories_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    bus: Bus, territories_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(territories_dir))
     assert main(["run", "--no-downstream"]) == 0
     before = {source: bus.graph_triples(source) for source in ("transiscope", "presdecheznous", "francetierslieux")}
     capsys.readouterr()
     out_dir = tmp_path / "exports"
-    assert main(["gaps", "--out", str(out_dir), "--thresholds", "5,20", "--cube-levels", "france,region",
-                 "--file-levels", "region,departement"]) == 0
+    assert (
+        main(
+            [
+                "gaps",
+                "--out",
+                str(out_dir),
+                "--thresholds",
+                "5,20",
+                "--cube-levels",
+                "france,region",
+                "--file-levels",
+                "region,departement",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "à vol d'oiseau" in captured.out and "non recensé" in captured.out
     assert "placing" in captured.err  # progress
@@ -48,7 +62,8 @@ def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
             }} GROUP BY ?name""")
         assert sum(int(r["n"].value) for r in regions) >= 9  # the 9 France Tiers-Lieux records, at least
         thresholds = store.select(
-            f"SELECT DISTINCT ?t WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?o <{vocab.TS}thresholdKm> ?t }} }}")
+            f"SELECT DISTINCT ?t WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?o <{vocab.TS}thresholdKm> ?t }} }}"
+        )
         assert sorted(float(r["t"].value) for r in thresholds) == [5.0, 20.0]
     after = {source: bus.graph_triples(source) for source in before}
     assert after == before  # source graphs are never modified
@@ -62,8 +77,22 @@ def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
     # a second run gives the same graphs (idempotent), and a user mistake is one clear line
     with bus.store() as store:
         counts = {g: store.count(g) for g in (links_graph(base), territories_graph(base))}
-    assert main(["gaps", "--out", str(out_dir), "--thresholds", "5,20", "--cube-levels", "france,region",
-                 "--file-levels", "region,departement"]) == 0
+    assert (
+        main(
+            [
+                "gaps",
+                "--out",
+                str(out_dir),
+                "--thresholds",
+                "5,20",
+                "--cube-levels",
+                "france,region",
+                "--file-levels",
+                "region,departement",
+            ]
+        )
+        == 0
+    )
     with bus.store() as store:
         assert {g: store.count(g) for g in counts} == counts
     capsys.readouterr()

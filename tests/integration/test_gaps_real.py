@@ -38,9 +38,19 @@ def tiers_lieux() -> list[dict]:
         pytest.fail(f"the tiers-lieux census is not in {path.parent}: set TRANSISCOPE_SHARED_DATA")
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return [{"source": "cget", "source_id": r["ID"], "name": r["NOM_TL"], "lat": float(r["LAT"]),
-             "lon": float(r["LONG"]), "insee": r["INSEECOM"] if r["INSEECOM"] not in ("", "0") else None,
-             "postcode": r["CP"] or None, "concepts": ["tiers-lieux"]} for r in rows]
+    return [
+        {
+            "source": "cget",
+            "source_id": r["ID"],
+            "name": r["NOM_TL"],
+            "lat": float(r["LAT"]),
+            "lon": float(r["LONG"]),
+            "insee": r["INSEECOM"] if r["INSEECOM"] not in ("", "0") else None,
+            "postcode": r["CP"] or None,
+            "concepts": ["tiers-lieux"],
+        }
+        for r in rows
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +68,22 @@ def test_real_territories(territories) -> None:
     assert territories.levels["france"].population[0] == 68_350_798  # SOURCES.md
     assert territories.levels["epci"].population.sum() == 68_344_363  # the 4 island communes are outside
     assert int((territories.parent["epci"] < 0).sum()) == 4
-    without_polygon = [c for c, g in zip(territories.communes.codes, territories.communes.geometry, strict=True)
-                       if g is None]
+    without_polygon = [
+        c for c, g in zip(territories.communes.codes, territories.communes.geometry, strict=True) if g is None
+    ]
     assert sorted(without_polygon) == ["14666", "15031", "15035", "15047", "15171", "85165", "85212"]
     codes = territories.communes.codes
     assert codes[territories.commune_index("75110")] == "75056"  # Paris 10e -> Paris
-    metropole = territories.levels["region"].area_km2[[territories.levels["region"].index[r] for r in
-                                                       ("11", "24", "27", "28", "32", "44", "52", "53", "75", "76",
-                                                        "84", "93", "94")]].sum()
+    metropole = (
+        territories.levels["region"]
+        .area_km2[
+            [
+                territories.levels["region"].index[r]
+                for r in ("11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93", "94")
+            ]
+        ]
+        .sum()
+    )
     assert metropole == pytest.approx(548_818, rel=2e-3)  # SOURCES.md, EPSG:2154
 
 
@@ -98,9 +116,12 @@ def test_distances_against_brute_force_and_geodesic(territories, analysis) -> No
     k = result.concepts.index("tiers-lieux")
     communes = territories.communes
     to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
-    continent = np.array([not d.startswith("97") and d not in ("2A", "2B")
-                          for d in (territories.levels["departement"].codes[p]
-                                    for p in territories.parent["departement"])])
+    continent = np.array(
+        [
+            not d.startswith("97") and d not in ("2A", "2B")
+            for d in (territories.levels["departement"].codes[p] for p in territories.parent["departement"])
+        ]
+    )
     in_continent = np.array([territories.zone[c] == 0 for c in range(len(communes))])
     assert (continent == in_continent).all()
     # items of the continent: those whose point lies in a continental commune
@@ -109,17 +130,21 @@ def test_distances_against_brute_force_and_geodesic(territories, analysis) -> No
     cx, cy = to_l93.transform(territories.lon[continent], territories.lat[continent])
     nearest = np.empty(len(cx))
     for start in range(0, len(cx), 4000):  # brute force, in chunks: 4000 × ~1500 distances at a time
-        dx = cx[start:start + 4000, None] - ix[None, :]
-        dy = cy[start:start + 4000, None] - iy[None, :]
-        nearest[start:start + 4000] = np.sqrt(dx * dx + dy * dy).min(axis=1) / 1000
+        dx = cx[start : start + 4000, None] - ix[None, :]
+        dy = cy[start : start + 4000, None] - iy[None, :]
+        nearest[start : start + 4000] = np.sqrt(dx * dx + dy * dy).min(axis=1) / 1000
     ours = result.distance_km[continent, k]
     np.testing.assert_allclose(ours, nearest, rtol=1e-9, atol=1e-6)
     # geodesic on a sample: Lambert-93 distances stay within its scale error (< 0.3 %) of the ellipsoid's
     geod = Geod(ellps="WGS84")
     rng = np.random.default_rng(3)
     for c in rng.choice(np.flatnonzero(continent), size=60, replace=False):
-        _, _, metres = geod.inv(np.full(len(placed), territories.lon[c]), np.full(len(placed), territories.lat[c]),
-                                items.lon[placed], items.lat[placed])
+        _, _, metres = geod.inv(
+            np.full(len(placed), territories.lon[c]),
+            np.full(len(placed), territories.lat[c]),
+            items.lon[placed],
+            items.lat[placed],
+        )
         assert result.distance_km[c, k] == pytest.approx(metres.min() / 1000, rel=3e-3, abs=0.01)
     # the population share beyond 20 km, recomputed from the brute-force distances
     population = communes.population[continent]
@@ -136,8 +161,9 @@ def test_distances_against_brute_force_and_geodesic(territories, analysis) -> No
 def test_overseas_never_look_across_the_ocean(territories, analysis) -> None:
     items, placement, result = analysis
     k = result.concepts.index("tiers-lieux")
-    mayotte = np.array([d == "976" for d in (territories.levels["departement"].codes[p]
-                                             for p in territories.parent["departement"])])
+    mayotte = np.array(
+        [d == "976" for d in (territories.levels["departement"].codes[p] for p in territories.parent["departement"])]
+    )
     assert not any(placement.zone == 6)  # no tiers-lieu in Mayotte in this census
     assert np.isinf(result.distance_km[mayotte, k]).all()
     regions = territories.levels["region"]

@@ -41,26 +41,35 @@ class Geo:
 
 
 @pytest.fixture
-def geo(tmp_path: Path, payload_server: PayloadServer, territories_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Geo]:
+def geo(
+    tmp_path: Path, payload_server: PayloadServer, territories_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Geo]:
     url = payload_server.serve_file(f"/geo/{tmp_path.name}/elements.json", DATA / "addresses.json")
     registry = tmp_path / "sources.toml"
     registry.write_text(
         "[[source]]\n"
         f'id = "{SOURCE}"\nname = "Carte de test du géocodage"\nformat = "gogocarto"\nurl = "{url}"\n'
         'licence = "ODbL-1.0"\n'
-        f'mapping = "{(DATA / "addresses.toml").as_posix()}"\n', encoding="utf-8")
+        f'mapping = "{(DATA / "addresses.toml").as_posix()}"\n',
+        encoding="utf-8",
+    )
     expectations = tmp_path / "expectations"
     expectations.mkdir()
     shutil.copy(PROJECT / "expectations" / "initiatives.json", expectations)
     (expectations / f"{SOURCE}.json").write_text('{"expectations": []}', encoding="utf-8")
     ban = BanServer.from_file(DATA / "ban_answers.json")
     env = {
-        "TRANSISCOPE_HOME": tmp_path / "home", "TRANSISCOPE_REGISTRY": registry,
-        "TRANSISCOPE_EXPECTATIONS_DIR": expectations, "TRANSISCOPE_TERRITORIES_DIR": territories_dir,
-        "TRANSISCOPE_GEOCODER": "ban", "TRANSISCOPE_GEOCODER_URL": ban.url,
-        "TRANSISCOPE_GEOCODE_CACHE": tmp_path / "geocode.sqlite3", "TRANSISCOPE_GEOCODER_RATE": 1000,
-        "TRANSISCOPE_HTTP_BACKOFF": 0.01, "TRANSISCOPE_HTTP_RETRIES": 2, "TRANSISCOPE_HTTP_READ_TIMEOUT": 10,
+        "TRANSISCOPE_HOME": tmp_path / "home",
+        "TRANSISCOPE_REGISTRY": registry,
+        "TRANSISCOPE_EXPECTATIONS_DIR": expectations,
+        "TRANSISCOPE_TERRITORIES_DIR": territories_dir,
+        "TRANSISCOPE_GEOCODER": "ban",
+        "TRANSISCOPE_GEOCODER_URL": ban.url,
+        "TRANSISCOPE_GEOCODE_CACHE": tmp_path / "geocode.sqlite3",
+        "TRANSISCOPE_GEOCODER_RATE": 1000,
+        "TRANSISCOPE_HTTP_BACKOFF": 0.01,
+        "TRANSISCOPE_HTTP_RETRIES": 2,
+        "TRANSISCOPE_HTTP_READ_TIMEOUT": 10,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
@@ -75,7 +84,8 @@ def _precisions_in_store(home: Path) -> dict[str, int]:
     with EmbeddedStore(home / "store", read_only=True) as store:
         rows = store.select(
             f"SELECT ?p (COUNT(?g) AS ?n) WHERE {{ GRAPH <{vocab.source_graph(settings.base_iri, SOURCE)}> {{ "
-            f"?i <{vocab.GEO}hasGeometry> ?g . ?g <{vocab.TS}positionPrecision> ?p }} }} GROUP BY ?p")
+            f"?i <{vocab.GEO}hasGeometry> ?g . ?g <{vocab.TS}positionPrecision> ?p }} }} GROUP BY ?p"
+        )
     return {row["p"].value: int(row["n"].value) for row in rows}
 
 
@@ -92,8 +102,11 @@ def test_addresses_only_source_is_loaded_with_points_and_precisions(geo: Geo) ->
     assert stats["flags"] == {"far": 1, "france-centroid": 1, "null-island": 1, "swapped-fixed": 1}
 
     records = geo.records(first)
-    assert (records["g01"]["lat"], records["g01"]["lon"], records["g01"]["geo_precision"]) == (45.771231, 4.830489,
-                                                                                               "address")
+    assert (records["g01"]["lat"], records["g01"]["lon"], records["g01"]["geo_precision"]) == (
+        45.771231,
+        4.830489,
+        "address",
+    )
     assert records["g01"]["geo_method"] == "ban" and records["g01"]["insee"] == "69381"
     assert records["g02"]["geo_precision"] == "street"
     for sid in ("g03", "g04", "g07", "g08"):
@@ -127,8 +140,9 @@ def test_addresses_only_source_is_loaded_with_points_and_precisions(geo: Geo) ->
     assert geo.ban.hits == {"/search/csv/": 1}
 
     def places(summary: pipeline.RunSummary) -> dict[str, tuple]:
-        return {sid: (r["lat"], r["lon"], r["geo_precision"], r["geo_method"])
-                for sid, r in geo.records(summary).items()}
+        return {
+            sid: (r["lat"], r["lon"], r["geo_precision"], r["geo_method"]) for sid, r in geo.records(summary).items()
+        }
 
     assert places(second) == places(first)
     assert _precisions_in_store(geo.home) == {"address": 3, "street": 1, "commune": 4, "source": 4}
@@ -136,8 +150,11 @@ def test_addresses_only_source_is_loaded_with_points_and_precisions(geo: Geo) ->
     report = json.loads((geo.home / "reports" / f"{SOURCE}.json").read_text(encoding="utf-8"))
     positions = report["positions"]
     assert positions["geocode"]["cache_hits"] == ASKED and positions["geocode"]["requests"] == 0
-    assert {f["code"]: f["count"] for f in positions["flags"]} == {"france-centroid": 1, "null-island": 1,
-                                                                    "swapped-fixed": 1}
+    assert {f["code"]: f["count"] for f in positions["flags"]} == {
+        "france-centroid": 1,
+        "null-island": 1,
+        "swapped-fixed": 1,
+    }
     assert report["far_from_declared"]["count"] == 1
     french = (geo.home / "reports" / f"{SOURCE}.fr.html").read_text(encoding="utf-8")
     assert "remises dans l&#39;ordre" in french and "Positions : précision, méthode et contrôles" in french
@@ -190,8 +207,9 @@ def test_a_geocoder_down_falls_back_and_caches_nothing(geo: Geo) -> None:
     assert second.geocode["placed"]["ban"] == 4
 
 
-def test_without_territories_the_fallback_is_unavailable_not_a_crash(geo: Geo, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_territories_the_fallback_is_unavailable_not_a_crash(
+    geo: Geo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(tmp_path / "absent"))
     monkeypatch.setenv("TRANSISCOPE_MAX_QUARANTINE_SHARE", "0.9")
     summary = geo.run()

@@ -33,15 +33,36 @@ def linked_bus(bus: Bus, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Bus:
     monkeypatch.setenv("TRANSISCOPE_LINK_DECISIONS", str(tmp_path / "link-decisions.csv"))
     payload = json.loads(sample_path("presdecheznous").read_text(encoding="utf-8"))
     template = payload["data"][0]
-    payload["data"].append(_twin(  # the AMAP of transiscope's 3aF: other spelling, pin 15 m away, same website
-        template, id="P-amap", name="Amap des pentes", geo={"latitude": 45.7713, "longitude": 4.8306},
-        address={"streetAddress": "12 montée de la Grande Côte", "postalCode": "69001", "addressLocality": "Lyon",
-                 "customFormatedAddress": "12 montée de la Grande Côte, 69001 Lyon"},
-        website="http://www.amap-des-pentes.example.org/"))
-    payload["data"].append(_twin(  # maybe transiscope's 3bK: same name, 1.5 km away, nothing else to go on
-        template, id="P-rc", name="=Repair Café Nantes Est", geo={"latitude": 47.2395, "longitude": -1.5145},
-        address={"streetAddress": "3 rue du Port", "postalCode": "44300", "addressLocality": "Nantes",
-                 "customFormatedAddress": "3 rue du Port, 44300 Nantes"}, website=None))
+    payload["data"].append(
+        _twin(  # the AMAP of transiscope's 3aF: other spelling, pin 15 m away, same website
+            template,
+            id="P-amap",
+            name="Amap des pentes",
+            geo={"latitude": 45.7713, "longitude": 4.8306},
+            address={
+                "streetAddress": "12 montée de la Grande Côte",
+                "postalCode": "69001",
+                "addressLocality": "Lyon",
+                "customFormatedAddress": "12 montée de la Grande Côte, 69001 Lyon",
+            },
+            website="http://www.amap-des-pentes.example.org/",
+        )
+    )
+    payload["data"].append(
+        _twin(  # maybe transiscope's 3bK: same name, 1.5 km away, nothing else to go on
+            template,
+            id="P-rc",
+            name="=Repair Café Nantes Est",
+            geo={"latitude": 47.2395, "longitude": -1.5145},
+            address={
+                "streetAddress": "3 rue du Port",
+                "postalCode": "44300",
+                "addressLocality": "Nantes",
+                "customFormatedAddress": "3 rue du Port, 44300 Nantes",
+            },
+            website=None,
+        )
+    )
     url = bus.server.set(f"/{tmp_path.name}/pdcn-linked.json", Reply(200, json.dumps(payload).encode()))
     write_registry(bus.registry.parent, {"transiscope": bus.urls["transiscope"], "presdecheznous": url})
     for source in ("transiscope", "presdecheznous"):
@@ -55,8 +76,9 @@ def _iri(source: str, record: str) -> str:
 
 def _same_as(bus: Bus) -> set[tuple[str, str]]:
     with bus.store() as store:
-        rows = store.select(f"SELECT ?a ?b WHERE {{ GRAPH <{link.links_graph(bus.settings().base_iri)}> "
-                            f"{{ ?a <{OWL_SAME}> ?b }} }}")
+        rows = store.select(
+            f"SELECT ?a ?b WHERE {{ GRAPH <{link.links_graph(bus.settings().base_iri)}> {{ ?a <{OWL_SAME}> ?b }} }}"
+        )
     return {(r["a"].value, r["b"].value) for r in rows}
 
 
@@ -80,8 +102,12 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
         assert "same website" in {r["evidence"].value for r in rows}
         assert bool(store.query(f"ASK {{ <{amap_twin}> <{vocab.SCHEMA}sameAs> <{amap}> }}"))
         assert not bool(store.query(f"ASK {{ <{amap}> <{vocab.SCHEMA}sameAs> <{_iri('transiscope', '3bK')}> }}"))
-        categories = {r["c"].value for r in store.select(
-            f"SELECT ?c WHERE {{ VALUES ?i {{ <{amap}> <{amap_twin}> }} ?i <{vocab.TS}category> ?c }}")}
+        categories = {
+            r["c"].value
+            for r in store.select(
+                f"SELECT ?c WHERE {{ VALUES ?i {{ <{amap}> <{amap_twin}> }} ?i <{vocab.TS}category> ?c }}"
+            )
+        }
         consolidated = link.consolidated_initiatives(store, base)
         rq = (PROJECT_ROOT / "queries" / "consolidated-initiatives.rq").read_text(encoding="utf-8")
         query_rows = store.select(rq)
@@ -139,11 +165,24 @@ def test_decisions_persist_across_runs(linked_bus: Bus, capsys: pytest.CaptureFi
     settings = bus.settings()
     amap, amap_twin = _iri("transiscope", "3aF"), _iri("presdecheznous", "P-amap")
     assert main(["link", "--reject", "transiscope/3aF", amap_twin]) == 0
-    assert main(["link", "--confirm", "transiscope/3bK", "presdecheznous/P-rc",
-                 "--candidates-csv", str(bus.home / "review.csv")]) == 0
+    assert (
+        main(
+            [
+                "link",
+                "--confirm",
+                "transiscope/3bK",
+                "presdecheznous/P-rc",
+                "--candidates-csv",
+                str(bus.home / "review.csv"),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(settings.link.decisions_path.open(encoding="utf-8")))
     assert [(r["decision"], r["id_a"], r["id_b"]) for r in rows] == [
-        ("rejected", "P-amap", "3aF"), ("confirmed", "P-rc", "3bK")]
+        ("rejected", "P-amap", "3aF"),
+        ("confirmed", "P-rc", "3bK"),
+    ]
     nantes = (_iri("transiscope", "3bK"), _iri("presdecheznous", "P-rc"))
     assert _same_as(bus) == {nantes, nantes[::-1]}
     assert (bus.home / "review.csv").exists()

@@ -26,8 +26,10 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("headless Chromium is missing: install the Debian packages chromium and chromium-driver "
-                    "(make test does it as root)")
+        pytest.fail(
+            "headless Chromium is missing: install the Debian packages chromium and chromium-driver "
+            "(make test does it as root)"
+        )
     if map_assets_missing():
         pytest.fail(f"map assets missing ({', '.join(map_assets_missing())}): run `make map-assets`")
     from selenium import webdriver
@@ -35,9 +37,18 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1200,800"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,800",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -92,13 +103,15 @@ def test_map_page_markers_filters_popup(browser, site) -> None:
     assert browser.find_elements("css selector", ".marker-cluster")  # clustered
     options = [o.get_attribute("value") for o in browser.find_elements("css selector", "#category option")]
     assert "repair-cafes" in options and "se-nourrir" in options
-    browser.execute_script("const s = document.getElementById('category'); s.value = 'repair-cafes';"
-                           "s.dispatchEvent(new Event('change'));")
+    browser.execute_script(
+        "const s = document.getElementById('category'); s.value = 'repair-cafes';s.dispatchEvent(new Event('change'));"
+    )
     filtered = int(count.get_attribute("data-count"))
     assert 0 < filtered < expected
     assert _visible_total(browser) == filtered
-    browser.execute_script("const s = document.getElementById('departement'); s.value = '69';"
-                           "s.dispatchEvent(new Event('change'));")
+    browser.execute_script(
+        "const s = document.getElementById('departement'); s.value = '69';s.dispatchEvent(new Event('change'));"
+    )
     assert int(count.get_attribute("data-count")) <= filtered
     # a popup names its source and lists the upcoming events nearby (the Repair café in Lyon in 10 days)
     browser.execute_script("""const m = window.transiscopeMap.markers.find(m =>
@@ -108,9 +121,11 @@ def test_map_page_markers_filters_popup(browser, site) -> None:
         const box = m.getPopup().getContent()(m); return box.textContent;""")
     assert "Source : Transiscope" in popup and "Repair café, vélo; et couture" in popup
     ARTEFACTS.mkdir(exist_ok=True)
-    browser.execute_script("document.getElementById('category').value = '';"
-                           "const s = document.getElementById('departement'); s.value = '';"
-                           "s.dispatchEvent(new Event('change'));")
+    browser.execute_script(
+        "document.getElementById('category').value = '';"
+        "const s = document.getElementById('departement'); s.value = '';"
+        "s.dispatchEvent(new Event('change'));"
+    )
     browser.save_screenshot(str(ARTEFACTS / "map-page.png"))
     assert (ARTEFACTS / "map-page.png").stat().st_size > 10_000
 

@@ -43,8 +43,13 @@ def test_failed_ingest_is_recorded_and_posted(bus: Bus, receiver: WebhookReceive
     monkeypatch.setenv("TRANSISCOPE_NOTIFY_WEBHOOK_URL", receiver.url)
     monkeypatch.setenv("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", "s3cret")
 
-    event = notify.notify_failure(bus.settings(), notify.NotifySettings.from_env(), dag_id=DAG_ID,
-                                  airflow_run_id="manual__2026-01-01T00:00:00+00:00", message="task_failure")
+    event = notify.notify_failure(
+        bus.settings(),
+        notify.NotifySettings.from_env(),
+        dag_id=DAG_ID,
+        airflow_run_id="manual__2026-01-01T00:00:00+00:00",
+        message="task_failure",
+    )
 
     assert event["source"] == SOURCE and event["run_id"] == failed_id
     assert event["outcome"] == "failed" and event["failed_stage"] == "extract" and event["error_kind"] == "http"
@@ -94,8 +99,9 @@ def test_undeliverable_webhook_is_recorded_not_raised(bus: Bus) -> None:
 
 def test_run_that_never_started_and_other_dags(bus: Bus) -> None:
     settings = bus.settings()
-    event = notify.failure_event(settings, dag_id=DAG_ID, airflow_run_id="nope", message="task_failure",
-                                 base_url=PUBLIC)
+    event = notify.failure_event(
+        settings, dag_id=DAG_ID, airflow_run_id="nope", message="task_failure", base_url=PUBLIC
+    )
     assert event["error"] == f"the run of {SOURCE} failed before it started (task_failure)"
     other = notify.failure_event(settings, dag_id="transiscope_export", airflow_run_id="r1", message="task_failure")
     assert "source" not in other
@@ -103,8 +109,14 @@ def test_run_that_never_started_and_other_dags(bus: Bus) -> None:
 
 
 def test_hostile_error_text_is_escaped_for_chat() -> None:
-    event = {"source": "s", "failed_stage": "normalise", "error_kind": "malformed", "report_url": "u",
-             "error": "field <script>alert(1)</script> & co", "live_graph": "unchanged"}
+    event = {
+        "source": "s",
+        "failed_stage": "normalise",
+        "error_kind": "malformed",
+        "report_url": "u",
+        "error": "field <script>alert(1)</script> & co",
+        "live_graph": "unchanged",
+    }
     text = notify.event_text(event)
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in text
 

@@ -49,8 +49,9 @@ def test_nothing_lost(bus: Bus, source_id: str) -> None:
             f"{{ ?i a <{vocab.TS}Initiative> }} }}"
         )
     assert int(loaded[0]["n"].value) == counts["loaded"]
-    loaded_positions = {json.loads(line)["record_index"]
-                        for line in (Path(summary.run_dir) / "valid.jsonl").read_text().splitlines()}
+    loaded_positions = {
+        json.loads(line)["record_index"] for line in (Path(summary.run_dir) / "valid.jsonl").read_text().splitlines()
+    }
     assert loaded_positions.isdisjoint(e["record_index"] for e in quarantined)
     assert len(loaded_positions | {e["record_index"] for e in quarantined}) == len(raw)
 
@@ -90,8 +91,10 @@ def test_unchanged_inputs_stop_after_the_extract(bus: Bus, tmp_path: Path) -> No
     assert forced.outcome == "success" and forced.counts["loaded"] == first.counts["loaded"]
     # the store no longer holds the run the digest points at (wiped, restored...): never skip on a guess
     with bus.store(read_only=False) as store:
-        store.update(f"DELETE WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> "
-                     f"{{ <{vocab.source_iri(rdf_base(), 'presdecheznous')}> <{vocab.TS}lastSuccessfulRun> ?r }} }}")
+        store.update(
+            f"DELETE WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> "
+            f"{{ <{vocab.source_iri(rdf_base(), 'presdecheznous')}> <{vocab.TS}lastSuccessfulRun> ?r }} }}"
+        )
     assert pipeline.run_source("presdecheznous").outcome == "success"
 
 
@@ -160,7 +163,7 @@ def _assert_failed_and_kept(bus: Bus, summary: pipeline.RunSummary, before: set[
     with bus.store() as store:
         rows = store.select(
             f"SELECT ?outcome ?msg WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> {{ "
-            f"?r <{vocab.DCT}identifier> \"{summary.run_id}\" ; <{vocab.TS}outcome> ?outcome ; "
+            f'?r <{vocab.DCT}identifier> "{summary.run_id}" ; <{vocab.TS}outcome> ?outcome ; '
             f"<{vocab.TS}errorMessage> ?msg }} }}"
         )
     assert [(r["outcome"].value, r["msg"].value) for r in rows] == [(summary.outcome, summary.error)]
@@ -181,8 +184,9 @@ def test_unreachable_source(bus: Bus, loaded: set[str]) -> None:
 
 def test_http_500_then_success_is_retried(bus: Bus, loaded: set[str]) -> None:
     path = "/retry/elements.json"
-    url = bus.server.set(path, Reply(500, b"oops"), Reply(503, b"busy"),
-                         Reply(200, sample_path("transiscope").read_bytes()))
+    url = bus.server.set(
+        path, Reply(500, b"oops"), Reply(503, b"busy"), Reply(200, sample_path("transiscope").read_bytes())
+    )
     _point_source_at(bus, "transiscope", url)
     summary = _run("transiscope")
     assert summary.outcome == "success", summary.error
@@ -192,8 +196,9 @@ def test_http_500_then_success_is_retried(bus: Bus, loaded: set[str]) -> None:
 
 def test_429_retry_after_is_honoured(bus: Bus) -> None:
     path = "/throttled/elements.json"
-    url = bus.server.set(path, Reply(429, b"slow down", {"Retry-After": "1"}),
-                         Reply(200, sample_path("transiscope").read_bytes()))
+    url = bus.server.set(
+        path, Reply(429, b"slow down", {"Retry-After": "1"}), Reply(200, sample_path("transiscope").read_bytes())
+    )
     _point_source_at(bus, "transiscope", url)
     summary = _run("transiscope")
     assert summary.outcome == "success" and bus.server.hits[path] == 2
@@ -209,8 +214,9 @@ def test_persistent_500_fails_after_retries(bus: Bus, loaded: set[str]) -> None:
 
 
 def test_non_json_body(bus: Bus, loaded: set[str]) -> None:
-    url = bus.server.set("/html/elements.json", Reply(200, b"<html><body>Maintenance</body></html>",
-                                                      {"Content-Type": "text/html"}))
+    url = bus.server.set(
+        "/html/elements.json", Reply(200, b"<html><body>Maintenance</body></html>", {"Content-Type": "text/html"})
+    )
     _point_source_at(bus, "transiscope", url)
     _assert_failed_and_kept(bus, _run("transiscope"), loaded, "answered an HTML page", "Maintenance")
 
@@ -242,8 +248,9 @@ def test_payload_over_the_size_cap(bus: Bus, loaded: set[str], monkeypatch: pyte
     monkeypatch.setenv("TRANSISCOPE_HTTP_MAX_BYTES", "1000")
     _assert_failed_and_kept(bus, _run("transiscope"), loaded, "announces 18,", "over the cap of 1,000")
     # without Content-Length, the cap applies while streaming
-    url = bus.server.set("/stream/elements.json",
-                         Reply(200, sample_path("transiscope").read_bytes(), send_length=False))
+    url = bus.server.set(
+        "/stream/elements.json", Reply(200, sample_path("transiscope").read_bytes(), send_length=False)
+    )
     _point_source_at(bus, "transiscope", url)
     _assert_failed_and_kept(bus, _run("transiscope"), loaded, "sent more than the cap of 1,000 bytes")
 
@@ -266,8 +273,9 @@ def test_schema_drift_stops_the_load(bus: Bus, loaded: set[str]) -> None:
     url = bus.server.set("/drift/elements.json", Reply(200, json.dumps(payload).encode()))
     _point_source_at(bus, "transiscope", url)
     summary = _run("transiscope")
-    _assert_failed_and_kept(bus, summary, loaded, "schema drift", "'name' missing from all 14 records", "title",
-                            "transiscope.toml")
+    _assert_failed_and_kept(
+        bus, summary, loaded, "schema drift", "'name' missing from all 14 records", "title", "transiscope.toml"
+    )
     assert summary.outcome == "rejected"
 
 
@@ -303,8 +311,7 @@ def test_rejected_batch_still_accounts_for_every_record(bus: Bus, loaded: set[st
     assert summary.counts == {"fetched": 4, "loaded": 0, "quarantined": 4}
     entries = _quarantine(summary)
     assert sorted(e["record_index"] for e in entries) == [0, 1, 2, 3]
-    assert all(e["stage"] == "batch" and e["reasons"][0].startswith("the whole batch was rejected: ")
-               for e in entries)
+    assert all(e["stage"] == "batch" and e["reasons"][0].startswith("the whole batch was rejected: ") for e in entries)
     assert bus.graph_triples("transiscope") == loaded
 
 
@@ -338,14 +345,19 @@ def test_void_statistics_and_validation_summary(bus: Bus) -> None:
     base = rdf_base()
     source = vocab.source_iri(base, "transiscope")
     with bus.store() as store:
-        classes = {r["c"].value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]: int(r["n"].value) for r in store.select(
-            f"SELECT ?c ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classPartition> ?p . "
-            "?p <http://rdfs.org/ns/void#class> ?c ; <http://rdfs.org/ns/void#entities> ?n }")}
+        classes = {
+            r["c"].value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]: int(r["n"].value)
+            for r in store.select(
+                f"SELECT ?c ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classPartition> ?p . "
+                "?p <http://rdfs.org/ns/void#class> ?c ; <http://rdfs.org/ns/void#entities> ?n }"
+            )
+        }
         count = store.select(f"SELECT ?n WHERE {{ <{source}> <http://rdfs.org/ns/void#classes> ?n }}")
         checks = store.select(
             f"SELECT ?check ?severity ?failed WHERE {{ <{vocab.run_iri(base, 'transiscope', summary.run_id)}> "
             f"<{vocab.TS}checkResult> ?c . ?c <{vocab.TS}check> ?check ; <{vocab.TS}severity> ?severity ; "
-            f"<{vocab.TS}failedRecords> ?failed }}")
+            f"<{vocab.TS}failedRecords> ?failed }}"
+        )
     assert classes["Initiative"] == classes["Organization"] == 12
     assert classes["PostalAddress"] == 12 and classes["Geometry"] == 12
     assert [int(r["n"].value) for r in count] == [len(classes)]

@@ -74,8 +74,11 @@ def test_stale_records_and_trend(bus: Bus) -> None:
     assert pipeline.run_source("transiscope").outcome == "failed"
     settings = bus.settings()
     report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
-    assert report["stale"]["examples"][0] == {"source_id": "3aF", "name": payload["data"][0]["name"],
-                                              "updated_at": "2015-03-01T10:00:00+01:00"}
+    assert report["stale"]["examples"][0] == {
+        "source_id": "3aF",
+        "name": payload["data"][0]["name"],
+        "updated_at": "2015-03-01T10:00:00+01:00",
+    }
     assert [t["outcome"] for t in report["trend"]] == ["failed", "success"]
     assert "HTTP 500" in report["trend"][0]["error"]
     assert report["run"]["outcome"] == "success"  # the last run that read records
@@ -106,8 +109,13 @@ def test_cli_run_writes_reports_and_report_command(bus: Bus, capsys: pytest.Capt
     assert main(["run", "--no-downstream"]) == 0
     assert "quality reports:" in capsys.readouterr().err
     reports = bus.home / "reports"
-    assert {p.name for p in reports.glob("*.html")} >= {"index.fr.html", "index.en.html", "transiscope.fr.html",
-                                                          "presdecheznous.en.html", "francetierslieux.fr.html"}
+    assert {p.name for p in reports.glob("*.html")} >= {
+        "index.fr.html",
+        "index.en.html",
+        "transiscope.fr.html",
+        "presdecheznous.en.html",
+        "francetierslieux.fr.html",
+    }
     ranked = [s["score"] for s in json.loads((reports / "index.json").read_text())["sources"]]
     assert ranked == sorted(ranked, reverse=True) and all(0 < s <= 100 for s in ranked)
     assert main(["report", "presdecheznous"]) == 0
@@ -125,7 +133,8 @@ def test_points_far_from_their_declared_postcode(bus: Bus, territories_dir, monk
     assert pipeline.run_source("presdecheznous").outcome == "success"
     settings = bus.settings()
     far = build_source_report(settings, load_registry(settings.registry_path).get("presdecheznous"))[
-        "far_from_declared"]
+        "far_from_declared"
+    ]
     assert far["checked"] and far["count"] == 1
     example = far["examples"][0]
     assert example["source_id"] == moved["id"] and example["declared"] == "postcode 69001"

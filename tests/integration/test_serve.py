@@ -36,9 +36,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
     urls = {sid: payload_server.serve_file(f"/serve/{sid}.json", sample_path(sid)) for sid in SOURCE_IDS}
     twin_source = json.loads(sample_path("presdecheznous").read_text(encoding="utf-8"))
     shared = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))["data"][0]
-    twin_source["data"].append({**twin_source["data"][0], "id": "twin1", "name": shared["name"].upper(),
-                                "geo": {"latitude": shared["geo"]["latitude"] + 0.001,
-                                        "longitude": shared["geo"]["longitude"]}})
+    twin_source["data"].append(
+        {
+            **twin_source["data"][0],
+            "id": "twin1",
+            "name": shared["name"].upper(),
+            "geo": {"latitude": shared["geo"]["latitude"] + 0.001, "longitude": shared["geo"]["longitude"]},
+        }
+    )
     urls["presdecheznous"] = payload_server.set("/serve/pdcn-twin.json", Reply(200, json.dumps(twin_source).encode()))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TRANSISCOPE_HOME", str(tmp / "home"))
@@ -47,8 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
             assert pipeline.run_source(source_id).outcome == "success"
         settings = Settings.from_env()
         _load_events(settings)
-        endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_bytes=64_000, workers=2,
-                                                     update_token=TOKEN))
+        endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_bytes=64_000, workers=2, update_token=TOKEN))
         thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
         thread.start()
         host, port = endpoint.server_address[:2]
@@ -63,18 +67,24 @@ def _load_events(settings: Settings) -> None:
     end_of_month = now.replace(day=monthrange(now.year, now.month)[1], hour=23, minute=59, second=0, microsecond=0)
     soon = now + (end_of_month - now) / 2
     events = {
-        "soon-69": (soon, "69001"), "past-69": (now - timedelta(days=40), "69001"),
-        "next-month-69": (end_of_month + timedelta(days=2), "69001"), "soon-75": (soon, "75011"),
+        "soon-69": (soon, "69001"),
+        "past-69": (now - timedelta(days=40), "69001"),
+        "next-month-69": (end_of_month + timedelta(days=2), "69001"),
+        "soon-75": (soon, "75011"),
     }
     triples = []
     for key, (start, postcode) in events.items():
-        e, p, a = (f"<https://example.org/event/{key}>", f"<https://example.org/place/{key}>",
-                   f"<https://example.org/address/{key}>")
+        e, p, a = (
+            f"<https://example.org/event/{key}>",
+            f"<https://example.org/place/{key}>",
+            f"<https://example.org/address/{key}>",
+        )
         triples.append(
             f'{e} a <http://schema.org/Event> ; <http://schema.org/name> "Atelier {key}" ; '
             f'<http://schema.org/startDate> "{start.isoformat()}"^^<http://www.w3.org/2001/XMLSchema#dateTime> ; '
             f'<http://schema.org/location> {p} . {p} <http://schema.org/name> "Salle {key}" ; '
-            f'<http://schema.org/address> {a} . {a} <http://schema.org/postalCode> "{postcode}" .')
+            f'<http://schema.org/address> {a} . {a} <http://schema.org/postalCode> "{postcode}" .'
+        )
     with EmbeddedStore(settings.store_path) as store:
         store.update("INSERT DATA { GRAPH <https://example.org/graph/events> { " + " ".join(triples) + " } }")
 
@@ -143,13 +153,17 @@ def test_upcoming_events(site) -> None:
 def test_source_overlap(site) -> None:
     rows = _rows(site, QUERIES["source-overlap"])
     assert [(r["sourceA"].rsplit("/", 1)[1], r["sourceB"].rsplit("/", 1)[1], r["shared"]) for r in rows] == [
-        ("presdecheznous", "transiscope", "1")]
+        ("presdecheznous", "transiscope", "1")
+    ]
 
 
 def test_changed_since(site) -> None:
     rows = _rows(site, QUERIES["changed-since"])
-    expected = {(r["source"], r["source_id"]) for r in _valid_records(site["settings"])
-                if r["updated_at"] and r["updated_at"] >= "2024-01-01"}
+    expected = {
+        (r["source"], r["source_id"])
+        for r in _valid_records(site["settings"])
+        if r["updated_at"] and r["updated_at"] >= "2024-01-01"
+    }
     got = {(r["source"].rsplit("/", 1)[1], r["initiative"].rsplit("/", 1)[1]) for r in rows}
     assert got == expected and expected
     assert all("/map#/fiche/" in r["page"] for r in rows)  # the record's page on the map that published it
@@ -158,7 +172,10 @@ def test_changed_since(site) -> None:
 def test_quality_per_source(site) -> None:
     rows = {r["title"]: r for r in _rows(site, QUERIES["quality-per-source"])}
     assert (rows["Transiscope"]["fetched"], rows["Transiscope"]["loaded"], rows["Transiscope"]["quarantined"]) == (
-        "14", "12", "2")
+        "14",
+        "12",
+        "2",
+    )
     assert rows["Près de chez nous"]["fetched"] == "13"  # the sample plus its twin record
     assert float(rows["France Tiers-Lieux"]["quarantined_percent"]) == 10.0
 
@@ -173,8 +190,9 @@ def test_result_formats(site) -> None:
     construct = "CONSTRUCT { ?s schema:name ?n } WHERE { ?s a ts:Initiative ; schema:name ?n }"
     graph = _wrapper(site, construct, TURTLE).query().convert()
     assert len(rdflib.Graph().parse(data=graph, format="turtle")) == LOADED
-    request = urllib.request.Request(f"{site['url']}/sparql?query={urllib.parse.quote(construct)}",
-                                     headers={"Accept": "application/ld+json"})
+    request = urllib.request.Request(
+        f"{site['url']}/sparql?query={urllib.parse.quote(construct)}", headers={"Accept": "application/ld+json"}
+    )
     with urllib.request.urlopen(request) as r:
         assert len(rdflib.Graph().parse(data=r.read(), format="json-ld")) == LOADED
     ask = _wrapper(site, "ASK { ?s a ts:Initiative }").query().convert()
@@ -186,8 +204,11 @@ def test_rdflib_sparqlstore_client(site) -> None:
 
     store = SPARQLStore(site["url"] + "/sparql", returnFormat="json")
     graph = rdflib.Graph(store)
-    rows = list(graph.query("PREFIX ts: <https://w3id.org/transiscope/ontology#> "
-                            "SELECT (COUNT(?i) AS ?n) WHERE { ?i a ts:Initiative }"))
+    rows = list(
+        graph.query(
+            "PREFIX ts: <https://w3id.org/transiscope/ontology#> SELECT (COUNT(?i) AS ?n) WHERE { ?i a ts:Initiative }"
+        )
+    )
     assert int(rows[0][0]) == LOADED
 
 
@@ -211,8 +232,9 @@ def test_update_is_refused_without_the_token(site) -> None:
     url = site["url"] + "/sparql"
     code, message = _http_error(url, b"update=DROP%20ALL")
     assert code == 401 and "bearer token" in message
-    code, message = _http_error(url, b"DROP ALL", {"Content-Type": "application/sparql-update",
-                                                    "Authorization": "Bearer wrong"})
+    code, message = _http_error(
+        url, b"DROP ALL", {"Content-Type": "application/sparql-update", "Authorization": "Bearer wrong"}
+    )
     assert code == 401
     code, message = _http_error(url + "?query=" + urllib.parse.quote("DROP ALL"))
     assert code == 400 and "not valid" in message  # an update is not a query
@@ -221,10 +243,11 @@ def test_update_is_refused_without_the_token(site) -> None:
 
 def test_update_with_the_token(site) -> None:
     url = site["url"] + "/sparql"
-    request = urllib.request.Request(url, data=b"INSERT DATA { GRAPH <https://example.org/g> { "
-                                     b"<https://example.org/a> <https://example.org/p> 1 } }",
-                                     headers={"Content-Type": "application/sparql-update",
-                                              "Authorization": f"Bearer {TOKEN}"})
+    request = urllib.request.Request(
+        url,
+        data=b"INSERT DATA { GRAPH <https://example.org/g> { <https://example.org/a> <https://example.org/p> 1 } }",
+        headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {TOKEN}"},
+    )
     with urllib.request.urlopen(request) as r:
         assert r.status == 204
     assert _wrapper(site, "ASK { <https://example.org/a> ?p ?o }").query().convert()["boolean"] is True
@@ -236,8 +259,9 @@ def test_read_only_without_a_configured_token(site) -> None:
     thread.start()
     try:
         host, port = endpoint.server_address[:2]
-        code, message = _http_error(f"http://{host}:{port}/sparql", b"update=DROP%20ALL",
-                                    {"Authorization": f"Bearer {TOKEN}"})
+        code, message = _http_error(
+            f"http://{host}:{port}/sparql", b"update=DROP%20ALL", {"Authorization": f"Bearer {TOKEN}"}
+        )
         assert code == 403 and "read-only" in message
     finally:
         endpoint.shutdown()

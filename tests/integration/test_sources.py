@@ -23,8 +23,13 @@ from transiscope.registry.sources import load_registry
 
 #: (fetched, loaded, quarantined) of each sample whose count does not depend on today's date
 EXPECTED = {
-    "kvm-france": (12, 11, 1), "kvm-events": (5, 4, 1), "agenda-transition": (9, 8, 1), "amap-idf": (5, 5, 0),
-    "ressourceries": (5, 5, 0), "jardins-partages-paris": (6, 6, 0), "monnaies-locales": (10, 8, 2),
+    "kvm-france": (12, 11, 1),
+    "kvm-events": (5, 4, 1),
+    "agenda-transition": (9, 8, 1),
+    "amap-idf": (5, 5, 0),
+    "ressourceries": (5, 5, 0),
+    "jardins-partages-paris": (6, 6, 0),
+    "monnaies-locales": (10, 8, 2),
     "murmurations-fr": (5, 4, 1),
 }
 ICAL = ("mobilizon-alternatiba", "repaircafe-rennes")
@@ -79,22 +84,27 @@ def _value(row, name: str) -> str | None:
     return None if term is None else term.value
 
 
-def _select(bus: Bus, query: str, names: tuple[str, ...] = ("e", "start", "end", "status", "lat", "parent")
-            ) -> list[dict]:
+def _select(
+    bus: Bus, query: str, names: tuple[str, ...] = ("e", "start", "end", "status", "lat", "parent")
+) -> list[dict]:
     with bus.store() as store:
         return [{name: _value(row, name) for name in names} for row in store.select(vocab.SPARQL_PREFIXES + query)]
 
 
-def test_events_are_schema_events_with_zoned_times_places_status_and_sub_events(bus: Bus,
-                                                                               samples: SampleServer) -> None:
+def test_events_are_schema_events_with_zoned_times_places_status_and_sub_events(
+    bus: Bus, samples: SampleServer
+) -> None:
     assert pipeline.run_source("agenda-transition").outcome == "success"
     assert pipeline.run_source("kvm-events").outcome == "success"
     assert pipeline.run_source("mobilizon-alternatiba").outcome == "success"
-    rows = _select(bus, """SELECT ?e ?start ?end ?status ?lat ?parent WHERE {
+    rows = _select(
+        bus,
+        """SELECT ?e ?start ?end ?status ?lat ?parent WHERE {
         ?e a schema:Event ; schema:name ?name ; schema:startDate ?start ; schema:eventStatus ?status ;
            ts:source ?src .
         OPTIONAL { ?e schema:endDate ?end } OPTIONAL { ?e schema:superEvent ?parent }
-        OPTIONAL { ?e schema:location/geo:hasGeometry/schema:latitude ?lat } }""")
+        OPTIONAL { ?e schema:location/geo:hasGeometry/schema:latitude ?lat } }""",
+    )
     by_iri = {r["e"]: r for r in rows}
     base = bus.settings().base_iri
     parent = by_iri[rdf.event_iri(base, "agenda-transition", "91650113")]
@@ -111,17 +121,29 @@ def test_events_are_schema_events_with_zoned_times_places_status_and_sub_events(
     # iCal: an all-day event is a pair of dates, DTEND exclusive -> the last day; a TZID keeps its zone
     all_day = by_iri[rdf.event_iri(base, "mobilizon-alternatiba", "8f2c1a9e-0002@mobilizon.fr")]
     assert (all_day["start"], all_day["end"]) == ("2027-06-12", "2027-06-13")
-    assert by_iri[rdf.event_iri(base, "mobilizon-alternatiba", "8f2c1a9e-0003@mobilizon.fr")]["status"] \
+    assert (
+        by_iri[rdf.event_iri(base, "mobilizon-alternatiba", "8f2c1a9e-0003@mobilizon.fr")]["status"]
         == "http://schema.org/EventCancelled"
+    )
 
 
 class _KvmWorld:
     """A Karte von morgen API over 30 entries, with a search cap of 10 hits per bounding box."""
 
     def __init__(self) -> None:
-        self.entries = [{"id": f"{i:032x}", "title": f"Initiative {i}", "lat": 43.0 + (i % 6) * 1.2,
-                         "lng": -1.0 + (i // 6) * 1.5, "city": "Quelque part", "tags": ["amap"],
-                         "license": "CC0-1.0" if i % 2 else "ODbL-1.0", "categories": []} for i in range(30)]
+        self.entries = [
+            {
+                "id": f"{i:032x}",
+                "title": f"Initiative {i}",
+                "lat": 43.0 + (i % 6) * 1.2,
+                "lng": -1.0 + (i // 6) * 1.5,
+                "city": "Quelque part",
+                "tags": ["amap"],
+                "license": "CC0-1.0" if i % 2 else "ODbL-1.0",
+                "categories": [],
+            }
+            for i in range(30)
+        ]
         self.searches = 0
         world = self
 
@@ -133,8 +155,10 @@ class _KvmWorld:
                     south, west, north, east = map(float, parse_qs(parts.query)["bbox"][0].split(","))
                     limit = int(parse_qs(parts.query)["limit"][0])
                     hits = [e for e in world.entries if south <= e["lat"] < north and west <= e["lng"] < east]
-                    body = {"visible": [{"id": e["id"], "lat": e["lat"], "lng": e["lng"]} for e in hits[:limit]],
-                            "invisible": []}
+                    body = {
+                        "visible": [{"id": e["id"], "lat": e["lat"], "lng": e["lng"]} for e in hits[:limit]],
+                        "invisible": [],
+                    }
                 elif "/v0/entries/" in parts.path:
                     ids = parts.path.rsplit("/", 1)[1].split(",")
                     body = [e for e in world.entries if e["id"] in ids]
@@ -154,8 +178,9 @@ class _KvmWorld:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def run_source(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: dict[str, str] | None = None,
-                   **entry: object) -> pipeline.RunSummary:
+    def run_source(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edits: dict[str, str] | None = None, **entry: object
+    ) -> pipeline.RunSummary:
         """Run kvm-france against this world (search cap 10, the mapping ``edits`` and registry ``entry``
         values applied), then stop the world's server."""
         mapping = (TRANSFORMS / "mappings" / "kvm-france.toml").read_text(encoding="utf-8")
@@ -163,9 +188,11 @@ class _KvmWorld:
             mapping = mapping.replace(before, after)
         (tmp_path / "kvm.toml").write_text(mapping, encoding="utf-8")
         host, port = self.httpd.server_address[:2]
-        registry = write_registry(tmp_path, {"kvm-france": f"http://{host}:{port}/v0/search"},
-                                  **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml"),
-                                                    **entry}})
+        registry = write_registry(
+            tmp_path,
+            {"kvm-france": f"http://{host}:{port}/v0/search"},
+            **{"kvm-france": {"min_interval": 0, "mapping": str(tmp_path / "kvm.toml"), **entry}},
+        )
         monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
         try:
             return pipeline.run_source("kvm-france")
@@ -185,24 +212,29 @@ def test_kvm_tiles_the_bbox_past_the_search_cap(bus: Bus, tmp_path: Path, monkey
     assert licences == {"CC0-1.0", "ODbL-1.0"}  # the licence of each entry, not the source's
 
 
-def test_openagenda_incremental_run_applies_updates_and_deletions(bus: Bus, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openagenda_incremental_run_applies_updates_and_deletions(
+    bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.integration.faults import Fault, FaultServer
 
     pages = json.loads((TRANSFORMS / "samples" / "agenda-transition.json").read_text(encoding="utf-8"))
     events = [e for p in pages for e in p["payload"]["events"]]
     server = FaultServer()
     try:
-        url = server.set("/v2/agendas/transition-citoyenne/events",
-                         Fault(body=json.dumps({"total": len(events), "events": events, "after": None}).encode()))
+        url = server.set(
+            "/v2/agendas/transition-citoyenne/events",
+            Fault(body=json.dumps({"total": len(events), "events": events, "after": None}).encode()),
+        )
         registry = write_registry(tmp_path, {"agenda-transition": url}, **{"agenda-transition": {"min_interval": 0}})
         monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
         first = pipeline.run_source("agenda-transition")
         assert first.outcome == "success", first.error
         renamed = dict(events[2], title={"fr": "Troc de graines (nouveau titre)"}, updatedAt="2026-11-28T10:00:00Z")
-        server.set("/v2/agendas/transition-citoyenne/events",
-                   Fault(body=json.dumps({"total": 1, "events": [renamed], "after": None}).encode()),
-                   Fault(body=json.dumps({"total": 1, "events": [{"uid": 91650116}], "after": None}).encode()))
+        server.set(
+            "/v2/agendas/transition-citoyenne/events",
+            Fault(body=json.dumps({"total": 1, "events": [renamed], "after": None}).encode()),
+            Fault(body=json.dumps({"total": 1, "events": [{"uid": 91650116}], "after": None}).encode()),
+        )
         second = pipeline.run_source("agenda-transition")
         # nothing updated, nothing removed since: the merged records are those of the live graph
         empty = json.dumps({"total": 0, "events": [], "after": None}).encode()
@@ -222,7 +254,8 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(bus: Bus, tmp_
 
 
 def test_a_paged_source_over_its_request_cap_fails_with_the_setting_to_change(
-        bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bus: Bus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = _KvmWorld()
     summary = world.run_source(tmp_path, monkeypatch, max_requests=3)
     assert summary.outcome == "failed" and world.searches == 3

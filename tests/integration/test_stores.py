@@ -93,9 +93,11 @@ def _nt(path: Path, n: int, start: int = 0, tail: str = "") -> Path:
     lines = []
     for i in range(start, start + n):
         s = f"<https://example.org/i/{i:06d}>"
-        lines += [f'{s} <http://schema.org/name> "Initiative n°{i} \\"l\'Établi\\" ✓" .',
-                  f'{s} <http://schema.org/description> "Réparer ensemble {i}"@fr .',
-                  f'{s} <http://schema.org/dateCreated> "2021-06-14"^^<http://www.w3.org/2001/XMLSchema#date> .']
+        lines += [
+            f'{s} <http://schema.org/name> "Initiative n°{i} \\"l\'Établi\\" ✓" .',
+            f'{s} <http://schema.org/description> "Réparer ensemble {i}"@fr .',
+            f'{s} <http://schema.org/dateCreated> "2021-06-14"^^<http://www.w3.org/2001/XMLSchema#date> .',
+        ]
     path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
     return path
 
@@ -136,14 +138,19 @@ def test_replace_is_exact_and_idempotent(backend: Backend, graphs: tuple[str, st
             assert store.requests_sent >= 300 // 70  # chunks of at most 70 triples
 
 
-def test_a_broken_last_chunk_leaves_the_old_graph(backend: Backend, graphs: tuple[str, str, str],
-                                                 tmp_path: Path) -> None:
+def test_a_broken_last_chunk_leaves_the_old_graph(
+    backend: Backend, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     live, staging, meta = graphs
     with backend.open(chunk_triples=100) as store:
         store.replace_graph(live, staging, _nt(tmp_path / "old.nt", 100), _then(meta, "old"))
         before, meta_before = content(store, live), content(store, meta)
-        broken = _nt(tmp_path / "new.nt", 400, start=1000,
-                     tail='<https://example.org/x> <https://example.org/p> "never closed .\n')
+        broken = _nt(
+            tmp_path / "new.nt",
+            400,
+            start=1000,
+            tail='<https://example.org/x> <https://example.org/p> "never closed .\n',
+        )
         with pytest.raises(StoreError, match="reading new.nt failed"):
             store.replace_graph(live, staging, broken, _then(meta, "new"))
         if backend.server:
@@ -155,17 +162,22 @@ def test_a_broken_last_chunk_leaves_the_old_graph(backend: Backend, graphs: tupl
 
 @pytest.mark.parametrize("failure", ["refused", "connection lost"])
 def test_a_chunk_refused_or_a_lost_connection_leaves_the_old_graph(
-        remote: Backend, graphs: tuple[str, str, str], tmp_path: Path, failure: str) -> None:
+    remote: Backend, graphs: tuple[str, str, str], tmp_path: Path, failure: str
+) -> None:
     live, staging, meta = graphs
     server = remote.server
     with remote.open() as store:
         store.replace_graph(live, staging, _nt(tmp_path / "old.nt", 100), _then(meta, "old"))
         before = content(store, live)
-    gsp_path = server.graph_store_url[len(server.base):]
+    gsp_path = server.graph_store_url[len(server.base) :]
     proxy = FlakyProxy(server.base, path=gsp_path, fail_from=3, status=500 if failure == "refused" else None)
     try:
-        settings = server.settings(query_url=proxy.url(server.query_url), update_url=proxy.url(server.update_url),
-                                   graph_store_url=proxy.url(server.graph_store_url), chunk_triples=300)
+        settings = server.settings(
+            query_url=proxy.url(server.query_url),
+            update_url=proxy.url(server.update_url),
+            graph_store_url=proxy.url(server.graph_store_url),
+            chunk_triples=300,
+        )
         with RemoteStore(settings, backoff=0.05) as flaky:
             expected = StoreHTTPError if failure == "refused" else StoreUnreachable
             with pytest.raises(expected) as caught:
@@ -181,15 +193,17 @@ def test_a_chunk_refused_or_a_lost_connection_leaves_the_old_graph(
         assert store.count(staging) == 0
 
 
-def test_an_invalid_then_leaves_the_old_graph_and_provenance(backend: Backend, graphs: tuple[str, str, str],
-                                                            tmp_path: Path) -> None:
+def test_an_invalid_then_leaves_the_old_graph_and_provenance(
+    backend: Backend, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     live, staging, meta = graphs
     with backend.open() as store:
         store.replace_graph(live, staging, _nt(tmp_path / "old.nt", 50), _then(meta, "old"))
         before = content(store, live)
         with pytest.raises(StoreError):
-            store.replace_graph(live, staging, _nt(tmp_path / "new.nt", 50, start=25),
-                                "INSERT DATA { this is not SPARQL }")
+            store.replace_graph(
+                live, staging, _nt(tmp_path / "new.nt", 50, start=25), "INSERT DATA { this is not SPARQL }"
+            )
         assert content(store, live) == before
         assert marks(store, meta) == ["old"]
         assert store.count(staging) == 0
@@ -214,8 +228,9 @@ def test_a_then_failing_at_run_time(backend: Backend, graphs: tuple[str, str, st
             assert marks(store, meta) == ["old"]
 
 
-def test_one_update_request_is_one_transaction_except_on_virtuoso(backend: Backend,
-                                                                  graphs: tuple[str, str, str]) -> None:
+def test_one_update_request_is_one_transaction_except_on_virtuoso(
+    backend: Backend, graphs: tuple[str, str, str]
+) -> None:
     live, _, meta = graphs
     with backend.open() as store:
         with pytest.raises(StoreError):
@@ -238,8 +253,9 @@ def test_move_from_a_missing_graph(backend: Backend, graphs: tuple[str, str, str
             assert store.count(live) == 30
 
 
-def test_virtuoso_rolls_back_a_swap_over_its_transaction_log_limit(tmp_path: Path,
-                                                                    graphs: tuple[str, str, str]) -> None:
+def test_virtuoso_rolls_back_a_swap_over_its_transaction_log_limit(
+    tmp_path: Path, graphs: tuple[str, str, str]
+) -> None:
     live, staging, meta = graphs
     try:
         server = start_virtuoso(tmp_path, parameters={"TransactionAfterImageLimit": "300000"})
@@ -259,11 +275,13 @@ def test_virtuoso_rolls_back_a_swap_over_its_transaction_log_limit(tmp_path: Pat
 
 # -- blank nodes, chunking -------------------------------------------------------------------------------
 def _shapes(path: Path, n: int) -> Path:
-    shapes = [f"""<https://example.org/shape/{i}> a <{SH}NodeShape> ;
+    shapes = [
+        f"""<https://example.org/shape/{i}> a <{SH}NodeShape> ;
   <{SH}property> [ <{SH}path> <http://schema.org/name> ; <{SH}minCount> 1 ;
                    <{SH}in> ( "a{i}" "b{i}" "c{i}" ) ] ;
   <{SH}property> [ <{SH}path> <http://schema.org/url> ; <{SH}maxCount> {i} ] ."""
-              for i in range(n)]
+        for i in range(n)
+    ]
     path.write_text("\n".join(shapes) + "\n", encoding="utf-8")
     return path
 
@@ -274,28 +292,32 @@ def _check_blank_nodes(store: TripleStore, graphs: tuple[str, str, str], tmp_pat
     triples = sum(1 for _ in ox.parse(path=str(shapes), format=ox.RdfFormat.TURTLE))
     for _ in range(2):  # a second replacement does not duplicate the blank-node triples
         assert store.replace_graph(live, staging, shapes) == triples
-    paths = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . "
-                         f"?p <{SH}path> ?path }} }}")
-    members = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . "
-                           f"?p <{SH}in> ?list . ?list <{vocab.RDF}rest>*/<{vocab.RDF}first> ?m }} }}")
+    paths = store.select(
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . ?p <{SH}path> ?path }} }}"
+    )
+    members = store.select(
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{live}> {{ ?s <{SH}property> ?p . "
+        f"?p <{SH}in> ?list . ?list <{vocab.RDF}rest>*/<{vocab.RDF}first> ?m }} }}"
+    )
     assert int(paths[0]["n"].value) == 40
     assert int(members[0]["n"].value) == 60
 
 
-def test_blank_nodes_stay_linked_across_chunks(backend: Backend, graphs: tuple[str, str, str],
-                                               tmp_path: Path) -> None:
+def test_blank_nodes_stay_linked_across_chunks(backend: Backend, graphs: tuple[str, str, str], tmp_path: Path) -> None:
     with backend.open(chunk_triples=7) as store:  # remote: Graph Store Protocol chunks of 7 triples
         _check_blank_nodes(store, graphs, tmp_path)
 
 
-def test_blank_nodes_stay_linked_across_insert_chunks(remote: Backend, graphs: tuple[str, str, str],
-                                                      tmp_path: Path) -> None:
+def test_blank_nodes_stay_linked_across_insert_chunks(
+    remote: Backend, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     with remote.open(chunk_triples=7, graph_store_url="") as store:  # INSERT {...} WHERE {} chunks
         _check_blank_nodes(store, graphs, tmp_path)
 
 
-def test_insert_data_chunks_are_split_when_the_server_refuses_them(remote: Backend, graphs: tuple[str, str, str],
-                                                                  tmp_path: Path) -> None:
+def test_insert_data_chunks_are_split_when_the_server_refuses_them(
+    remote: Backend, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     """Without the Graph Store Protocol: Oxigraph refuses SPARQL bodies over 1 MiB, Virtuoso's parser gives
     up on a few thousand triples in one INSERT DATA; chunks are halved until the server takes them."""
     live, staging, _ = graphs
@@ -314,8 +336,9 @@ def large_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return path, rdf.write_ntriples(records(100_000, bad_share=0), DEFAULT_BASE_IRI, path)
 
 
-def test_a_large_source_loads_in_chunks(backend: Backend, graphs: tuple[str, str, str],
-                                        large_source: tuple[Path, int]) -> None:
+def test_a_large_source_loads_in_chunks(
+    backend: Backend, graphs: tuple[str, str, str], large_source: tuple[Path, int]
+) -> None:
     live, staging, meta = graphs
     path, triples = large_source
     assert triples > 2_000_000
@@ -366,8 +389,9 @@ def test_read_only_refuses_updates(backend: Backend, graphs: tuple[str, str, str
             store.update(f"DROP GRAPH <{live}>")
 
 
-def test_virtuoso_basic_and_digest_authentication(virtuoso_server: Server, graphs: tuple[str, str, str],
-                                                  tmp_path: Path) -> None:
+def test_virtuoso_basic_and_digest_authentication(
+    virtuoso_server: Server, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     live, staging, _ = graphs
     data = _nt(tmp_path / "a.nt", 10)
     basic_url = virtuoso_server.extra["basic_url"]
@@ -389,8 +413,9 @@ def test_virtuoso_basic_and_digest_authentication(virtuoso_server: Server, graph
         store.update(f"DROP SILENT GRAPH <{live}>")
 
 
-def test_virtuoso_result_cap_is_an_error_not_a_silent_cut(virtuoso_server: Server, graphs: tuple[str, str, str],
-                                                          tmp_path: Path) -> None:
+def test_virtuoso_result_cap_is_an_error_not_a_silent_cut(
+    virtuoso_server: Server, graphs: tuple[str, str, str], tmp_path: Path
+) -> None:
     live, staging, _ = graphs
     with RemoteStore(virtuoso_server.settings()) as store:
         store.replace_graph(live, staging, _nt(tmp_path / "a.nt", 3400))
@@ -411,8 +436,9 @@ def test_an_unreachable_store_is_a_transient_error() -> None:
 
 
 # -- the whole pipeline ------------------------------------------------------------------------------------
-def test_the_pipeline_runs_on_each_store(backend: Backend, bus: Bus, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_pipeline_runs_on_each_store(
+    backend: Backend, bus: Bus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from transiscope import cli
     from transiscope.ingest import pipeline
 
@@ -431,8 +457,17 @@ def test_the_pipeline_runs_on_each_store(backend: Backend, bus: Bus, monkeypatch
             assert len(snapshots[-1]) == counts["triples"]
     assert snapshots[0] == snapshots[1]
     capsys.readouterr()
-    assert cli.main(["query", f"SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?i a ts:Initiative }} }}",
-                     "--format", "csv"]) == 0
+    assert (
+        cli.main(
+            [
+                "query",
+                f"SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?i a ts:Initiative }} }}",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.split() == ["n", "12"]
     assert cli.main(["status"]) == 0
     status = capsys.readouterr().out

@@ -52,12 +52,25 @@ from transiscope.territories.graph import (
 BASE = "https://w3id.org/transiscope/"
 X0, Y0 = 700_000.0, 6_600_000.0
 TO_WGS84 = Transformer.from_crs(2154, 4326, always_xy=True)
-POPULATION = {"01001": 1000, "01002": 2000, "01003": 3000, "01004": 4000, "01005": 10000, "01006": 500,
-              "97101": 5000}
-EPCI = {"01001": "200000001", "01002": "200000001", "01003": "200000001", "01004": "200000002",
-        "01005": "200000002", "01006": "200000002", "97101": ""}
-NAMES = {"01001": "Alpha", "01002": "Bravo", "01003": "Charlie", "01004": "Delta", "01005": "Écho",
-         "01006": "Golf", "97101": "Hôtel"}
+POPULATION = {"01001": 1000, "01002": 2000, "01003": 3000, "01004": 4000, "01005": 10000, "01006": 500, "97101": 5000}
+EPCI = {
+    "01001": "200000001",
+    "01002": "200000001",
+    "01003": "200000001",
+    "01004": "200000002",
+    "01005": "200000002",
+    "01006": "200000002",
+    "97101": "",
+}
+NAMES = {
+    "01001": "Alpha",
+    "01002": "Bravo",
+    "01003": "Charlie",
+    "01004": "Delta",
+    "01005": "Écho",
+    "01006": "Golf",
+    "97101": "Hôtel",
+}
 
 
 def lonlat(x_km: float, y_km: float) -> tuple[float, float]:
@@ -69,8 +82,12 @@ def lonlat(x_km: float, y_km: float) -> tuple[float, float]:
 def square(x0_km: float, x1_km: float) -> dict:
     # dense edges, so that the WGS84 outline follows the Lambert-93 square closely
     steps = [x0_km + (x1_km - x0_km) * i / 10 for i in range(11)]
-    ring = ([lonlat(x, 0) for x in steps] + [lonlat(x1_km, 10 * i / 10) for i in range(1, 11)]
-            + [lonlat(x, 10) for x in reversed(steps[:-1])] + [lonlat(x0_km, 10 * i / 10) for i in range(9, -1, -1)])
+    ring = (
+        [lonlat(x, 0) for x in steps]
+        + [lonlat(x1_km, 10 * i / 10) for i in range(1, 11)]
+        + [lonlat(x, 10) for x in reversed(steps[:-1])]
+        + [lonlat(x0_km, 10 * i / 10) for i in range(9, -1, -1)]
+    )
     return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
 
 
@@ -82,20 +99,32 @@ def write_geography(directory: Path) -> Path:
     """The hand-made geography as the territories folder's files."""
     for relative in FILES.values():
         (directory / relative).parent.mkdir(parents=True, exist_ok=True)
-    rows = ["code_insee,type,nom,code_commune_parent,code_departement,code_region,code_arrondissement,epci_siren,"
-            "epci_nom,epci_nature,population_municipale,population_comptee_a_part,population_totale,source_population"]
+    rows = [
+        "code_insee,type,nom,code_commune_parent,code_departement,code_region,code_arrondissement,epci_siren,"
+        "epci_nom,epci_nature,population_municipale,population_comptee_a_part,population_totale,source_population"
+    ]
     for code, population in POPULATION.items():
         dep, reg = ("971", "01") if code.startswith("97") else ("01", "84")
         epci = EPCI[code]
-        rows.append(f"{code},COM,{NAMES[code]},,{dep},{reg},011,{epci},{'CC ' + epci if epci else ''},CC,"
-                    f"{population},0,{population},test")
+        rows.append(
+            f"{code},COM,{NAMES[code]},,{dep},{reg},011,{epci},{'CC ' + epci if epci else ''},CC,"
+            f"{population},0,{population},test"
+        )
     rows.append("01050,ARM,Écho 1er,01005,01,84,011,200000002,CC 200000002,CC,0,0,0,test")
     (directory / FILES["communes_csv"]).write_text("\n".join(rows) + "\n", encoding="utf-8")
-    communes = [feature(square(10 * i, 10 * (i + 1)), code=code, nom=NAMES[code],
-                        communes_sans_contour_incluses=["01006"] if code == "01005" else [])
-                for i, code in enumerate(["01001", "01002", "01003", "01004", "01005"])]
-    guadeloupe = {"type": "Polygon", "coordinates": [[[-61.60, 16.20], [-61.50, 16.20], [-61.50, 16.30],
-                                                      [-61.60, 16.30], [-61.60, 16.20]]]}
+    communes = [
+        feature(
+            square(10 * i, 10 * (i + 1)),
+            code=code,
+            nom=NAMES[code],
+            communes_sans_contour_incluses=["01006"] if code == "01005" else [],
+        )
+        for i, code in enumerate(["01001", "01002", "01003", "01004", "01005"])
+    ]
+    guadeloupe = {
+        "type": "Polygon",
+        "coordinates": [[[-61.60, 16.20], [-61.50, 16.20], [-61.50, 16.30], [-61.60, 16.30], [-61.60, 16.20]]],
+    }
     communes.append(feature(guadeloupe, code="97101", nom="Hôtel"))
     collections = {
         "communes_geojson": communes,
@@ -104,14 +133,19 @@ def write_geography(directory: Path) -> Path:
         "regions_geojson": [feature(square(0, 50), code="84"), feature(guadeloupe, code="01")],
     }
     for role, features in collections.items():
-        (directory / FILES[role]).write_text(json.dumps({"type": "FeatureCollection", "features": features}),
-                                             encoding="utf-8")
+        (directory / FILES[role]).write_text(
+            json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+        )
     (directory / FILES["departements_csv"]).write_text(
         "DEP,REG,CHEFLIEU,TNCC,NCC,NCCENR,LIBELLE\n01,84,01001,5,AIN,Ain,Ain\n"
-        "971,01,97101,3,GUADELOUPE,Guadeloupe,Guadeloupe\n", encoding="utf-8")
+        "971,01,97101,3,GUADELOUPE,Guadeloupe,Guadeloupe\n",
+        encoding="utf-8",
+    )
     (directory / FILES["regions_csv"]).write_text(
         "REG,CHEFLIEU,TNCC,NCC,NCCENR,LIBELLE\n01,97105,3,GUADELOUPE,Guadeloupe,Guadeloupe\n"
-        "84,69123,1,AUVERGNE RHONE ALPES,Auvergne-Rhône-Alpes,Auvergne-Rhône-Alpes\n", encoding="utf-8")
+        "84,69123,1,AUVERGNE RHONE ALPES,Auvergne-Rhône-Alpes,Auvergne-Rhône-Alpes\n",
+        encoding="utf-8",
+    )
     # 01099 merged into 01002 (commune nouvelle), and 01098 into 01099 earlier: a chain of two events
     (directory / FILES["mouvements_csv"]).write_text(
         "MOD,DATE_EFF,TYPECOM_AV,COM_AV,TNCC_AV,NCC_AV,NCCENR_AV,LIBELLE_AV,TYPECOM_AP,COM_AP,TNCC_AP,NCC_AP,"
@@ -119,11 +153,14 @@ def write_geography(directory: Path) -> Path:
         "32,2019-01-01,COM,01099,0,VIEUX,Vieux,Vieux,COM,01002,0,BRAVO,Bravo,Bravo\n"
         "32,2019-01-01,COM,01099,0,VIEUX,Vieux,Vieux,COMD,01099,0,VIEUX,Vieux,Vieux\n"
         "31,2001-01-01,COM,01098,0,TRES VIEUX,Très-Vieux,Très-Vieux,COM,01099,0,VIEUX,Vieux,Vieux\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (directory / FILES["postcodes_csv"]).write_text(
         "Code_commune_INSEE;Nom_de_la_commune;Code_postal;Libellé_d_acheminement;Ligne_5\n"
         "01001;ALPHA;01100;ALPHA;\n01002;BRAVO;01100;BRAVO;\n01004;DELTA;01400;DELTA;\n"
-        "01005;ECHO;01500;ECHO;\n01050;ECHO 1ER;01500;ECHO;\n", encoding="utf-8")
+        "01005;ECHO;01500;ECHO;\n01050;ECHO 1ER;01500;ECHO;\n",
+        encoding="utf-8",
+    )
     return directory
 
 
@@ -138,19 +175,32 @@ def taxonomy():
     return load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
 
 
-def items(points: list[tuple[float, float] | None], concepts: list[tuple[str, ...]] | None = None,
-          insee: list[str | None] | None = None, postcode: list[str | None] | None = None) -> Items:
+def items(
+    points: list[tuple[float, float] | None],
+    concepts: list[tuple[str, ...]] | None = None,
+    insee: list[str | None] | None = None,
+    postcode: list[str | None] | None = None,
+) -> Items:
     n = len(points)
     return Items(
-        iris=[f"{BASE}id/initiative/test/{i}" for i in range(n)], kinds=["initiative"] * n,
+        iris=[f"{BASE}id/initiative/test/{i}" for i in range(n)],
+        kinds=["initiative"] * n,
         lon=np.array([p[0] if p else math.nan for p in points]),
         lat=np.array([p[1] if p else math.nan for p in points]),
-        insee=insee or [None] * n, postcode=postcode or [None] * n,
-        concepts=concepts or [("repair-cafes",)] * n, sources=["test"] * n)
+        insee=insee or [None] * n,
+        postcode=postcode or [None] * n,
+        concepts=concepts or [("repair-cafes",)] * n,
+        sources=["test"] * n,
+    )
 
 
-SETTINGS = GapSettings(thresholds_km=(5.0, 15.0), white_zone_km=15.0, catchment_km=12.0, min_population=1000,
-                       cube_levels=("france", "region", "departement", "epci", "commune"))
+SETTINGS = GapSettings(
+    thresholds_km=(5.0, 15.0),
+    white_zone_km=15.0,
+    catchment_km=12.0,
+    min_population=1000,
+    cube_levels=("france", "region", "departement", "epci", "commune"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +256,17 @@ def test_place_by_point_code_postcode_and_report_disagreements(geography) -> Non
         return codes[placement.commune[i]] if placement.commune[i] >= 0 else None
 
     assert [commune(i) for i in range(9)] == ["01003", "01002", None, "01004", "01006", "01001", None, "01002", None]
-    assert list(placement.method) == ["point", "insee", "postcode", "postcode", "point", "point-snapped", "none",
-                                      "point", "none"]
+    assert list(placement.method) == [
+        "point",
+        "insee",
+        "postcode",
+        "postcode",
+        "point",
+        "point-snapped",
+        "none",
+        "point",
+        "none",
+    ]
     # postcode 01100 is shared by Alpha and Bravo: no commune, but the EPCI, département and région they share
     epci = geography.levels["epci"]
     assert epci.codes[placement.unit["epci"][2]] == "200000001" and placement.unit["region"][2] >= 0
@@ -246,8 +305,15 @@ def test_shares_means_medians_and_white_zones(geography, result) -> None:
 
 def test_two_step_floating_catchment_by_hand(geography, result) -> None:
     # café A reaches A and B (3000 people); café E reaches D, E and G (14 500 people) within 12 km
-    expected = {"01001": 1 / 3000, "01002": 1 / 3000, "01003": 0, "01004": 1 / 14_500, "01005": 1 / 14_500,
-                "01006": 1 / 14_500, "97101": 0}
+    expected = {
+        "01001": 1 / 3000,
+        "01002": 1 / 3000,
+        "01003": 0,
+        "01004": 1 / 14_500,
+        "01005": 1 / 14_500,
+        "01006": 1 / 14_500,
+        "97101": 0,
+    }
     for code, score in expected.items():
         assert value(geography, result, "commune", code, "access_2sfca") == pytest.approx(score * 10_000), code
     # supply is conserved: population-weighted accessibility sums back to the number of cafés
@@ -298,17 +364,27 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     write_cube_ntriples(geography, gaps, BASE, cube, generated="2026-01-01T00:00:00+00:00")
     store = ox.Store()
     store.load(path=str(cube), format=ox.RdfFormat.N_TRIPLES)
-    share = list(store.query(
-        f"""SELECT ?v ?t WHERE {{ ?o a <http://purl.org/linked-data/cube#Observation> ;
+    share = list(
+        store.query(
+            f"""SELECT ?v ?t WHERE {{ ?o a <http://purl.org/linked-data/cube#Observation> ;
                 <{vocab.TS}refTerritory> <{BASE}id/territory/cog2026/region/84> ;
                 <{vocab.TS}refConcept> <{vocab.TX}repair-cafes> ; <{vocab.TS}populationShareBeyond> ?v ;
-                <{vocab.TS}thresholdKm> ?t }} ORDER BY ?t"""))
+                <{vocab.TS}thresholdKm> ?t }} ORDER BY ?t"""
+        )
+    )
     assert [(float(r["t"].value), float(r["v"].value)) for r in share] == [
-        (5.0, pytest.approx(9000 / 20500, abs=1e-6)), (15.0, pytest.approx(3000 / 20500, abs=1e-6))]
-    finite = sum(int(np.isfinite(m[:, gaps.active]).sum()) for level in SETTINGS.cube_levels
-                 for m in gaps.values[level].values() if m is not gaps.values[level]["expected"])
-    observations = list(store.query(
-        "SELECT (COUNT(*) AS ?n) WHERE { ?o a <http://purl.org/linked-data/cube#Observation> }"))
+        (5.0, pytest.approx(9000 / 20500, abs=1e-6)),
+        (15.0, pytest.approx(3000 / 20500, abs=1e-6)),
+    ]
+    finite = sum(
+        int(np.isfinite(m[:, gaps.active]).sum())
+        for level in SETTINGS.cube_levels
+        for m in gaps.values[level].values()
+        if m is not gaps.values[level]["expected"]
+    )
+    observations = list(
+        store.query("SELECT (COUNT(*) AS ?n) WHERE { ?o a <http://purl.org/linked-data/cube#Observation> }")
+    )
     assert int(observations[0]["n"].value) == finite
 
     links = tmp_path / "links.nt"
@@ -317,11 +393,14 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     write_territories_ntriples(geography, BASE, territories_nt)
     for path in (links, territories_nt):
         store.load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
-    linked = {r["t"].value.rsplit("/", 2)[-2] for r in store.query(
-        f"SELECT ?t WHERE {{ <{cafes.iris[0]}> <{vocab.TS}inTerritory> ?t }}")}
+    linked = {
+        r["t"].value.rsplit("/", 2)[-2]
+        for r in store.query(f"SELECT ?t WHERE {{ <{cafes.iris[0]}> <{vocab.TS}inTerritory> ?t }}")
+    }
     assert linked == {"commune", "epci", "departement", "region", "cog2026"}  # cog2026/france
     terms = {q.predicate.value for q in store} | {
-        q.object.value for q in store if q.predicate.value == vocab.RDF + "type"}
+        q.object.value for q in store if q.predicate.value == vocab.RDF + "type"
+    }
 
     ontology = rdflib.Graph().parse(ONTOLOGY / "transiscope.ttl")
     assert undeclared(terms, ontology) == set()

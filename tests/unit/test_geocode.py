@@ -78,8 +78,16 @@ def test_fallback_unavailable_without_territories(tmp_path) -> None:
 
 
 def _source_point(lat: float, lon: float, **fields) -> dict:
-    return {"source_id": "x", "lat": lat, "lon": lon, "geo_method": "source", "geo_precision": "source",
-            "geo_flags": [], "notes": [], **fields}
+    return {
+        "source_id": "x",
+        "lat": lat,
+        "lon": lon,
+        "geo_method": "source",
+        "geo_precision": "source",
+        "geo_flags": [],
+        "notes": [],
+        **fields,
+    }
 
 
 def test_consistency_checks_on_real_communes(communes) -> None:
@@ -120,12 +128,31 @@ def _client(url: str) -> geocoders.Client:
 
 
 def test_nominatim_and_photon_answers(payload_server: PayloadServer) -> None:
-    nominatim = [{"lat": "45.4397120", "lon": "4.3871590", "addresstype": "house", "importance": 0.3,
-                  "display_name": "16, Rue de la Résistance, Saint-Étienne, Loire, 42000, France"}]
+    nominatim = [
+        {
+            "lat": "45.4397120",
+            "lon": "4.3871590",
+            "addresstype": "house",
+            "importance": 0.3,
+            "display_name": "16, Rue de la Résistance, Saint-Étienne, Loire, 42000, France",
+        }
+    ]
     payload_server.set("/nominatim/search", Reply(200, json.dumps(nominatim).encode()), Reply(200, b"[]"))
-    photon = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
-        "type": "Point", "coordinates": [4.387159, 45.439712]}, "properties": {
-        "type": "street", "name": "Rue de la Résistance", "postcode": "42000", "city": "Saint-Étienne"}}]}
+    photon = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [4.387159, 45.439712]},
+                "properties": {
+                    "type": "street",
+                    "name": "Rue de la Résistance",
+                    "postcode": "42000",
+                    "city": "Saint-Étienne",
+                },
+            }
+        ],
+    }
     payload_server.set("/photon/api", Reply(200, json.dumps(photon).encode()))
     query = geocoders.Query("k", "16 rue de la Résistance 42000 Saint-Étienne", "42000")
     client = _client(payload_server.url("/nominatim"))
@@ -139,8 +166,9 @@ def test_nominatim_and_photon_answers(payload_server: PayloadServer) -> None:
 
 def test_budget_refuses_the_request_past_it(payload_server: PayloadServer) -> None:
     payload_server.set("/budget/search", Reply(200, b"[]"))
-    client = geocoders.Client(GeocodeSettings(url=payload_server.url("/budget"), rate=1000, max_requests=1),
-                              HttpSettings(retries=0))
+    client = geocoders.Client(
+        GeocodeSettings(url=payload_server.url("/budget"), rate=1000, max_requests=1), HttpSettings(retries=0)
+    )
     query = geocoders.Query("k", "nowhere")
     from transiscope.core.errors import GeocodeBudgetExhausted
 
@@ -170,8 +198,16 @@ def test_precision_and_method_in_the_rdf() -> None:
     from transiscope.ingest.records import empty_record
 
     record = empty_record()
-    record.update(source="s", source_id="a", name="Atelier", lat=45.26, lon=5.88, geo_precision="commune",
-                  geo_method="territories-postcode", licence="ODbL-1.0")
+    record.update(
+        source="s",
+        source_id="a",
+        name="Atelier",
+        lat=45.26,
+        lon=5.88,
+        geo_precision="commune",
+        geo_method="territories-postcode",
+        licence="ODbL-1.0",
+    )
     triples = list(rdf.initiative_triples(record, "https://w3id.org/transiscope/", rdf.Terms()))
     geometry = ox.NamedNode("https://w3id.org/transiscope/id/initiative/s/a/geometry")
     found = {(t.predicate.value, t.object.value) for t in triples if t.subject == geometry}

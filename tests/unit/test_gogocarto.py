@@ -107,7 +107,7 @@ def test_negative_status_means_inactive() -> None:
     [
         (b"", "body is empty"),
         (b"<!DOCTYPE html><html>Maintenance</html>", "is not JSON"),
-        ("{\"data\": [\"caf\u00e9\"]}".encode("latin-1"), "is not UTF-8"),
+        ('{"data": ["caf\u00e9"]}'.encode("latin-1"), "is not UTF-8"),
         (b'{"licence": "ODbL", "elements": []}', 'no "data" list'),
         (b'{"data": {"id": 1}}', '"data" is a dict, not a list'),
         (b'"just a string"', "expected a JSON object"),

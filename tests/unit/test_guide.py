@@ -16,16 +16,16 @@ def test_the_committed_guide_is_what_the_generator_produces(lang: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert all(f"<!-- generated:{name} " in text for name in guide.BLOCKS), "a generated part lost its markers"
     new, changed = guide.update(text, lang)
-    assert not changed and new == text, (f"{path.name} is stale in {', '.join(changed)}: run "
-                                        "`transiscope guide --write`")
+    assert not changed and new == text, f"{path.name} is stale in {', '.join(changed)}: run `transiscope guide --write`"
 
 
 def test_a_stale_part_is_found_and_rewritten(tmp_path: Path) -> None:
     for lang in guide.LANGS:
         shutil.copyfile(guide.guide_path(lang), tmp_path / guide.guide_path(lang).name)
     stale = tmp_path / "guide-sources.en.md"
-    stale.write_text(stale.read_text(encoding="utf-8").replace("| `repair-cafes` |", "| `repair-cafe` |"),
-                     encoding="utf-8")
+    stale.write_text(
+        stale.read_text(encoding="utf-8").replace("| `repair-cafes` |", "| `repair-cafe` |"), encoding="utf-8"
+    )
     assert guide.run_guide(docs_dir=tmp_path) == 1
     assert guide.run_guide(write=True, docs_dir=tmp_path) == 0
     assert guide.run_guide(docs_dir=tmp_path) == 0

@@ -37,7 +37,7 @@ HOSTILE_IDS = [
     "a?b=c&d",  # query
     "back\\slash",
     "<b>tag</b>",
-    "} . <http://evil.example/> <http://evil.example/p> \"x\" . {",  # an injection attempt
+    '} . <http://evil.example/> <http://evil.example/p> "x" . {',  # an injection attempt
     "x" * 2000,  # very long
 ]
 
@@ -83,10 +83,22 @@ def test_source_level_iris_accept_hostile_ids(make) -> None:
 
 def _record(record_id: str, index: int) -> dict:
     record = empty_record()
-    record.update(source="hostile src", source_id=record_id, record_index=index, name=f'Name "{index}" <b> }} .',
-                  lat=45.0 + index / 1000, lon=4.5, street='1 rue "des" <Lilas>', city="Lyon", country="FR",
-                  categories=["cat > dog", 'say "hi"'], concepts=["culture"], licence="ODbL-1.0",
-                  description="Line 1\nLine 2 } . <http://evil.example/> .", source_url=f"https://x.example/{index}")
+    record.update(
+        source="hostile src",
+        source_id=record_id,
+        record_index=index,
+        name=f'Name "{index}" <b> }} .',
+        lat=45.0 + index / 1000,
+        lon=4.5,
+        street='1 rue "des" <Lilas>',
+        city="Lyon",
+        country="FR",
+        categories=["cat > dog", 'say "hi"'],
+        concepts=["culture"],
+        licence="ODbL-1.0",
+        description="Line 1\nLine 2 } . <http://evil.example/> .",
+        source_url=f"https://x.example/{index}",
+    )
     return record
 
 
@@ -105,8 +117,10 @@ def test_hostile_ids_through_ntriples_store_and_queries(tmp_path: Path) -> None:
         iri = vocab.initiative_iri(BASE, "hostile src", record_id)
         # a query built by string formatting with the minted IRI and the id as a literal (as the CLI and the
         # pipeline build theirs): it parses, and finds exactly this record
-        query = (f"{vocab.SPARQL_PREFIXES}SELECT ?name ?g WHERE {{ <{iri}> schema:name ?name ; "
-                 f"ts:sourceId {ox.Literal(record_id)} ; geo:hasGeometry ?g }}")
+        query = (
+            f"{vocab.SPARQL_PREFIXES}SELECT ?name ?g WHERE {{ <{iri}> schema:name ?name ; "
+            f"ts:sourceId {ox.Literal(record_id)} ; geo:hasGeometry ?g }}"
+        )
         rows = list(store.query(query))
         assert [(r["name"].value, r["g"].value) for r in rows] == [(f'Name "{n}" <b> }} .', iri + "/geometry")]
         assert str(graph.value(rdflib.URIRef(iri), rdflib.URIRef(vocab.TS + "sourceId"))) == record_id

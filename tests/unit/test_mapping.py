@@ -38,13 +38,16 @@ def _mapping(tmp_path: Path, text: str, name: str = "m.toml"):
     return load_mapping(path, "test")
 
 
-@pytest.mark.parametrize(("change", "message", "line"), [
-    ('apply = ["trim"]', 'apply = ["eval"]', 6),
-    ('path = "Nom"', 'path = "a..b"', 6),
-    ('lat = "Lat"', 'latitude = "Lat"', 7),
-    ('apply = ["parse_date:%d/%m/%Y"]', 'apply = ["parse_date"]', 10),
-    ('kind = "initiatives"', 'kind = "initiatives"\nfilter = "x"', 3),
-])
+@pytest.mark.parametrize(
+    ("change", "message", "line"),
+    [
+        ('apply = ["trim"]', 'apply = ["eval"]', 6),
+        ('path = "Nom"', 'path = "a..b"', 6),
+        ('lat = "Lat"', 'latitude = "Lat"', 7),
+        ('apply = ["parse_date:%d/%m/%Y"]', 'apply = ["parse_date"]', 10),
+        ('kind = "initiatives"', 'kind = "initiatives"\nfilter = "x"', 3),
+    ],
+)
 def test_a_bad_mapping_names_the_file_and_the_line(tmp_path: Path, change: str, message: str, line: int) -> None:
     with pytest.raises(ConfigError) as info:
         _mapping(tmp_path, CSV_MAPPING.replace(change, message), "amap.toml")
@@ -53,14 +56,30 @@ def test_a_bad_mapping_names_the_file_and_the_line(tmp_path: Path, change: str, 
 
 def test_no_function_runs_code_from_configuration() -> None:
     assert "eval" not in FUNCTIONS and "exec" not in FUNCTIONS
-    assert set(FUNCTIONS) >= {"strip_html", "decode_entities", "parse_date", "split", "lower", "trim", "phone", "url",
-                              "email", "crosswalk"}
+    assert set(FUNCTIONS) >= {
+        "strip_html",
+        "decode_entities",
+        "parse_date",
+        "split",
+        "lower",
+        "trim",
+        "phone",
+        "url",
+        "email",
+        "crosswalk",
+    }
 
 
 def test_fields_functions_defaults_crosswalk_and_swapped_coordinates(tmp_path: Path) -> None:
     mapping = _mapping(tmp_path, CSV_MAPPING)
-    row = {"Id": "A1", "Nom": "  AMAP   des Lilas ", "Lat": "2,4163", "Lon": "48,8799", "Thèmes": "AMAP, Légumes",
-           "Maj": "14/03/2026"}
+    row = {
+        "Id": "A1",
+        "Nom": "  AMAP   des Lilas ",
+        "Lat": "2,4163",
+        "Lon": "48,8799",
+        "Thèmes": "AMAP, Légumes",
+        "Maj": "14/03/2026",
+    }
     record = apply_mapping(row, 0, "test", mapping.spec, mapping.categories, "ODbL-1.0")
     assert record["name"] == "AMAP des Lilas"
     assert (record["lat"], record["lon"]) == (48.8799, 2.4163)  # swapped at the source: fixed, and said
@@ -81,8 +100,9 @@ def test_contact_normalisers_drop_what_is_not_a_contact() -> None:
     assert normalise_email("hidden") is None
 
 
-@pytest.mark.parametrize(("encoding", "bom", "sep"), [("utf-8", True, ","), ("utf-8", False, ";"),
-                                                     ("cp1252", False, ";")])
+@pytest.mark.parametrize(
+    ("encoding", "bom", "sep"), [("utf-8", True, ","), ("utf-8", False, ";"), ("cp1252", False, ";")]
+)
 def test_csv_encodings_and_separators(tmp_path: Path, encoding: str, bom: bool, sep: str) -> None:
     text = sep.join(["Id", "Nom", "Ville"]) + "\r\n" + sep.join(["1", "Épicerie « Le Zinc »", "Sète"]) + "\r\n\r\n"
     raw = (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding)
@@ -101,15 +121,27 @@ def test_project_registry_has_every_format_and_passes_the_check() -> None:
 
 
 def test_the_check_reports_every_problem_at_once(tmp_path: Path) -> None:
-    (tmp_path / "bad.toml").write_text(CSV_MAPPING.replace('"agriculture-alimentation"', '"agriculture"')
-                                       .replace('apply = ["trim"]', 'apply = ["shout"]'), encoding="utf-8")
-    (tmp_path / "ok.toml").write_text(CSV_MAPPING.replace('"agriculture-alimentation"', '"no-such-concept"'),
-                                      encoding="utf-8")
-    entry = ('[[source]]\nid = "{id}"\nname = "N"\nformat = "csv"\nurl = "https://x.example.org/a.csv"\n'
-             'licence = "ODbL-1.0"\nmapping = "{m}"\n')
+    (tmp_path / "bad.toml").write_text(
+        CSV_MAPPING.replace('"agriculture-alimentation"', '"agriculture"').replace(
+            'apply = ["trim"]', 'apply = ["shout"]'
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "ok.toml").write_text(
+        CSV_MAPPING.replace('"agriculture-alimentation"', '"no-such-concept"'), encoding="utf-8"
+    )
+    entry = (
+        '[[source]]\nid = "{id}"\nname = "N"\nformat = "csv"\nurl = "https://x.example.org/a.csv"\n'
+        'licence = "ODbL-1.0"\nmapping = "{m}"\n'
+    )
     registry = tmp_path / "sources.toml"
-    registry.write_text(entry.format(id="one", m="bad.toml") + entry.format(id="two", m="ok.toml")
-                        + entry.format(id="three", m="ok.toml") + 'licnce = "x"\n', encoding="utf-8")
+    registry.write_text(
+        entry.format(id="one", m="bad.toml")
+        + entry.format(id="two", m="ok.toml")
+        + entry.format(id="three", m="ok.toml")
+        + 'licnce = "x"\n',
+        encoding="utf-8",
+    )
     problems = check_registry(registry, tmp_path, PROJECT_ROOT / "ontology" / "taxonomy.ttl")
     text = "\n".join(problems)
     assert "unknown function 'shout'" in text and "bad.toml, line 6" in text
@@ -164,13 +196,12 @@ def test_ical_expands_recurrences_in_a_bounded_window_with_zones_all_day_and_sta
 
 def test_ical_and_csv_refuse_what_is_not_their_format() -> None:
     with pytest.raises(MalformedPayload, match="not an iCalendar feed"):
-        ical.expand(b"<html><body>error</body></html>", "t", {"window_days": 1, "past_days": 0,
-                                                                "max_occurrences": 1})
+        ical.expand(b"<html><body>error</body></html>", "t", {"window_days": 1, "past_days": 0, "max_occurrences": 1})
     payload = json.dumps({"type": "FeatureCollection"}).encode()
     from transiscope.ingest.formats import geojson
 
     class _Source:
         id = "t"
 
-    with pytest.raises(MalformedPayload, match="no \"features\" list"):
+    with pytest.raises(MalformedPayload, match='no "features" list'):
         geojson.parse(payload, _Source())

@@ -40,10 +40,22 @@ def test_contact_keys() -> None:
 
 
 def test_scores_tell_variants_from_neighbours() -> None:
-    base = dict(name="Énergies Citoyennes du Grésivaudan", lat=45.2843, lon=5.8836, postcode="38920",
-                street="12 rue de la Paix", website="https://energies-gresivaudan.example.org")
-    variant = dict(base, name="ENERGIES CITOYENNES GRESIVAUDN", lat=45.2851, lon=5.8840, street="12 r. de la Paix",
-                   website="http://www.energies-gresivaudan.example.org/")
+    base = dict(
+        name="Énergies Citoyennes du Grésivaudan",
+        lat=45.2843,
+        lon=5.8836,
+        postcode="38920",
+        street="12 rue de la Paix",
+        website="https://energies-gresivaudan.example.org",
+    )
+    variant = dict(
+        base,
+        name="ENERGIES CITOYENNES GRESIVAUDN",
+        lat=45.2851,
+        lon=5.8840,
+        street="12 r. de la Paix",
+        website="http://www.energies-gresivaudan.example.org/",
+    )
     same = matching.score_pair(_c(0, **base), _c(1, **variant))
     assert same.score >= LinkSettings.high
     assert "same website" in same.evidence and "same street address" in same.evidence
@@ -58,8 +70,10 @@ def test_scores_tell_variants_from_neighbours() -> None:
 
 
 def test_blocking_is_not_all_pairs() -> None:
-    items = [_c(i, name=f"Atelier {word} {i}", lat=43 + (i % 50) * 0.1, lon=1 + (i // 50) * 0.1)
-             for i, word in enumerate(["Lilas", "Volcans", "Pilat"] * 400)]
+    items = [
+        _c(i, name=f"Atelier {word} {i}", lat=43 + (i % 50) * 0.1, lon=1 + (i // 50) * 0.1)
+        for i, word in enumerate(["Lilas", "Volcans", "Pilat"] * 400)
+    ]
     items.append(_c(len(items), name="Atelier Lilas 0", lat=43.0005, lon=1.0005))
     pairs = matching.candidate_pairs(items)
     assert (0, len(items) - 1) in pairs
@@ -71,7 +85,11 @@ def test_labelled_evaluation_set_meets_the_targets() -> None:
     assert len(data.pairs) >= 300
     assert sum(1 for *_, same, _ in data.pairs if same) >= 150
     assert {case for *_, same, case in data.pairs if not same} >= {
-        "chain", "same pattern, neighbouring communes", "generic name, same commune", "two kinds, one address"}
+        "chain",
+        "same pattern, neighbouring communes",
+        "generic name, same commune",
+        "two kinds, one address",
+    }
     result = evaluate(data, LinkSettings.high, LinkSettings.low)
     assert result.same_as > 0
     assert result.precision >= 0.98, result.errors[:5]
@@ -85,12 +103,30 @@ def test_the_evaluation_set_is_seeded() -> None:
 
 def test_decisions_override_scores_and_cut_clusters(tmp_path) -> None:
     records = [
-        {"source": "a", "source_id": "1", "name": "AMAP des Pentes", "lat": 45.7712, "lon": 4.8305,
-         "website": "https://amap-des-pentes.example.org"},
-        {"source": "b", "source_id": "x", "name": "AMAP Pentes", "lat": 45.7713, "lon": 4.8306,
-         "website": "https://amap-des-pentes.example.org"},
-        {"source": "c", "source_id": "z", "name": "Amap des pentes", "lat": 45.7714, "lon": 4.8304,
-         "website": "http://amap-des-pentes.example.org"},
+        {
+            "source": "a",
+            "source_id": "1",
+            "name": "AMAP des Pentes",
+            "lat": 45.7712,
+            "lon": 4.8305,
+            "website": "https://amap-des-pentes.example.org",
+        },
+        {
+            "source": "b",
+            "source_id": "x",
+            "name": "AMAP Pentes",
+            "lat": 45.7713,
+            "lon": 4.8306,
+            "website": "https://amap-des-pentes.example.org",
+        },
+        {
+            "source": "c",
+            "source_id": "z",
+            "name": "Amap des pentes",
+            "lat": 45.7714,
+            "lon": 4.8304,
+            "website": "http://amap-des-pentes.example.org",
+        },
         {"source": "c", "source_id": "far", "name": "Ferme du Grand Pré", "lat": 47.184, "lon": 5.813},
     ]
     plain = link.link_records(records, high=0.9, low=0.5, decisions=link.Decisions())
@@ -117,6 +153,8 @@ def test_bad_decision_files_and_references(tmp_path) -> None:
     assert link.parse_record_ref("transiscope/3aF", base) == ("transiscope", "3aF")
     assert link.parse_record_ref("s/a/b", base) == ("s", "a/b")
     assert link.parse_record_ref(f"{base}id/initiative/presdecheznous/%C3%A9co%20lieu%3E12", base) == (
-        "presdecheznous", "éco lieu>12")
+        "presdecheznous",
+        "éco lieu>12",
+    )
     with pytest.raises(ConfigError):
         link.parse_record_ref("3aF", base)

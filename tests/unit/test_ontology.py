@@ -60,12 +60,33 @@ def undeclared(terms: set[str], ontology: rdflib.Graph) -> set[str]:
 
 def _full_record() -> dict:
     record = empty_record()
-    record.update(source="s", source_id="1", record_index=0, name="Nom", description="Texte",
-                  categories=["Étiquette"], concepts=["culture"], lat=45.7, lon=4.8, street="1 rue", postcode="69001",
-                  city="Lyon", country="FR", insee="69381", website="https://x.example.org", email="a@x.example.org",
-                  phone="04 00 00 00 00", opening_hours="Mo 09:00-12:00", tags=["tag"], upstream_source="Réseau",
-                  licence="ODbL-1.0", source_url="https://x.example.org/fiche/1", created_at="2021-06-14",
-                  updated_at="2024-05-06T15:05:00+02:00", status="7")
+    record.update(
+        source="s",
+        source_id="1",
+        record_index=0,
+        name="Nom",
+        description="Texte",
+        categories=["Étiquette"],
+        concepts=["culture"],
+        lat=45.7,
+        lon=4.8,
+        street="1 rue",
+        postcode="69001",
+        city="Lyon",
+        country="FR",
+        insee="69381",
+        website="https://x.example.org",
+        email="a@x.example.org",
+        phone="04 00 00 00 00",
+        opening_hours="Mo 09:00-12:00",
+        tags=["tag"],
+        upstream_source="Réseau",
+        licence="ODbL-1.0",
+        source_url="https://x.example.org/fiche/1",
+        created_at="2021-06-14",
+        updated_at="2024-05-06T15:05:00+02:00",
+        status="7",
+    )
     assert set(record) == set(INITIATIVE_COLUMNS)
     return record
 
@@ -73,20 +94,47 @@ def _full_record() -> dict:
 def _emitted_triples() -> list[ox.Triple]:
     """Every kind of triple the mapper and the provenance writer produce, with every optional field set."""
     triples = list(rdf.initiative_triples(_full_record(), BASE, rdf.Terms()))
-    source = Source(id="s", name="Source", format="gogocarto", url="https://s.example.org/api", licence="ODbL-1.0",
-                    mapping_path=Path("m.toml"), schedule="@daily", description="Une source",
-                    licence_url="https://opendatacommons.org/licenses/odbl/1-0/", landing_page="https://s.example.org/",
-                    publisher="Réseau S", maintainer="Réseau S")
-    run = {"source": "s", "run_id": "r1", "started": "2026-01-01T00:00:00+00:00", "ended": "2026-01-01T00:01:00+00:00",
-           "outcome": "success", "mode": "sample", "runner": "airflow", "url": "https://s.example.org/api",
-           "counts": {name: 1 for name in provenance.COUNTS}, "error": "x", "error_kind": "http",
-           "failed_stage": "extract", "fallback_reason": "unreachable",
-           "airflow": {"dag_id": "ingest_s", "run_id": "manual__1"},
-           "classes": {vocab.TS + "Initiative": 1, vocab.SCHEMA + "Organization": 1},
-           "checks": [{"type": "expect_column_values_to_not_be_null", "column": "name", "severity": "critical",
-                       "failed": 2, "description": "Every record has a name"},
-                      {"type": "expect_column_values_to_match_regex", "column": "email", "severity": "warning",
-                       "failed": 0}]}
+    source = Source(
+        id="s",
+        name="Source",
+        format="gogocarto",
+        url="https://s.example.org/api",
+        licence="ODbL-1.0",
+        mapping_path=Path("m.toml"),
+        schedule="@daily",
+        description="Une source",
+        licence_url="https://opendatacommons.org/licenses/odbl/1-0/",
+        landing_page="https://s.example.org/",
+        publisher="Réseau S",
+        maintainer="Réseau S",
+    )
+    run = {
+        "source": "s",
+        "run_id": "r1",
+        "started": "2026-01-01T00:00:00+00:00",
+        "ended": "2026-01-01T00:01:00+00:00",
+        "outcome": "success",
+        "mode": "sample",
+        "runner": "airflow",
+        "url": "https://s.example.org/api",
+        "counts": {name: 1 for name in provenance.COUNTS},
+        "error": "x",
+        "error_kind": "http",
+        "failed_stage": "extract",
+        "fallback_reason": "unreachable",
+        "airflow": {"dag_id": "ingest_s", "run_id": "manual__1"},
+        "classes": {vocab.TS + "Initiative": 1, vocab.SCHEMA + "Organization": 1},
+        "checks": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "column": "name",
+                "severity": "critical",
+                "failed": 2,
+                "description": "Every record has a name",
+            },
+            {"type": "expect_column_values_to_match_regex", "column": "email", "severity": "warning", "failed": 0},
+        ],
+    }
     store = ox.Store()
     store.update(provenance.success_update(source, run, BASE))  # catalogue + VoID statistics + run
     store.update(provenance.failure_update(source, {**run, "outcome": "failed"}, BASE))
@@ -112,8 +160,13 @@ def test_every_term_the_bus_writes_is_declared(ontology: rdflib.Graph) -> None:
 
 
 def test_a_misspelt_term_fails_the_closed_vocabulary_check(ontology: rdflib.Graph) -> None:
-    typos = {"http://schema.org/nmae", vocab.TS + "sourceID", "http://www.opengis.net/ont/geosparql#asWkt",
-             "https://schema.org/name", "http://purl.org/dc/terms/licence"}
+    typos = {
+        "http://schema.org/nmae",
+        vocab.TS + "sourceID",
+        "http://www.opengis.net/ont/geosparql#asWkt",
+        "https://schema.org/name",
+        "http://purl.org/dc/terms/licence",
+    }
     assert undeclared(typos, ontology) == typos
     assert undeclared({"http://schema.org/name", vocab.TS + "sourceId"}, ontology) == set()
 
@@ -132,8 +185,17 @@ def test_the_shapes_only_speak_of_declared_terms(ontology: rdflib.Graph) -> None
 def test_own_terms_are_complete(ontology: rdflib.Graph) -> None:
     kinds = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, QB.DataStructureDefinition)
     own = {s for kind in kinds for s in ontology.subjects(RDF.type, kind) if str(s).startswith(vocab.TS)}
-    assert {TS.Initiative, TS.Source, TS.IngestRun, TS.inTerritory, TS.DuplicateCandidate, TS.matchScore,
-            TS.gapIndicators, TS.refTerritory, TS.initiativeCount} <= own
+    assert {
+        TS.Initiative,
+        TS.Source,
+        TS.IngestRun,
+        TS.inTerritory,
+        TS.DuplicateCandidate,
+        TS.matchScore,
+        TS.gapIndicators,
+        TS.refTerritory,
+        TS.initiativeCount,
+    } <= own
     for term in own:
         for predicate in (RDFS.label, RDFS.comment):
             languages = {o.language for o in ontology.objects(term, predicate)}
@@ -142,7 +204,9 @@ def test_own_terms_are_complete(ontology: rdflib.Graph) -> None:
         assert any(not str(parent).startswith(vocab.TS) for parent in ontology.objects(term, RDFS.subClassOf)), term
     # every ts: term mentioned anywhere in the vocabulary files exists
     everything = _graph("transiscope.ttl", "taxonomy.ttl", "alignments.ttl", "shapes.ttl")
-    mentioned = {str(t) for triple in everything for t in triple if isinstance(t, URIRef) and str(t).startswith(vocab.TS)}
+    mentioned = {
+        str(t) for triple in everything for t in triple if isinstance(t, URIRef) and str(t).startswith(vocab.TS)
+    }
     assert {m for m in mentioned if URIRef(m) not in own} == set()
 
 
@@ -161,7 +225,8 @@ def test_gap_indicators_are_a_data_cube_structure(ontology: rdflib.Graph) -> Non
 def test_every_vocabulary_file_parses_with_both_parsers() -> None:
     for path in sorted(ONTOLOGY.glob("*.ttl")):
         assert len(rdflib.Graph().parse(path, format="turtle")) == len(
-            list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)))
+            list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE))
+        )
 
 
 # -- the taxonomy and its alignments -------------------------------------------------------------------------------
@@ -177,7 +242,7 @@ def test_taxonomy_concepts_are_complete_and_used_by_the_crosswalks(taxonomy: rdf
     assert len(tops) == 8 and len(concepts - tops) >= 24
     for concept in concepts:
         assert (concept, RDF.type, SKOS.Concept) in taxonomy
-        assert str(taxonomy.value(concept, SKOS.notation)) == str(concept)[len(TX):]
+        assert str(taxonomy.value(concept, SKOS.notation)) == str(concept)[len(TX) :]
         for predicate in (SKOS.prefLabel, SKOS.definition):
             assert {o.language for o in taxonomy.objects(concept, predicate)} == {"fr", "en"}, (concept, predicate)
         if concept not in tops:
@@ -193,8 +258,11 @@ def test_taxonomy_concepts_are_complete_and_used_by_the_crosswalks(taxonomy: rdf
 def test_alignments_are_sound(taxonomy: rdflib.Graph) -> None:
     alignments = _graph("alignments.ttl")
     relations = (SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch)
-    partners = ("http://purl.org/essglobal/standard/activities-modified/AM", "https://base.transformap.co/entity/Q",
-                pair.PAIR)
+    partners = (
+        "http://purl.org/essglobal/standard/activities-modified/AM",
+        "https://base.transformap.co/entity/Q",
+        pair.PAIR,
+    )
     seen: dict[tuple, set] = {}
     for relation in relations:
         for subject, target in alignments.subject_objects(relation):
@@ -211,10 +279,32 @@ def test_alignments_are_sound(taxonomy: rdflib.Graph) -> None:
 
 # -- the PAIR-shaped view ------------------------------------------------------------------------------------------
 #: the PAIR terms the view uses, each checked in the PAIR ontology (2-Implementation/owl/pair.ttl)
-PAIR_TERMS = {"Organization", "Event", "Place", "PhysicalPlace", "PostalAddress", "Topic", "label", "description",
-              "homePage", "e-mail", "phone", "startDate", "endDate", "hasTopic", "hasLocation", "aboutPage", "latitude",
-              "longitude", "openingHours", "hasPostalAddress", "addressStreet", "addressZipCode", "addressLocality",
-              "addressCountry"}
+PAIR_TERMS = {
+    "Organization",
+    "Event",
+    "Place",
+    "PhysicalPlace",
+    "PostalAddress",
+    "Topic",
+    "label",
+    "description",
+    "homePage",
+    "e-mail",
+    "phone",
+    "startDate",
+    "endDate",
+    "hasTopic",
+    "hasLocation",
+    "aboutPage",
+    "latitude",
+    "longitude",
+    "openingHours",
+    "hasPostalAddress",
+    "addressStreet",
+    "addressZipCode",
+    "addressLocality",
+    "addressCountry",
+}
 
 
 def _pair_store(tmp_path: Path, records: list[dict], extra_turtle: str = "") -> ox.Store:
@@ -232,7 +322,7 @@ def test_pair_view_of_sample_data(tmp_path: Path) -> None:
     for t in pair.pair_view(_pair_store(tmp_path, records)):
         view.add(tuple(rdflib.URIRef(x.value) if isinstance(x, ox.NamedNode) else rdflib.Literal(x.value) for x in t))
     used = {str(p) for p in view.predicates()} | {str(o) for o in view.objects(None, RDF.type)}
-    assert {u[len(pair.PAIR):] for u in used if u.startswith(pair.PAIR)} <= PAIR_TERMS
+    assert {u[len(pair.PAIR) :] for u in used if u.startswith(pair.PAIR)} <= PAIR_TERMS
     for record in records:
         subject = URIRef(vocab.initiative_iri(BASE, record["source"], record["source_id"]))
         assert (subject, RDF.type, PAIR.Organization) in view
@@ -263,12 +353,21 @@ def test_pair_view_of_an_event(tmp_path: Path) -> None:
         <https://w3id.org/transiscope/id/event/s/e1/location/geometry> schema:latitude "45.1"^^xsd:decimal ;
             schema:longitude "4.1"^^xsd:decimal ."""
     triples = pair.pair_view(_pair_store(tmp_path, [], event))
-    found = {(t.subject.value, t.predicate.value[len(pair.PAIR):], t.object.value) for t in triples
-             if t.predicate.value.startswith(pair.PAIR)}
+    found = {
+        (t.subject.value, t.predicate.value[len(pair.PAIR) :], t.object.value)
+        for t in triples
+        if t.predicate.value.startswith(pair.PAIR)
+    }
     e, place = "https://w3id.org/transiscope/id/event/s/e1", "https://w3id.org/transiscope/id/event/s/e1/location"
-    assert {(e, "label", "Disco soupe"), (e, "startDate", "2025-05-06T18:00:00+02:00"),
-            (e, "endDate", "2025-05-06T21:00:00+02:00"), (e, "hasLocation", place), (place, "label", "Halle"),
-            (place, "latitude", "45.1"), (place, "longitude", "4.1")} <= found
+    assert {
+        (e, "label", "Disco soupe"),
+        (e, "startDate", "2025-05-06T18:00:00+02:00"),
+        (e, "endDate", "2025-05-06T21:00:00+02:00"),
+        (e, "hasLocation", place),
+        (place, "label", "Halle"),
+        (place, "latitude", "45.1"),
+        (place, "longitude", "4.1"),
+    } <= found
     assert any(t.subject.value == e and t.object.value == pair.PAIR + "Event" for t in triples)
 
 

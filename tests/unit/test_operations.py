@@ -64,19 +64,34 @@ def _run(tmp_path: Path, **run) -> Path:
 
 
 def test_run_summary_success_and_failure(tmp_path: Path, monkeypatch) -> None:
-    ok = _run(tmp_path, run_id="20260101T000000.000Z-aaaaaa", outcome="success", airflow={"run_id": "a1"},
-              counts={"fetched": 14, "loaded": 12, "quarantined": 2, "warnings": 1, "triples": 372},
-              stages={"extract": {"seconds": 0.5}, "load": {"seconds": 1.25}})
+    ok = _run(
+        tmp_path,
+        run_id="20260101T000000.000Z-aaaaaa",
+        outcome="success",
+        airflow={"run_id": "a1"},
+        counts={"fetched": 14, "loaded": 12, "quarantined": 2, "warnings": 1, "triples": 372},
+        stages={"extract": {"seconds": 0.5}, "load": {"seconds": 1.25}},
+    )
     summary = operations.run_summary(ok)
     assert summary["outcome"] == "success" and summary["loaded"] == 12 and summary["seconds"] == 1.75
     assert operations.summary_line(summary) == (
         "run 20260101T000000.000Z-aaaaaa of s: success (fetched 14, loaded 12, quarantined 2, warnings 1, "
-        "triples 372; 1.75 s)")
-    bad = _run(tmp_path, run_id="20260102T000000.000Z-bbbbbb", outcome="failed", airflow={"run_id": "a2"},
-               failed_stage="extract", error_kind="http", error="HTTP 404 from the source")
+        "triples 372; 1.75 s)"
+    )
+    bad = _run(
+        tmp_path,
+        run_id="20260102T000000.000Z-bbbbbb",
+        outcome="failed",
+        airflow={"run_id": "a2"},
+        failed_stage="extract",
+        error_kind="http",
+        error="HTTP 404 from the source",
+    )
     line = operations.summary_line(operations.run_summary(bad))
-    assert line.endswith("failed (fetched -, loaded -, quarantined -, warnings -, triples -; 0 s); "
-                         "failed at extract (http): HTTP 404 from the source")
+    assert line.endswith(
+        "failed (fetched -, loaded -, quarantined -, warnings -, triples -; 0 s); "
+        "failed at extract (http): HTTP 404 from the source"
+    )
     assert len(json.dumps(operations.run_summary(bad))) < 1000  # small enough for XCom
 
     monkeypatch.setenv("TRANSISCOPE_HOME", str(tmp_path))

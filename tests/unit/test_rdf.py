@@ -20,13 +20,26 @@ BASE = "https://w3id.org/transiscope/"
 
 def _record(**values: object) -> dict:
     record = empty_record()
-    record.update(source="presdecheznous", source_id="éco lieu>12", name='Le "Zinc" <b>', lat=45.754,
-                  lon=4.843, street="1 rue de la Paix", postcode="69001", city="Lyon", country="FR",
-                  categories=["Alimentation & Agriculture"], concepts=["agriculture-alimentation"],
-                  website="https://zinc.example.org/?a=1&b=<2>", email="contact@zinc.example.org",
-                  licence="ODbL-1.0", source_url="https://pdcn.example.org/map#/fiche/x/%C3%A9co/",
-                  updated_at="2018-06-14", created_at="2021-06-14T09:12:33+02:00",
-                  description='Ligne 1\n"citée" } . <http://evil> .')
+    record.update(
+        source="presdecheznous",
+        source_id="éco lieu>12",
+        name='Le "Zinc" <b>',
+        lat=45.754,
+        lon=4.843,
+        street="1 rue de la Paix",
+        postcode="69001",
+        city="Lyon",
+        country="FR",
+        categories=["Alimentation & Agriculture"],
+        concepts=["agriculture-alimentation"],
+        website="https://zinc.example.org/?a=1&b=<2>",
+        email="contact@zinc.example.org",
+        licence="ODbL-1.0",
+        source_url="https://pdcn.example.org/map#/fiche/x/%C3%A9co/",
+        updated_at="2018-06-14",
+        created_at="2021-06-14T09:12:33+02:00",
+        description='Ligne 1\n"citée" } . <http://evil> .',
+    )
     record.update(values)
     return record
 
@@ -72,8 +85,20 @@ def test_schema_org_is_http_and_no_blank_nodes(tmp_path: Path) -> None:
 
 
 def test_missing_values_give_no_triples(tmp_path: Path) -> None:
-    graph, _ = _graph(tmp_path, _record(lat=None, lon=None, street=None, postcode=None, city=None,
-                                        country=None, website=None, email=None, description=None))
+    graph, _ = _graph(
+        tmp_path,
+        _record(
+            lat=None,
+            lon=None,
+            street=None,
+            postcode=None,
+            city=None,
+            country=None,
+            website=None,
+            email=None,
+            description=None,
+        ),
+    )
     assert not list(graph.objects(predicate=GEO.hasGeometry))
     assert not list(graph.objects(predicate=SCHEMA.address))
     assert not list(graph.objects(predicate=SCHEMA.email))
@@ -86,8 +111,17 @@ def test_iris_are_stable_and_distinct(tmp_path: Path) -> None:
     assert vocab.initiative_iri(BASE, "s", "a b") != vocab.initiative_iri(BASE, "s", "a+b")
 
 
-@pytest.mark.parametrize(("value", "text"), [(2.9e-05, "0.000029"), (45.0, "45.0"), (-61.5, "-61.5"),
-                                             (1e-07, "0.0000001"), (48.856614, "48.856614"), (2, "2.0")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2.9e-05, "0.000029"),
+        (45.0, "45.0"),
+        (-61.5, "-61.5"),
+        (1e-07, "0.0000001"),
+        (48.856614, "48.856614"),
+        (2, "2.0"),
+    ],
+)
 def test_coordinates_are_xsd_decimals_without_exponent(value: float, text: str) -> None:
     assert rdf.decimal_text(value) == text
     assert float(text) == value

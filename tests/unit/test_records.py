@@ -9,8 +9,9 @@ from transiscope.ingest.records import parse_date, to_float
 
 
 def test_html_is_stripped_and_entities_decoded() -> None:
-    html = ("<p>L&#39;atelier <strong>r&eacute;pare</strong> v&eacute;los&nbsp;&amp; grille-pain.</p>"
-            "<p>Ouvert à tous</p>")
+    html = (
+        "<p>L&#39;atelier <strong>r&eacute;pare</strong> v&eacute;los&nbsp;&amp; grille-pain.</p><p>Ouvert à tous</p>"
+    )
     assert clean_text(html) == "L'atelier répare vélos & grille-pain.\n\nOuvert à tous"
 
 
@@ -44,8 +45,19 @@ def test_real_contact_is_kept() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(45.76, 45.76), ("45.76", 45.76), ("45,76", 45.76), (" 4.8 ", 4.8), (3, 3.0),
-     ("", None), ("abc", None), (None, None), (True, None), ("nan", None), ("inf", None)],
+    [
+        (45.76, 45.76),
+        ("45.76", 45.76),
+        ("45,76", 45.76),
+        (" 4.8 ", 4.8),
+        (3, 3.0),
+        ("", None),
+        ("abc", None),
+        (None, None),
+        (True, None),
+        ("nan", None),
+        ("inf", None),
+    ],
 )
 def test_coordinates(value: object, expected: float | None) -> None:
     assert to_float(value) == expected

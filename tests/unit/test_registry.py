@@ -22,8 +22,15 @@ def _write(tmp_path: Path, registry: str, mapping: str = GOOD_MAPPING) -> Path:
 
 
 def _entry(**overrides: str) -> str:
-    values = {"id": "amap-idf", "name": "AMAP IdF", "format": "gogocarto", "licence": "ODbL-1.0",
-              "url": "https://amap.example.org/api/elements.json", "mapping": "m.toml", **overrides}
+    values = {
+        "id": "amap-idf",
+        "name": "AMAP IdF",
+        "format": "gogocarto",
+        "licence": "ODbL-1.0",
+        "url": "https://amap.example.org/api/elements.json",
+        "mapping": "m.toml",
+        **overrides,
+    }
     return "[[source]]\n" + "".join(f'{k} = "{v}"\n' for k, v in values.items() if v is not None)
 
 
@@ -89,8 +96,9 @@ def test_good_schedules(tmp_path: Path, schedule: str) -> None:
     assert source.schedule == (schedule or None)
 
 
-@pytest.mark.parametrize(("schedule", "message"), [("@dayly", "is not one of @once"),
-                                                    ("0 3 * *", "is not a 5-field cron expression")])
+@pytest.mark.parametrize(
+    ("schedule", "message"), [("@dayly", "is not one of @once"), ("0 3 * *", "is not a 5-field cron expression")]
+)
 def test_bad_schedule_names_its_source(tmp_path: Path, schedule: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         load_registry(_write(tmp_path, _entry(schedule=schedule)))

@@ -127,9 +127,14 @@ def _pyshacl_results(data: Path, shapes_graph: rdflib.Graph) -> set[tuple[str, s
         graph.parse(vocabulary, format="turtle")
     logging.getLogger("rdflib").setLevel(logging.CRITICAL)
     _, report, _ = pyshacl.validate(graph, shacl_graph=shapes_graph)
-    return {(str(report.value(r, SH.focusNode)), str(report.value(r, SH.sourceShape)),
-             str(report.value(r, SH.sourceConstraintComponent)).rsplit("#", 1)[1])
-            for r in report.subjects(rdflib.RDF.type, SH.ValidationResult)}
+    return {
+        (
+            str(report.value(r, SH.focusNode)),
+            str(report.value(r, SH.sourceShape)),
+            str(report.value(r, SH.sourceConstraintComponent)).rsplit("#", 1)[1],
+        )
+        for r in report.subjects(rdflib.RDF.type, SH.ValidationResult)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +147,15 @@ def test_every_shape_compiles_and_speaks_both_languages(shapes_graph: rdflib.Gra
     checks = shapes.compile_shapes(ox.parse(path=str(SHAPES), format=ox.RdfFormat.TURTLE))
     assert len(checks) > 80
     targets = " ".join(c.target for c in checks)
-    for target in ("ontology#Initiative", "sf#Point", "schema.org/PostalAddress", "schema.org/Place",
-                   "schema.org/Event", "ontology#Source", "ontology#IngestRun"):
+    for target in (
+        "ontology#Initiative",
+        "sf#Point",
+        "schema.org/PostalAddress",
+        "schema.org/Place",
+        "schema.org/Event",
+        "ontology#Source",
+        "ontology#IngestRun",
+    ):
         assert target + ">" in targets
     for check in checks:
         assert {"en", "fr"} <= set(check.messages), f"{check.shape} has no French and English sh:message"
@@ -262,7 +274,8 @@ def test_a_decimal_written_with_an_exponent_is_refused(tmp_path: Path) -> None:
     turtle = GOOD.replace('"4.84"^^xsd:decimal', '"2.9e-05"^^xsd:decimal').replace("POINT(4.84", "POINT(2.9e-05")
     data = _ntriples(tmp_path, turtle)
     assert shapes.check_shapes(data)[I + "ok"][0] == (
-        "A point has at most one longitude, a decimal number written without exponent. (found: 2.9e-05)")
+        "A point has at most one longitude, a decimal number written without exponent. (found: 2.9e-05)"
+    )
 
 
 # -- both engines agree --------------------------------------------------------------------------------------
@@ -278,11 +291,21 @@ def test_pyshacl_and_the_compiled_engine_report_the_same_results(tmp_path: Path,
     theirs = _pyshacl_results(data, shapes_graph)
     assert len(ours) > 30
     assert {c for _, _, c in ours} >= {
-        "MinCountConstraintComponent", "MaxCountConstraintComponent", "DatatypeConstraintComponent",
-        "NodeKindConstraintComponent", "ClassConstraintComponent", "PatternConstraintComponent",
-        "MinInclusiveConstraintComponent", "MaxInclusiveConstraintComponent", "InConstraintComponent",
-        "HasValueConstraintComponent", "EqualsConstraintComponent", "LessThanOrEqualsConstraintComponent",
-        "NotConstraintComponent", "OrConstraintComponent", "SPARQLConstraintComponent",
+        "MinCountConstraintComponent",
+        "MaxCountConstraintComponent",
+        "DatatypeConstraintComponent",
+        "NodeKindConstraintComponent",
+        "ClassConstraintComponent",
+        "PatternConstraintComponent",
+        "MinInclusiveConstraintComponent",
+        "MaxInclusiveConstraintComponent",
+        "InConstraintComponent",
+        "HasValueConstraintComponent",
+        "EqualsConstraintComponent",
+        "LessThanOrEqualsConstraintComponent",
+        "NotConstraintComponent",
+        "OrConstraintComponent",
+        "SPARQLConstraintComponent",
     }
     assert ours == theirs, f"only ours: {sorted(ours - theirs)}; only pyshacl: {sorted(theirs - ours)}"
 
@@ -301,17 +324,39 @@ def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
 
     registry = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
     source = registry.get("transiscope")
-    success = {"source": source.id, "run_id": "20260101T000000.000Z-aaaaaa", "started": "2026-01-01T00:00:00+00:00",
-               "ended": "2026-01-01T00:00:05+00:00", "outcome": "success", "mode": "sample", "runner": "cli",
-               "url": source.url, "counts": {"fetched": 14, "loaded": 12, "quarantined": 2, "warnings": 2,
-                                             "triples": 372},
-               "classes": {vocab.TS + "Initiative": 12}, "airflow": {},
-               "checks": [{"type": "expect_column_values_to_not_be_null", "column": "name", "severity": "critical",
-                           "failed": 1, "description": "Every record has a name"}]}
-    failed = {**success, "run_id": "20260102T000000.000Z-bbbbbb", "started": "2026-01-02T00:00:00+00:00",
-              "ended": "2026-01-02T00:00:01+00:00", "outcome": "failed", "error": "the store refused the update",
-              "error_kind": "StoreError", "failed_stage": "load",
-              "counts": {"fetched": 14, "loaded": 0, "quarantined": 2, "not_loaded": 12}}
+    success = {
+        "source": source.id,
+        "run_id": "20260101T000000.000Z-aaaaaa",
+        "started": "2026-01-01T00:00:00+00:00",
+        "ended": "2026-01-01T00:00:05+00:00",
+        "outcome": "success",
+        "mode": "sample",
+        "runner": "cli",
+        "url": source.url,
+        "counts": {"fetched": 14, "loaded": 12, "quarantined": 2, "warnings": 2, "triples": 372},
+        "classes": {vocab.TS + "Initiative": 12},
+        "airflow": {},
+        "checks": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "column": "name",
+                "severity": "critical",
+                "failed": 1,
+                "description": "Every record has a name",
+            }
+        ],
+    }
+    failed = {
+        **success,
+        "run_id": "20260102T000000.000Z-bbbbbb",
+        "started": "2026-01-02T00:00:00+00:00",
+        "ended": "2026-01-02T00:00:01+00:00",
+        "outcome": "failed",
+        "error": "the store refused the update",
+        "error_kind": "StoreError",
+        "failed_stage": "load",
+        "counts": {"fetched": 14, "loaded": 0, "quarantined": 2, "not_loaded": 12},
+    }
     store = ox.Store()
     store.update(provenance.success_update(source, success, BASE))
     store.update(provenance.failure_update(source, failed, BASE))
@@ -323,5 +368,8 @@ def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
     store.update(provenance.failure_update(source, broken, BASE))
     with data.open("wb") as out:
         ox.serialize((ox.Triple(q.subject, q.predicate, q.object) for q in store), out, ox.RdfFormat.N_TRIPLES)
-    assert shapes.check_shapes(data) == {vocab.run_iri(BASE, source.id, "x"): [
-        "The counts do not add up: 14 records fetched, but loaded + quarantined (+ not loaded) differ."]}
+    assert shapes.check_shapes(data) == {
+        vocab.run_iri(BASE, source.id, "x"): [
+            "The counts do not add up: 14 records fetched, but loaded + quarantined (+ not loaded) differ."
+        ]
+    }

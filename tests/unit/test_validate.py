@@ -17,8 +17,16 @@ EXPECTATIONS = PROJECT_ROOT / "expectations"
 
 def _record(source_id: str, **values: object) -> dict:
     record = empty_record()
-    record.update(source="transiscope", source_id=source_id, name=f"Initiative {source_id}", lat=45.76,
-                  lon=4.83, postcode="69001", licence="ODbL-1.0", website="https://a.example.org")
+    record.update(
+        source="transiscope",
+        source_id=source_id,
+        name=f"Initiative {source_id}",
+        lat=45.76,
+        lon=4.83,
+        postcode="69001",
+        licence="ODbL-1.0",
+        website="https://a.example.org",
+    )
     record.update(values)
     return record
 
@@ -59,8 +67,10 @@ def test_warnings_are_loaded_and_reported(suite: dict) -> None:
 
 
 def test_overseas_points_are_in_france(suite: dict) -> None:
-    records = [_record("reunion", lat=-21.115, lon=55.536, postcode="97400"),
-               _record("guyane", lat=4.937, lon=-52.326, postcode="97300")]
+    records = [
+        _record("reunion", lat=-21.115, lon=55.536, postcode="97400"),
+        _record("guyane", lat=4.937, lon=-52.326, postcode="97300"),
+    ]
     assert validate_records(records, suite).valid == [0, 1]
 
 
@@ -78,12 +88,26 @@ def test_summary_counts_failures_per_expectation(suite: dict) -> None:
 
 def test_source_suite_overrides_and_disables(tmp_path: Path) -> None:
     (tmp_path / "initiatives.json").write_text((EXPECTATIONS / "initiatives.json").read_text())
-    (tmp_path / "s.json").write_text(json.dumps({"name": "s", "expectations": [
-        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "postcode", "regex": "^\\d{5}$"},
-         "severity": "critical", "meta": {"reason": "strict postcode"}},
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "in_france", "value_set": [True]},
-         "meta": {"disabled": True}},
-    ]}))
+    (tmp_path / "s.json").write_text(
+        json.dumps(
+            {
+                "name": "s",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_match_regex",
+                        "kwargs": {"column": "postcode", "regex": "^\\d{5}$"},
+                        "severity": "critical",
+                        "meta": {"reason": "strict postcode"},
+                    },
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "in_france", "value_set": [True]},
+                        "meta": {"disabled": True},
+                    },
+                ],
+            }
+        )
+    )
     suite = suite_config(tmp_path, "s")
     outcome = validate_records([_record("p", postcode="7500"), _record("de", lat=52.5, lon=13.4)], suite)
     assert outcome.quarantined == {0: ["strict postcode"]}
@@ -98,8 +122,10 @@ def test_missing_or_broken_suite_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_unknown_column_is_a_config_error() -> None:
-    suite = {"name": "x", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nom"}}]}
+    suite = {
+        "name": "x",
+        "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nom"}}],
+    }
     with pytest.raises(ConfigError, match="unknown columns: nom"):
         validate_records([_record("a")], suite)
 
@@ -132,8 +158,16 @@ def _event(source_id: str, **values: object) -> dict:
     from transiscope.ingest.records import EVENT_COLUMNS
 
     record = empty_record(EVENT_COLUMNS)
-    record.update(source="agenda", source_id=source_id, name=f"Atelier {source_id}", lat=45.76, lon=4.83,
-                  start="2026-12-05T14:00:00+01:00", end="2026-12-05T17:00:00+01:00", concepts=["repair-cafes"])
+    record.update(
+        source="agenda",
+        source_id=source_id,
+        name=f"Atelier {source_id}",
+        lat=45.76,
+        lon=4.83,
+        start="2026-12-05T14:00:00+01:00",
+        end="2026-12-05T17:00:00+01:00",
+        concepts=["repair-cafes"],
+    )
     record.update(values)
     return record
 
@@ -150,8 +184,7 @@ def test_event_suite() -> None:
     ]
     outcome = validate_records(events, suite)
     assert outcome.valid == [0, 3, 4]
-    assert outcome.quarantined[1] == [
-        "ends (2026-12-05T10:00:00+01:00) before it starts (2026-12-05T14:00:00+01:00)"]
+    assert outcome.quarantined[1] == ["ends (2026-12-05T10:00:00+01:00) before it starts (2026-12-05T14:00:00+01:00)"]
     assert outcome.quarantined[2] == ["no readable start date"]
     assert 3 not in outcome.warnings  # no position is fine for an online event
     assert any("more than three years ahead" in r for r in outcome.warnings[4])

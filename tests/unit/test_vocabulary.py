@@ -111,11 +111,13 @@ def test_the_page_escapes_what_it_shows(tmp_path: Path) -> None:
     for name in ("transiscope.ttl", "taxonomy.ttl"):
         shutil.copyfile(ONTOLOGY / name, tmp_path / name)
     (tmp_path / "evil.ttl").write_text(
-        '@prefix ts: <https://w3id.org/transiscope/ontology#> . @prefix owl: <http://www.w3.org/2002/07/owl#> .\n'
-        '@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
-        'ts:Evil a owl:Class ; rdfs:subClassOf owl:Thing ;\n'
+        "@prefix ts: <https://w3id.org/transiscope/ontology#> . @prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "ts:Evil a owl:Class ; rdfs:subClassOf owl:Thing ;\n"
         '    rdfs:label "<script>alert(1)</script>"@fr , "Tom & \\"Jerry\\""@en ;\n'
-        '    rdfs:comment "<img src=x onerror=alert(2)>"@fr , "a < b"@en .\n', encoding="utf-8")
+        '    rdfs:comment "<img src=x onerror=alert(2)>"@fr , "a < b"@en .\n',
+        encoding="utf-8",
+    )
     html = vocabulary.render_vocabulary_page(tmp_path)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
@@ -140,7 +142,11 @@ def test_sources_scheme_has_one_concept_per_source(registry) -> None:
         assert (concept, RDF.type, SKOS.Concept) in graph
         assert str(graph.value(concept, SKOS.notation)) == source.id
         assert {(str(o), o.language) for o in graph.objects(concept, SKOS.prefLabel)} == {
-            (source.name, "fr"), (source.name, "en")}
-        assert graph.value(concept, rdflib.URIRef(vocab.FOAF + "focus")) == rdflib.URIRef(vocab.source_iri(BASE, source.id))
+            (source.name, "fr"),
+            (source.name, "en"),
+        }
+        assert graph.value(concept, rdflib.URIRef(vocab.FOAF + "focus")) == rdflib.URIRef(
+            vocab.source_iri(BASE, source.id)
+        )
         if source.description:
             assert str(graph.value(concept, SKOS.definition)) == source.description

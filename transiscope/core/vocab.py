@@ -49,6 +49,7 @@ SPARQL_PREFIXES = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
 
 A = ox.NamedNode(RDF + "type")
 
+
 def quote_id(value: str) -> str:
     """Percent-encode an id for use as one IRI path segment: spaces, ``>``, quotes, unicode, ``/``.
 

@@ -34,8 +34,13 @@ class StepResult:
     figures: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "outcome": self.outcome, "line": self.line, "seconds": round(self.seconds, 2),
-                **self.figures}
+        return {
+            "step": self.step,
+            "outcome": self.outcome,
+            "line": self.line,
+            "seconds": round(self.seconds, 2),
+            **self.figures,
+        }
 
 
 def parse_steps(text: str) -> tuple[str, ...]:
@@ -52,10 +57,18 @@ def link_step(settings: Settings, progress: Callable[[str], None] | None = None)
 
     started = time.monotonic()
     summary = run_link(settings, progress=progress)
-    figures = {"records": summary.records, "compared_pairs": summary.compared_pairs, "same_as": summary.same_as,
-               "candidates": summary.candidates, "clusters": summary.clusters, "triples": summary.triples}
-    line = (f"{summary.records:,} records, {summary.compared_pairs:,} pairs compared: {summary.same_as:,} sameAs, "
-            f"{summary.candidates:,} candidates for review, {summary.clusters:,} consolidated initiatives")
+    figures = {
+        "records": summary.records,
+        "compared_pairs": summary.compared_pairs,
+        "same_as": summary.same_as,
+        "candidates": summary.candidates,
+        "clusters": summary.clusters,
+        "triples": summary.triples,
+    }
+    line = (
+        f"{summary.records:,} records, {summary.compared_pairs:,} pairs compared: {summary.same_as:,} sameAs, "
+        f"{summary.candidates:,} candidates for review, {summary.clusters:,} consolidated initiatives"
+    )
     return StepResult("link", "success", line, time.monotonic() - started, figures)
 
 
@@ -64,10 +77,16 @@ def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None)
 
     started = time.monotonic()
     summary = run_gaps(settings, progress=progress)
-    figures = {"items": summary.items, "disagreements": summary.disagreements,
-               "concepts": len(summary.national), "triples": sum(summary.triples.values())}
-    line = (f"{summary.items:,} initiatives and events placed, {len(summary.national)} concepts measured, "
-            f"{summary.disagreements:,} points in another commune than declared")
+    figures = {
+        "items": summary.items,
+        "disagreements": summary.disagreements,
+        "concepts": len(summary.national),
+        "triples": sum(summary.triples.values()),
+    }
+    line = (
+        f"{summary.items:,} initiatives and events placed, {len(summary.national)} concepts measured, "
+        f"{summary.disagreements:,} points in another commune than declared"
+    )
     return StepResult("gaps", "success", line, time.monotonic() - started, figures)
 
 
@@ -77,15 +96,24 @@ def export_step(settings: Settings, progress: Callable[[str], None] | None = Non
     started = time.monotonic()
     summary = export_all(settings, progress=progress)
     state = "unchanged (same bytes)" if summary.unchanged else "new data"
-    figures = {"initiatives": summary.initiatives, "events": summary.events, "files": summary.files,
-               "bytes": summary.bytes, "unchanged": summary.unchanged}
-    line = (f"{summary.initiatives:,} initiatives, {summary.events:,} events: {summary.files} files in "
-            f"{summary.out_dir} ({state})")
+    figures = {
+        "initiatives": summary.initiatives,
+        "events": summary.events,
+        "files": summary.files,
+        "bytes": summary.bytes,
+        "unchanged": summary.unchanged,
+    }
+    line = (
+        f"{summary.initiatives:,} initiatives, {summary.events:,} events: {summary.files} files in "
+        f"{summary.out_dir} ({state})"
+    )
     return StepResult("export", "success", line, time.monotonic() - started, figures)
 
 
 RUNNERS: dict[str, Callable[[Settings, Callable[[str], None] | None], StepResult]] = {
-    "link": link_step, "gaps": gaps_step, "export": export_step,
+    "link": link_step,
+    "gaps": gaps_step,
+    "export": export_step,
 }
 
 
@@ -96,8 +124,9 @@ def run_step(step: str, settings: Settings, progress: Callable[[str], None] | No
     return RUNNERS[step](settings, progress)
 
 
-def run_downstream(settings: Settings, steps: Sequence[str] = STEPS,
-                   progress: Callable[[str], None] | None = None) -> list[StepResult]:
+def run_downstream(
+    settings: Settings, steps: Sequence[str] = STEPS, progress: Callable[[str], None] | None = None
+) -> list[StepResult]:
     """Every asked step in order; a failed step is reported and the next ones still run (an export of the
     data as it is beats no export), so the caller decides what a failure means."""
     results = []
@@ -106,6 +135,13 @@ def run_downstream(settings: Settings, steps: Sequence[str] = STEPS,
         try:
             results.append(run_step(step, settings, progress))
         except TransiscopeError as error:
-            results.append(StepResult(step, "failed", str(error), time.monotonic() - started,
-                                      {"error_kind": getattr(error, "kind", "error")}))
+            results.append(
+                StepResult(
+                    step,
+                    "failed",
+                    str(error),
+                    time.monotonic() - started,
+                    {"error_kind": getattr(error, "kind", "error")},
+                )
+            )
     return results

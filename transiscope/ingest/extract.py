@@ -135,7 +135,7 @@ def check_content(source_id: str, url: str, content_type: str, head: bytes, expe
         lower = lowered.lower()
         if "<title>" in lower:
             begin = lower.index("<title>") + 7
-            title = " ".join(lowered[begin:lower.find("</title>", begin)].split())[:80]
+            title = " ".join(lowered[begin : lower.find("</title>", begin)].split())[:80]
         shown = f", title {title!r}" if title else f", starting {' '.join(lowered[:80].split())!r}"
         raise MalformedPayload(
             f"source {source_id!r}: {_host(url)} answered an HTML page (Content-Type "
@@ -143,12 +143,19 @@ def check_content(source_id: str, url: str, content_type: str, head: bytes, expe
         )
 
 
-def _request(session: requests.Session, url: str, http: HttpSettings, source_id: str,
-             params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+def _request(
+    session: requests.Session,
+    url: str,
+    http: HttpSettings,
+    source_id: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     """GET with the error mapping shared by every extract; the response is streamed and open."""
     try:
-        response = session.get(url, params=params, headers=headers,
-                               timeout=(http.connect_timeout, http.read_timeout), stream=True)
+        response = session.get(
+            url, params=params, headers=headers, timeout=(http.connect_timeout, http.read_timeout), stream=True
+        )
     except requests.exceptions.RetryError as exc:
         raise SourceHTTPError(
             f"source {source_id!r}: {_host(url)} kept failing after {http.retries} retries ({exc})"
@@ -170,9 +177,7 @@ def _request(session: requests.Session, url: str, http: HttpSettings, source_id:
             why = "it could not be reached"
         raise SourceUnreachable(f"source {source_id!r}: {url} is unreachable: {why}") from None
     except requests.exceptions.Timeout:
-        raise SourceUnreachable(
-            f"source {source_id!r}: {url} did not answer within {http.read_timeout:g} s"
-        ) from None
+        raise SourceUnreachable(f"source {source_id!r}: {url} did not answer within {http.read_timeout:g} s") from None
     except requests.exceptions.RequestException as exc:
         raise SourceUnreachable(f"source {source_id!r}: request to {url} failed: {exc}") from None
     if response.status_code >= 400:
@@ -235,8 +240,10 @@ def fetch(
     if conditional and conditional.get("last_modified"):
         headers["If-Modified-Since"] = str(conditional["last_modified"])
     LIMITER.wait(_host(url), min_interval)
-    with make_session(http, connect_retries) as session, \
-            _request(session, url, http, source_id, headers=headers or None) as response:
+    with (
+        make_session(http, connect_retries) as session,
+        _request(session, url, http, source_id, headers=headers or None) as response,
+    ):
         size = 0
         if response.status_code != 304:
             try:
@@ -244,8 +251,9 @@ def fetch(
                     first = True
                     for chunk in _chunks(response, url, source_id, http.max_bytes):
                         if first:
-                            check_content(source_id, url, response.headers.get("Content-Type", ""),
-                                          chunk[:2048], expect)
+                            check_content(
+                                source_id, url, response.headers.get("Content-Type", ""), chunk[:2048], expect
+                            )
                             first = False
                         size += len(chunk)
                         out.write(chunk)
@@ -284,8 +292,15 @@ class Fetcher:
     ``max_requests`` bounds every loop a connector runs (a source that paginates forever fails).
     """
 
-    def __init__(self, http: HttpSettings, source_id: str, *, min_interval: float = 0.0,
-                 connect_retries: int | None = None, max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
+    def __init__(
+        self,
+        http: HttpSettings,
+        source_id: str,
+        *,
+        min_interval: float = 0.0,
+        connect_retries: int | None = None,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
+    ) -> None:
         self.http = http
         self.source_id = source_id
         self.min_interval = min_interval
@@ -315,8 +330,7 @@ class Fetcher:
             parts = []
             for chunk in _chunks(response, url, self.source_id, self.http.max_bytes - self.bytes):
                 if not parts:
-                    check_content(self.source_id, url, response.headers.get("Content-Type", ""),
-                                  chunk[:2048], expect)
+                    check_content(self.source_id, url, response.headers.get("Content-Type", ""), chunk[:2048], expect)
                 parts.append(chunk)
                 self.bytes += len(chunk)
             return b"".join(parts)
@@ -344,8 +358,6 @@ def parse_json(body: bytes, source_id: str, url: str = "") -> Any:
         ) from None
 
 
-
-
 def source_http(http: HttpSettings, source: Any) -> HttpSettings:
     """The HTTP limits of one source: its ``max_bytes`` (to catch a payload 10x its usual size) if lower."""
     cap = source.extra.get("max_bytes")
@@ -354,8 +366,15 @@ def source_http(http: HttpSettings, source: Any) -> HttpSettings:
     return http
 
 
-def extract_source(source: Any, url: str, run_dir: Path, http: HttpSettings, *,
-                   previous: dict[str, Any] | None = None, connect_retries: int | None = None) -> dict[str, Any]:
+def extract_source(
+    source: Any,
+    url: str,
+    run_dir: Path,
+    http: HttpSettings,
+    *,
+    previous: dict[str, Any] | None = None,
+    connect_retries: int | None = None,
+) -> dict[str, Any]:
     """Fetch one source into ``run_dir/raw.json``: the stats of the extract stage.
 
     One-request formats: a streamed GET, conditional on the validators of ``previous`` (the last
@@ -374,25 +393,45 @@ def extract_source(source: Any, url: str, run_dir: Path, http: HttpSettings, *,
     if hasattr(fmt, "extract_pages"):
         mapping = source.load_mapping()
         max_requests = int(source.extra.get("max_requests", DEFAULT_MAX_REQUESTS))
-        with Fetcher(http, source.id, min_interval=min_interval, connect_retries=connect_retries,
-                     max_requests=max_requests) as fetcher:
+        with Fetcher(
+            http, source.id, min_interval=min_interval, connect_retries=connect_retries, max_requests=max_requests
+        ) as fetcher:
             pages = fmt.extract_pages(fetcher, url, source, mapping, previous)
         body = json.dumps(pages, ensure_ascii=False).encode("utf-8")
         partial = destination.with_name(destination.name + ".part")
         partial.write_bytes(body)
         partial.replace(destination)
-        meta = {"url": url, "path": str(destination), "status": fetcher.last_status, "bytes": len(body),
-                "requests": fetcher.requests, "pages": len(pages), "seconds": round(time.monotonic() - started, 3),
-                "fetched_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        destination.with_name(destination.name + ".meta.json").write_text(json.dumps(meta, indent=2),
-                                                                          encoding="utf-8")
-        return {"bytes": fetcher.bytes, "http_status": fetcher.last_status, "url": url,
-                "requests": fetcher.requests, "pages": len(pages)}
+        meta = {
+            "url": url,
+            "path": str(destination),
+            "status": fetcher.last_status,
+            "bytes": len(body),
+            "requests": fetcher.requests,
+            "pages": len(pages),
+            "seconds": round(time.monotonic() - started, 3),
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        destination.with_name(destination.name + ".meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return {
+            "bytes": fetcher.bytes,
+            "http_status": fetcher.last_status,
+            "url": url,
+            "requests": fetcher.requests,
+            "pages": len(pages),
+        }
     conditional = None
     if previous and (previous.get("etag") or previous.get("last_modified")):
         conditional = {"etag": previous.get("etag"), "last_modified": previous.get("last_modified")}
-    result = fetch(url, destination, http, source_id=source.id, connect_retries=connect_retries,
-                   conditional=conditional, expect=expect, min_interval=min_interval)
+    result = fetch(
+        url,
+        destination,
+        http,
+        source_id=source.id,
+        connect_retries=connect_retries,
+        conditional=conditional,
+        expect=expect,
+        min_interval=min_interval,
+    )
     stats = {"bytes": result.bytes, "http_status": result.status, "url": result.url, "requests": 1}
     if result.status == 304:
         stats.update(not_modified=True, since_run=previous["run_id"] if previous else None)

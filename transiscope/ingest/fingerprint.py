@@ -89,8 +89,7 @@ def payload_digest(raw: Path, source: Source) -> str:
     return file_digest(raw)
 
 
-def inputs_digest(payload: str, source: Source, settings: Settings, mode: str,
-                  today: datetime | None = None) -> str:
+def inputs_digest(payload: str, source: Source, settings: Settings, mode: str, today: datetime | None = None) -> str:
     """One digest of everything the stages after the extract read (see the module docstring);
     ``payload`` is :func:`payload_digest` of the run's raw payload."""
     digest = hashlib.sha256()

@@ -269,24 +269,35 @@ def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> 
     specs: dict[str, FieldSpec] = {}
     for column, raw in (data.get("fields") or {}).items():
         if column not in allowed:
-            raise config_error(path, f"[fields].{column} is not a column of canonical {kind} records "
-                                     f"(one of: {', '.join(sorted(allowed))})", f"{column}")
+            raise config_error(
+                path,
+                f"[fields].{column} is not a column of canonical {kind} records (one of: {', '.join(sorted(allowed))})",
+                f"{column}",
+            )
         if isinstance(raw, str | list):
             raw = {"path": raw}
         if not isinstance(raw, dict):
             raise config_error(path, f"[fields].{column} must be a path, a list of paths or a table", column)
         unknown_keys = set(raw) - {"path", "apply", "default", "template"}
         if unknown_keys:
-            raise config_error(path, f"[fields].{column} has unknown key(s) {', '.join(sorted(unknown_keys))} "
-                                     "(allowed: path, apply, default, template)", sorted(unknown_keys)[0])
+            raise config_error(
+                path,
+                f"[fields].{column} has unknown key(s) {', '.join(sorted(unknown_keys))} "
+                "(allowed: path, apply, default, template)",
+                sorted(unknown_keys)[0],
+            )
         paths_raw = raw.get("path", [])
         paths_raw = [paths_raw] if isinstance(paths_raw, str) else paths_raw
         paths = []
         for text in paths_raw:
             parsed = parse_path(text)
             if parsed is None:
-                raise config_error(path, f"[fields].{column}: bad path {text!r} (dotted names such as "
-                                         "\"location.address\", \"*\" for every item of a list)", str(text))
+                raise config_error(
+                    path,
+                    f"[fields].{column}: bad path {text!r} (dotted names such as "
+                    '"location.address", "*" for every item of a list)',
+                    str(text),
+                )
             paths.append(parsed)
         template = raw.get("template")
         if template is not None:
@@ -300,23 +311,31 @@ def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> 
         for item in [apply] if isinstance(apply, str) else apply:
             parsed_fn = _parse_function(item)
             if parsed_fn is None or parsed_fn[0] not in FUNCTIONS:
-                raise config_error(path, f"[fields].{column}: unknown function {item!r} (known: "
-                                         f"{', '.join(sorted(FUNCTIONS))})", str(item))
+                raise config_error(
+                    path,
+                    f"[fields].{column}: unknown function {item!r} (known: {', '.join(sorted(FUNCTIONS))})",
+                    str(item),
+                )
             if parsed_fn[0] in NEEDS_ARGUMENT and not parsed_fn[1]:
-                raise config_error(path, f"[fields].{column}: {parsed_fn[0]} needs an argument, e.g. "
-                                         f"\"{parsed_fn[0]}:%d/%m/%Y\"", str(item))
+                raise config_error(
+                    path,
+                    f'[fields].{column}: {parsed_fn[0]} needs an argument, e.g. "{parsed_fn[0]}:%d/%m/%Y"',
+                    str(item),
+                )
             if parsed_fn[0] == "wall_time" and parsed_fn[1]:
                 try:
                     ZoneInfo(parsed_fn[1])
                 except (ZoneInfoNotFoundError, ValueError):
-                    raise config_error(path, f"[fields].{column}: unknown time zone {parsed_fn[1]!r}",
-                                       str(item)) from None
+                    raise config_error(
+                        path, f"[fields].{column}: unknown time zone {parsed_fn[1]!r}", str(item)
+                    ) from None
             functions.append(parsed_fn)
         if not paths and template is None and "default" not in raw:
             raise config_error(path, f"[fields].{column} has no path, template or default", column)
         specs[column] = FieldSpec(column, tuple(paths), tuple(functions), raw.get("default"), template)
-    return MappingSpec(kind=kind, fields=specs, options=dict(data.get("options") or {}),
-                       defaults=dict(data.get("defaults") or {}))
+    return MappingSpec(
+        kind=kind, fields=specs, options=dict(data.get("options") or {}), defaults=dict(data.get("defaults") or {})
+    )
 
 
 # -- applying a spec -------------------------------------------------------------------------------
@@ -329,7 +348,7 @@ def resolve(element: Any, path: tuple[str, ...]) -> Any:
         if part == "*":
             if not isinstance(value, list):
                 return None
-            rest = path[index + 1:]
+            rest = path[index + 1 :]
             items = [resolve(item, rest) if rest else item for item in value]
             flat: list[Any] = []
             for item in items:
@@ -441,9 +460,15 @@ def crosswalk(labels: list[str], categories: dict[str, tuple[str, ...]]) -> tupl
     return list(dict.fromkeys(concepts)), unmapped
 
 
-def apply_mapping(element: Any, index: int, source_id: str, spec: MappingSpec,
-                  categories: dict[str, tuple[str, ...]], licence: str | None,
-                  now: datetime | None = None) -> dict[str, Any]:
+def apply_mapping(
+    element: Any,
+    index: int,
+    source_id: str,
+    spec: MappingSpec,
+    categories: dict[str, tuple[str, ...]],
+    licence: str | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """One canonical record (initiative or event, by ``spec.kind``) from one source record."""
     if not isinstance(element, dict):
         raise RecordRejected(f"record is a JSON {type(element).__name__}, not an object")

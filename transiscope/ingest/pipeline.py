@@ -145,8 +145,9 @@ def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable
 
     def decorate(func: Callable[[Context], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(func)
-        def wrapper(run_dir: Path | str, settings: Settings | None = None, *,
-                    record_failures: bool = True, **kwargs: Any) -> dict[str, Any]:
+        def wrapper(
+            run_dir: Path | str, settings: Settings | None = None, *, record_failures: bool = True, **kwargs: Any
+        ) -> dict[str, Any]:
             ctx = _context(run_dir, settings)
             if name != "extract" and ctx.run.get("outcome") == NOT_MODIFIED:
                 return {"run_dir": str(ctx.run_dir), "stage": name, "skipped": "source not modified"}
@@ -178,10 +179,17 @@ def _quarantine_rejected_batch(ctx: Context, exc: BatchRejected) -> dict[str, in
     path = ctx.run_dir / "quarantine.jsonl"
     already = {entry["record_index"] for entry in read_jsonl(path)}
     rest = [
-        _quarantine_entry(ctx, index, element.get("id") if isinstance(element, dict) else None, "batch",
-                          [f"the whole batch was rejected: {exc}"], element,
-                          element.get("name") if isinstance(element, dict) else None)
-        for index, element in enumerate(elements) if index not in already
+        _quarantine_entry(
+            ctx,
+            index,
+            element.get("id") if isinstance(element, dict) else None,
+            "batch",
+            [f"the whole batch was rejected: {exc}"],
+            element,
+            element.get("name") if isinstance(element, dict) else None,
+        )
+        for index, element in enumerate(elements)
+        if index not in already
     ]
     append_jsonl(path, rest)
     (ctx.run_dir / "valid.jsonl").unlink(missing_ok=True)
@@ -198,8 +206,12 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
         # counted as such, with the run's error as their reason, so the counts still add up.
         fetched = run["stages"]["normalise"]["fetched"]
         quarantined = sum(1 for _ in iter_quarantine(ctx.run_dir))
-        run["counts"] = {"fetched": fetched, "loaded": 0, "quarantined": quarantined,
-                         "not_loaded": fetched - quarantined}
+        run["counts"] = {
+            "fetched": fetched,
+            "loaded": 0,
+            "quarantined": quarantined,
+            "not_loaded": fetched - quarantined,
+        }
     run.update(
         outcome="rejected" if isinstance(exc, BatchRejected) else "failed",
         ended=now(),
@@ -233,8 +245,9 @@ def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
     live graph as it was; the later stages see it and do nothing (see :func:`stage`).
     """
     previous = previous_loaded_run(ctx.settings, ctx.source.id, ctx.run["url"], ctx.run_dir)
-    stats = extract_source(ctx.source, ctx.run["url"], ctx.run_dir, ctx.settings.http, previous=previous,
-                           connect_retries=connect_retries)
+    stats = extract_source(
+        ctx.source, ctx.run["url"], ctx.run_dir, ctx.settings.http, previous=previous, connect_retries=connect_retries
+    )
     if stats.get("not_modified"):
         note = f"not modified since run {stats['since_run']}: nothing to load, the live graph is kept"
     else:
@@ -246,16 +259,22 @@ def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
         run = read_run(ctx.run_dir)
         run["inputs_digest"] = digest
         write_run(ctx.run_dir, run)
-        if (digest and not run.get("force") and previous and previous.get("inputs_digest") == digest
-                and _is_live(ctx.settings, ctx.source.id, previous["run_id"])):
+        if (
+            digest
+            and not run.get("force")
+            and previous
+            and previous.get("inputs_digest") == digest
+            and _is_live(ctx.settings, ctx.source.id, previous["run_id"])
+        ):
             stats.update(not_modified=True, since_run=previous["run_id"], unchanged_inputs=True)
-            note = (f"payload, mapping and rules unchanged since run {previous['run_id']} (same inputs digest, "
-                    "same day): it would load the same graph; nothing to load, the live graph is kept")
+            note = (
+                f"payload, mapping and rules unchanged since run {previous['run_id']} (same inputs digest, "
+                "same day): it would load the same graph; nothing to load, the live graph is kept"
+            )
     if stats.get("not_modified"):
         stats["note"] = note
         run = read_run(ctx.run_dir)
-        run.update(outcome=NOT_MODIFIED, ended=now(), counts={"fetched": 0, "loaded": 0, "quarantined": 0},
-                   note=note)
+        run.update(outcome=NOT_MODIFIED, ended=now(), counts={"fetched": 0, "loaded": 0, "quarantined": 0}, note=note)
         write_run(ctx.run_dir, run)
         with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
             store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
@@ -273,8 +292,9 @@ def _is_live(settings: Settings, source_id: str, run_id: str) -> bool:
     return live is not None and live[0] == run_id
 
 
-def _quarantine_entry(ctx: Context, index: int, source_id: Any, stage_name: str,
-                      reasons: list[str], raw: Any, name: Any = None) -> dict[str, Any]:
+def _quarantine_entry(
+    ctx: Context, index: int, source_id: Any, stage_name: str, reasons: list[str], raw: Any, name: Any = None
+) -> dict[str, Any]:
     return {
         "source": ctx.source.id,
         "run_id": ctx.run["run_id"],
@@ -302,12 +322,18 @@ def normalise(ctx: Context) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     for index, element in enumerate(elements):
-        element_id = (fmt.element_id(element, mapping) if hasattr(fmt, "element_id")
-                      else element.get("id") if isinstance(element, dict) else None)
+        element_id = (
+            fmt.element_id(element, mapping)
+            if hasattr(fmt, "element_id")
+            else element.get("id")
+            if isinstance(element, dict)
+            else None
+        )
         inactive = fmt.is_inactive(element) if hasattr(fmt, "is_inactive") else None
         if inactive:
-            quarantine.append(_quarantine_entry(ctx, index, element_id, "normalise", [inactive], element,
-                                                element.get("name")))
+            quarantine.append(
+                _quarantine_entry(ctx, index, element_id, "normalise", [inactive], element, element.get("name"))
+            )
             continue
         try:
             records.append(fmt.normalise(element, index, ctx.source, mapping))
@@ -326,11 +352,21 @@ def normalise(ctx: Context) -> dict[str, Any]:
         for record in copies:
             if record is not kept:
                 dropped.add(record["record_index"])
-                reason = (f"id {record['source_id']!r} appears {len(copies)} times in the payload; "
-                          f"kept the copy at position {kept['record_index']} (most recently updated)")
-                quarantine.append(_quarantine_entry(ctx, record["record_index"], record["source_id"],
-                                                    "normalise", [reason], elements[record["record_index"]],
-                                                    record["name"]))
+                reason = (
+                    f"id {record['source_id']!r} appears {len(copies)} times in the payload; "
+                    f"kept the copy at position {kept['record_index']} (most recently updated)"
+                )
+                quarantine.append(
+                    _quarantine_entry(
+                        ctx,
+                        record["record_index"],
+                        record["source_id"],
+                        "normalise",
+                        [reason],
+                        elements[record["record_index"]],
+                        record["name"],
+                    )
+                )
     records = [r for r in records if r["record_index"] not in dropped]
     write_jsonl(ctx.run_dir / "records.jsonl", records)
     write_jsonl(ctx.run_dir / "quarantine.jsonl", sorted(quarantine, key=lambda q: q["record_index"]))
@@ -364,8 +400,9 @@ def validate(ctx: Context) -> dict[str, Any]:
     from transiscope.ingest.geocode.checks import reasons as place_reasons
 
     records = read_jsonl(ctx.run_dir / "records.jsonl")
-    suite, outcome = validate_by_kind(records, ctx.settings.expectations_dir, ctx.source.id,
-                                      international=bool(ctx.source.extra.get("international")))
+    suite, outcome = validate_by_kind(
+        records, ctx.settings.expectations_dir, ctx.source.id, international=bool(ctx.source.extra.get("international"))
+    )
     # the geocode stage's flags on a point (swapped, null island, far...) are warnings, or more reasons
     for i, record in enumerate(records):
         flagged = place_reasons(record)
@@ -373,24 +410,41 @@ def validate(ctx: Context) -> dict[str, Any]:
             (outcome.quarantined if i in outcome.quarantined else outcome.warnings).setdefault(i, []).extend(flagged)
     elements = _raw_elements(ctx) if outcome.quarantined else []
     quarantine = [
-        _quarantine_entry(ctx, records[i]["record_index"], records[i]["source_id"], "validate", reasons,
-                          elements[records[i]["record_index"]], records[i]["name"])
+        _quarantine_entry(
+            ctx,
+            records[i]["record_index"],
+            records[i]["source_id"],
+            "validate",
+            reasons,
+            elements[records[i]["record_index"]],
+            records[i]["name"],
+        )
         for i, reasons in sorted(outcome.quarantined.items())
     ]
     append_jsonl(ctx.run_dir / "quarantine.jsonl", quarantine)
     write_jsonl(ctx.run_dir / "valid.jsonl", [records[i] for i in outcome.valid])
     write_jsonl(
         ctx.run_dir / "warnings.jsonl",
-        [{"record_index": records[i]["record_index"], "source_id": records[i]["source_id"],
-          "name": records[i]["name"], "reasons": reasons}
-         for i, reasons in sorted(outcome.warnings.items()) if i not in outcome.quarantined],
+        [
+            {
+                "record_index": records[i]["record_index"],
+                "source_id": records[i]["source_id"],
+                "name": records[i]["name"],
+                "reasons": reasons,
+            }
+            for i, reasons in sorted(outcome.warnings.items())
+            if i not in outcome.quarantined
+        ],
     )
     (ctx.run_dir / "validation.json").write_text(
         json.dumps({"suite": suite["name"], "expectations": outcome.expectations}, indent=2, ensure_ascii=False),
         encoding="utf-8",
     )
-    return {"valid": len(outcome.valid), "quarantined": len(quarantine),
-            "warnings": len([i for i in outcome.warnings if i not in outcome.quarantined])}
+    return {
+        "valid": len(outcome.valid),
+        "quarantined": len(quarantine),
+        "warnings": len([i for i in outcome.warnings if i not in outcome.quarantined]),
+    }
 
 
 @stage("to_rdf")
@@ -412,8 +466,11 @@ def shapes(ctx: Context) -> dict[str, Any]:
     from transiscope.ingest import shapes as shacl  # compiled once per shapes file
 
     triples_path = ctx.run_dir / "triples.nt"
-    results = shacl.validate(triples_path, ctx.settings.ontology_dir / "shapes.ttl",
-                             vocabularies=list(vocabulary_files(ctx.settings).values()))
+    results = shacl.validate(
+        triples_path,
+        ctx.settings.ontology_dir / "shapes.ttl",
+        vocabularies=list(vocabulary_files(ctx.settings).values()),
+    )
     violations: dict[str, list[shacl.ShapeResult]] = {}
     warnings = 0
     for result in results:
@@ -421,9 +478,12 @@ def shapes(ctx: Context) -> dict[str, Any]:
             violations.setdefault(result.owner, []).append(result)
         else:
             warnings += 1
-    stats: dict[str, Any] = {"checked_triples": ctx.run["stages"]["to_rdf"]["triples"],
-                             "violations": sum(len(found) for found in violations.values()),
-                             "warnings": warnings, "quarantined": 0}
+    stats: dict[str, Any] = {
+        "checked_triples": ctx.run["stages"]["to_rdf"]["triples"],
+        "violations": sum(len(found) for found in violations.values()),
+        "warnings": warnings,
+        "quarantined": 0,
+    }
     if not violations:
         return stats
     records = list(iter_jsonl(ctx.run_dir / "valid.jsonl"))
@@ -436,9 +496,15 @@ def shapes(ctx: Context) -> dict[str, Any]:
     quarantine = []
     for iri, found in sorted(violations.items(), key=lambda item: owned[item[0]]["record_index"]):
         record = owned[iri]
-        entry = _quarantine_entry(ctx, record["record_index"], record["source_id"], "shapes",
-                                  list(dict.fromkeys(r.message for r in found)),
-                                  elements[record["record_index"]], record["name"])
+        entry = _quarantine_entry(
+            ctx,
+            record["record_index"],
+            record["source_id"],
+            "shapes",
+            list(dict.fromkeys(r.message for r in found)),
+            elements[record["record_index"]],
+            record["name"],
+        )
         entry["reasons_fr"] = list(dict.fromkeys(r.message_fr for r in found))
         quarantine.append(entry)
     append_jsonl(ctx.run_dir / "quarantine.jsonl", quarantine)
@@ -460,9 +526,14 @@ def _counts(ctx: Context) -> dict[str, int]:
         raise RuntimeError(f"counts do not add up: fetched {fetched} != loaded {loaded} + quarantined {quarantined}")
     if "shapes" not in ctx.run["stages"]:  # the shapes are what keeps a malformed node out of the store
         raise RuntimeError("the shapes stage has not run on this run's triples; run it before load")
-    return {"fetched": fetched, "loaded": loaded, "quarantined": quarantined, "warnings": warnings,
-            "shape_violations": ctx.run["stages"]["shapes"]["violations"],
-            "triples": ctx.run["stages"]["to_rdf"]["triples"]}
+    return {
+        "fetched": fetched,
+        "loaded": loaded,
+        "quarantined": quarantined,
+        "warnings": warnings,
+        "shape_violations": ctx.run["stages"]["shapes"]["violations"],
+        "triples": ctx.run["stages"]["to_rdf"]["triples"],
+    }
 
 
 def check_schema(source: Source, elements: list[Any], required: tuple[str, ...], known: set[str]) -> None:
@@ -476,8 +547,11 @@ def check_schema(source: Source, elements: list[Any], required: tuple[str, ...],
     missing = [name for name in required if name not in seen]
     if missing:
         unknown = sorted(seen - known)
-        hint = (f"fields the mapping does not know: {', '.join(unknown[:12])}" if unknown
-                else f"fields present: {', '.join(sorted(seen)[:12])}")
+        hint = (
+            f"fields the mapping does not know: {', '.join(unknown[:12])}"
+            if unknown
+            else f"fields present: {', '.join(sorted(seen)[:12])}"
+        )
         raise BatchRejected(
             f"source {source.id!r}: schema drift: field(s) {', '.join(map(repr, missing))} missing from all "
             f"{len(objects)} records ({hint}); update the mapping {source.mapping_path.name} "
@@ -508,8 +582,7 @@ def previous_good_load(store: TripleStore, base: str, source_id: str) -> LiveLoa
     return LiveLoad(rows[0]["id"].value, int(rows[0]["n"].value), digest.value if digest else None)
 
 
-def check_batch(source: Source, counts: dict[str, int], previous: LiveLoad | None,
-                settings: Settings) -> None:
+def check_batch(source: Source, counts: dict[str, int], previous: LiveLoad | None, settings: Settings) -> None:
     """Batch-level safety valves: refuse to replace a live graph with an empty or collapsed batch."""
     kept = f"; the live graph from run {previous[0]} ({previous[1]} initiatives) was kept" if previous else ""
     if counts["fetched"] == 0:
@@ -554,8 +627,9 @@ def load_vocabularies(store: TripleStore, settings: Settings, registry: Registry
     if registry is not None:
         from transiscope.downstream.exports.vocabulary import write_sources_scheme
 
-        files["sources"] = write_sources_scheme(registry, settings.home / "vocabulary" / "sources.ttl",
-                                                settings.base_iri)
+        files["sources"] = write_sources_scheme(
+            registry, settings.home / "vocabulary" / "sources.ttl", settings.base_iri
+        )
     for name, path in files.items():
         graph = vocab.ontology_graph(settings.base_iri, name)
         store.replace_graph(graph, graph + "/staging", path)
@@ -583,8 +657,11 @@ def load(ctx: Context) -> dict[str, Any]:
         if validation.exists():
             run["checks"] = json.loads(validation.read_text(encoding="utf-8"))["expectations"]
         then = provenance.success_update(ctx.source, run, base)
-        unchanged = (previous is not None and previous.triples_digest == run["triples_digest"]
-                     and store.count(graph) == counts["triples"])
+        unchanged = (
+            previous is not None
+            and previous.triples_digest == run["triples_digest"]
+            and store.count(graph) == counts["triples"]
+        )
         if unchanged:
             store.update(then)
             in_graph = counts["triples"]
@@ -595,8 +672,10 @@ def load(ctx: Context) -> dict[str, Any]:
         load_vocabularies(store, ctx.settings, ctx.registry)
     write_run(ctx.run_dir, run)
     refresh_report(ctx)
-    return {**counts, "graph": "unchanged: same triples as run " + previous.run_id if unchanged and previous
-            else "replaced"}
+    return {
+        **counts,
+        "graph": "unchanged: same triples as run " + previous.run_id if unchanged and previous else "replaced",
+    }
 
 
 # -- whole runs ----------------------------------------------------------------------------------
@@ -619,9 +698,18 @@ class RunSummary:
 def summary_of(run_dir: Path) -> RunSummary:
     run = read_run(run_dir)
     seconds = sum(s.get("seconds", 0) for s in run["stages"].values())
-    return RunSummary(run["source"], run["run_id"], str(run_dir), run["mode"], run["outcome"],
-                      run.get("counts", {}), round(seconds, 2), run.get("error"), run["stages"].get("geocode"),
-                      run.get("note"))
+    return RunSummary(
+        run["source"],
+        run["run_id"],
+        str(run_dir),
+        run["mode"],
+        run["outcome"],
+        run.get("counts", {}),
+        round(seconds, 2),
+        run.get("error"),
+        run["stages"].get("geocode"),
+        run.get("note"),
+    )
 
 
 def geocode_line(stats: dict[str, Any]) -> str:
@@ -630,8 +718,10 @@ def geocode_line(stats: dict[str, Any]) -> str:
     if stats["placed"].get("unplaced"):
         placed += f" ({stats['placed']['unplaced']} could not be placed)"
     rate = "" if stats["cache_hit_rate"] is None else f" ({stats['cache_hit_rate']:.0%})"
-    return (f"{stats['without_point']} record(s) without a point, placed: {placed}; {stats['addresses']} address(es), "
-            f"{stats['cache_hits']} cache hit(s){rate}, {stats['requests']} request(s) to {stats['provider']}")
+    return (
+        f"{stats['without_point']} record(s) without a point, placed: {placed}; {stats['addresses']} address(es), "
+        f"{stats['cache_hits']} cache hit(s){rate}, {stats['requests']} request(s) to {stats['provider']}"
+    )
 
 
 def run_source(
@@ -655,8 +745,9 @@ def run_source(
     try:
         say(f"{source_id}: extract {read_run(run_dir)['url']}")
         try:
-            extract(run_dir, settings, connect_retries=0 if fallback_url else None,
-                    record_failures=fallback_url is None)
+            extract(
+                run_dir, settings, connect_retries=0 if fallback_url else None, record_failures=fallback_url is None
+            )
         except TransiscopeError as exc:
             if fallback_url is None or exc.kind != "unreachable":
                 if fallback_url is not None:
@@ -670,8 +761,14 @@ def run_source(
         if read_run(run_dir)["outcome"] == NOT_MODIFIED:
             say(f"{source_id}: {read_run(run_dir)['note']}")
             return summary_of(run_dir)
-        for name, func in (("normalise", normalise), ("geocode", geocode), ("validate", validate),
-                           ("to_rdf", to_rdf), ("shapes", shapes), ("load", load)):
+        for name, func in (
+            ("normalise", normalise),
+            ("geocode", geocode),
+            ("validate", validate),
+            ("to_rdf", to_rdf),
+            ("shapes", shapes),
+            ("load", load),
+        ):
             say(f"{source_id}: {name}")
             stats = func(run_dir, settings)
             if name == "geocode":
@@ -712,11 +809,18 @@ def replay_run(
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{stored} is not a run directory of the bus (no readable run.json: {exc})") from None
     if not (stored / "raw.json").exists():
-        raise ConfigError(f"run {original['run_id']} of {original['source']} kept no raw.json (it failed at "
-                          f"{original.get('failed_stage') or 'extract'}): there is no payload to replay")
+        raise ConfigError(
+            f"run {original['run_id']} of {original['source']} kept no raw.json (it failed at "
+            f"{original.get('failed_stage') or 'extract'}): there is no payload to replay"
+        )
     say = progress or (lambda _message: None)
-    new_dir = start_run(original["source"], settings=settings, runner="replay", url=original.get("url"),
-                        mode=original.get("mode", "live"))
+    new_dir = start_run(
+        original["source"],
+        settings=settings,
+        runner="replay",
+        url=original.get("url"),
+        mode=original.get("mode", "live"),
+    )
     for name in REPLAY_INPUTS:
         if (stored / name).exists():
             shutil.copy2(stored / name, new_dir / name)
@@ -724,8 +828,13 @@ def replay_run(
     run["replay_of"] = {"run_id": original["run_id"], "run_dir": str(stored), "started": original.get("started")}
     write_run(new_dir, run)
     say(f"{original['source']}: replaying the payload of run {original['run_id']} as run {run['run_id']}")
-    stages = [("normalise", normalise), ("geocode", geocode), ("validate", validate), ("to_rdf", to_rdf),
-              ("shapes", shapes)]
+    stages = [
+        ("normalise", normalise),
+        ("geocode", geocode),
+        ("validate", validate),
+        ("to_rdf", to_rdf),
+        ("shapes", shapes),
+    ]
     if load_store:
         stages.append(("load", load))
     try:
@@ -736,8 +845,12 @@ def replay_run(
         return summary_of(new_dir)  # recorded in run.json and the metadata graph by the stage wrapper
     if not load_store:
         run = read_run(new_dir)
-        run.update(outcome=NOT_LOADED, ended=now(), counts=_replay_counts(new_dir, run),
-                   note="replayed without the load: the store was not touched")
+        run.update(
+            outcome=NOT_LOADED,
+            ended=now(),
+            counts=_replay_counts(new_dir, run),
+            note="replayed without the load: the store was not touched",
+        )
         write_run(new_dir, run)
     return summary_of(new_dir)
 
@@ -748,5 +861,11 @@ def _replay_counts(run_dir: Path, run: dict[str, Any]) -> dict[str, int]:
     fetched = loaded + quarantined + not_loaded still holds."""
     fetched = run["stages"]["normalise"]["fetched"]
     quarantined = sum(1 for _ in iter_quarantine(run_dir))
-    return {"fetched": fetched, "loaded": 0, "quarantined": quarantined, "not_loaded": fetched - quarantined,
-            "warnings": run["stages"]["validate"]["warnings"], "triples": run["stages"]["to_rdf"]["triples"]}
+    return {
+        "fetched": fetched,
+        "loaded": 0,
+        "quarantined": quarantined,
+        "not_loaded": fetched - quarantined,
+        "warnings": run["stages"]["validate"]["warnings"],
+        "triples": run["stages"]["to_rdf"]["triples"],
+    }

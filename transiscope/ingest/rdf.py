@@ -47,9 +47,26 @@ class Terms:
 
     def __init__(self) -> None:
         for name in (
-            "Organization", "PostalAddress", "GeoCoordinates", "name", "description", "url", "email",
-            "telephone", "openingHours", "address", "streetAddress", "postalCode", "addressLocality",
-            "addressCountry", "geo", "latitude", "longitude", "dateCreated", "dateModified", "identifier",
+            "Organization",
+            "PostalAddress",
+            "GeoCoordinates",
+            "name",
+            "description",
+            "url",
+            "email",
+            "telephone",
+            "openingHours",
+            "address",
+            "streetAddress",
+            "postalCode",
+            "addressLocality",
+            "addressCountry",
+            "geo",
+            "latitude",
+            "longitude",
+            "dateCreated",
+            "dateModified",
+            "identifier",
             "keywords",
         ):
             setattr(self, name, _n(SCHEMA + name))
@@ -126,8 +143,12 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
             yield T(g, t.positionPrecision, ox.Literal(record["geo_precision"]))
         if record.get("geo_method"):
             yield T(g, t.positionMethod, ox.Literal(record["geo_method"]))
-    address = [(t.streetAddress, record.get("street")), (t.postalCode, record.get("postcode")),
-               (t.addressLocality, record.get("city")), (t.addressCountry, record.get("country"))]
+    address = [
+        (t.streetAddress, record.get("street")),
+        (t.postalCode, record.get("postcode")),
+        (t.addressLocality, record.get("city")),
+        (t.addressCountry, record.get("country")),
+    ]
     if any(value for _, value in address):
         a = ox.NamedNode(iri + "/address")
         yield T(s, t.address, a)
@@ -166,8 +187,13 @@ def _origin_triples(s: ox.NamedNode, record: dict[str, Any], t: Any) -> Iterator
 
 # -- events (the agenda) ---------------------------------------------------------------------------
 #: canonical event status -> schema.org EventStatusType
-EVENT_STATUS = {"scheduled": "EventScheduled", "cancelled": "EventCancelled", "postponed": "EventPostponed",
-                "rescheduled": "EventRescheduled", "moved-online": "EventMovedOnline"}
+EVENT_STATUS = {
+    "scheduled": "EventScheduled",
+    "cancelled": "EventCancelled",
+    "postponed": "EventPostponed",
+    "rescheduled": "EventRescheduled",
+    "moved-online": "EventMovedOnline",
+}
 
 
 def event_iri(base: str, source_id: str, record_id: str) -> str:
@@ -189,11 +215,36 @@ class EventTerms:
     """The nodes of event triples, built once per run (see :class:`Terms`)."""
 
     def __init__(self) -> None:
-        for name in ("Event", "Place", "Organization", "PostalAddress", "GeoCoordinates", "name", "description",
-                     "url", "startDate", "endDate", "location", "eventStatus", "superEvent", "subEvent",
-                     "organizer", "address", "streetAddress", "postalCode", "addressLocality", "addressCountry",
-                     "geo", "latitude", "longitude", "keywords", "dateCreated", "dateModified", "email",
-                     "telephone"):
+        for name in (
+            "Event",
+            "Place",
+            "Organization",
+            "PostalAddress",
+            "GeoCoordinates",
+            "name",
+            "description",
+            "url",
+            "startDate",
+            "endDate",
+            "location",
+            "eventStatus",
+            "superEvent",
+            "subEvent",
+            "organizer",
+            "address",
+            "streetAddress",
+            "postalCode",
+            "addressLocality",
+            "addressCountry",
+            "geo",
+            "latitude",
+            "longitude",
+            "keywords",
+            "dateCreated",
+            "dateModified",
+            "email",
+            "telephone",
+        ):
             setattr(self, name, _n(SCHEMA + name))
         self.status = {key: _n(SCHEMA + value) for key, value in EVENT_STATUS.items()}
         self.category = _n(TS + "category")
@@ -213,8 +264,9 @@ def _time_literal(value: str) -> ox.Literal:
     return ox.Literal(value, datatype=_XSD_DATE if len(value) == 10 else _XSD_DATETIME)
 
 
-def event_triples(record: dict[str, Any], base: str, t: EventTerms,
-                  links: list[tuple[str, str, str]] | None = None) -> Iterator[ox.Triple]:
+def event_triples(
+    record: dict[str, Any], base: str, t: EventTerms, links: list[tuple[str, str, str]] | None = None
+) -> Iterator[ox.Triple]:
     """The triples of one valid canonical event record.
 
     ``links``: when given, the link to the parent event is appended there as (source, child id, parent
@@ -273,8 +325,12 @@ def _place_triples(record: dict[str, Any], iri: str, t: EventTerms) -> Iterator[
     """``schema:location`` -> a ``schema:Place`` (name, address, point), minted under the event's IRI."""
     T = ox.Triple  # noqa: N806
     lat, lon = record.get("lat"), record.get("lon")
-    address = [(t.streetAddress, record.get("street")), (t.postalCode, record.get("postcode")),
-               (t.addressLocality, record.get("city")), (t.addressCountry, record.get("country"))]
+    address = [
+        (t.streetAddress, record.get("street")),
+        (t.postalCode, record.get("postcode")),
+        (t.addressLocality, record.get("city")),
+        (t.addressCountry, record.get("country")),
+    ]
     has_point = lat is not None and lon is not None
     if not (record.get("location_name") or has_point or any(v for _, v in address)):
         return
@@ -303,8 +359,9 @@ def _place_triples(record: dict[str, Any], iri: str, t: EventTerms) -> Iterator[
                 yield T(a, predicate, ox.Literal(value))
 
 
-def write_ntriples(records: Iterable[dict[str, Any]], base: str, destination: Path,
-                   classes: Counter[str] | None = None) -> int:
+def write_ntriples(
+    records: Iterable[dict[str, Any]], base: str, destination: Path, classes: Counter[str] | None = None
+) -> int:
     """Write the triples of ``records`` as N-Triples; returns the number of triples written.
 
     ``classes``, when given, receives the number of entities of each class (for VoID statistics).

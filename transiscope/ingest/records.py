@@ -49,15 +49,44 @@ INITIATIVE_COLUMNS: tuple[str, ...] = (
 
 #: the canonical event schema: an initiative's place fields plus time
 EVENT_COLUMNS: tuple[str, ...] = (
-    "source", "source_id", "record_index", "parent_id", "name", "description", "categories", "concepts",
-    "unmapped_categories", "start", "end", "timezone", "all_day", "status", "location_name", "lat", "lon",
-    "street", "postcode", "city", "country", "insee", "website", "licence", "source_url", "created_at",
-    "updated_at", "notes", "unparsed",
+    "source",
+    "source_id",
+    "record_index",
+    "parent_id",
+    "name",
+    "description",
+    "categories",
+    "concepts",
+    "unmapped_categories",
+    "start",
+    "end",
+    "timezone",
+    "all_day",
+    "status",
+    "location_name",
+    "lat",
+    "lon",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "insee",
+    "website",
+    "licence",
+    "source_url",
+    "created_at",
+    "updated_at",
+    "notes",
+    "unparsed",
     # who organises it (a name, as published); contacts published for the event; its keywords
-    "organizer", "email", "phone", "tags",
+    "organizer",
+    "email",
+    "phone",
+    "tags",
     # ended before the run that normalised it: kept as history, flagged for the agenda and the report
     "past",
 )
+
 
 def to_float(value: Any) -> float | None:
     """Parse a coordinate given as number or string (decimal comma accepted); None if unusable."""

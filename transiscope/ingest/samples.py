@@ -29,17 +29,14 @@ class SampleServer:
     """A loopback HTTP server for the samples of a registry; use as a context manager."""
 
     def __init__(self, registry: Registry, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.files: dict[str, Path] = {
-            s.id: s.sample_path for s in registry.sources if s.sample_path is not None
-        }
+        self.files: dict[str, Path] = {s.id: s.sample_path for s in registry.sources if s.sample_path is not None}
         self.recorded: dict[str, dict[tuple[str, str, str], Any]] = {}
         self.origins: dict[str, set[str]] = {}
         for source_id, path in self.files.items():
             pages = _recorded_pages(path)
             if pages is not None:
                 self.recorded[source_id] = {_key(p["url"], p.get("params")): p["payload"] for p in pages}
-                self.origins[source_id] = {f"{urlsplit(p['url']).scheme}://{urlsplit(p['url']).netloc}"
-                                           for p in pages}
+                self.origins[source_id] = {f"{urlsplit(p['url']).scheme}://{urlsplit(p['url']).netloc}" for p in pages}
         files = self.files
         server = self
 
@@ -84,8 +81,9 @@ class SampleServer:
         path, _, query = ("/" + path_query).partition("?")
         payload = None
         for scheme in ("https", "http"):
-            payload = self.recorded[source_id].get(_key(f"{scheme}://{host}{path}", dict(parse_qsl(query)),
-                                                        parse_qsl(query)))
+            payload = self.recorded[source_id].get(
+                _key(f"{scheme}://{host}{path}", dict(parse_qsl(query)), parse_qsl(query))
+            )
             if payload is not None:
                 break
         if payload is None:
@@ -127,8 +125,7 @@ def _recorded_pages(path: Path) -> list[dict[str, Any]] | None:
     return None
 
 
-def _key(url: str, params: dict[str, Any] | None, pairs: list[tuple[str, str]] | None = None
-         ) -> tuple[str, str, str]:
+def _key(url: str, params: dict[str, Any] | None, pairs: list[tuple[str, str]] | None = None) -> tuple[str, str, str]:
     """(host, path, canonical query) of a request: recorded params and parsed query strings compare equal."""
     parts = urlsplit(url)
     if pairs is None:
@@ -142,8 +139,9 @@ def _key(url: str, params: dict[str, Any] | None, pairs: list[tuple[str, str]] |
 
 
 def _content_type(path: Path) -> str:
-    return {".ics": "text/calendar; charset=utf-8", ".csv": "text/csv",
-            ".geojson": "application/geo+json"}.get(path.suffix, "application/json; charset=utf-8")
+    return {".ics": "text/calendar; charset=utf-8", ".csv": "text/csv", ".geojson": "application/geo+json"}.get(
+        path.suffix, "application/json; charset=utf-8"
+    )
 
 
 @contextlib.contextmanager

@@ -60,12 +60,12 @@ _CASTABLE = frozenset(
 
 #: shape parameters that do not constrain values
 _ANNOTATIONS = frozenset(
-    SH + name for name in ("name", "description", "order", "group", "defaultValue", "message", "severity",
-                           "deactivated")
+    SH + name
+    for name in ("name", "description", "order", "group", "defaultValue", "message", "severity", "deactivated")
 )
 _STRUCTURE = frozenset(
-    SH + name for name in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf", "property", "sparql",
-                           "path")
+    SH + name
+    for name in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf", "property", "sparql", "path")
 )
 
 
@@ -189,22 +189,31 @@ def _severity(graph: _Graph, node: Term) -> str:
 
 
 _PREFIXES = {
-    "rdf": RDF, "rdfs": RDFS, "xsd": XSD, "schema": SCHEMA, "geo": GEO, "ts": TS,
-    "sf": "http://www.opengis.net/ont/sf#", "dct": "http://purl.org/dc/terms/", "dcat": "http://www.w3.org/ns/dcat#",
-    "prov": "http://www.w3.org/ns/prov#", "skos": "http://www.w3.org/2004/02/skos/core#",
-    "void": "http://rdfs.org/ns/void#", "tx": "https://w3id.org/transiscope/taxonomy/",
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "xsd": XSD,
+    "schema": SCHEMA,
+    "geo": GEO,
+    "ts": TS,
+    "sf": "http://www.opengis.net/ont/sf#",
+    "dct": "http://purl.org/dc/terms/",
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "void": "http://rdfs.org/ns/void#",
+    "tx": "https://w3id.org/transiscope/taxonomy/",
 }
 
 
 def _short(iri: str) -> str:
     for prefix, ns in _PREFIXES.items():
-        if iri.startswith(ns) and re.fullmatch(r"[A-Za-z_][\w-]*", iri[len(ns):]):
-            return f"{prefix}:{iri[len(ns):]}"
+        if iri.startswith(ns) and re.fullmatch(r"[A-Za-z_][\w-]*", iri[len(ns) :]):
+            return f"{prefix}:{iri[len(ns) :]}"
     return f"<{iri}>"
 
 
 def _sh(iri: str) -> str:
-    return "sh:" + iri[len(SH):] if iri.startswith(SH) else _short(iri)
+    return "sh:" + iri[len(SH) :] if iri.startswith(SH) else _short(iri)
 
 
 def _path(graph: _Graph, node: Term, readable: bool = False) -> str:
@@ -216,8 +225,12 @@ def _path(graph: _Graph, node: Term, readable: bool = False) -> str:
         raise UnsupportedShape(f"a literal is not a property path: {node}")
     if graph.value(node, RDF + "first") is not None:
         return "(" + "/".join(_path(graph, p, readable) for p in graph.items(node)) + ")"
-    for predicate, template in ((SH + "inversePath", "^({})"), (SH + "zeroOrMorePath", "({})*"),
-                                (SH + "oneOrMorePath", "({})+"), (SH + "zeroOrOnePath", "({})?")):
+    for predicate, template in (
+        (SH + "inversePath", "^({})"),
+        (SH + "zeroOrMorePath", "({})*"),
+        (SH + "oneOrMorePath", "({})+"),
+        (SH + "zeroOrOnePath", "({})?"),
+    ):
         inner = graph.value(node, predicate)
         if inner is not None:
             return template.format(_path(graph, inner, readable))
@@ -253,10 +266,14 @@ def _value_checks(graph: _Graph, shape: Term, value: str) -> list[tuple[str, str
         add("DatatypeConstraintComponent", expression)
     for node in graph.objects(shape, SH + "nodeKind"):
         kind = node.value.removeprefix(SH)
-        tests = {"IRI": f"isIRI({value})", "BlankNode": f"isBlank({value})", "Literal": f"isLiteral({value})",
-                 "BlankNodeOrIRI": f"(isIRI({value}) || isBlank({value}))",
-                 "BlankNodeOrLiteral": f"(isBlank({value}) || isLiteral({value}))",
-                 "IRIOrLiteral": f"(isIRI({value}) || isLiteral({value}))"}
+        tests = {
+            "IRI": f"isIRI({value})",
+            "BlankNode": f"isBlank({value})",
+            "Literal": f"isLiteral({value})",
+            "BlankNodeOrIRI": f"(isIRI({value}) || isBlank({value}))",
+            "BlankNodeOrLiteral": f"(isBlank({value}) || isLiteral({value}))",
+            "IRIOrLiteral": f"(isIRI({value}) || isLiteral({value}))",
+        }
         if kind not in tests:
             raise UnsupportedShape(f"unknown sh:nodeKind {node}")
         add("NodeKindConstraintComponent", tests[kind])
@@ -271,15 +288,18 @@ def _value_checks(graph: _Graph, shape: Term, value: str) -> list[tuple[str, str
     for parameter, operator, component in (("minLength", ">=", "MinLength"), ("maxLength", "<=", "MaxLength")):
         for node in graph.objects(shape, SH + parameter):
             add(f"{component}ConstraintComponent", f"!isBlank({value}) && STRLEN(STR({value})) {operator} {_int(node)}")
-    for parameter, operator in (("minInclusive", ">="), ("maxInclusive", "<="), ("minExclusive", ">"),
-                                ("maxExclusive", "<")):
+    for parameter, operator in (
+        ("minInclusive", ">="),
+        ("maxInclusive", "<="),
+        ("minExclusive", ">"),
+        ("maxExclusive", "<"),
+    ):
         for node in graph.objects(shape, SH + parameter):
             component = parameter[0].upper() + parameter[1:] + "ConstraintComponent"
             add(component, f"{value} {operator} {_sparql_term(_literal(node))}")
     for node in graph.objects(shape, SH + "in"):
         members = graph.items(node)
-        add("InConstraintComponent",
-            " || ".join(f"sameTerm({value}, {_sparql_term(m)})" for m in members) or "false")
+        add("InConstraintComponent", " || ".join(f"sameTerm({value}, {_sparql_term(m)})" for m in members) or "false")
     for node in graph.objects(shape, SH + "not"):
         add("NotConstraintComponent", f"!({_conforms(graph, node, value)})")
     for node in graph.objects(shape, SH + "or"):
@@ -290,15 +310,32 @@ def _value_checks(graph: _Graph, shape: Term, value: str) -> list[tuple[str, str
 
 
 _VALUE_PARAMETERS = frozenset(
-    SH + name for name in ("datatype", "nodeKind", "class", "pattern", "flags", "minLength", "maxLength",
-                           "minInclusive", "maxInclusive", "minExclusive", "maxExclusive", "in", "not", "or", "and")
+    SH + name
+    for name in (
+        "datatype",
+        "nodeKind",
+        "class",
+        "pattern",
+        "flags",
+        "minLength",
+        "maxLength",
+        "minInclusive",
+        "maxInclusive",
+        "minExclusive",
+        "maxExclusive",
+        "in",
+        "not",
+        "or",
+        "and",
+    )
 )
 
 
 def _conforms(graph: _Graph, shape: Term, value: str) -> str:
     """SPARQL expression: ``value`` conforms to the (nested, value-level only) ``shape``."""
-    extra = [p for p in graph.predicates(shape)
-             if p.startswith(SH) and p not in _VALUE_PARAMETERS and p not in _ANNOTATIONS]
+    extra = [
+        p for p in graph.predicates(shape) if p.startswith(SH) and p not in _VALUE_PARAMETERS and p not in _ANNOTATIONS
+    ]
     if extra:
         raise UnsupportedShape(
             f"nested shape {_name(shape)} uses {', '.join(_sh(p) for p in sorted(extra))}: only value constraints "
@@ -309,14 +346,20 @@ def _conforms(graph: _Graph, shape: Term, value: str) -> str:
 
 
 # -- compiling whole shapes ---------------------------------------------------------------------------------------
-_SUPPORTED = _VALUE_PARAMETERS | _ANNOTATIONS | _STRUCTURE | frozenset(
-    SH + name for name in ("minCount", "maxCount", "hasValue", "equals", "disjoint", "lessThan", "lessThanOrEquals")
+_SUPPORTED = (
+    _VALUE_PARAMETERS
+    | _ANNOTATIONS
+    | _STRUCTURE
+    | frozenset(
+        SH + name for name in ("minCount", "maxCount", "hasValue", "equals", "disjoint", "lessThan", "lessThanOrEquals")
+    )
 )
 
 
 def _targets(graph: _Graph, shape: Term) -> list[str]:
-    patterns = [f"?this <{RDF}type>/<{RDFS}subClassOf>* <{c.value}> ."
-                for c in graph.objects(shape, SH + "targetClass")]
+    patterns = [
+        f"?this <{RDF}type>/<{RDFS}subClassOf>* <{c.value}> ." for c in graph.objects(shape, SH + "targetClass")
+    ]
     patterns += [f"VALUES ?this {{ {_sparql_term(n)} }}" for n in graph.objects(shape, SH + "targetNode")]
     patterns += [f"?this <{p.value}> ?_t_o ." for p in graph.objects(shape, SH + "targetSubjectsOf")]
     patterns += [f"?_t_s <{p.value}> ?this ." for p in graph.objects(shape, SH + "targetObjectsOf")]
@@ -354,8 +397,12 @@ def _check_parameters(graph: _Graph, shape: Term) -> None:
 def _compile_shape(graph: _Graph, shape: Term, targets: list[str]) -> Iterator[Check]:
     """The checks of one shape (a property shape, or the node-level constraints of a node shape)."""
     _check_parameters(graph, shape)
-    base = {"shape": _name(shape), "severity": _severity(graph, shape), "messages": _messages(graph, shape),
-            "target": _target_group(targets)}
+    base = {
+        "shape": _name(shape),
+        "severity": _severity(graph, shape),
+        "messages": _messages(graph, shape),
+        "target": _target_group(targets),
+    }
     target = base["target"]
     path_node = graph.value(shape, SH + "path")
     if path_node is None:  # node-level constraints: the value is the focus node itself
@@ -374,39 +421,68 @@ def _compile_shape(graph: _Graph, shape: Term, targets: list[str]) -> Iterator[C
     for node in graph.objects(shape, SH + "minCount"):
         n, component = _int(node), SH + "MinCountConstraintComponent"
         if n == 1:
-            yield Check(component=component, kind="min1",
-                        body=f"{target} FILTER NOT EXISTS {{ ?this {path} ?_v }}", **common)
+            yield Check(
+                component=component, kind="min1", body=f"{target} FILTER NOT EXISTS {{ ?this {path} ?_v }}", **common
+            )
         elif n > 1:
-            yield Check(component=component, kind="focus", **common,
-                        body=f"{{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?_n) WHERE {{ {target} "
-                             f"OPTIONAL {{ ?this {path} ?_v }} }} GROUP BY ?this }} FILTER (?_n < {n})")
+            yield Check(
+                component=component,
+                kind="focus",
+                **common,
+                body=f"{{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?_n) WHERE {{ {target} "
+                f"OPTIONAL {{ ?this {path} ?_v }} }} GROUP BY ?this }} FILTER (?_n < {n})",
+            )
     for node in graph.objects(shape, SH + "maxCount"):
         n, component = _int(node), SH + "MaxCountConstraintComponent"
         if n == 1:  # two distinct values: a self-join, much faster than grouping every focus node
-            yield Check(component=component, kind="max1",
-                        body=f"{target} ?this {path} ?_v1 , ?_v2 . FILTER (!sameTerm(?_v1, ?_v2))", **common)
+            yield Check(
+                component=component,
+                kind="max1",
+                body=f"{target} ?this {path} ?_v1 , ?_v2 . FILTER (!sameTerm(?_v1, ?_v2))",
+                **common,
+            )
         else:
-            yield Check(component=component, kind="focus", **common,
-                        body=f"{{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?_n) WHERE {{ {target} ?this {path} ?_v }}"
-                             f" GROUP BY ?this }} FILTER (?_n > {n})")
+            yield Check(
+                component=component,
+                kind="focus",
+                **common,
+                body=f"{{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?_n) WHERE {{ {target} ?this {path} ?_v }}"
+                f" GROUP BY ?this }} FILTER (?_n > {n})",
+            )
     for node in graph.objects(shape, SH + "hasValue"):
-        yield Check(component=SH + "HasValueConstraintComponent", kind="focus", **common,
-                    body=f"{{ {target} }} MINUS {{ ?this {path} {_sparql_term(node)} }}")
+        yield Check(
+            component=SH + "HasValueConstraintComponent",
+            kind="focus",
+            **common,
+            body=f"{{ {target} }} MINUS {{ ?this {path} {_sparql_term(node)} }}",
+        )
     for node in graph.objects(shape, SH + "equals"):
         other = f"<{node.value}>"
-        yield Check(component=SH + "EqualsConstraintComponent", kind="pair", **common,
-                    body=f"{{ SELECT ?this ?value WHERE {{ {{ ?this {path} ?value FILTER NOT EXISTS "
-                         f"{{ ?this {other} ?value }} }} UNION {{ ?this {other} ?value FILTER NOT EXISTS "
-                         f"{{ ?this {path} ?value }} }} }} }} {target}")
+        yield Check(
+            component=SH + "EqualsConstraintComponent",
+            kind="pair",
+            **common,
+            body=f"{{ SELECT ?this ?value WHERE {{ {{ ?this {path} ?value FILTER NOT EXISTS "
+            f"{{ ?this {other} ?value }} }} UNION {{ ?this {other} ?value FILTER NOT EXISTS "
+            f"{{ ?this {path} ?value }} }} }} }} {target}",
+        )
     for node in graph.objects(shape, SH + "disjoint"):
-        yield Check(component=SH + "DisjointConstraintComponent", kind="pair", **common,
-                    body=f"{target} ?this {path} ?value . ?this <{node.value}> ?value .")
+        yield Check(
+            component=SH + "DisjointConstraintComponent",
+            kind="pair",
+            **common,
+            body=f"{target} ?this {path} ?value . ?this <{node.value}> ?value .",
+        )
     for parameter, operator in (("lessThan", "<"), ("lessThanOrEquals", "<=")):
         component = SH + parameter[0].upper() + parameter[1:] + "ConstraintComponent"
         for node in graph.objects(shape, SH + parameter):
-            yield Check(component=component, kind="pair", **common,
-                        body=f"{target} ?this {path} ?value . ?this <{node.value}> ?_o . "
-                             f"FILTER (COALESCE(!(?value {operator} ?_o), false))")
+            yield Check(
+                component=component,
+                kind="pair",
+                **common,
+                body=f"{target} ?this {path} ?value . ?this <{node.value}> ?_o . "
+                f"FILTER (COALESCE(!(?value {operator} ?_o), false))",
+            )
 
 
 def _compile_sparql(graph: _Graph, node_shape: Term, constraint: Term, targets: list[str]) -> Check:
@@ -421,10 +497,16 @@ def _compile_sparql(graph: _Graph, node_shape: Term, constraint: Term, targets: 
     text = re.sub(r"\$this\b", "?this", text)
     severity_node = constraint if graph.value(constraint, SH + "severity") is not None else node_shape
     return Check(
-        shape=_name(node_shape), component=SH + "SPARQLConstraintComponent", severity=_severity(graph, severity_node),
-        messages=_messages(graph, constraint, node_shape), path=None, target=target, kind="sparql",
+        shape=_name(node_shape),
+        component=SH + "SPARQLConstraintComponent",
+        severity=_severity(graph, severity_node),
+        messages=_messages(graph, constraint, node_shape),
+        path=None,
+        target=target,
+        kind="sparql",
         body=f"{target} {{ {text} }}",
-        prologue=_declared_prefixes(graph, constraint), sparql_constraint=_name(constraint),
+        prologue=_declared_prefixes(graph, constraint),
+        sparql_constraint=_name(constraint),
     )
 
 
@@ -435,8 +517,11 @@ def compile_shapes(triples: Iterable[ox.Triple]) -> list[Check]:
     shapes: list[Term] = []
     for node, props in graph.index.items():
         kinds = {t.value for t in props.get(RDF + "type", []) if isinstance(t, ox.NamedNode)}
-        if (SH + "NodeShape" in kinds or SH + "PropertyShape" in kinds
-                or any(p.startswith(SH + "target") for p in props)):
+        if (
+            SH + "NodeShape" in kinds
+            or SH + "PropertyShape" in kinds
+            or any(p.startswith(SH + "target") for p in props)
+        ):
             shapes.append(node)
     checks: list[Check] = []
     for shape in sorted(shapes, key=_name):
@@ -484,12 +569,16 @@ def plan(checks: Iterable[Check]) -> list[Query]:
     for (kind, target), group in counts.items():
         predicates = " ".join(dict.fromkeys(f"<{check.predicate}>" for check in group))
         if kind == "min1":
-            text = f"SELECT DISTINCT ?this ?_p WHERE {{ VALUES ?_p {{ {predicates} }} {target} " \
-                   "FILTER NOT EXISTS { ?this ?_p ?_v } }"
+            text = (
+                f"SELECT DISTINCT ?this ?_p WHERE {{ VALUES ?_p {{ {predicates} }} {target} "
+                "FILTER NOT EXISTS { ?this ?_p ?_v } }"
+            )
         else:  # focus nodes with more values than predicates: one grouped pass (the predicate is found after)
             listed = predicates.replace(" ", ", ")
-            text = f"SELECT ?this WHERE {{ {target} ?this ?_p ?_v FILTER (?_p IN ({listed})) }}" \
-                   " GROUP BY ?this HAVING (COUNT(*) > COUNT(DISTINCT ?_p))"
+            text = (
+                f"SELECT ?this WHERE {{ {target} ?this ?_p ?_v FILTER (?_p IN ({listed})) }}"
+                " GROUP BY ?this HAVING (COUNT(*) > COUNT(DISTINCT ?_p))"
+            )
         queries.append(Query(text, kind, tuple(group)))
     return queries
 
@@ -537,8 +626,9 @@ def _with_value(message: str, value: str | None) -> str:
     return f"{message} (found: {shown!r})" if "\n" in shown else f"{message} (found: {shown})"
 
 
-def _failures(store: ox.Store, query: Query, default_graph: list[ox.NamedNode] | None
-              ) -> list[tuple[Check, str, str | None, dict[str, str]]]:
+def _failures(
+    store: ox.Store, query: Query, default_graph: list[ox.NamedNode] | None
+) -> list[tuple[Check, str, str | None, dict[str, str]]]:
     """(check, focus, value, bindings) for each failure the query returns."""
     options = {"default_graph": default_graph} if default_graph is not None else {}
     solutions = store.query(query.text, **options)
@@ -578,8 +668,9 @@ def _failures(store: ox.Store, query: Query, default_graph: list[ox.NamedNode] |
     return out
 
 
-def run_queries(store: ox.Store, queries: Iterable[Query], *, default_graph: list[ox.NamedNode] | None = None,
-                threads: int = 2) -> list[ShapeResult]:
+def run_queries(
+    store: ox.Store, queries: Iterable[Query], *, default_graph: list[ox.NamedNode] | None = None, threads: int = 2
+) -> list[ShapeResult]:
     """Run planned queries over ``store``; one result per failing (focus node, check, value).
 
     ``default_graph``: the graphs to query (say a staging graph and the vocabulary graphs of a real store);
@@ -591,8 +682,9 @@ def run_queries(store: ox.Store, queries: Iterable[Query], *, default_graph: lis
     present = {target for target in targets if bool(store.query(f"ASK {{ {target} }}", **options))}
     queries = [query for query in queries if query.checks[0].target in present]
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        raw = [failure for found in pool.map(lambda q: _failures(store, q, default_graph), queries)
-               for failure in found]
+        raw = [
+            failure for found in pool.map(lambda q: _failures(store, q, default_graph), queries) for failure in found
+        ]
     owners = _owners(store, {focus for _, focus, _, _ in raw}, default_graph)
     results = set()
     for check, focus, value, bindings in raw:
@@ -600,14 +692,24 @@ def run_queries(store: ox.Store, queries: Iterable[Query], *, default_graph: lis
             english, french = _fill(check.message("en"), bindings), _fill(check.message("fr"), bindings)
         else:
             english, french = _with_value(check.message("en"), value), _with_value(check.message("fr"), value)
-        results.add(ShapeResult(focus, owners.get(focus, focus), check.shape, check.component.removeprefix(SH),
-                                check.severity, check.path, value, english, french,
-                                dict(sorted(bindings.items()))))
+        results.add(
+            ShapeResult(
+                focus,
+                owners.get(focus, focus),
+                check.shape,
+                check.component.removeprefix(SH),
+                check.severity,
+                check.path,
+                value,
+                english,
+                french,
+                dict(sorted(bindings.items())),
+            )
+        )
     return sorted(results, key=lambda r: (r.owner, r.focus, r.shape, r.component, r.value or ""))
 
 
-def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.NamedNode] | None = None
-            ) -> dict[str, str]:
+def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.NamedNode] | None = None) -> dict[str, str]:
     """Dependent nodes (geometry, address, location) -> the initiative or event that links to them."""
     dependents = [f for f in focus_nodes if not f.startswith("_:")]
     if not dependents:
@@ -616,9 +718,11 @@ def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.Named
     links = "|".join(_DEPENDENT_LINKS)
     classes = ", ".join(_OWNER_CLASSES)
     for start in range(0, len(dependents), 500):
-        chunk = " ".join(f"<{iri}>" for iri in dependents[start:start + 500])
-        query = (f"SELECT ?node ?owner WHERE {{ VALUES ?node {{ {chunk} }} ?owner ({links})+ ?node . "
-                 f"?owner <{RDF}type> ?class FILTER (?class IN ({classes})) }}")
+        chunk = " ".join(f"<{iri}>" for iri in dependents[start : start + 500])
+        query = (
+            f"SELECT ?node ?owner WHERE {{ VALUES ?node {{ {chunk} }} ?owner ({links})+ ?node . "
+            f"?owner <{RDF}type> ?class FILTER (?class IN ({classes})) }}"
+        )
         options = {"default_graph": default_graph} if default_graph is not None else {}
         for row in store.query(query, **options):
             owners.setdefault(row["node"].value, row["owner"].value)
@@ -630,8 +734,9 @@ def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.Named
     return owners
 
 
-def validate(data: Path, shapes: Path | None = None, *, vocabularies: Iterable[Path] | None = None
-             ) -> list[ShapeResult]:
+def validate(
+    data: Path, shapes: Path | None = None, *, vocabularies: Iterable[Path] | None = None
+) -> list[ShapeResult]:
     """Every result (violations, warnings, infos) of the shapes on the N-Triples file ``data``."""
     shapes = Path(shapes) if shapes is not None else DEFAULT_SHAPES
     queries = load_shapes(shapes)

@@ -47,7 +47,7 @@ def _read_suite(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"expectation suite {path} is not valid JSON: {exc}") from None
     if not isinstance(data.get("expectations"), list):
-        raise ConfigError(f"expectation suite {path} has no \"expectations\" list")
+        raise ConfigError(f'expectation suite {path} has no "expectations" list')
     return data
 
 
@@ -55,8 +55,9 @@ def _key(expectation: dict[str, Any]) -> tuple[str, str]:
     return expectation.get("type", ""), str(expectation.get("kwargs", {}).get("column", ""))
 
 
-def suite_config(expectations_dir: Path, source_id: str, *, international: bool = False,
-                 kind: str = COMMON_SUITE) -> dict[str, Any]:
+def suite_config(
+    expectations_dir: Path, source_id: str, *, international: bool = False, kind: str = COMMON_SUITE
+) -> dict[str, Any]:
     """The merged suite (common + source) as a GX suite dict.
 
     ``kind`` is ``initiatives`` (source file ``<source>.json``, required) or ``events`` (source file
@@ -134,9 +135,12 @@ def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str,
     if template:
         try:
             return template.format(
-                value=value, record=record, labels=", ".join(record.get("unmapped_categories") or ()),
+                value=value,
+                record=record,
+                labels=", ".join(record.get("unmapped_categories") or ()),
                 unparsed=", ".join(record.get("unparsed") or ()),
-                categories=", ".join(record.get("categories") or ()) or "—", **kwargs,
+                categories=", ".join(record.get("categories") or ()) or "—",
+                **kwargs,
             )
         except (KeyError, IndexError, ValueError, AttributeError):
             return template
@@ -164,9 +168,7 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
         gx_suite = gx.ExpectationSuite(**suite)
     except Exception as exc:  # GX raises several pydantic/GX errors for a bad suite file
         raise ConfigError(f"expectation suite {suite.get('name')!r} is invalid: {exc}") from None
-    missing = sorted(
-        {_key(e)[1] for e in suite["expectations"] if _key(e)[1] and _key(e)[1] not in frame.columns}
-    )
+    missing = sorted({_key(e)[1] for e in suite["expectations"] if _key(e)[1] and _key(e)[1] not in frame.columns})
     if missing:
         raise ConfigError(f"expectation suite {suite['name']!r} names unknown columns: {', '.join(missing)}")
     batch = (
@@ -206,15 +208,21 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
             reason = _reason(config, records[position], rows[position])
             target.setdefault(position, []).append(reason)
             if len(examples) < MAX_EXAMPLES:
-                examples.append({"source_id": records[position].get("source_id"),
-                                 "name": records[position].get("name"), "reason": reason,
-                                 "reason_fr": _reason(config, records[position], rows[position], "reason_fr")})
+                examples.append(
+                    {
+                        "source_id": records[position].get("source_id"),
+                        "name": records[position].get("name"),
+                        "reason": reason,
+                        "reason_fr": _reason(config, records[position], rows[position], "reason_fr"),
+                    }
+                )
     valid = [i for i in range(len(records)) if i not in quarantined]
     return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)
 
 
-def validate_by_kind(records: list[dict[str, Any]], expectations_dir: Path, source_id: str, *,
-                     international: bool = False) -> tuple[dict[str, Any], ValidationOutcome]:
+def validate_by_kind(
+    records: list[dict[str, Any]], expectations_dir: Path, source_id: str, *, international: bool = False
+) -> tuple[dict[str, Any], ValidationOutcome]:
     """Initiatives against the initiatives suites, events against the event suites, in one outcome.
 
     A source's records are usually all of one kind (the registry's ``kind``); a source that mixes them

@@ -66,16 +66,23 @@ MAPPING_SCHEMA: dict[str, Any] = {
         "required": _STRINGS,
         "options": {"type": "object"},
         "defaults": {"type": "object"},
-        "fields": {"type": "object", "additionalProperties": {
-            "anyOf": [
-                {"type": "string"},
-                {"type": "array", "items": {"type": "string"}},
-                {"type": "object", "properties": {
-                    "path": _STRINGS,
-                    "apply": _STRINGS,
-                    "template": {"type": "string"},
-                }},
-            ]}},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "path": _STRINGS,
+                            "apply": _STRINGS,
+                            "template": {"type": "string"},
+                        },
+                    },
+                ]
+            },
+        },
         "categories": {"type": "object", "additionalProperties": _STRINGS},
     },
 }
@@ -115,29 +122,49 @@ def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: st
     module = connector(data["format"])
     kind = data.get("kind") or registry_kind or getattr(module, "DEFAULT_KIND", "initiatives")
     if registry_kind and data.get("kind") and registry_kind != data["kind"]:
-        raise config_error(path, f"kind {data['kind']!r} differs from the registry's kind {registry_kind!r}",
-                           "kind", None)
+        raise config_error(
+            path, f"kind {data['kind']!r} differs from the registry's kind {registry_kind!r}", "kind", None
+        )
     supported = getattr(module, "KINDS", KINDS)
     if kind not in supported:
-        raise config_error(path, f"format {data['format']!r} has no {kind!r} records (it has: "
-                                 f"{', '.join(supported)})", "kind", None)
+        raise config_error(
+            path, f"format {data['format']!r} has no {kind!r} records (it has: {', '.join(supported)})", "kind", None
+        )
     fields = {**module.default_fields(kind), **(data.get("fields") or {})}
     options = {**getattr(module, "DEFAULT_OPTIONS", {}), **(data.get("options") or {})}
-    option_schema = {"type": "object", "additionalProperties": False,
-                     "properties": getattr(module, "OPTIONS_SCHEMA", {})}
+    option_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": getattr(module, "OPTIONS_SCHEMA", {}),
+    }
     for message, needle in _problems(options, option_schema):
         raise config_error(path, f"[options] {message}", needle, "options")
     for column in ("source_id", "name"):
         if column not in fields:
-            raise config_error(path, f"[fields].{column} is missing: every record needs an id and a name "
-                                     f"(format {data['format']!r} has no default for it)", "[fields]", None)
+            raise config_error(
+                path,
+                f"[fields].{column} is missing: every record needs an id and a name "
+                f"(format {data['format']!r} has no default for it)",
+                "[fields]",
+                None,
+            )
     columns = EVENT_COLUMNS if kind == "events" else INITIATIVE_COLUMNS
     spec = compile_spec({**data, "kind": kind, "fields": fields, "options": options}, path, columns)
-    categories = {str(k): _as_tuple(v, f"mapping {path.name} [categories].{k!r}")
-                  for k, v in (data.get("categories") or {}).items()}
+    categories = {
+        str(k): _as_tuple(v, f"mapping {path.name} [categories].{k!r}")
+        for k, v in (data.get("categories") or {}).items()
+    }
     required = _as_tuple(data["required"], f"mapping {path.name} required") if data.get("required") else ()
-    return Mapping(format=data["format"], shape=str(data.get("shape", "")), fields={}, categories=categories,
-                   path=path, required=required, kind=kind, spec=spec)
+    return Mapping(
+        format=data["format"],
+        shape=str(data.get("shape", "")),
+        fields={},
+        categories=categories,
+        path=path,
+        required=required,
+        kind=kind,
+        spec=spec,
+    )
 
 
 def taxonomy_notations(taxonomy: Path) -> set[str]:
@@ -183,13 +210,16 @@ def check_registry(path: Path, expectations_dir: Path, taxonomy: Path) -> list[s
             for notation in concepts:
                 if notations and notation not in notations:
                     line = line_of(mapping.path, notation, "categories")
-                    problems.append(f"mapping {mapping.path.name}{f', line {line}' if line else ''}: crosswalk "
-                                    f"{label!r} -> {notation!r}: no concept with this notation in "
-                                    f"{taxonomy.name}")
+                    problems.append(
+                        f"mapping {mapping.path.name}{f', line {line}' if line else ''}: crosswalk "
+                        f"{label!r} -> {notation!r}: no concept with this notation in "
+                        f"{taxonomy.name}"
+                    )
         if source.sample_path is not None and not source.sample_path.exists():
             problems.append(f"source {source.id!r}: sample {source.sample_path.name} not found")
-        suite = expectations_dir / (f"{source.id}.json" if mapping.kind == "initiatives"
-                                    else f"{source.id}.events.json")
+        suite = expectations_dir / (
+            f"{source.id}.json" if mapping.kind == "initiatives" else f"{source.id}.events.json"
+        )
         if mapping.kind == "initiatives" and not suite.exists():
             problems.append(f"source {source.id!r}: expectation suite {suite.name} not found")
         elif suite.exists():

@@ -118,11 +118,9 @@ def load_mapping(path: Path, source_id: str = "?", kind: str | None = None) -> M
         return load_declarative_mapping(data, path, kind)
     shape = str(data.get("shape", "2021"))
     if shape not in ("2018", "2021"):
-        raise ConfigError(f"{where}: shape must be \"2018\" or \"2021\", not {shape!r}")
+        raise ConfigError(f'{where}: shape must be "2018" or "2021", not {shape!r}')
     fields = {k: _as_tuple(v, f"{where} [fields].{k}") for k, v in data.get("fields", {}).items()}
-    categories = {
-        str(k): _as_tuple(v, f"{where} [categories].{k!r}") for k, v in data.get("categories", {}).items()
-    }
+    categories = {str(k): _as_tuple(v, f"{where} [categories].{k!r}") for k, v in data.get("categories", {}).items()}
     required = _as_tuple(data.get("required", []), f"{where} required") if data.get("required") else ()
     return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
 

@@ -38,8 +38,7 @@ from transiscope.ingest.records import to_float
 from transiscope.settings import PROJECT_ROOT, Settings
 
 #: formats the ``--format`` option accepts: the registry's names, ``json`` for any JSON API
-FORMAT_CHOICES = ("auto", "gogocarto", "kvm", "openagenda", "ical", "csv", "geojson", "json", "jsonapi",
-                  "murmurations")
+FORMAT_CHOICES = ("auto", "gogocarto", "kvm", "openagenda", "ical", "csv", "geojson", "json", "jsonapi", "murmurations")
 #: records looked at to profile the fields (all records are still normalised and validated)
 PROFILE_LIMIT = 20_000
 #: a draft crosswalk entry is written (not commented out) from this similarity score (0-100)
@@ -62,36 +61,151 @@ _VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|-?\d+(?:[.,]\d+)?")
 
 #: canonical column -> names a source may give it (folded: ascii, lowercase, ``_`` between words)
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "source_id": ("id", "identifiant", "identifier", "uid", "uuid", "guid", "slug", "ref", "reference", "node_id",
-                  "numero", "code_structure"),
-    "name": ("name", "nom", "title", "titre", "label", "libelle", "intitule", "raison_sociale", "denomination",
-             "summary", "nom_structure", "enseigne"),
-    "description": ("description", "desc", "presentation", "about", "resume", "abstract", "activites", "activite",
-                    "texte", "text", "details", "long_description", "descriptif", "objet", "body", "content"),
+    "source_id": (
+        "id",
+        "identifiant",
+        "identifier",
+        "uid",
+        "uuid",
+        "guid",
+        "slug",
+        "ref",
+        "reference",
+        "node_id",
+        "numero",
+        "code_structure",
+    ),
+    "name": (
+        "name",
+        "nom",
+        "title",
+        "titre",
+        "label",
+        "libelle",
+        "intitule",
+        "raison_sociale",
+        "denomination",
+        "summary",
+        "nom_structure",
+        "enseigne",
+    ),
+    "description": (
+        "description",
+        "desc",
+        "presentation",
+        "about",
+        "resume",
+        "abstract",
+        "activites",
+        "activite",
+        "texte",
+        "text",
+        "details",
+        "long_description",
+        "descriptif",
+        "objet",
+        "body",
+        "content",
+    ),
     "lat": ("lat", "latitude", "y", "geo_lat", "lat_wgs84"),
     "lon": ("lon", "lng", "long", "longitude", "x", "geo_lon", "geo_lng", "lon_wgs84"),
-    "street": ("adresse", "address", "street", "street_address", "rue", "voie", "adresse_postale", "address_line",
-               "adresse_1", "address1", "adresse_ligne_1"),
+    "street": (
+        "adresse",
+        "address",
+        "street",
+        "street_address",
+        "rue",
+        "voie",
+        "adresse_postale",
+        "address_line",
+        "adresse_1",
+        "address1",
+        "adresse_ligne_1",
+    ),
     "postcode": ("cp", "code_postal", "codepostal", "postcode", "postal_code", "zip", "zipcode", "zip_code"),
-    "city": ("ville", "commune", "city", "locality", "address_locality", "town", "municipality", "localite",
-             "nom_commune"),
+    "city": (
+        "ville",
+        "commune",
+        "city",
+        "locality",
+        "address_locality",
+        "town",
+        "municipality",
+        "localite",
+        "nom_commune",
+    ),
     "country": ("pays", "country", "country_code", "address_country", "country_iso_3166"),
     "insee": ("insee", "code_insee", "codeinsee", "citycode", "code_commune", "com_insee", "insee_code"),
-    "website": ("site", "site_web", "siteweb", "website", "web", "url", "homepage", "site_internet", "lien", "link",
-                "links", "www", "primary_url", "site_internet_url"),
+    "website": (
+        "site",
+        "site_web",
+        "siteweb",
+        "website",
+        "web",
+        "url",
+        "homepage",
+        "site_internet",
+        "lien",
+        "link",
+        "links",
+        "www",
+        "primary_url",
+        "site_internet_url",
+    ),
     "email": ("email", "courriel", "mail", "e_mail", "mel", "adresse_mail", "contact_email", "adresse_email"),
     "phone": ("tel", "telephone", "phone", "portable", "mobile", "numero_de_telephone", "tel_fixe"),
     "opening_hours": ("horaires", "opening_hours", "open_hours", "heures_d_ouverture", "horaire"),
-    "categories": ("categories", "category", "categorie", "theme", "themes", "thematique", "thematiques", "type",
-                   "types", "kind", "secteur", "domaine", "domaines", "rubrique", "famille", "activite_principale"),
+    "categories": (
+        "categories",
+        "category",
+        "categorie",
+        "theme",
+        "themes",
+        "thematique",
+        "thematiques",
+        "type",
+        "types",
+        "kind",
+        "secteur",
+        "domaine",
+        "domaines",
+        "rubrique",
+        "famille",
+        "activite_principale",
+    ),
     "tags": ("tags", "tag", "keywords", "mots_cles", "mot_cle", "etiquettes"),
     "licence": ("licence", "license"),
-    "updated_at": ("updated", "updated_at", "mise_a_jour", "maj", "date_maj", "modified", "last_modified",
-                   "date_modification", "last_update", "lastupdate", "date_mise_a_jour", "modifie_le",
-                   "last_updated", "date_de_mise_a_jour", "modif", "derniere_modif", "derniere_modification"),
+    "updated_at": (
+        "updated",
+        "updated_at",
+        "mise_a_jour",
+        "maj",
+        "date_maj",
+        "modified",
+        "last_modified",
+        "date_modification",
+        "last_update",
+        "lastupdate",
+        "date_mise_a_jour",
+        "modifie_le",
+        "last_updated",
+        "date_de_mise_a_jour",
+        "modif",
+        "derniere_modif",
+        "derniere_modification",
+    ),
     "created_at": ("created", "created_at", "date_creation", "creation", "date_de_creation", "cree_le"),
-    "start": ("start", "begin", "debut", "date_debut", "dtstart", "start_date", "date_start", "startdate",
-              "date_de_debut"),
+    "start": (
+        "start",
+        "begin",
+        "debut",
+        "date_debut",
+        "dtstart",
+        "start_date",
+        "date_start",
+        "startdate",
+        "date_de_debut",
+    ),
     "end": ("end", "fin", "date_fin", "dtend", "end_date", "date_end", "enddate", "date_de_fin"),
     "status": ("status", "statut", "etat", "state"),
     "organizer": ("organizer", "organisateur", "organisateurs", "organiser", "organisation"),
@@ -99,22 +213,75 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "source_url": ("fiche", "permalink", "source_url", "url_fiche", "page_url"),
 }
 #: the order columns are chosen in: a field used by one column is not offered to the next ones
-COLUMN_ORDER = ("lat", "lon", "source_id", "name", "start", "end", "postcode", "insee", "email", "website",
-                "phone", "updated_at", "created_at", "categories", "tags", "description", "street", "city",
-                "country", "opening_hours", "licence", "status", "organizer", "location_name", "source_url")
+COLUMN_ORDER = (
+    "lat",
+    "lon",
+    "source_id",
+    "name",
+    "start",
+    "end",
+    "postcode",
+    "insee",
+    "email",
+    "website",
+    "phone",
+    "updated_at",
+    "created_at",
+    "categories",
+    "tags",
+    "description",
+    "street",
+    "city",
+    "country",
+    "opening_hours",
+    "licence",
+    "status",
+    "organizer",
+    "location_name",
+    "source_url",
+)
 #: the order columns are written in the proposed mapping
-WRITE_ORDER = ("source_id", "name", "description", "categories", "tags", "lat", "lon", "street", "postcode", "city",
-               "insee", "country", "website", "email", "phone", "opening_hours", "start", "end", "location_name",
-               "organizer", "status", "updated_at", "created_at", "licence", "source_url")
+WRITE_ORDER = (
+    "source_id",
+    "name",
+    "description",
+    "categories",
+    "tags",
+    "lat",
+    "lon",
+    "street",
+    "postcode",
+    "city",
+    "insee",
+    "country",
+    "website",
+    "email",
+    "phone",
+    "opening_hours",
+    "start",
+    "end",
+    "location_name",
+    "organizer",
+    "status",
+    "updated_at",
+    "created_at",
+    "licence",
+    "source_url",
+)
 EVENT_ONLY = frozenset({"start", "end", "organizer", "location_name"})
 INITIATIVE_ONLY = frozenset({"opening_hours"})
 #: columns read from a value's shape even when the field's name says nothing
 BY_VALUE_ALONE = frozenset({"email", "website", "postcode"})
 #: GoGoCarto custom fields: canonical column -> the element fields tried, in order
-GOGOCARTO_FIELDS = {"description": ("description", "abstract", "descriptionMore"), "website": ("website",),
-                    "phone": ("telephone",), "email": ("email",)}
-_STOPWORDS = frozenset({"et", "and", "de", "des", "du", "la", "le", "les", "l", "d", "the", "of", "en", "a", "au",
-                        "aux", "pour", "for"})
+GOGOCARTO_FIELDS = {
+    "description": ("description", "abstract", "descriptionMore"),
+    "website": ("website",),
+    "phone": ("telephone",),
+    "email": ("email",),
+}
+_STOPWORDS = frozenset(
+    {"et", "and", "de", "des", "du", "la", "le", "les", "l", "d", "the", "of", "en", "a", "au", "aux", "pour", "for"}
+)
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -184,18 +351,30 @@ def read_taxonomy(path: Path) -> list[Concept]:
     for node, notation in graph.subject_objects(SKOS.notation):
         labels = {lit.language: str(lit) for lit in graph.objects(node, SKOS.prefLabel) if lit.language}
         definitions = {lit.language: str(lit) for lit in graph.objects(node, SKOS.definition) if lit.language}
-        broader = next((str(graph.value(b, SKOS.notation)) for b in graph.objects(node, SKOS.broader)
-                        if graph.value(b, SKOS.notation) is not None), None)
-        concepts[str(notation)] = Concept(str(notation), labels, tuple(sorted(str(a) for a in graph.objects(
-            node, SKOS.altLabel))), broader, definitions)
+        broader = next(
+            (
+                str(graph.value(b, SKOS.notation))
+                for b in graph.objects(node, SKOS.broader)
+                if graph.value(b, SKOS.notation) is not None
+            ),
+            None,
+        )
+        concepts[str(notation)] = Concept(
+            str(notation),
+            labels,
+            tuple(sorted(str(a) for a in graph.objects(node, SKOS.altLabel))),
+            broader,
+            definitions,
+        )
     text = path.read_text(encoding="utf-8")
     order = {m.group(1): m.start() for m in re.finditer(r'skos:notation\s+"([^"]+)"', text)}
     tops = [c for c in concepts.values() if c.broader is None]
     ordered: list[Concept] = []
     for top in sorted(tops, key=lambda c: order.get(c.notation, 0)):
         ordered.append(top)
-        ordered.extend(sorted((c for c in concepts.values() if c.broader == top.notation),
-                              key=lambda c: order.get(c.notation, 0)))
+        ordered.extend(
+            sorted((c for c in concepts.values() if c.broader == top.notation), key=lambda c: order.get(c.notation, 0))
+        )
     ordered.extend(c for c in concepts.values() if c not in ordered)
     return ordered
 
@@ -243,8 +422,9 @@ def _words(text: str) -> str:
     return " ".join(w for w in fold(text).split("_") if w and w not in _STOPWORDS)
 
 
-def match_labels(labels: Counter[str], concepts: list[Concept],
-                 known: dict[str, tuple[list[str], str]] | None = None) -> list[LabelMatch]:
+def match_labels(
+    labels: Counter[str], concepts: list[Concept], known: dict[str, tuple[list[str], str]] | None = None
+) -> list[LabelMatch]:
     """For each source label, the closest taxonomy concepts by folded-label similarity (rapidfuzz).
 
     A label another source's crosswalk already maps (same folded label) is proposed as that crosswalk says:
@@ -272,8 +452,10 @@ def match_labels(labels: Counter[str], concepts: list[Concept],
             if score > best.get(notation, (-1, ""))[0]:
                 best[notation] = (score, f"{shown!r}")
         order = {notation: i for i, notation in enumerate(best)}  # a reviewed crosswalk's order first
-        ranked = sorted(((n, s, why) for n, (s, why) in best.items() if s >= SUGGEST_SCORE),
-                        key=lambda item: (-item[1], order[item[0]]))
+        ranked = sorted(
+            ((n, s, why) for n, (s, why) in best.items() if s >= SUGGEST_SCORE),
+            key=lambda item: (-item[1], order[item[0]]),
+        )
         out.append(LabelMatch(label, count, ranked[:3]))
     return out
 
@@ -284,8 +466,11 @@ def _is_url(target: str) -> bool:
 
 
 #: API paths that say which connector a URL belongs to (the bus's own requests, not a plain GET, read them)
-_URL_FORMATS = ((re.compile(r"/v0/(search|events)\b"), "kvm"), (re.compile(r"/v2/agendas/[^/]+/events"), "openagenda"),
-                (re.compile(r"/v2/nodes\b"), "murmurations"))
+_URL_FORMATS = (
+    (re.compile(r"/v0/(search|events)\b"), "kvm"),
+    (re.compile(r"/v2/agendas/[^/]+/events"), "openagenda"),
+    (re.compile(r"/v2/nodes\b"), "murmurations"),
+)
 
 
 @dataclass
@@ -339,8 +524,9 @@ def _next_link(payload: Any) -> str | None:
 
 def _gogocarto_like(items: list[Any]) -> bool:
     objects = [i for i in items[:50] if isinstance(i, dict)]
-    return bool(objects) and sum(1 for o in objects if isinstance(o.get("geo"), dict)
-                                 or "categoriesFull" in o) >= max(1, len(objects) // 2)
+    return bool(objects) and sum(1 for o in objects if isinstance(o.get("geo"), dict) or "categoriesFull" in o) >= max(
+        1, len(objects) // 2
+    )
 
 
 def _kvm_like(items: list[Any]) -> bool:
@@ -349,8 +535,7 @@ def _kvm_like(items: list[Any]) -> bool:
 
 
 def _recorded(payload: Any) -> bool:
-    return isinstance(payload, list) and bool(payload) and all(isinstance(p, dict) and "payload" in p
-                                                                for p in payload)
+    return isinstance(payload, list) and bool(payload) and all(isinstance(p, dict) and "payload" in p for p in payload)
 
 
 def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None) -> Detection:
@@ -358,47 +543,85 @@ def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None
     if _recorded(payload):  # a recorded run of a multi-request source (the bus's raw.json of kvm, jsonapi...)
         roles = {p.get("role") for p in payload}
         first = payload[0]["payload"]
-        if forced in (None, "kvm") and (roles & {"search", "entries", "events"} or
-                                         (isinstance(first, dict) and "visible" in first)):
+        if forced in (None, "kvm") and (
+            roles & {"search", "entries", "events"} or (isinstance(first, dict) and "visible" in first)
+        ):
             kind = "events" if "events" in roles else "initiatives"
             return Detection("kvm", kind, {}, raw, [f"a recorded Karte von morgen run ({len(payload)} pages)"])
         if forced in (None, "openagenda") and isinstance(first, dict) and isinstance(first.get("events"), list):
             return Detection("openagenda", "events", {}, raw, [f"a recorded OpenAgenda run ({len(payload)} pages)"])
         if forced in (None, "murmurations") and (roles & {"index", "profile"}):
-            return Detection("murmurations", "initiatives", {}, raw,
-                             [f"a recorded Murmurations run ({len(payload)} pages: index, then profiles)"])
+            return Detection(
+                "murmurations",
+                "initiatives",
+                {},
+                raw,
+                [f"a recorded Murmurations run ({len(payload)} pages: index, then profiles)"],
+            )
         found = _records_path(first)
         if found is None:
             raise MalformedPayload(f"no list of records in the first recorded page of {origin}")
         options = {"records_path": found[0], **_recorded_pagination(payload)}
-        return Detection("jsonapi", "initiatives", options, raw,
-                         [f"a recorded JSON API run ({len(payload)} pages), records at "
-                          f"{found[0] or 'the top level'!r}"])
-    if isinstance(payload, dict) and payload.get("type") in ("FeatureCollection", "Feature") and forced in (
-            None, "geojson"):
+        return Detection(
+            "jsonapi",
+            "initiatives",
+            options,
+            raw,
+            [f"a recorded JSON API run ({len(payload)} pages), records at {found[0] or 'the top level'!r}"],
+        )
+    if (
+        isinstance(payload, dict)
+        and payload.get("type") in ("FeatureCollection", "Feature")
+        and forced in (None, "geojson")
+    ):
         return Detection("geojson", "initiatives", {}, raw, ["a GeoJSON FeatureCollection"])
     data = payload.get("data") if isinstance(payload, dict) else payload if isinstance(payload, list) else None
     if forced in (None, "gogocarto") and isinstance(data, list) and (_gogocarto_like(data) or forced == "gogocarto"):
         return Detection("gogocarto", "initiatives", {}, raw, ["GoGoCarto elements (elements.json)"])
     if forced in (None, "kvm") and isinstance(payload, dict) and isinstance(payload.get("visible"), list):
-        return Detection("kvm", "initiatives", {}, _pages(payload["visible"], origin, "entries"),
-                         ["a Karte von morgen /v0/search answer (entry summaries only)"])
+        return Detection(
+            "kvm",
+            "initiatives",
+            {},
+            _pages(payload["visible"], origin, "entries"),
+            ["a Karte von morgen /v0/search answer (entry summaries only)"],
+        )
     if forced in (None, "kvm") and isinstance(payload, list) and (_kvm_like(payload) or forced == "kvm"):
         events = sum(1 for e in payload if isinstance(e, dict) and "start" in e) > len(payload) / 2
-        return Detection("kvm", "events" if events else "initiatives", {},
-                         _pages(payload, origin, "events" if events else "entries"),
-                         [f"Karte von morgen {'events' if events else 'entries'}"])
-    if forced in (None, "openagenda") and isinstance(payload, dict) and isinstance(payload.get("events"), list) and (
-            forced == "openagenda" or any(isinstance(e, dict) and ("timings" in e or "uid" in e)
-                                          for e in payload["events"][:20])):
+        return Detection(
+            "kvm",
+            "events" if events else "initiatives",
+            {},
+            _pages(payload, origin, "events" if events else "entries"),
+            [f"Karte von morgen {'events' if events else 'entries'}"],
+        )
+    if (
+        forced in (None, "openagenda")
+        and isinstance(payload, dict)
+        and isinstance(payload.get("events"), list)
+        and (
+            forced == "openagenda"
+            or any(isinstance(e, dict) and ("timings" in e or "uid" in e) for e in payload["events"][:20])
+        )
+    ):
         return Detection("openagenda", "events", {}, _pages(payload, origin, "full"), ["OpenAgenda events"])
-    if forced in (None, "murmurations") and isinstance(data, list) and data and all(
-            isinstance(d, dict) and "profile_url" in d for d in data[:20]):
-        return Detection("murmurations", "initiatives", {}, _pages(payload, origin, "index"),
-                         ["a Murmurations index page (profiles are fetched from their own hosts)"])
+    if (
+        forced in (None, "murmurations")
+        and isinstance(data, list)
+        and data
+        and all(isinstance(d, dict) and "profile_url" in d for d in data[:20])
+    ):
+        return Detection(
+            "murmurations",
+            "initiatives",
+            {},
+            _pages(payload, origin, "index"),
+            ["a Murmurations index page (profiles are fetched from their own hosts)"],
+        )
     if forced not in (None, "jsonapi"):
-        raise MalformedPayload(f"{origin} does not look like {forced} data (a JSON "
-                               f"{type(payload).__name__}{_keys(payload)})")
+        raise MalformedPayload(
+            f"{origin} does not look like {forced} data (a JSON {type(payload).__name__}{_keys(payload)})"
+        )
     found = _records_path(payload)
     if found is None:
         raise MalformedPayload(f"no list of records in the JSON of {origin}{_keys(payload)}")
@@ -454,8 +677,13 @@ def detect(raw: bytes, origin: str, forced: str | None = None) -> Detection:
         preview = " ".join(text[:60].split())
         raise MalformedPayload(f"{origin} is not JSON, GeoJSON, iCalendar or CSV (it starts with {preview!r})")
     shown = {"\t": "tab"}.get(delimiter, delimiter)
-    return Detection("csv", "initiatives", {"encoding": "auto", "delimiter": "auto"}, raw,
-                     [f"CSV, encoding {encoding}, separator {shown!r}"])
+    return Detection(
+        "csv",
+        "initiatives",
+        {"encoding": "auto", "delimiter": "auto"},
+        raw,
+        [f"CSV, encoding {encoding}, separator {shown!r}"],
+    )
 
 
 # -- profiling -----------------------------------------------------------------------------------------
@@ -538,8 +766,11 @@ def _date_function(values: list[Any]) -> tuple[float, str | None]:
     numbers = [to_float(t) for t in texts]
     if all(n is not None and 1e8 < n < 1e10 for n in numbers):
         return 1.0, "timestamp"
-    choices = ((None, lambda t: parse_date(t, False) is not None), ("parse_date:%d/%m/%Y", _DMY.match),
-               ("parse_date:%d/%m/%Y %H:%M", _DMY_HM.match))
+    choices = (
+        (None, lambda t: parse_date(t, False) is not None),
+        ("parse_date:%d/%m/%Y", _DMY.match),
+        ("parse_date:%d/%m/%Y %H:%M", _DMY_HM.match),
+    )
     scored = [(_share(texts, lambda t, test=test: bool(test(t))), function) for function, test in choices]
     return max(scored, key=lambda item: item[0])
 
@@ -596,8 +827,9 @@ def _name_score(path: str, column: str) -> int:
     return 0
 
 
-def choose_fields(profiles: list[FieldProfile], total: int, kind: str,
-                  skip: frozenset[str] = frozenset()) -> dict[str, FieldProfile]:
+def choose_fields(
+    profiles: list[FieldProfile], total: int, kind: str, skip: frozenset[str] = frozenset()
+) -> dict[str, FieldProfile]:
     """Canonical column -> the source field that most likely holds it (name, values and coverage)."""
     chosen: dict[str, FieldProfile] = {}
     used: set[str] = set()
@@ -697,8 +929,15 @@ def _coverage_of(paths: list[str], elements: list[Any]) -> float:
     return sum(1 for e in objects if any(resolve(e, p) not in (None, "", [], {}) for p in parsed)) / len(objects)
 
 
-def build_proposal(name: str, origin: str, detection: Detection, elements: list[Any],
-                   profiles: list[FieldProfile], total: int, matches: list[LabelMatch] | None = None) -> Proposal:
+def build_proposal(
+    name: str,
+    origin: str,
+    detection: Detection,
+    elements: list[Any],
+    profiles: list[FieldProfile],
+    total: int,
+    matches: list[LabelMatch] | None = None,
+) -> Proposal:
     """The mapping file proposed for the source: TOML text with comments, and its data."""
     from transiscope.ingest.formats import connector
 
@@ -714,18 +953,31 @@ def build_proposal(name: str, origin: str, detection: Detection, elements: list[
         fields: dict[str, list[str]] = {}
         for column, names in GOGOCARTO_FIELDS.items():
             present = [n for n in names if n in top]
-            extra = [p.path for p in profiles if "." not in p.path and p.path not in names and
-                     p.path not in _gogocarto_known() and _name_score(p.path, column) >= 2
-                     and _plausible(column, p.values, total) >= 0.5]
+            extra = [
+                p.path
+                for p in profiles
+                if "." not in p.path
+                and p.path not in names
+                and p.path not in _gogocarto_known()
+                and _name_score(p.path, column) >= 2
+                and _plausible(column, p.values, total) >= 0.5
+            ]
             fields[column] = list(dict.fromkeys([names[0], *present, *extra])) if present or extra else list(names[:2])
             chosen_report[column] = (" / ".join(fields[column]), _coverage_of(fields[column], elements))
             shares = ", ".join(f"{n} ({_pct(_coverage_of([n], elements))})" for n in fields[column])
             field_lines.append(f"# {column}: {shares}")
             field_lines.append(f"{column} = {toml_value(fields[column])}")
         data["fields"] = fields
-        for column, path in (("source_id", "id"), ("name", "name"), ("position", "geo"), ("street",
-                             "address.streetAddress"), ("postcode", "address.postalCode"), ("city",
-                             "address.addressLocality"), ("categories", "categoriesFull"), ("updated_at", "updatedAt")):
+        for column, path in (
+            ("source_id", "id"),
+            ("name", "name"),
+            ("position", "geo"),
+            ("street", "address.streetAddress"),
+            ("postcode", "address.postalCode"),
+            ("city", "address.addressLocality"),
+            ("categories", "categoriesFull"),
+            ("updated_at", "updatedAt"),
+        ):
             chosen_report[column] = (path, _coverage_of([path], elements))
     else:
         kind = detection.kind
@@ -745,20 +997,27 @@ def build_proposal(name: str, origin: str, detection: Detection, elements: list[
                     continue  # the connector's point of the geometry
                 fields_out[column] = field_spec(column, picked[column])
                 chosen_report[column] = (picked[column].path, picked[column].coverage(total))
-                field_lines.append(f"# {picked[column].path}: {_pct(picked[column].coverage(total))} of records, "
-                                   f"e.g. {_shown(picked[column].example)}")
+                field_lines.append(
+                    f"# {picked[column].path}: {_pct(picked[column].coverage(total))} of records, "
+                    f"e.g. {_shown(picked[column].example)}"
+                )
                 field_lines.append(f"{column} = {toml_value(fields_out[column])}")
-            missing = [c for c in ("source_id", "name", "lat", "lon", "categories", "updated_at", "street",
-                                   "postcode", "city") if c not in fields_out and not (fmt == "geojson" and
-                                                                                       c in ("lat", "lon"))]
+            missing = [
+                c
+                for c in ("source_id", "name", "lat", "lon", "categories", "updated_at", "street", "postcode", "city")
+                if c not in fields_out and not (fmt == "geojson" and c in ("lat", "lon"))
+            ]
             if kind == "events":
                 missing = [c for c in ("start", *missing) if c not in fields_out]
             for column in missing:
-                field_lines.append(f"# {column} = ?   no field of the source looked like it: "
-                                   f"{_WHY_MISSING.get(column, '')}")
+                field_lines.append(
+                    f"# {column} = ?   no field of the source looked like it: {_WHY_MISSING.get(column, '')}"
+                )
             if "source_id" not in fields_out:
-                raise MalformedPayload(f"{origin}: no field can serve as the records' id (none is filled in every "
-                                       "record with unique values): the bus cannot track records across runs")
+                raise MalformedPayload(
+                    f"{origin}: no field can serve as the records' id (none is filled in every "
+                    "record with unique values): the bus cannot track records across runs"
+                )
             if "name" not in fields_out:
                 raise MalformedPayload(f"{origin}: no field looks like the records' name")
             if "country" not in fields_out:
@@ -770,8 +1029,11 @@ def build_proposal(name: str, origin: str, detection: Detection, elements: list[
             field_lines.append(f"source_id = {toml_value(fields_out['source_id'])}")
         if fmt not in ("csv",):
             module_file = module.__name__.rsplit(".", 1)[1]
-            field_lines.insert(0, f"# the connector's default fields apply (transiscope/formats/{module_file}.py); "
-                                  "listed here only what differs")
+            field_lines.insert(
+                0,
+                f"# the connector's default fields apply (transiscope/formats/{module_file}.py); "
+                "listed here only what differs",
+            )
             for column, spec in defaults.items():
                 if column in fields_out:
                     continue
@@ -826,14 +1088,25 @@ def _pct(share: float) -> str:
     return f"{round(100 * share)} %"
 
 
-def _render(name: str, origin: str, detection: Detection, data: dict[str, Any], field_lines: list[str],
-            profiles: list[FieldProfile], total: int, matches: list[LabelMatch]) -> str:
+def _render(
+    name: str,
+    origin: str,
+    detection: Detection,
+    data: dict[str, Any],
+    field_lines: list[str],
+    profiles: list[FieldProfile],
+    total: int,
+    matches: list[LabelMatch],
+) -> str:
     today = datetime.now(UTC).date().isoformat()
-    lines = [f"# Mapping proposed by `transiscope check-source` on {today} for {origin}",
-             "# A draft to review (fields, value functions, crosswalk), not a final mapping.",
-             "# See docs/guide-sources.fr.md (français) or docs/guide-sources.en.md (English).",
-             f"# Detected: {'; '.join(detection.how)}; {total} records read.", "#",
-             "# Fields found in the records (share of records with a value; an example):"]
+    lines = [
+        f"# Mapping proposed by `transiscope check-source` on {today} for {origin}",
+        "# A draft to review (fields, value functions, crosswalk), not a final mapping.",
+        "# See docs/guide-sources.fr.md (français) or docs/guide-sources.en.md (English).",
+        f"# Detected: {'; '.join(detection.how)}; {total} records read.",
+        "#",
+        "# Fields found in the records (share of records with a value; an example):",
+    ]
     for entry in sorted(profiles, key=lambda p: -p.count)[:40]:
         lines.append(f"#   {entry.path[:38]:<38} {_pct(entry.coverage(total)):>5}  {_shown(entry.example)}")
     if len(profiles) > 40:
@@ -845,27 +1118,32 @@ def _render(name: str, origin: str, detection: Detection, data: dict[str, Any], 
     if "options" in data:
         lines += ["", "[options]"] + [f"{k} = {toml_value(v)}" for k, v in data["options"].items()]
     if field_lines:
-        lines += ["", "# canonical column = path in a source record (dotted, \"*\" for each item of a list)",
-                  "[fields]"]
+        lines += ["", '# canonical column = path in a source record (dotted, "*" for each item of a list)', "[fields]"]
         lines += field_lines
     if "defaults" in data:
         lines += ["", "# the bus lists initiatives in France: remove if the source is international", "[defaults]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in data["defaults"].items()]
     if matches:
-        lines += ["", "# Crosswalk draft: the source's category label -> taxonomy notations (ontology/taxonomy.ttl).",
-                  f"# Written when the closest concept scores {CONFIDENT_SCORE}+ (folded-label similarity, 0-100,",
-                  "# or the same label in another source's crosswalk); the others are commented out for a person",
-                  "# to decide.",
-                  "# An unmapped label is kept as the source's label; its records get no taxonomy category.",
-                  "[categories]"]
+        lines += [
+            "",
+            "# Crosswalk draft: the source's category label -> taxonomy notations (ontology/taxonomy.ttl).",
+            f"# Written when the closest concept scores {CONFIDENT_SCORE}+ (folded-label similarity, 0-100,",
+            "# or the same label in another source's crosswalk); the others are commented out for a person",
+            "# to decide.",
+            "# An unmapped label is kept as the source's label; its records get no taxonomy category.",
+            "[categories]",
+        ]
         for match in matches:
             others = "; ".join(f"{n} {s} ({why})" for n, s, why in match.candidates)
             if match.confident:
-                lines.append(f"{toml_value(match.label)} = {toml_value(match.proposed)}"
-                             f"  # {match.records} record(s); {others}")
+                lines.append(
+                    f"{toml_value(match.label)} = {toml_value(match.proposed)}  # {match.records} record(s); {others}"
+                )
             elif match.candidates:
-                lines.append(f"# {toml_value(match.label)} = {toml_value([match.candidates[0][0]])}"
-                             f"  # {match.records} record(s), not sure: {others}")
+                lines.append(
+                    f"# {toml_value(match.label)} = {toml_value([match.candidates[0][0]])}"
+                    f"  # {match.records} record(s), not sure: {others}"
+                )
             else:
                 lines.append(f"# {toml_value(match.label)} = []  # {match.records} record(s), no close concept")
     return "\n".join(lines) + "\n"
@@ -891,8 +1169,9 @@ class CheckResult:
     extra: list[str] = field(default_factory=list)
 
 
-def _acquire(target: str, name: str, forced: str | None, settings: Settings,
-             say: Callable[[str], None]) -> tuple[bytes | None, str]:
+def _acquire(
+    target: str, name: str, forced: str | None, settings: Settings, say: Callable[[str], None]
+) -> tuple[bytes | None, str]:
     """The payload (bytes) of a file or a URL's first answer; None for an API the connector must page itself."""
     if not _is_url(target):
         path = Path(target)
@@ -901,8 +1180,9 @@ def _acquire(target: str, name: str, forced: str | None, settings: Settings,
         say(f"read {path} ({path.stat().st_size:,} bytes)")
         cap = settings.http.max_bytes
         if path.stat().st_size > cap:
-            raise ConfigError(f"{target} is {path.stat().st_size:,} bytes, over the cap of {cap:,} "
-                              "(TRANSISCOPE_HTTP_MAX_BYTES)")
+            raise ConfigError(
+                f"{target} is {path.stat().st_size:,} bytes, over the cap of {cap:,} (TRANSISCOPE_HTTP_MAX_BYTES)"
+            )
         return path.read_bytes(), str(path)
     if forced in (None, "kvm", "openagenda", "murmurations"):
         for pattern, fmt in _URL_FORMATS:
@@ -923,8 +1203,11 @@ def _url_detection(target: str, forced: str | None) -> Detection:
     for pattern, fmt in _URL_FORMATS:
         match = pattern.search(urlsplit(target).path)
         if match and forced in (None, fmt):
-            kind = "events" if fmt == "openagenda" or (fmt == "kvm" and match.group(0).endswith("events")) \
+            kind = (
+                "events"
+                if fmt == "openagenda" or (fmt == "kvm" and match.group(0).endswith("events"))
                 else "initiatives"
+            )
             options: dict[str, Any] = {}
             query = parse_qs(urlsplit(target).query)
             if fmt == "kvm" and query.get("bbox"):
@@ -949,16 +1232,29 @@ class _Workspace:
         if not (expectations / f"{name}.json").exists():
             (expectations / f"{name}.json").write_text(json.dumps({"name": name, "expectations": []}), encoding="utf-8")
         geocode = replace(settings.geocode, provider="none")  # a check never sends addresses anywhere
-        self.settings = replace(settings, home=self.dir / "home", registry_path=self.dir / "sources.toml",
-                                expectations_dir=expectations, geocode=geocode)
+        self.settings = replace(
+            settings,
+            home=self.dir / "home",
+            registry_path=self.dir / "sources.toml",
+            expectations_dir=expectations,
+            geocode=geocode,
+        )
 
     def source(self, detection: Detection, mapping_text: str, url: str, licence: str):
         from transiscope.registry.sources import load_registry
 
         mapping = self.dir / "mapping.toml"
         mapping.write_text(mapping_text, encoding="utf-8")
-        entry = {"id": self.name, "name": self.name, "format": detection.format, "kind": detection.kind,
-                 "url": url, "licence": licence, "mapping": str(mapping), "min_interval": 0}
+        entry = {
+            "id": self.name,
+            "name": self.name,
+            "format": detection.format,
+            "kind": detection.kind,
+            "url": url,
+            "licence": licence,
+            "mapping": str(mapping),
+            "min_interval": 0,
+        }
         lines = ["[[source]]"] + [f"{k} = {toml_value(v)}" for k, v in entry.items()]
         self.settings.registry_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return load_registry(self.settings.registry_path).get(self.name)
@@ -996,9 +1292,16 @@ def _labels(elements: list[Any], source: Any) -> Counter[str]:
     return labels
 
 
-def check_source(target: str, fmt: str = "auto", out: Path | None = None, *, name: str | None = None,
-                 licence: str | None = None, settings: Settings | None = None,
-                 progress: Callable[[str], None] | None = None) -> CheckResult:
+def check_source(
+    target: str,
+    fmt: str = "auto",
+    out: Path | None = None,
+    *,
+    name: str | None = None,
+    licence: str | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CheckResult:
     """Read ``target`` (URL or file), propose a mapping (written to ``out``), and check the records with it."""
     from transiscope.ingest import pipeline
     from transiscope.ingest.formats import connector
@@ -1043,9 +1346,14 @@ def check_source(target: str, fmt: str = "auto", out: Path | None = None, *, nam
         draft = build_proposal(name, origin, detection, elements, profiles, total)
         source = workspace.source(detection, draft.text, url, licence)
         labels = _labels(elements, source)
-        matches = match_labels(labels, read_taxonomy(settings.ontology_dir / "taxonomy.ttl"),
-                               known_crosswalks(PROJECT_ROOT / "transforms" / "mappings",
-                                                exclude=known[name].mapping_path.name if name in known else None))
+        matches = match_labels(
+            labels,
+            read_taxonomy(settings.ontology_dir / "taxonomy.ttl"),
+            known_crosswalks(
+                PROJECT_ROOT / "transforms" / "mappings",
+                exclude=known[name].mapping_path.name if name in known else None,
+            ),
+        )
         proposal = build_proposal(name, origin, detection, elements, profiles, total, matches)
         problems = mapping_problems(tomllib.loads(proposal.text), Path(f"{name}.mapping.toml"))
         if problems:  # a bug of this module, never the source's fault
@@ -1067,16 +1375,19 @@ def check_source(target: str, fmt: str = "auto", out: Path | None = None, *, nam
                 stage(run_dir, workspace.settings, record_failures=False)
         except TransiscopeError as exc:  # schema drift and the like: what the bus would say about the batch
             verdict = str(exc)
-        result = _result(name, origin, detection, proposal, out, run_dir, total, verdict, licence,
-                         workspace.settings)
+        result = _result(name, origin, detection, proposal, out, run_dir, total, verdict, licence, workspace.settings)
         lost = unnamable(elements)
         if lost:
-            result.extra.append(f"field(s) a mapping cannot name (a dot or spaces around the name), so the bus "
-                                f"cannot read them: {', '.join(map(repr, lost[:8]))}; rename them")
+            result.extra.append(
+                f"field(s) a mapping cannot name (a dot or spaces around the name), so the bus "
+                f"cannot read them: {', '.join(map(repr, lost[:8]))}; rename them"
+            )
         extra_cells = sum(1 for e in elements if isinstance(e, dict) and e.get("_extra_cells"))
         if extra_cells:
-            result.extra.append(f"{extra_cells} row(s) have more cells than the header has columns: the extra "
-                                "cells are not read (a separator inside an unquoted value?)")
+            result.extra.append(
+                f"{extra_cells} row(s) have more cells than the header has columns: the extra "
+                "cells are not read (a separator inside an unquoted value?)"
+            )
         result.fix_first = (result.fix_first[:2] + result.extra + result.fix_first[2:])[:9]
         return result
     finally:
@@ -1092,8 +1403,18 @@ def _project_sources(settings: Settings) -> list[Any]:
         return []
 
 
-def _result(name: str, origin: str, detection: Detection, proposal: Proposal, out: Path, run_dir: Path,
-            total: int, verdict: str | None, licence: str, settings: Settings) -> CheckResult:
+def _result(
+    name: str,
+    origin: str,
+    detection: Detection,
+    proposal: Proposal,
+    out: Path,
+    run_dir: Path,
+    total: int,
+    verdict: str | None,
+    licence: str,
+    settings: Settings,
+) -> CheckResult:
     from transiscope.ingest.geocode import checks as geochecks
     from transiscope.runs import read_run
 
@@ -1101,8 +1422,11 @@ def _result(name: str, origin: str, detection: Detection, proposal: Proposal, ou
     records = read_jsonl(run_dir / "records.jsonl")
     quarantine = read_jsonl(run_dir / "quarantine.jsonl")
     fetched = (run["stages"].get("normalise") or {}).get("fetched", total)
-    validation = json.loads((run_dir / "validation.json").read_text(encoding="utf-8")) \
-        if (run_dir / "validation.json").exists() else {"expectations": []}
+    validation = (
+        json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+        if (run_dir / "validation.json").exists()
+        else {"expectations": []}
+    )
     by_reason: Counter[str] = Counter()
     for entry in quarantine:
         if entry["stage"] != "validate":
@@ -1119,31 +1443,51 @@ def _result(name: str, origin: str, detection: Detection, proposal: Proposal, ou
             if flag.get("code") in geochecks.TEXTS and record["record_index"] not in quarantined_at:
                 flags[_kind_of(geochecks.reason(flag))] += 1
     warnings.update(flags)
-    notes = Counter(_kind_of(note) for r in records for note in r.get("notes") or ()
-                    if not note.startswith("placed ") and "geocod" not in note)
+    notes = Counter(
+        _kind_of(note)
+        for r in records
+        for note in r.get("notes") or ()
+        if not note.startswith("placed ") and "geocod" not in note
+    )
     counts = {"fetched": fetched, "quarantined": len(quarantine), "loaded": fetched - len(quarantine)}
     if verdict is None and fetched:
         share = len(quarantine) / fetched
         if counts["loaded"] == 0:
             verdict = f"all {fetched} records would be quarantined: the bus would reject the batch"
         elif share > settings.max_quarantine_share:
-            verdict = (f"{share:.0%} of the records would be quarantined, more than the "
-                       f"{settings.max_quarantine_share:.0%} the bus accepts: it would reject the whole batch")
+            verdict = (
+                f"{share:.0%} of the records would be quarantined, more than the "
+                f"{settings.max_quarantine_share:.0%} the bus accepts: it would reject the whole batch"
+            )
     placed = Counter(r.get("geo_method") for r in records if r.get("geo_method") not in (None, "source"))
     geocode = ""
     if placed:
-        geocode = (f"{sum(placed.values())} record(s) without coordinates were placed offline at their commune's "
-                   "reference point; the bus asks the BAN geocoder for a precise point from the street address")
+        geocode = (
+            f"{sum(placed.values())} record(s) without coordinates were placed offline at their commune's "
+            "reference point; the bus asks the BAN geocoder for a precise point from the street address"
+        )
     unplaced = sum(1 for r in records if r.get("lat") is None)
     if unplaced:
         geocode = (geocode + "; " if geocode else "") + (
             f"{unplaced} record(s) have no point and could not be placed from a commune here; the bus would try the "
-            "BAN geocoder with their address")
-    result = CheckResult(name, origin, detection, proposal, out, total, counts,
-                         sorted(((n, r) for r, n in by_reason.items()), key=lambda x: (-x[0], x[1])),
-                         sorted(((n, r) for r, n in warnings.items()), key=lambda x: (-x[0], x[1])),
-                         sorted(((n, r) for r, n in notes.items()), key=lambda x: (-x[0], x[1])),
-                         verdict, [], licence, geocode)
+            "BAN geocoder with their address"
+        )
+    result = CheckResult(
+        name,
+        origin,
+        detection,
+        proposal,
+        out,
+        total,
+        counts,
+        sorted(((n, r) for r, n in by_reason.items()), key=lambda x: (-x[0], x[1])),
+        sorted(((n, r) for r, n in warnings.items()), key=lambda x: (-x[0], x[1])),
+        sorted(((n, r) for r, n in notes.items()), key=lambda x: (-x[0], x[1])),
+        verdict,
+        [],
+        licence,
+        geocode,
+    )
     result.fix_first = fix_first(result, records)
     return result
 
@@ -1152,15 +1496,27 @@ def _result(name: str, origin: str, detection: Detection, proposal: Proposal, ou
 _ADVICE = (
     ("swapped", "put latitude and longitude in their own columns, latitude first"),
     ("between -90", "check the coordinates out of range: latitude and longitude swapped or mistyped?"),
-    ("lies in France", "check the points outside France: latitude and longitude swapped or mistyped? (a source "
-                       "outside France is declared international in the registry)"),
-    ("not an active", "records the source itself marks as deleted, refused or unpublished are set aside: nothing to "
-                      "fix unless they should be public"),
-    ("not a published", "records the source itself marks as deleted, refused or unpublished are set aside: nothing "
-                        "to fix unless they should be public"),
+    (
+        "lies in France",
+        "check the points outside France: latitude and longitude swapped or mistyped? (a source "
+        "outside France is declared international in the registry)",
+    ),
+    (
+        "not an active",
+        "records the source itself marks as deleted, refused or unpublished are set aside: nothing to "
+        "fix unless they should be public",
+    ),
+    (
+        "not a published",
+        "records the source itself marks as deleted, refused or unpublished are set aside: nothing "
+        "to fix unless they should be public",
+    ),
     ("appears", "give every record its own id: the same id twice keeps only the most recently updated copy"),
-    ("latitude", "give every record a latitude and a longitude in decimal degrees (WGS 84), or a full street "
-                 "address the bus can geocode"),
+    (
+        "latitude",
+        "give every record a latitude and a longitude in decimal degrees (WGS 84), or a full street "
+        "address the bus can geocode",
+    ),
     ("name", "give every record a name"),
     ("id", "give every record a stable id that never changes and is never reused"),
     ("markup", "publish descriptions as plain text (or simple HTML the bus can clean)"),
@@ -1181,8 +1537,12 @@ def fix_first(result: CheckResult, records: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     if result.verdict:
         out.append(f"the batch as a whole: {result.verdict}")
-    for origin, found in (("quarantine", result.quarantine), ("source", []), ("warning", result.warnings),
-                          ("note", result.notes)):
+    for origin, found in (
+        ("quarantine", result.quarantine),
+        ("source", []),
+        ("warning", result.warnings),
+        ("note", result.notes),
+    ):
         if origin == "source":
             out.extend(_source_advice(result, records))
         for count, reason in found:
@@ -1201,11 +1561,15 @@ def _source_advice(result: CheckResult, records: list[dict[str, Any]]) -> list[s
     out = []
     chosen = result.proposal.chosen
     if result.detection.format != "gogocarto" and "updated_at" not in chosen:
-        out.append("publish an update date for each record: it is how readers and the quality score (freshness) "
-                   "know a record is alive")
+        out.append(
+            "publish an update date for each record: it is how readers and the quality score (freshness) "
+            "know a record is alive"
+        )
     if result.licence == NO_LICENCE:
-        out.append("say under which licence the data is published (an SPDX id such as ODbL-1.0 or CC-BY-4.0): "
-                   "the bus cannot republish data without one (check again with --licence)")
+        out.append(
+            "say under which licence the data is published (an SPDX id such as ODbL-1.0 or CC-BY-4.0): "
+            "the bus cannot republish data without one (check again with --licence)"
+        )
     if records and not any(r.get("categories") for r in records):
         out.append("give each record one or more categories: the map filters by them")
     return out
@@ -1215,21 +1579,29 @@ def format_report(result: CheckResult) -> str:
     """The short report printed by ``transiscope check-source``."""
     d = result.detection
     shape = f" (shape {result.proposal.data['shape']})" if "shape" in result.proposal.data else ""
-    lines = [f"check-source: {result.origin}",
-             f"  format   {d.format}{shape} - {'; '.join(d.how)}",
-             f"  kind     {d.kind}   records {result.counts['fetched']}   licence {result.licence}",
-             f"  mapping  {result.mapping_path} (proposed; valid against the mapping schema)", "",
-             "fields chosen (source field, share of records with a value):"]
+    lines = [
+        f"check-source: {result.origin}",
+        f"  format   {d.format}{shape} - {'; '.join(d.how)}",
+        f"  kind     {d.kind}   records {result.counts['fetched']}   licence {result.licence}",
+        f"  mapping  {result.mapping_path} (proposed; valid against the mapping schema)",
+        "",
+        "fields chosen (source field, share of records with a value):",
+    ]
     for column, (path, share) in result.proposal.chosen.items():
         lines.append(f"  {column:<14} {path[:44]:<44} {_pct(share):>5}")
     matches = result.proposal.matches
     if matches:
         confident = sum(1 for m in matches if m.confident)
         left = [m.label for m in matches if not m.confident]
-        lines.append(f"categories: {len(matches)} label(s), {confident} mapped in the draft crosswalk"
-                     + (f", {len(left)} left for review: {', '.join(left[:8])}" if left else ""))
-    lines += ["", f"would load        {result.counts['loaded']} of {result.counts['fetched']} records",
-              f"would quarantine  {result.counts['quarantined']}"]
+        lines.append(
+            f"categories: {len(matches)} label(s), {confident} mapped in the draft crosswalk"
+            + (f", {len(left)} left for review: {', '.join(left[:8])}" if left else "")
+        )
+    lines += [
+        "",
+        f"would load        {result.counts['loaded']} of {result.counts['fetched']} records",
+        f"would quarantine  {result.counts['quarantined']}",
+    ]
     lines += [f"  {n:>4}  {r}" for n, r in result.quarantine]
     if result.verdict:
         lines.append(f"batch: {result.verdict}")

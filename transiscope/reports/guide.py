@@ -24,44 +24,79 @@ from transiscope.settings import PROJECT_ROOT
 
 LANGS = ("fr", "en")
 BLOCKS = ("formats", "columns", "expectations", "taxonomy", "score")
-_BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) [^>]*-->\n)(?P<body>.*?)(<!-- end generated:(?P=name) -->)",
-                    re.S)
+_BLOCK = re.compile(
+    r"(<!-- generated:(?P<name>[a-z-]+) [^>]*-->\n)(?P<body>.*?)(<!-- end generated:(?P=name) -->)", re.S
+)
 
 T = {
     "fr": {
-        "format": "format", "records": "fiches", "options": "options (valeur par défaut)", "defaults":
-            "champs lus par défaut (colonne = chemin)", "none": "aucune", "initiatives": "initiatives",
-        "events": "événements", "column": "colonne", "severity": "gravité", "rule": "règle",
-        "reason": "phrase lue dans le rapport de qualité", "critical": "**bloquante** (mise en quarantaine)",
-        "warning": "avertissement (chargée, signalée)", "notation": "notation", "label": "libellé",
-        "broader": "domaine", "mapping_keys": "Clés d'un fichier de correspondance",
-        "initiative_columns": "Colonnes canoniques d'une initiative", "event_columns":
-            "Colonnes canoniques d'un événement", "functions": "Fonctions de valeur", "common": "Suite commune",
-        "per_source": "Règles propres à une source", "weight": "poids", "part": "composante",
-        "gogocarto_fields": "`shape` = `\"2018\"` ou `\"2021\"` ; `[fields]` : listes de champs personnalisés "
-                            "pour description, website, phone, email",
-        "parts": {"validity": "V — validité : fiches chargées / fiches lues",
-                  "completeness": "C — complétude : part moyenne des fiches ayant chaque champ clé",
-                  "warning_free": "W — part des fiches chargées sans aucun avertissement",
-                  "freshness": "F — fraîcheur : part des fiches mises à jour depuis moins de {years} ans"},
+        "format": "format",
+        "records": "fiches",
+        "options": "options (valeur par défaut)",
+        "defaults": "champs lus par défaut (colonne = chemin)",
+        "none": "aucune",
+        "initiatives": "initiatives",
+        "events": "événements",
+        "column": "colonne",
+        "severity": "gravité",
+        "rule": "règle",
+        "reason": "phrase lue dans le rapport de qualité",
+        "critical": "**bloquante** (mise en quarantaine)",
+        "warning": "avertissement (chargée, signalée)",
+        "notation": "notation",
+        "label": "libellé",
+        "broader": "domaine",
+        "mapping_keys": "Clés d'un fichier de correspondance",
+        "initiative_columns": "Colonnes canoniques d'une initiative",
+        "event_columns": "Colonnes canoniques d'un événement",
+        "functions": "Fonctions de valeur",
+        "common": "Suite commune",
+        "per_source": "Règles propres à une source",
+        "weight": "poids",
+        "part": "composante",
+        "gogocarto_fields": '`shape` = `"2018"` ou `"2021"` ; `[fields]` : listes de champs personnalisés '
+        "pour description, website, phone, email",
+        "parts": {
+            "validity": "V — validité : fiches chargées / fiches lues",
+            "completeness": "C — complétude : part moyenne des fiches ayant chaque champ clé",
+            "warning_free": "W — part des fiches chargées sans aucun avertissement",
+            "freshness": "F — fraîcheur : part des fiches mises à jour depuis moins de {years} ans",
+        },
         "key_fields": "Champs clés de la complétude",
     },
     "en": {
-        "format": "format", "records": "records", "options": "options (default)", "defaults":
-            "fields read by default (column = path)", "none": "none", "initiatives": "initiatives",
-        "events": "events", "column": "column", "severity": "severity", "rule": "rule",
-        "reason": "sentence read in the quality report", "critical": "**blocking** (quarantined)",
-        "warning": "warning (loaded, reported)", "notation": "notation", "label": "label",
-        "broader": "domain", "mapping_keys": "Keys of a mapping file",
-        "initiative_columns": "Canonical columns of an initiative", "event_columns":
-            "Canonical columns of an event", "functions": "Value functions", "common": "Common suite",
-        "per_source": "Rules of one source", "weight": "weight", "part": "part",
-        "gogocarto_fields": "`shape` = `\"2018\"` or `\"2021\"`; `[fields]`: lists of custom fields for "
-                            "description, website, phone, email",
-        "parts": {"validity": "V — validity: records loaded / records read",
-                  "completeness": "C — completeness: mean share of records having each key field",
-                  "warning_free": "W — share of loaded records without any warning",
-                  "freshness": "F — freshness: share of records updated in the last {years} years"},
+        "format": "format",
+        "records": "records",
+        "options": "options (default)",
+        "defaults": "fields read by default (column = path)",
+        "none": "none",
+        "initiatives": "initiatives",
+        "events": "events",
+        "column": "column",
+        "severity": "severity",
+        "rule": "rule",
+        "reason": "sentence read in the quality report",
+        "critical": "**blocking** (quarantined)",
+        "warning": "warning (loaded, reported)",
+        "notation": "notation",
+        "label": "label",
+        "broader": "domain",
+        "mapping_keys": "Keys of a mapping file",
+        "initiative_columns": "Canonical columns of an initiative",
+        "event_columns": "Canonical columns of an event",
+        "functions": "Value functions",
+        "common": "Common suite",
+        "per_source": "Rules of one source",
+        "weight": "weight",
+        "part": "part",
+        "gogocarto_fields": '`shape` = `"2018"` or `"2021"`; `[fields]`: lists of custom fields for '
+        "description, website, phone, email",
+        "parts": {
+            "validity": "V — validity: records loaded / records read",
+            "completeness": "C — completeness: mean share of records having each key field",
+            "warning_free": "W — share of loaded records without any warning",
+            "freshness": "F — freshness: share of records updated in the last {years} years",
+        },
         "key_fields": "Key fields of completeness",
     },
 }
@@ -85,8 +120,10 @@ def _schema_text(schema: dict[str, Any], default: Any) -> str:
         kind = schema.get("type", "")
         if kind == "array":
             kind = f"array of {schema.get('items', {}).get('type', 'values')}"
-        bounds = [f"≥ {schema['minimum']}" if "minimum" in schema else "",
-                  f"≤ {schema['maximum']}" if "maximum" in schema else ""]
+        bounds = [
+            f"≥ {schema['minimum']}" if "minimum" in schema else "",
+            f"≤ {schema['maximum']}" if "maximum" in schema else "",
+        ]
         kind += "".join(f" {b}" for b in bounds if b)
     return f"{kind} ({json.dumps(default, ensure_ascii=False)})" if default is not None else kind
 
@@ -113,19 +150,37 @@ def block_formats(lang: str) -> str:
         module = connector(name)
         kinds = ", ".join(t[k] for k in getattr(module, "KINDS", ("initiatives",)))
         if name == "gogocarto":
-            rows.append((f"`{name}`", kinds, t["gogocarto_fields"], ", ".join(
-                f"{column} = {' / '.join(paths)}" for column, paths in module.DEFAULT_FIELDS.items())))
+            rows.append(
+                (
+                    f"`{name}`",
+                    kinds,
+                    t["gogocarto_fields"],
+                    ", ".join(f"{column} = {' / '.join(paths)}" for column, paths in module.DEFAULT_FIELDS.items()),
+                )
+            )
             continue
         defaults = getattr(module, "DEFAULT_OPTIONS", {})
-        options = "<br>".join(f"`{key}`: {_schema_text(schema, defaults.get(key))}"
-                              for key, schema in getattr(module, "OPTIONS_SCHEMA", {}).items()) or t["none"]
-        fields = "; ".join(f"{column} = {_paths(spec)}" for column, spec in
-                           module.default_fields(getattr(module, "KINDS", ("initiatives",))[0]).items()) or t["none"]
+        options = (
+            "<br>".join(
+                f"`{key}`: {_schema_text(schema, defaults.get(key))}"
+                for key, schema in getattr(module, "OPTIONS_SCHEMA", {}).items()
+            )
+            or t["none"]
+        )
+        fields = (
+            "; ".join(
+                f"{column} = {_paths(spec)}"
+                for column, spec in module.default_fields(getattr(module, "KINDS", ("initiatives",))[0]).items()
+            )
+            or t["none"]
+        )
         rows.append((f"`{name}`", kinds, options, fields))
     keys = ", ".join(f"`{key}`" for key in MAPPING_SCHEMA["properties"])
     colon = " :" if lang == "fr" else ":"
-    return _table((t["format"], t["records"], t["options"], t["defaults"]), rows) + \
-        f"\n\n{t['mapping_keys']}{colon} {keys}\n"
+    return (
+        _table((t["format"], t["records"], t["options"], t["defaults"]), rows)
+        + f"\n\n{t['mapping_keys']}{colon} {keys}\n"
+    )
 
 
 def block_columns(lang: str) -> str:
@@ -134,13 +189,20 @@ def block_columns(lang: str) -> str:
 
     t = T[lang]
     colon = " :" if lang == "fr" else ":"
-    initiative = ", ".join(f"`{c}`" for c in INITIATIVE_COLUMNS if c not in ENGINE_COLUMNS
-                           and c not in ("geo_precision", "geo_method", "geo_flags"))
+    initiative = ", ".join(
+        f"`{c}`"
+        for c in INITIATIVE_COLUMNS
+        if c not in ENGINE_COLUMNS and c not in ("geo_precision", "geo_method", "geo_flags")
+    )
     event = ", ".join(f"`{c}`" for c in EVENT_COLUMNS if c not in ENGINE_COLUMNS)
-    functions = ", ".join(f"`{f}:…`" if f in NEEDS_ARGUMENT or f in ("split", "join", "lang", "wall_time")
-                          else f"`{f}`" for f in sorted(FUNCTIONS))
-    return (f"- {t['initiative_columns']}{colon} {initiative}\n- {t['event_columns']}{colon} {event}\n"
-            f"- {t['functions']}{colon} {functions}\n")
+    functions = ", ".join(
+        f"`{f}:…`" if f in NEEDS_ARGUMENT or f in ("split", "join", "lang", "wall_time") else f"`{f}`"
+        for f in sorted(FUNCTIONS)
+    )
+    return (
+        f"- {t['initiative_columns']}{colon} {initiative}\n- {t['event_columns']}{colon} {event}\n"
+        f"- {t['functions']}{colon} {functions}\n"
+    )
 
 
 def _suite_rows(path: Path, lang: str) -> list[tuple[str, ...]]:
@@ -153,8 +215,14 @@ def _suite_rows(path: Path, lang: str) -> list[tuple[str, ...]]:
             continue
         rule = meta.get("description_fr") if lang == "fr" else expectation.get("description")
         reason = meta.get("reason_fr") if lang == "fr" else meta.get("reason")
-        rows.append((f"`{expectation['kwargs'].get('column', '')}`", t[expectation.get("severity", "critical")],
-                     rule or expectation.get("description", ""), reason or ""))
+        rows.append(
+            (
+                f"`{expectation['kwargs'].get('column', '')}`",
+                t[expectation.get("severity", "critical")],
+                rule or expectation.get("description", ""),
+                reason or "",
+            )
+        )
     return rows
 
 
@@ -164,8 +232,10 @@ def block_expectations(lang: str, expectations_dir: Path | None = None) -> str:
     headers = (t["column"], t["severity"], t["rule"], t["reason"])
     parts = []
     for kind in ("initiatives", "events"):
-        parts.append(f"**{t['common']} `expectations/{kind}.json`** ({t[kind]})\n\n"
-                     + _table(headers, _suite_rows(directory / f"{kind}.json", lang)))
+        parts.append(
+            f"**{t['common']} `expectations/{kind}.json`** ({t[kind]})\n\n"
+            + _table(headers, _suite_rows(directory / f"{kind}.json", lang))
+        )
     for path in sorted(directory.glob("*.json")):
         if path.stem in ("initiatives", "events"):
             continue
@@ -184,28 +254,45 @@ def block_taxonomy(lang: str, taxonomy: Path | None = None) -> str:
     for concept in concepts:
         label = concept.labels.get(lang) or concept.labels.get("fr") or concept.notation
         other = concept.labels.get("en" if lang == "fr" else "fr", "")
-        rows.append((f"`{concept.notation}`", f"{'**' if concept.broader is None else ''}{label}"
-                     f"{'**' if concept.broader is None else ''}", other,
-                     f"`{concept.broader}`" if concept.broader else "—"))
+        rows.append(
+            (
+                f"`{concept.notation}`",
+                f"{'**' if concept.broader is None else ''}{label}{'**' if concept.broader is None else ''}",
+                other,
+                f"`{concept.broader}`" if concept.broader else "—",
+            )
+        )
     other_lang = "en" if lang == "fr" else "fr"
-    return _table((t["notation"], f"{t['label']} ({lang})", f"{t['label']} ({other_lang})", t["broader"]),
-                  rows) + "\n"
+    return _table((t["notation"], f"{t['label']} ({lang})", f"{t['label']} ({other_lang})", t["broader"]), rows) + "\n"
 
 
 def block_score(lang: str) -> str:
     from transiscope.reports.quality import KEY_FIELDS, STALE_YEARS, WEIGHTS
 
     t = T[lang]
-    formula = "score = 100 × (" + " + ".join(f"{w:.2f} {k[0].upper() if k != 'warning_free' else 'W'}"
-                                            for k, w in WEIGHTS.items()) + ")"
+    formula = (
+        "score = 100 × ("
+        + " + ".join(f"{w:.2f} {k[0].upper() if k != 'warning_free' else 'W'}" for k, w in WEIGHTS.items())
+        + ")"
+    )
     rows = [(t["parts"][k].format(years=STALE_YEARS), f"{w:.0%}") for k, w in WEIGHTS.items()]
     colon = " :" if lang == "fr" else ":"
-    return (f"```\n{formula}\n```\n\n" + _table((t["part"], t["weight"]), rows)
-            + f"\n\n{t['key_fields']}{colon} " + ", ".join(f"`{k}`" for k in KEY_FIELDS) + "\n")
+    return (
+        f"```\n{formula}\n```\n\n"
+        + _table((t["part"], t["weight"]), rows)
+        + f"\n\n{t['key_fields']}{colon} "
+        + ", ".join(f"`{k}`" for k in KEY_FIELDS)
+        + "\n"
+    )
 
 
-RENDERERS = {"formats": block_formats, "columns": block_columns, "expectations": block_expectations,
-             "taxonomy": block_taxonomy, "score": block_score}
+RENDERERS = {
+    "formats": block_formats,
+    "columns": block_columns,
+    "expectations": block_expectations,
+    "taxonomy": block_taxonomy,
+    "score": block_score,
+}
 
 
 def update(text: str, lang: str) -> tuple[str, list[str]]:

@@ -49,8 +49,23 @@ KEY_FIELDS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "updated_at": lambda r: bool(r.get("updated_at")),
 }
 #: every canonical field whose completeness is shown
-FIELDS = ("name", "description", "categories", "concepts", "lat", "lon", "street", "postcode", "city",
-          "website", "email", "phone", "opening_hours", "created_at", "updated_at")
+FIELDS = (
+    "name",
+    "description",
+    "categories",
+    "concepts",
+    "lat",
+    "lon",
+    "street",
+    "postcode",
+    "city",
+    "website",
+    "email",
+    "phone",
+    "opening_hours",
+    "created_at",
+    "updated_at",
+)
 
 _FOLD = re.compile(r"[^a-z0-9]+")
 
@@ -80,17 +95,29 @@ def duplicates_inside(records: list[dict[str, Any]]) -> list[list[dict[str, Any]
             groups[(name, "at", round(record["lat"], 3), round(record["lon"], 3))].append(record)
         elif record.get("postcode"):
             groups[(name, "cp", record["postcode"])].append(record)
-    return [[{"source_id": r["source_id"], "name": r["name"], "postcode": r.get("postcode")} for r in group]
-            for group in groups.values() if len(group) > 1]
+    return [
+        [{"source_id": r["source_id"], "name": r["name"], "postcode": r.get("postcode")} for r in group]
+        for group in groups.values()
+        if len(group) > 1
+    ]
 
 
 def _trend(settings: Settings, source_id: str) -> list[dict[str, Any]]:
     runs = []
     for _run_dir, run in recent_runs(settings, source_id, TREND_RUNS):
         counts = run.get("counts") or {}
-        runs.append({"run_id": run["run_id"], "started": run["started"], "outcome": run["outcome"],
-                     "mode": run["mode"], "fetched": counts.get("fetched"), "loaded": counts.get("loaded"),
-                     "quarantined": counts.get("quarantined"), "error": run.get("error")})
+        runs.append(
+            {
+                "run_id": run["run_id"],
+                "started": run["started"],
+                "outcome": run["outcome"],
+                "mode": run["mode"],
+                "fetched": counts.get("fetched"),
+                "loaded": counts.get("loaded"),
+                "quarantined": counts.get("quarantined"),
+                "error": run.get("error"),
+            }
+        )
     return runs
 
 
@@ -98,8 +125,14 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
     """The quality report of one source, from its latest processed run (empty sections if none)."""
     now = now or datetime.now(UTC)
     report: dict[str, Any] = {
-        "source": {"id": source.id, "name": source.name, "url": source.url, "licence": source.licence,
-                   "landing_page": source.landing_page, "maintainer": source.maintainer},
+        "source": {
+            "id": source.id,
+            "name": source.name,
+            "url": source.url,
+            "licence": source.licence,
+            "landing_page": source.landing_page,
+            "maintainer": source.maintainer,
+        },
         "generated": now.isoformat(timespec="seconds"),
         "trend": _trend(settings, source.id),
         "run": None,
@@ -113,15 +146,17 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
     records = read_jsonl(run_dir / "records.jsonl")
     quarantine = read_jsonl(run_dir / "quarantine.jsonl")
     warnings = read_jsonl(run_dir / "warnings.jsonl")
-    validation = json.loads((run_dir / "validation.json").read_text(encoding="utf-8")) \
-        if (run_dir / "validation.json").exists() else {"expectations": []}
+    validation = (
+        json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+        if (run_dir / "validation.json").exists()
+        else {"expectations": []}
+    )
     fetched = (run.get("stages", {}).get("normalise") or {}).get("fetched", len(records))
     quarantined_ids = {e["record_index"] for e in quarantine}
     loaded = [r for r in records if r["record_index"] not in quarantined_ids]
 
     completeness = {
-        field: _share(sum(1 for r in records if r.get(field) not in (None, "", [])), len(records))
-        for field in FIELDS
+        field: _share(sum(1 for r in records if r.get(field) not in (None, "", [])), len(records)) for field in FIELDS
     }
     key_fields = {label: _share(sum(1 for r in records if test(r)), len(records)) for label, test in KEY_FIELDS.items()}
     stale_before = now - timedelta(days=365.25 * STALE_YEARS)
@@ -138,8 +173,14 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
                 key = reason.split(":")[0] if entry["stage"] == "batch" else re.sub(r"'[^']*'|\d+", "…", reason)
                 if entry["stage"] == "shapes":  # the SHACL message names the value: group on the shape's words
                     key = "SHACL: " + re.sub(r"\S*[<(/\d]\S*", "…", reason)
-                normalise_reasons[key].append({"source_id": entry["source_id"], "name": entry.get("name"),
-                                               "reason": reason, "reason_fr": reason_fr})
+                normalise_reasons[key].append(
+                    {
+                        "source_id": entry["source_id"],
+                        "name": entry.get("name"),
+                        "reason": reason,
+                        "reason_fr": reason_fr,
+                    }
+                )
 
     far_km = settings.geocode.far_km  # TRANSISCOPE_FAR_KM, the threshold the geocode stage flags with
     far: dict[str, Any] = {"checked": False, "threshold_km": far_km, "count": 0, "examples": []}
@@ -148,12 +189,21 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
 
         communes = load_communes(settings.territories_dir, settings.cache_dir)
         # a point already flagged as (0, 0), centre of France or swapped has its own entry in "positions"
-        measured = [r for r in records
-                    if not any(f.get("code") in OWN_ENTRY_FLAGS for f in r.get("geo_flags") or ())]
+        measured = [r for r in records if not any(f.get("code") in OWN_ENTRY_FLAGS for f in r.get("geo_flags") or ())]
         found = communes.far_from_declared(measured, far_km)
-        far.update(checked=True, count=len(found), examples=[
-            {"source_id": measured[f.position]["source_id"], "name": measured[f.position]["name"], "km": f.km,
-             "declared": f.declared} for f in sorted(found, key=lambda f: -f.km)[:10]])
+        far.update(
+            checked=True,
+            count=len(found),
+            examples=[
+                {
+                    "source_id": measured[f.position]["source_id"],
+                    "name": measured[f.position]["name"],
+                    "km": f.km,
+                    "declared": f.declared,
+                }
+                for f in sorted(found, key=lambda f: -f.km)[:10]
+            ],
+        )
         from transiscope.downstream.gaps.analysis import quality_disagreements
 
         far["other_commune"] = quality_disagreements(settings, measured)
@@ -165,24 +215,43 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         "freshness": _share(len(records) - len(stale) - len(undated), len(records)),
     }
     report.update(
-        run={"run_id": run["run_id"], "started": run["started"], "outcome": run["outcome"], "mode": run["mode"],
-             "error": run.get("error"), "fetched": fetched, "loaded": len(loaded) if run["outcome"] == "success" else 0,
-             "quarantined": len(quarantine), "warnings": len(warnings), "normalised": len(records)},
+        run={
+            "run_id": run["run_id"],
+            "started": run["started"],
+            "outcome": run["outcome"],
+            "mode": run["mode"],
+            "error": run.get("error"),
+            "fetched": fetched,
+            "loaded": len(loaded) if run["outcome"] == "success" else 0,
+            "quarantined": len(quarantine),
+            "warnings": len(warnings),
+            "normalised": len(records),
+        },
         completeness=completeness,
         key_fields=key_fields,
-        expectations=[{"examples": [], "description_fr": "", **e}
-                      for e in validation["expectations"] if e.get("failed")],
+        expectations=[
+            {"examples": [], "description_fr": "", **e} for e in validation["expectations"] if e.get("failed")
+        ],
         expectations_passed=sum(1 for e in validation["expectations"] if not e.get("failed")),
         rejected_at_normalise=[{"kind": k, "count": len(v), "examples": v[:5]} for k, v in normalise_reasons.items()],
         duplicates=duplicates_inside(records),
         far_from_declared=far,
         positions=positions_of(records, run),
-        stale={"years": STALE_YEARS, "count": len(stale), "undated": len(undated),
-               "examples": [{"source_id": r["source_id"], "name": r["name"], "updated_at": r["updated_at"]}
-                            for r in sorted(stale, key=lambda r: r["updated_at"])[:5]]},
-        uncategorised={"count": len(uncategorised),
-                       "examples": [{"source_id": r["source_id"], "name": r["name"], "labels": r["categories"]}
-                                    for r in uncategorised[:5]]},
+        stale={
+            "years": STALE_YEARS,
+            "count": len(stale),
+            "undated": len(undated),
+            "examples": [
+                {"source_id": r["source_id"], "name": r["name"], "updated_at": r["updated_at"]}
+                for r in sorted(stale, key=lambda r: r["updated_at"])[:5]
+            ],
+        },
+        uncategorised={
+            "count": len(uncategorised),
+            "examples": [
+                {"source_id": r["source_id"], "name": r["name"], "labels": r["categories"]} for r in uncategorised[:5]
+            ],
+        },
         unmapped_labels=[{"label": label, "records": n} for label, n in unmapped.most_common()],
         scores=scores,
         score=round(100 * sum(WEIGHTS[k] * v for k, v in scores.items()), 1),
@@ -201,96 +270,168 @@ def positions_of(records: list[dict[str, Any]], run: dict[str, Any]) -> dict[str
     for record in records:
         for flag in record.get("geo_flags") or ():
             if flag.get("code") != "far":
-                flagged[flag["code"]].append({"source_id": record["source_id"], "name": record.get("name"),
-                                              "reason": reason(flag), "reason_fr": reason(flag, "fr")})
+                flagged[flag["code"]].append(
+                    {
+                        "source_id": record["source_id"],
+                        "name": record.get("name"),
+                        "reason": reason(flag),
+                        "reason_fr": reason(flag, "fr"),
+                    }
+                )
     stage = (run.get("stages") or {}).get("geocode")
-    keys = ("provider", "without_point", "addresses", "cache_hits", "cache_hit_rate", "requests", "max_requests",
-            "budget_exhausted", "placed", "messages")
+    keys = (
+        "provider",
+        "without_point",
+        "addresses",
+        "cache_hits",
+        "cache_hit_rate",
+        "requests",
+        "max_requests",
+        "budget_exhausted",
+        "placed",
+        "messages",
+    )
     return {
         "precision": dict(Counter(r.get("geo_precision") or "none" for r in records).most_common()),
         "method": dict(Counter(r.get("geo_method") or "none" for r in records).most_common()),
         "geocode": {k: stage.get(k) for k in keys} if stage else None,
-        "flags": [{"code": code, "count": len(found), "examples": found[:5]}
-                  for code, found in sorted(flagged.items(), key=lambda item: -len(item[1]))],
+        "flags": [
+            {"code": code, "count": len(found), "examples": found[:5]}
+            for code, found in sorted(flagged.items(), key=lambda item: -len(item[1]))
+        ],
     }
 
 
 # -- rendering ---------------------------------------------------------------------------------------
 TEXT: dict[str, dict[str, str]] = {
     "fr": {
-        "title": "Qualité des données", "index_title": "Qualité des sources", "source": "Source",
-        "score": "Score", "formula": "Formule du score :",
+        "title": "Qualité des données",
+        "index_title": "Qualité des sources",
+        "source": "Source",
+        "score": "Score",
+        "formula": "Formule du score :",
         "formula_text": "score = 100 × (0,40 V + 0,30 C + 0,15 W + 0,15 F) ; V (validité) = fiches chargées / "
-                        "fiches reçues ; C (complétude) = part moyenne des fiches ayant chaque champ clé (nom, "
-                        "position, catégorie, adresse, contact, description, date de mise à jour) ; W = part des "
-                        "fiches chargées sans avertissement ; F (fraîcheur) = part des fiches mises à jour depuis "
-                        "moins de {years} ans.",
-        "last_run": "Dernière exécution", "outcome": "Résultat", "fetched": "Reçues", "loaded": "Chargées",
-        "quarantined": "En quarantaine", "warnings": "Avertissements", "completeness": "Complétude des champs",
-        "field": "Champ", "filled": "Renseigné", "failures": "Contrôles en échec", "check": "Contrôle",
-        "severity": "Gravité", "records": "Fiches", "examples": "Exemples", "none": "Aucun.",
-        "passed": "{n} autres contrôles passent.", "normalise": "Fiches écartées avant contrôle",
-        "duplicates": "Doublons probables dans la source (même nom, même lieu)", "stale": "Fiches anciennes",
+        "fiches reçues ; C (complétude) = part moyenne des fiches ayant chaque champ clé (nom, "
+        "position, catégorie, adresse, contact, description, date de mise à jour) ; W = part des "
+        "fiches chargées sans avertissement ; F (fraîcheur) = part des fiches mises à jour depuis "
+        "moins de {years} ans.",
+        "last_run": "Dernière exécution",
+        "outcome": "Résultat",
+        "fetched": "Reçues",
+        "loaded": "Chargées",
+        "quarantined": "En quarantaine",
+        "warnings": "Avertissements",
+        "completeness": "Complétude des champs",
+        "field": "Champ",
+        "filled": "Renseigné",
+        "failures": "Contrôles en échec",
+        "check": "Contrôle",
+        "severity": "Gravité",
+        "records": "Fiches",
+        "examples": "Exemples",
+        "none": "Aucun.",
+        "passed": "{n} autres contrôles passent.",
+        "normalise": "Fiches écartées avant contrôle",
+        "duplicates": "Doublons probables dans la source (même nom, même lieu)",
+        "stale": "Fiches anciennes",
         "stale_text": "{count} fiches non mises à jour depuis {years} ans ; {undated} sans date de mise à jour.",
         "far": "Points loin de la commune ou du code postal déclarés",
         "far_text": "{count} fiches dont le point est à plus de {km} km (à vol d'oiseau) des communes déclarées.",
         "far_unchecked": "Non vérifié : données des territoires non configurées (TRANSISCOPE_TERRITORIES_DIR).",
         "other_commune": "{count} fiches dont le point est dans une autre commune que celle déclarée (à toute "
-                         "distance) ; l'analyse des manques territoriaux les place d'après leur point.",
+        "distance) ; l'analyse des manques territoriaux les place d'après leur point.",
         "positions": "Positions : précision, méthode et contrôles",
-        "precision": "Précision", "method": "Méthode",
+        "precision": "Précision",
+        "method": "Méthode",
         "geocoding": "Géocodage ({provider}) : {without} fiches sans point, {addresses} adresses, {hits} trouvées "
-                     "dans le cache, {requests} requêtes envoyées (budget : {budget}).",
-        "flag_null-island": "Points en (0, 0)", "flag_swapped": "Latitude et longitude inversées (non corrigé)",
+        "dans le cache, {requests} requêtes envoyées (budget : {budget}).",
+        "flag_null-island": "Points en (0, 0)",
+        "flag_swapped": "Latitude et longitude inversées (non corrigé)",
         "flag_swapped-fixed": "Latitude et longitude inversées (corrigé : le point tombe dans la commune déclarée)",
         "flag_france-centroid": "Points au centre de la France (adresse non trouvée au géocodage)",
-        "uncategorised": "Fiches sans catégorie de la taxonomie", "unmapped": "Libellés de catégorie non reconnus",
-        "label": "Libellé", "trend": "Évolution des dernières exécutions", "started": "Début", "mode": "Mode",
-        "error": "Erreur", "error_colon": "Erreur :", "no_run": "Cette source n'a pas encore été lue.",
+        "uncategorised": "Fiches sans catégorie de la taxonomie",
+        "unmapped": "Libellés de catégorie non reconnus",
+        "label": "Libellé",
+        "trend": "Évolution des dernières exécutions",
+        "started": "Début",
+        "mode": "Mode",
+        "error": "Erreur",
+        "error_colon": "Erreur :",
+        "no_run": "Cette source n'a pas encore été lue.",
         "critical": "bloquant",
-        "warning": "avertissement", "generated": "Rapport généré le", "licence": "Licence",
+        "warning": "avertissement",
+        "generated": "Rapport généré le",
+        "licence": "Licence",
         "index_intro": "Les sources sont classées par score de qualité. Un score bas signale des données "
-                       "à enrichir, pas une mauvaise source : chaque rapport dit quoi corriger en premier.",
-        "other_lang": "English version", "key_fields": "Champs clés du score",
+        "à enrichir, pas une mauvaise source : chaque rapport dit quoi corriger en premier.",
+        "other_lang": "English version",
+        "key_fields": "Champs clés du score",
         "how": "Pour corriger : modifier les fiches chez la source ; elles sortent de quarantaine à la prochaine "
-               "exécution.",
+        "exécution.",
     },
     "en": {
-        "title": "Data quality", "index_title": "Quality of the sources", "source": "Source",
-        "score": "Score", "formula": "Score formula:",
+        "title": "Data quality",
+        "index_title": "Quality of the sources",
+        "source": "Source",
+        "score": "Score",
+        "formula": "Score formula:",
         "formula_text": "score = 100 × (0.40 V + 0.30 C + 0.15 W + 0.15 F); V (validity) = records loaded / "
-                        "records fetched; C (completeness) = mean share of records having each key field (name, "
-                        "position, category, address, contact, description, update date); W = share of loaded "
-                        "records without any warning; F (freshness) = share of records updated in the last "
-                        "{years} years.",
-        "last_run": "Last run", "outcome": "Outcome", "fetched": "Fetched", "loaded": "Loaded",
-        "quarantined": "Quarantined", "warnings": "Warnings", "completeness": "Field completeness",
-        "field": "Field", "filled": "Filled", "failures": "Failing checks", "check": "Check",
-        "severity": "Severity", "records": "Records", "examples": "Examples", "none": "None.",
-        "passed": "{n} other checks pass.", "normalise": "Records set aside before the checks",
-        "duplicates": "Likely duplicates inside the source (same name, same place)", "stale": "Old records",
+        "records fetched; C (completeness) = mean share of records having each key field (name, "
+        "position, category, address, contact, description, update date); W = share of loaded "
+        "records without any warning; F (freshness) = share of records updated in the last "
+        "{years} years.",
+        "last_run": "Last run",
+        "outcome": "Outcome",
+        "fetched": "Fetched",
+        "loaded": "Loaded",
+        "quarantined": "Quarantined",
+        "warnings": "Warnings",
+        "completeness": "Field completeness",
+        "field": "Field",
+        "filled": "Filled",
+        "failures": "Failing checks",
+        "check": "Check",
+        "severity": "Severity",
+        "records": "Records",
+        "examples": "Examples",
+        "none": "None.",
+        "passed": "{n} other checks pass.",
+        "normalise": "Records set aside before the checks",
+        "duplicates": "Likely duplicates inside the source (same name, same place)",
+        "stale": "Old records",
         "stale_text": "{count} records not updated for {years} years; {undated} without an update date.",
         "far": "Points far from their declared commune or postcode",
         "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes "
-                    "they declare.",
+        "they declare.",
         "far_unchecked": "Not checked: no territories data configured (TRANSISCOPE_TERRITORIES_DIR).",
         "other_commune": "{count} records whose point lies in another commune than the one they declare (at any "
-                         "distance); the territorial gap analysis places them by their point.",
+        "distance); the territorial gap analysis places them by their point.",
         "positions": "Positions: precision, method and checks",
-        "precision": "Precision", "method": "Method",
+        "precision": "Precision",
+        "method": "Method",
         "geocoding": "Geocoding ({provider}): {without} records without a point, {addresses} addresses, {hits} found "
-                     "in the cache, {requests} requests sent (budget: {budget}).",
-        "flag_null-island": "Points at (0, 0)", "flag_swapped": "Latitude and longitude swapped (not fixed)",
+        "in the cache, {requests} requests sent (budget: {budget}).",
+        "flag_null-island": "Points at (0, 0)",
+        "flag_swapped": "Latitude and longitude swapped (not fixed)",
         "flag_swapped-fixed": "Latitude and longitude swapped (fixed: the point falls in the declared commune)",
         "flag_france-centroid": "Points at the centre of France (address not found when geocoded)",
-        "uncategorised": "Records without a taxonomy category", "unmapped": "Category labels not recognised",
-        "label": "Label", "trend": "Recent runs", "started": "Started", "mode": "Mode", "error": "Error",
+        "uncategorised": "Records without a taxonomy category",
+        "unmapped": "Category labels not recognised",
+        "label": "Label",
+        "trend": "Recent runs",
+        "started": "Started",
+        "mode": "Mode",
+        "error": "Error",
         "error_colon": "Error:",
-        "no_run": "This source has not been read yet.", "critical": "blocking", "warning": "warning",
-        "generated": "Report generated on", "licence": "Licence",
+        "no_run": "This source has not been read yet.",
+        "critical": "blocking",
+        "warning": "warning",
+        "generated": "Report generated on",
+        "licence": "Licence",
         "index_intro": "Sources are ranked by quality score. A low score points at data to enrich, not at a bad "
-                       "source: each report says what to fix first.",
-        "other_lang": "Version française", "key_fields": "Key fields of the score",
+        "source: each report says what to fix first.",
+        "other_lang": "Version française",
+        "key_fields": "Key fields of the score",
         "how": "To fix: edit the records at the source; they leave quarantine at the next run.",
     },
 }
@@ -306,11 +447,18 @@ def links_of(settings: Settings, source_id: str) -> dict[str, Any] | None:
         return None
     review = (summary.get("candidates_per_source") or {}).get(source_id) or {"total": 0, "examples": []}
     overlap = (summary.get("overlap") or {}).get(source_id) or {}
-    return {"generated": summary.get("generated"), "thresholds": summary.get("thresholds"),
-            "linked": (summary.get("linked_per_source") or {}).get(source_id, 0),
-            "shared_with": sorted(({"source": other, "initiatives": n} for other, n in overlap.items()
-                                   if other != source_id), key=lambda e: (-e["initiatives"], e["source"])),
-            "inside": overlap.get(source_id, 0), "candidates": review["total"], "examples": review["examples"]}
+    return {
+        "generated": summary.get("generated"),
+        "thresholds": summary.get("thresholds"),
+        "linked": (summary.get("linked_per_source") or {}).get(source_id, 0),
+        "shared_with": sorted(
+            ({"source": other, "initiatives": n} for other, n in overlap.items() if other != source_id),
+            key=lambda e: (-e["initiatives"], e["source"]),
+        ),
+        "inside": overlap.get(source_id, 0),
+        "candidates": review["total"],
+        "examples": review["examples"],
+    }
 
 
 def overlap_of(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -319,33 +467,52 @@ def overlap_of(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
     ids = sorted(rows)
-    matrix = {s: {t: (rows[s]["inside"] if s == t else next((e["initiatives"] for e in rows[s]["shared_with"]
-                                                              if e["source"] == t), 0)) for t in ids} for s in ids}
+    matrix = {
+        s: {
+            t: (
+                rows[s]["inside"]
+                if s == t
+                else next((e["initiatives"] for e in rows[s]["shared_with"] if e["source"] == t), 0)
+            )
+            for t in ids
+        }
+        for s in ids
+    }
     return {"sources": ids, "matrix": matrix}
 
 
-TEXT["fr"].update({
-    "links": "Les mêmes initiatives ailleurs",
-    "links_text": "{linked} fiches de cette source sont reliées (owl:sameAs) à une fiche décrivant la même initiative "
-                  "(score ≥ {high}) ; {inside} groupes de doublons dans la source même.",
-    "links_none": "L'étape de liaison n'a pas encore été lancée (transiscope link).",
-    "shared_with": "Initiatives partagées avec :", "to_review": "Paires à vérifier (score entre {low} et {high})",
-    "to_review_text": "{count} paires ; confirmer : transiscope link --confirm SOURCE/ID SOURCE/ID, "
-                      "rejeter : --reject. Liste complète : links/candidates.csv.",
-    "overlap": "Recouvrement entre sources (initiatives partagées ; diagonale : doublons internes)",
-    "pair": "Paire", "evidence": "Indices", "initiatives": "Initiatives",
-})
-TEXT["en"].update({
-    "links": "The same initiatives elsewhere",
-    "links_text": "{linked} records of this source are linked (owl:sameAs) to a record describing the same initiative "
-                  "(score ≥ {high}); {inside} groups of duplicates inside the source itself.",
-    "links_none": "The link step has not run yet (transiscope link).",
-    "shared_with": "Initiatives shared with:", "to_review": "Pairs to review (score between {low} and {high})",
-    "to_review_text": "{count} pairs; confirm: transiscope link --confirm SOURCE/ID SOURCE/ID, reject: --reject. "
-                      "Full list: links/candidates.csv.",
-    "overlap": "Overlap between sources (shared initiatives; diagonal: duplicates inside a source)",
-    "pair": "Pair", "evidence": "Evidence", "initiatives": "Initiatives",
-})
+TEXT["fr"].update(
+    {
+        "links": "Les mêmes initiatives ailleurs",
+        "links_text": "{linked} fiches de cette source sont reliées (owl:sameAs) à une fiche décrivant "
+        "la même initiative (score ≥ {high}) ; {inside} groupes de doublons dans la source même.",
+        "links_none": "L'étape de liaison n'a pas encore été lancée (transiscope link).",
+        "shared_with": "Initiatives partagées avec :",
+        "to_review": "Paires à vérifier (score entre {low} et {high})",
+        "to_review_text": "{count} paires ; confirmer : transiscope link --confirm SOURCE/ID SOURCE/ID, "
+        "rejeter : --reject. Liste complète : links/candidates.csv.",
+        "overlap": "Recouvrement entre sources (initiatives partagées ; diagonale : doublons internes)",
+        "pair": "Paire",
+        "evidence": "Indices",
+        "initiatives": "Initiatives",
+    }
+)
+TEXT["en"].update(
+    {
+        "links": "The same initiatives elsewhere",
+        "links_text": "{linked} records of this source are linked (owl:sameAs) to a record describing "
+        "the same initiative (score ≥ {high}); {inside} groups of duplicates inside the source itself.",
+        "links_none": "The link step has not run yet (transiscope link).",
+        "shared_with": "Initiatives shared with:",
+        "to_review": "Pairs to review (score between {low} and {high})",
+        "to_review_text": "{count} pairs; confirm: transiscope link --confirm SOURCE/ID SOURCE/ID, reject: --reject. "
+        "Full list: links/candidates.csv.",
+        "overlap": "Overlap between sources (shared initiatives; diagonal: duplicates inside a source)",
+        "pair": "Pair",
+        "evidence": "Evidence",
+        "initiatives": "Initiatives",
+    }
+)
 
 
 @functools.cache
@@ -367,8 +534,11 @@ def _environment():
 
 def render(report: dict[str, Any], lang: str, template: str = "report.html.j2") -> str:
     other = "en" if lang == "fr" else "fr"
-    return _environment().get_template(template).render(r=report, t=TEXT[lang], lang=lang, other=other,
-                                                         weights=WEIGHTS, years=STALE_YEARS)
+    return (
+        _environment()
+        .get_template(template)
+        .render(r=report, t=TEXT[lang], lang=lang, other=other, weights=WEIGHTS, years=STALE_YEARS)
+    )
 
 
 def build_index(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -378,13 +548,22 @@ def build_index(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "formula": TEXT["en"]["formula_text"].format(years=STALE_YEARS),
         "weights": WEIGHTS,
         "overlap": overlap_of(reports),
-        "sources": [{"id": r["source"]["id"], "name": r["source"]["name"], "score": r.get("score"),
-                     "scores": r.get("scores"), "run": r.get("run")} for r in ranked],
+        "sources": [
+            {
+                "id": r["source"]["id"],
+                "name": r["source"]["name"],
+                "score": r.get("score"),
+                "scores": r.get("scores"),
+                "run": r.get("run"),
+            }
+            for r in ranked
+        ],
     }
 
 
-def write_reports(settings: Settings, registry: Registry, source_ids: list[str] | None = None,
-                  out_dir: Path | None = None) -> Path:
+def write_reports(
+    settings: Settings, registry: Registry, source_ids: list[str] | None = None, out_dir: Path | None = None
+) -> Path:
     """Write ``<source>.json``, ``<source>.fr.html``, ``<source>.en.html`` and the index; returns the folder.
 
     The index always covers every registry source: the reports of sources not asked for are read back

@@ -52,8 +52,15 @@ GRAPH_FORMATS = {
     "jsonld": ("application/ld+json", "JSON_LD"),
 }
 _MEDIA = {media: name for name, (media, _) in {**RESULT_FORMATS, **GRAPH_FORMATS}.items()}
-_MEDIA.update({"application/json": "json", "application/xml": "xml", "text/xml": "xml",
-               "text/plain": "ntriples", "application/x-turtle": "turtle"})
+_MEDIA.update(
+    {
+        "application/json": "json",
+        "application/xml": "xml",
+        "text/xml": "xml",
+        "text/plain": "ntriples",
+        "application/x-turtle": "turtle",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -134,15 +141,20 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
                 result.serialize(buffer, getattr(ox.RdfFormat, attr))
             else:
                 boolean = isinstance(result, ox.QueryBoolean)
-                name = request["format"] if request["format"] in (("json", "xml") if boolean else RESULT_FORMATS) \
+                name = (
+                    request["format"]
+                    if request["format"] in (("json", "xml") if boolean else RESULT_FORMATS)
                     else "json"
+                )
                 media, attr = RESULT_FORMATS[name]
                 result.serialize(buffer, getattr(ox.QueryResultsFormat, attr))
         return Answer(200, media, buffer.getvalue(), {})
     except ResultTooLarge:
-        return _error(HTTPStatus.BAD_REQUEST,
-                      f"the result is larger than {request['max_bytes']:,} bytes, the cap of this endpoint "
-                      "(transiscope serve --max-mb, TRANSISCOPE_SERVE_MAX_MB): add a LIMIT or narrow the query")
+        return _error(
+            HTTPStatus.BAD_REQUEST,
+            f"the result is larger than {request['max_bytes']:,} bytes, the cap of this endpoint "
+            "(transiscope serve --max-mb, TRANSISCOPE_SERVE_MAX_MB): add a LIMIT or narrow the query",
+        )
     except StoreLocked as exc:
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"})
     except TransiscopeError as exc:
@@ -155,8 +167,9 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
         return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} is not valid: {exc}")
     except (OSError, RuntimeError, ValueError) as exc:
         # a read-only snapshot can trip over files a concurrent writer just compacted: retry soon
-        return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"the store could not answer right now ({exc})",
-                      {"Retry-After": "2"})
+        return _error(
+            HTTPStatus.SERVICE_UNAVAILABLE, f"the store could not answer right now ({exc})", {"Retry-After": "2"}
+        )
 
 
 def _worker_main(conn: Connection) -> None:
@@ -210,8 +223,9 @@ class WorkerPool:
         try:
             worker = self.idle.get(timeout=timeout)
         except queue.Empty:
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "all query workers are busy; try again shortly",
-                          {"Retry-After": "5"})
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE, "all query workers are busy; try again shortly", {"Retry-After": "5"}
+            )
         answer = None
         try:
             answer = worker.run(request, timeout)
@@ -220,9 +234,11 @@ class WorkerPool:
         finally:
             self.idle.put(worker if answer is not None and worker.alive() else Worker())
         if answer is None:
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE,
-                          f"the query ran longer than the limit of {timeout:g} s (TRANSISCOPE_SERVE_TIMEOUT) "
-                          "and was stopped: narrow it or add a LIMIT")
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"the query ran longer than the limit of {timeout:g} s (TRANSISCOPE_SERVE_TIMEOUT) "
+                "and was stopped: narrow it or add a LIMIT",
+            )
         return answer
 
     def close(self) -> None:
@@ -299,11 +315,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
 
     def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight
-        self._send(Answer(204, "text/plain", b"", {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization",
-            "Access-Control-Max-Age": "600",
-        }))
+        self._send(
+            Answer(
+                204,
+                "text/plain",
+                b"",
+                {
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                    "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization",
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+        )
 
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
@@ -323,8 +346,12 @@ class Handler(BaseHTTPRequestHandler):
         elif parts.path.startswith("/reports/") or parts.path == "/reports":
             self._static(self.server.settings.home / "reports", parts.path.removeprefix("/reports").lstrip("/"))
         elif parts.path.startswith("/exports/"):
-            self._static(self.server.exports_dir, parts.path.removeprefix("/exports/"), default="index.json",
-                         missing="no such export (run `transiscope export`)")
+            self._static(
+                self.server.exports_dir,
+                parts.path.removeprefix("/exports/"),
+                default="index.json",
+                missing="no such export (run `transiscope export`)",
+            )
         elif parts.path == "/map":
             self._send(Answer(301, "text/plain", b"", {"Location": "/map/"}))
         elif parts.path.startswith("/map/"):
@@ -341,8 +368,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
-            self._send(_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                              f"requests are limited to {MAX_REQUEST_BYTES:,} bytes"))
+            self._send(
+                _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"requests are limited to {MAX_REQUEST_BYTES:,} bytes")
+            )
             return
         body = self.rfile.read(length).decode("utf-8", errors="replace")
         params = parse_qs(parts.query)
@@ -371,20 +399,34 @@ class Handler(BaseHTTPRequestHandler):
                 return
             given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), serve.update_token.encode()):
-                self._send(_error(HTTPStatus.UNAUTHORIZED, "SPARQL Update needs the endpoint's bearer token",
-                                  {"WWW-Authenticate": "Bearer"}))
+                self._send(
+                    _error(
+                        HTTPStatus.UNAUTHORIZED,
+                        "SPARQL Update needs the endpoint's bearer token",
+                        {"WWW-Authenticate": "Bearer"},
+                    )
+                )
                 return
         explicit = (params.get("format") or [None])[0]
-        request = {"kind": kind, "text": text, "max_bytes": serve.max_bytes,
-                   "format": negotiate(self.headers.get("Accept") or "", explicit)}
+        request = {
+            "kind": kind,
+            "text": text,
+            "max_bytes": serve.max_bytes,
+            "format": negotiate(self.headers.get("Accept") or "", explicit),
+        }
         started = time.monotonic()
         answer = self.server.pool.run(request, serve.timeout)
         log.info("%s answered %s in %.3f s", kind, answer.status, time.monotonic() - started)
         self._send(answer)
 
-    def _static(self, root: Path, relative: str, default: str = "index.en.html",
-                missing: str = "no such report (run `transiscope run` or `transiscope report`)",
-                files: StaticFiles | None = None) -> None:
+    def _static(
+        self,
+        root: Path,
+        relative: str,
+        default: str = "index.en.html",
+        missing: str = "no such report (run `transiscope run` or `transiscope report`)",
+        files: StaticFiles | None = None,
+    ) -> None:
         """A file under ``root`` with ETag, Cache-Control and the gzip copy when the client takes it."""
         found = (files or self.server.files).answer(root, relative or default, dict(self.headers.items()))
         if found is None:
@@ -395,24 +437,47 @@ class Handler(BaseHTTPRequestHandler):
     def _map(self, relative: str) -> None:
         """The map page (``/map/``), its settings (``config.json``) and its npm assets (``vendor/<package>/``)."""
         if relative in ("", "index.html"):
-            self._send(Answer(200, "text/html; charset=utf-8", self.server.map_page,
-                              {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}))
+            self._send(
+                Answer(
+                    200,
+                    "text/html; charset=utf-8",
+                    self.server.map_page,
+                    {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+                )
+            )
         elif relative == "config.json":
             gaps_dir = self.server.exports_dir / "gaps"
             # sizes let the page offer only the levels a browser can take (the commune level is ~130 MB)
-            sizes = {p.relative_to(self.server.exports_dir).as_posix(): p.stat().st_size
-                     for p in sorted(gaps_dir.glob("*.geojson"))} if gaps_dir.is_dir() else {}
+            sizes = (
+                {
+                    p.relative_to(self.server.exports_dir).as_posix(): p.stat().st_size
+                    for p in sorted(gaps_dir.glob("*.geojson"))
+                }
+                if gaps_dir.is_dir()
+                else {}
+            )
             index = "gaps/index.json" if (gaps_dir / "index.json").is_file() else None
-            body = json.dumps({"tiles": self.server.serve.map_tiles, "gaps_index": index, "gaps_sizes": sizes,
-                               "missing_assets": map_assets_missing()}).encode()
+            body = json.dumps(
+                {
+                    "tiles": self.server.serve.map_tiles,
+                    "gaps_index": index,
+                    "gaps_sizes": sizes,
+                    "missing_assets": map_assets_missing(),
+                }
+            ).encode()
             self._send(Answer(200, "application/json", body, {"Cache-Control": "no-cache"}))
         elif relative.startswith("vendor/") and relative.count("/") >= 2:
             package, _, rest = relative.removeprefix("vendor/").partition("/")
             if package not in MAP_PACKAGES:
                 self._send(_error(HTTPStatus.NOT_FOUND, "not a map asset"))
                 return
-            self._static(map_assets_dir() / package / "dist", rest, default="-", files=self.server.asset_files,
-                         missing="map asset missing: run `make map-assets` (npm packages of map/package.json)")
+            self._static(
+                map_assets_dir() / package / "dist",
+                rest,
+                default="-",
+                files=self.server.asset_files,
+                missing="map asset missing: run `make map-assets` (npm packages of map/package.json)",
+            )
         else:
             self._send(_error(HTTPStatus.NOT_FOUND, "not found; the map page is /map/"))
 

@@ -13,8 +13,11 @@ from transiscope.core.vocab import PREFIXES
 
 def with_prefixes(sparql: str) -> str:
     """Prepend, on one line, the project's usual prefixes that the query does not declare itself."""
-    declared = {line.split()[1].rstrip(":").lower() for line in sparql.splitlines()
-                if line.strip().upper().startswith("PREFIX") and len(line.split()) > 1}
+    declared = {
+        line.split()[1].rstrip(":").lower()
+        for line in sparql.splitlines()
+        if line.strip().upper().startswith("PREFIX") and len(line.split()) > 1
+    }
     prologue = " ".join(f"PREFIX {p}: <{ns}>" for p, ns in PREFIXES.items() if p not in declared)
     return prologue + "\n" + sparql
 

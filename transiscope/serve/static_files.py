@@ -18,10 +18,20 @@ from pathlib import Path
 from transiscope.settings import PROJECT_ROOT
 
 MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8", ".json": "application/json", ".geojson": "application/geo+json",
-    ".jsonld": "application/ld+json", ".csv": "text/csv; charset=utf-8", ".ics": "text/calendar; charset=utf-8",
-    ".ttl": "text/turtle", ".js": "text/javascript", ".css": "text/css", ".png": "image/png",
-    ".svg": "image/svg+xml", ".gz": "application/gzip", ".map": "application/json", ".txt": "text/plain",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".geojson": "application/geo+json",
+    ".jsonld": "application/ld+json",
+    ".csv": "text/csv; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
+    ".ttl": "text/turtle",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".gz": "application/gzip",
+    ".map": "application/json",
+    ".txt": "text/plain",
 }
 #: the npm packages the map page uses (map/package.json), served from their ``dist`` folders
 MAP_PACKAGES = ("leaflet", "leaflet.markercluster")
@@ -73,13 +83,16 @@ class StaticFiles:
         if root not in target.parents or not target.is_file() or target.name.startswith("."):
             return None
         media = MEDIA_TYPES.get(target.suffix, "application/octet-stream")
-        headers = {"Cache-Control": self.cache_control, "Vary": "Accept-Encoding",
-                   "X-Content-Type-Options": "nosniff"}
+        headers = {"Cache-Control": self.cache_control, "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
         chosen, suffix = target, ""
         compressed = target.with_name(target.name + ".gz")
         accepts_gzip = "gzip" in (request_headers.get("Accept-Encoding") or "").lower()
-        if accepts_gzip and target.suffix != ".gz" and compressed.is_file() \
-                and compressed.stat().st_mtime_ns >= target.stat().st_mtime_ns:
+        if (
+            accepts_gzip
+            and target.suffix != ".gz"
+            and compressed.is_file()
+            and compressed.stat().st_mtime_ns >= target.stat().st_mtime_ns
+        ):
             chosen, suffix = compressed, "-gzip"
             headers["Content-Encoding"] = "gzip"
         try:

@@ -38,6 +38,7 @@ def open_store(settings: Settings, *, read_only: bool = False) -> TripleStore:
         return RemoteStore(settings.store, read_only=read_only)
     raise ConfigError(f"TRANSISCOPE_STORE={settings.store.kind!r} is not one of {', '.join(STORE_KINDS)}")
 
+
 _FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS}
 #: above this size an N-Triples file goes to an empty graph through the bulk loader (below, one INSERT DATA)
 _BULK_BYTES = 1_000_000
@@ -94,9 +95,7 @@ class EmbeddedStore:
         try:
             if read_only:
                 if not (self.path / "CURRENT").exists():
-                    raise StoreError(
-                        f"no store at {self.path} yet: run `transiscope run` first to load the sources"
-                    )
+                    raise StoreError(f"no store at {self.path} yet: run `transiscope run` first to load the sources")
                 self._store = ox.Store.read_only(str(self.path))
             else:
                 self.path.mkdir(parents=True, exist_ok=True)

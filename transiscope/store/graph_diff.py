@@ -75,6 +75,9 @@ def _block(operation: str, graph: str, lines: Iterable[str]) -> str:
 def diff_update(graph: str, old: set[str], new: set[str], then: str = "") -> tuple[str, int, int]:
     """The one SPARQL Update that turns ``old`` into ``new`` (and runs ``then``); with the counts."""
     removed, added = old - new, new - old
-    operations = [op for op in (_block("DELETE DATA", graph, sorted(removed)),
-                                _block("INSERT DATA", graph, sorted(added)), then) if op]
+    operations = [
+        op
+        for op in (_block("DELETE DATA", graph, sorted(removed)), _block("INSERT DATA", graph, sorted(added)), then)
+        if op
+    ]
     return " ;\n".join(operations), len(removed), len(added)

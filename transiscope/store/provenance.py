@@ -36,8 +36,15 @@ _DT = ox.NamedNode(XSD + "dateTime")
 _URI = ox.NamedNode(XSD + "anyURI")
 
 #: run count -> property of the run in our vocabulary
-COUNTS = {"fetched": "fetched", "loaded": "loaded", "quarantined": "quarantined", "warnings": "warnings",
-          "triples": "triples", "not_loaded": "notLoaded", "shape_violations": "shapeViolations"}
+COUNTS = {
+    "fetched": "fetched",
+    "loaded": "loaded",
+    "quarantined": "quarantined",
+    "warnings": "warnings",
+    "triples": "triples",
+    "not_loaded": "notLoaded",
+    "shape_violations": "shapeViolations",
+}
 
 
 def _p(ns: str, name: str) -> ox.NamedNode:
@@ -94,8 +101,12 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
         value = run.get("counts", {}).get(name)
         if value is not None:
             triples.append(ox.Triple(r, _p(TS, prop), ox.Literal(str(int(value)), datatype=_INT)))
-    for key, predicate in (("error", "errorMessage"), ("error_kind", "errorKind"),
-                           ("failed_stage", "failedStage"), ("fallback_reason", "fallbackReason")):
+    for key, predicate in (
+        ("error", "errorMessage"),
+        ("error_kind", "errorKind"),
+        ("failed_stage", "failedStage"),
+        ("fallback_reason", "fallbackReason"),
+    ):
         if run.get(key):
             triples.append(ox.Triple(r, _p(TS, predicate), ox.Literal(str(run[key]))))
     airflow = run.get("airflow") or {}
@@ -110,8 +121,10 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
     checks = run.get("checks") or []
     if checks:
         failed = [c for c in checks if c.get("failed")]
-        triples += [ox.Triple(r, _p(TS, "checksEvaluated"), ox.Literal(str(len(checks)), datatype=_INT)),
-                    ox.Triple(r, _p(TS, "checksFailed"), ox.Literal(str(len(failed)), datatype=_INT))]
+        triples += [
+            ox.Triple(r, _p(TS, "checksEvaluated"), ox.Literal(str(len(checks)), datatype=_INT)),
+            ox.Triple(r, _p(TS, "checksFailed"), ox.Literal(str(len(failed)), datatype=_INT)),
+        ]
         for index, check in enumerate(failed):
             node = ox.NamedNode(f"{r.value}/check/{index}")
             triples += [
@@ -134,16 +147,16 @@ def success_update(source: Source, run: dict[str, Any], base: str) -> str:
     partitions = []
     for class_iri, entities in classes.items():
         partition = ox.NamedNode(f"{s}/class/{quote_id(class_iri)}")
-        partitions += [ox.Triple(ox.NamedNode(s), _p(VOID, "classPartition"), partition),
-                       ox.Triple(partition, _p(VOID, "class"), ox.NamedNode(class_iri)),
-                       ox.Triple(partition, _p(VOID, "entities"), ox.Literal(str(entities), datatype=_INT))]
+        partitions += [
+            ox.Triple(ox.NamedNode(s), _p(VOID, "classPartition"), partition),
+            ox.Triple(partition, _p(VOID, "class"), ox.NamedNode(class_iri)),
+            ox.Triple(partition, _p(VOID, "entities"), ox.Literal(str(entities), datatype=_INT)),
+        ]
     stats = partitions + [
         ox.Triple(ox.NamedNode(s), _p(VOID, "classes"), ox.Literal(str(len(classes)), datatype=_INT)),
         ox.Triple(ox.NamedNode(s), _p(TS, "lastSuccessfulRun"), ox.NamedNode(run_iri(base, source.id, run["run_id"]))),
-        ox.Triple(ox.NamedNode(s), _p(VOID, "triples"),
-                  ox.Literal(str(run["counts"]["triples"]), datatype=_INT)),
-        ox.Triple(ox.NamedNode(s), _p(VOID, "entities"),
-                  ox.Literal(str(run["counts"]["loaded"]), datatype=_INT)),
+        ox.Triple(ox.NamedNode(s), _p(VOID, "triples"), ox.Literal(str(run["counts"]["triples"]), datatype=_INT)),
+        ox.Triple(ox.NamedNode(s), _p(VOID, "entities"), ox.Literal(str(run["counts"]["loaded"]), datatype=_INT)),
         ox.Triple(ox.NamedNode(s), _p(DCT, "modified"), ox.Literal(run["ended"], datatype=_DT)),
     ]
     return " ;\n".join(

@@ -218,8 +218,9 @@ def _fix_blank_labels(body: bytes) -> bytes:
 class RemoteStore:
     """A SPARQL 1.1 Protocol server as the bus's store. Use as a context manager to close its connections."""
 
-    def __init__(self, settings: StoreSettings, *, read_only: bool = False,
-                 retries: int = 3, backoff: float = 0.3) -> None:
+    def __init__(
+        self, settings: StoreSettings, *, read_only: bool = False, retries: int = 3, backoff: float = 0.3
+    ) -> None:
         if not settings.query_url or (not read_only and not settings.update_url):
             raise StoreError("a remote store needs TRANSISCOPE_STORE_QUERY_URL and TRANSISCOPE_STORE_UPDATE_URL")
         self.settings = settings
@@ -239,16 +240,37 @@ class RemoteStore:
         if settings.user:
             auth = (HTTPDigestAuth if settings.auth == "digest" else HTTPBasicAuth)(settings.user, settings.password)
         # Queries and staging loads are idempotent: retried on connection errors, read errors and 429/5xx.
-        self._session = self._make_session(auth, Retry(
-            total=retries, connect=retries, read=retries, status=retries, other=0,
-            backoff_factor=backoff, backoff_max=10, status_forcelist=RETRY_STATUSES, allowed_methods=None,
-            respect_retry_after_header=True, raise_on_status=False,
-        ))
+        self._session = self._make_session(
+            auth,
+            Retry(
+                total=retries,
+                connect=retries,
+                read=retries,
+                status=retries,
+                other=0,
+                backoff_factor=backoff,
+                backoff_max=10,
+                status_forcelist=RETRY_STATUSES,
+                allowed_methods=None,
+                respect_retry_after_header=True,
+                raise_on_status=False,
+            ),
+        )
         # Updates: only a connection that could not be opened is retried (the request was never sent).
-        self._once = self._make_session(auth, Retry(
-            total=retries, connect=retries, read=0, status=0, other=0, backoff_factor=backoff, backoff_max=10,
-            allowed_methods=None, raise_on_status=False,
-        ))
+        self._once = self._make_session(
+            auth,
+            Retry(
+                total=retries,
+                connect=retries,
+                read=0,
+                status=0,
+                other=0,
+                backoff_factor=backoff,
+                backoff_max=10,
+                allowed_methods=None,
+                raise_on_status=False,
+            ),
+        )
 
     @staticmethod
     def _make_session(auth: AuthBase | None, retry: Retry) -> requests.Session:
@@ -308,9 +330,12 @@ class RemoteStore:
         detail = first_line(response)
         user = self.settings.user
         if status == 401:
-            message = (f"{what}: authentication failed for user {user!r} at {endpoint} (HTTP 401)" if user else
-                       f"{what}: {endpoint} requires authentication (HTTP 401): set TRANSISCOPE_STORE_USER and "
-                       "TRANSISCOPE_STORE_PASSWORD")
+            message = (
+                f"{what}: authentication failed for user {user!r} at {endpoint} (HTTP 401)"
+                if user
+                else f"{what}: {endpoint} requires authentication (HTTP 401): set TRANSISCOPE_STORE_USER and "
+                "TRANSISCOPE_STORE_PASSWORD"
+            )
         elif status == 403:
             who = f"user {user!r}" if user else "an anonymous client"
             message = f"{what}: {endpoint} does not allow this to {who} (HTTP 403{': ' + detail if detail else ''})"
@@ -327,16 +352,20 @@ class RemoteStore:
 
     def _writable(self, what: str) -> None:
         if self.read_only:
-            raise StoreError(f"{what}: the store at {endpoint_name(self.query_url)} was opened read-only, "
-                             "updates are refused")
+            raise StoreError(
+                f"{what}: the store at {endpoint_name(self.query_url)} was opened read-only, updates are refused"
+            )
 
     # -- reading ---------------------------------------------------------------------------------
     def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
         """Any SPARQL query, as the same pyoxigraph objects the embedded store returns."""
         graph_form = query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
         response = self._request(
-            "POST", self.query_url, "the SPARQL query",
-            data={"query": sparql}, headers={"Accept": _RDF_ACCEPT if graph_form else _RESULTS_JSON},
+            "POST",
+            self.query_url,
+            "the SPARQL query",
+            data={"query": sparql},
+            headers={"Accept": _RDF_ACCEPT if graph_form else _RESULTS_JSON},
         )
         self._check_complete(response)
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -349,33 +378,43 @@ class RemoteStore:
         try:
             return ox.parse_query_results(body, format=fmt)
         except SyntaxError as exc:
-            raise StoreError(f"the SPARQL query: {endpoint_name(self.query_url)} sent results that cannot be "
-                             f"read as {media_type or 'SPARQL JSON'}: {exc}") from None
+            raise StoreError(
+                f"the SPARQL query: {endpoint_name(self.query_url)} sent results that cannot be "
+                f"read as {media_type or 'SPARQL JSON'}: {exc}"
+            ) from None
 
     def _check_complete(self, response: requests.Response) -> None:
         """Virtuoso cuts results silently (a header says so): a partial answer must not pass for a whole one."""
         endpoint = endpoint_name(self.query_url)
         cap = response.headers.get("X-SPARQL-MaxRows")
         if cap:
-            raise StoreError(f"the SPARQL query: {endpoint} cut the result at {cap} rows (its result limit, "
-                             "ResultSetMaxRows in Virtuoso): add a LIMIT or page with OFFSET")
+            raise StoreError(
+                f"the SPARQL query: {endpoint} cut the result at {cap} rows (its result limit, "
+                "ResultSetMaxRows in Virtuoso): add a LIMIT or page with OFFSET"
+            )
         state = response.headers.get("X-SQL-State")
         if state:
             detail = response.headers.get("X-SQL-Message", "")
-            raise StoreError(f"the SPARQL query: {endpoint} returned a partial result ({state} {detail})".rstrip()
-                             + ": it hit the server's time limit")
+            raise StoreError(
+                f"the SPARQL query: {endpoint} returned a partial result ({state} {detail})".rstrip()
+                + ": it hit the server's time limit"
+            )
 
     def _triples(self, response: requests.Response, media_type: str) -> ox.QueryTriples:
         fmt = ox.RdfFormat.from_media_type(media_type) if media_type else ox.RdfFormat.N_TRIPLES
         if fmt is None:
-            raise StoreError(f"the SPARQL query: {endpoint_name(self.query_url)} answered a graph query with "
-                             f"{media_type}, not an RDF format")
+            raise StoreError(
+                f"the SPARQL query: {endpoint_name(self.query_url)} answered a graph query with "
+                f"{media_type}, not an RDF format"
+            )
         graph = ox.Store()  # in memory: gives a genuine QueryTriples, as the embedded store returns
         try:
             graph.load(response.content, format=fmt)
         except SyntaxError as exc:
-            raise StoreError(f"the SPARQL query: {endpoint_name(self.query_url)} sent triples that cannot be "
-                             f"read as {media_type}: {exc}") from None
+            raise StoreError(
+                f"the SPARQL query: {endpoint_name(self.query_url)} sent triples that cannot be "
+                f"read as {media_type}: {exc}"
+            ) from None
         return graph.query("CONSTRUCT WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
 
     def select(self, sparql: str) -> list[Row]:
@@ -399,13 +438,22 @@ class RemoteStore:
         """One SPARQL Update request (one transaction on Oxigraph; on Virtuoso see the module docstring)."""
         self._writable("the SPARQL update")
         self._request(
-            "POST", self.update_url, "the SPARQL update", once=True, data=sparql.encode("utf-8"),
+            "POST",
+            self.update_url,
+            "the SPARQL update",
+            once=True,
+            data=sparql.encode("utf-8"),
             headers={"Content-Type": "application/sparql-update; charset=utf-8"},
         )
 
     def _drop(self, graph: str) -> None:
-        self._request("POST", self.update_url, f"dropping <{graph}>", data=f"DROP SILENT GRAPH <{graph}>".encode(),
-                      headers={"Content-Type": "application/sparql-update; charset=utf-8"})
+        self._request(
+            "POST",
+            self.update_url,
+            f"dropping <{graph}>",
+            data=f"DROP SILENT GRAPH <{graph}>".encode(),
+            headers={"Content-Type": "application/sparql-update; charset=utf-8"},
+        )
 
     @property
     def is_oxigraph(self) -> bool:
@@ -432,8 +480,10 @@ class RemoteStore:
             else:
                 staged = self.count(staging)
                 if staged == 0 or staged > sent:
-                    raise StoreError(f"loading {data.name}: the staging graph <{staging}> holds {staged} triples "
-                                     f"after {sent} were sent; the live graph <{graph}> was left as it was")
+                    raise StoreError(
+                        f"loading {data.name}: the staging graph <{staging}> holds {staged} triples "
+                        f"after {sent} were sent; the live graph <{graph}> was left as it was"
+                    )
                 swap = self._swap(graph, staging)
             self.update(swap + (" ;\n" + then if then else ""))
         except BaseException:
@@ -459,13 +509,15 @@ class RemoteStore:
     def _swap(self, graph: str, staging: str) -> str:
         if self.is_oxigraph:
             pattern = "{ ?s ?p ?o }"
-            return " ;\n".join([
-                f"DELETE {{ GRAPH <{graph}> {pattern} }} WHERE {{ GRAPH <{graph}> {pattern} "
-                f"FILTER NOT EXISTS {{ GRAPH <{staging}> {pattern} }} }}",
-                f"INSERT {{ GRAPH <{graph}> {pattern} }} WHERE {{ GRAPH <{staging}> {pattern} "
-                f"FILTER NOT EXISTS {{ GRAPH <{graph}> {pattern} }} }}",
-                f"DROP GRAPH <{staging}>",  # not SILENT: a missing staging graph fails the whole request
-            ])
+            return " ;\n".join(
+                [
+                    f"DELETE {{ GRAPH <{graph}> {pattern} }} WHERE {{ GRAPH <{graph}> {pattern} "
+                    f"FILTER NOT EXISTS {{ GRAPH <{staging}> {pattern} }} }}",
+                    f"INSERT {{ GRAPH <{graph}> {pattern} }} WHERE {{ GRAPH <{staging}> {pattern} "
+                    f"FILTER NOT EXISTS {{ GRAPH <{graph}> {pattern} }} }}",
+                    f"DROP GRAPH <{staging}>",  # not SILENT: a missing staging graph fails the whole request
+                ]
+            )
         # Not MOVE SILENT: with a missing staging graph it empties the live graph (and so does Virtuoso's
         # plain MOVE, hence the count of the staging graph before any swap).
         return f"MOVE GRAPH <{staging}> TO GRAPH <{graph}>"
@@ -511,17 +563,23 @@ class RemoteStore:
             self._post_chunk(staging, triples, blank=cuts is not None)
         except _TooLarge:
             if middle is None:
-                raise StoreError(f"a group of {len(triples)} triples linked by blank nodes is over "
-                                 f"{INSERT_MAX_BYTES:,} bytes as one INSERT: set "
-                                 "TRANSISCOPE_STORE_GRAPH_STORE_URL") from None
+                raise StoreError(
+                    f"a group of {len(triples)} triples linked by blank nodes is over "
+                    f"{INSERT_MAX_BYTES:,} bytes as one INSERT: set "
+                    "TRANSISCOPE_STORE_GRAPH_STORE_URL"
+                ) from None
             self.batch_limit = max(1, min(self.batch_limit, len(triples) // 2))
             self._send_halves(staging, triples, cuts, middle)
         except StoreHTTPError as exc:
             if exc.status not in _SPLIT_STATUSES or middle is None or len(triples) <= MIN_CHUNK:
                 raise
             self.batch_limit = max(MIN_CHUNK, min(self.batch_limit, len(triples) // 2))
-            log.info("%s refused %d triples in one request; sending at most %d", endpoint_name(self.update_url),
-                     len(triples), self.batch_limit)
+            log.info(
+                "%s refused %d triples in one request; sending at most %d",
+                endpoint_name(self.update_url),
+                len(triples),
+                self.batch_limit,
+            )
             self._send_halves(staging, triples, cuts, middle)
 
     def _send_halves(self, staging: str, triples: list[ox.Triple], cuts: list[int] | None, middle: int) -> None:
@@ -546,8 +604,7 @@ class RemoteStore:
         if self.graph_store_url:
             # Oxigraph's non-transactional bulk loader is 2-3x faster; nobody reads a graph being loaded
             params = {"graph": staging, "no_transaction": ""} if self.is_oxigraph else {"graph": staging}
-            self._request("POST", self.graph_store_url, what, params=params, data=body,
-                          headers={"Content-Type": _NT})
+            self._request("POST", self.graph_store_url, what, params=params, data=body, headers={"Content-Type": _NT})
             return
         # N-Triples terms are valid SPARQL terms. Virtuoso refuses blank nodes in INSERT DATA; a template
         # with blank nodes and an empty WHERE inserts them once, with the same meaning.
@@ -555,5 +612,10 @@ class RemoteStore:
         text = head + body + (b"} } WHERE {}" if blank else b"} }")
         if len(text) > INSERT_MAX_BYTES and len(triples) > 1:
             raise _TooLarge
-        self._request("POST", self.update_url, what, data=text,
-                      headers={"Content-Type": "application/sparql-update; charset=utf-8"})
+        self._request(
+            "POST",
+            self.update_url,
+            what,
+            data=text,
+            headers={"Content-Type": "application/sparql-update; charset=utf-8"},
+        )

@@ -42,8 +42,9 @@ class Far:
 class Communes:
     """Commune polygons by INSEE code, and the communes of each postcode."""
 
-    def __init__(self, geometries: dict[str, Any], postcodes: dict[str, tuple[str, ...]],
-                 parents: dict[str, str]) -> None:
+    def __init__(
+        self, geometries: dict[str, Any], postcodes: dict[str, tuple[str, ...]], parents: dict[str, str]
+    ) -> None:
         self.geometries = geometries
         self.postcodes = postcodes
         self.parents = parents
@@ -54,8 +55,12 @@ class Communes:
         import shapely
 
         codes = list(self.geometries)
-        payload = {"codes": codes, "wkb": [bytes(b) for b in shapely.to_wkb(list(self.geometries.values()))],
-                   "postcodes": self.postcodes, "parents": self.parents}
+        payload = {
+            "codes": codes,
+            "wkb": [bytes(b) for b in shapely.to_wkb(list(self.geometries.values()))],
+            "postcodes": self.postcodes,
+            "parents": self.parents,
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
@@ -114,7 +119,8 @@ class Communes:
             if postcode not in self._postcode_areas:
                 shapes = [self.geometries[c] for c in self.postcodes[postcode] if c in self.geometries]
                 self._postcode_areas[postcode] = (
-                    None if not shapes else shapes[0] if len(shapes) == 1 else shapely.union_all(shapes))
+                    None if not shapes else shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
+                )
             if self._postcode_areas[postcode] is not None:
                 return f"postcode {postcode}", self._postcode_areas[postcode]
         return None
@@ -150,7 +156,8 @@ class Communes:
         index = np.flatnonzero(outside)
         return [
             Far(positions[i], round(float(m) / 1000, 1), labels[i])
-            for i, m in zip(index, metres, strict=True) if m / 1000 > threshold_km
+            for i, m in zip(index, metres, strict=True)
+            if m / 1000 > threshold_km
         ]
 
 

@@ -1,7 +1,7 @@
-"""The official French territories at every level (commune, EPCI, département, région, France), for the gap analysis.
+"""The official French territories at every level (commune, EPCI, département, région, France), for the gaps.
 
-Why a module of its own next to :mod:`transiscope.territories.communes`: that one answers "is this point near the commune
-its record declares?" for the quality report; this one holds the whole hierarchy with populations, areas and
+Why a module of its own next to :mod:`transiscope.territories.communes`: that one answers "is this point near the
+commune its record declares?" for the quality report; this one holds the whole hierarchy with populations, areas and
 population points, projected for distances, and writes it as the territories named graph (INSEE ``igeo:``).
 
 Inputs (the layout of the shared territories folder, ``SOURCES.md`` there): the COG 2026 commune table with
@@ -159,8 +159,13 @@ def project(lon: np.ndarray, lat: np.ndarray, zone: np.ndarray) -> tuple[np.ndar
 
 
 # -- finding the files ---------------------------------------------------------------------------------------
-def territory_files(directory: Path | None, cache_dir: Path, url: str | None = None,
-                    http: Any = None, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+def territory_files(
+    directory: Path | None,
+    cache_dir: Path,
+    url: str | None = None,
+    http: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
     """The path of every input file: in ``directory`` when there, else downloaded once from ``url`` into the cache.
 
     ``url`` defaults to ``TRANSISCOPE_TERRITORIES_URL``; without it, a missing file is a :class:`ConfigError`
@@ -206,8 +211,10 @@ def _download(url: str, destination: Path, http: Any, progress: Callable[[str], 
     tmp = destination.with_name(destination.name + ".part")
     size = 0
     try:
-        with make_session(http) as session, session.get(
-                url, stream=True, timeout=(http.connect_timeout, http.read_timeout)) as response:
+        with (
+            make_session(http) as session,
+            session.get(url, stream=True, timeout=(http.connect_timeout, http.read_timeout)) as response,
+        ):
             if response.status_code != 200:
                 raise SourceUnreachable(f"territories file {url} answered HTTP {response.status_code}")
             with tmp.open("wb") as out:
@@ -246,8 +253,13 @@ def _recoding(rows: list[dict[str, str]], current: set[str]) -> dict[str, str]:
     recode: dict[str, tuple[str, str]] = {}
     for row in rows:
         old, new = row["COM_AV"], row["COM_AP"]
-        relevant = (row["MOD"] in RECODING_EVENTS and row["TYPECOM_AV"] == "COM" and row["TYPECOM_AP"] == "COM"
-                    and old != new and old not in current)
+        relevant = (
+            row["MOD"] in RECODING_EVENTS
+            and row["TYPECOM_AV"] == "COM"
+            and row["TYPECOM_AP"] == "COM"
+            and old != new
+            and old not in current
+        )
         if relevant and (old not in recode or row["DATE_EFF"] > recode[old][0]):
             recode[old] = (row["DATE_EFF"], new)
     return {old: new for old, (_, new) in recode.items()}
@@ -284,8 +296,11 @@ def build_territories(files: dict[str, Path]) -> Territories:
     codes = [r["code_insee"] for r in communes]
     index = {c: i for i, c in enumerate(codes)}
     population = np.array([float(r["population_municipale"] or 0) for r in communes])
-    arrondissements = {r["code_insee"]: (r["nom"], r["code_commune_parent"], float(r["population_municipale"] or 0))
-                       for r in rows if r["type"] == "ARM" and r["code_commune_parent"] in index}
+    arrondissements = {
+        r["code_insee"]: (r["nom"], r["code_commune_parent"], float(r["population_municipale"] or 0))
+        for r in rows
+        if r["type"] == "ARM" and r["code_commune_parent"] in index
+    }
 
     with files["communes_geojson"].open(encoding="utf-8") as handle:
         features = json.load(handle)["features"]
@@ -318,8 +333,9 @@ def build_territories(files: dict[str, Path]) -> Territories:
     coords = shapely.get_coordinates(points[has_polygon])
     lon[has_polygon], lat[has_polygon] = coords[:, 0], coords[:, 1]
     x, y = project(lon, lat, zone)
-    commune_level = Level("commune", codes, [r["nom"] for r in communes], population,
-                          _areas_km2(geometry, zone), geometry)
+    commune_level = Level(
+        "commune", codes, [r["nom"] for r in communes], population, _areas_km2(geometry, zone), geometry
+    )
 
     # upper levels: membership from the COG table, outlines from their own files, populations and areas summed
     dep_rows = {r["DEP"]: r for r in _read_csv(files["departements_csv"]) if _DEP.match(r["DEP"])}
@@ -336,8 +352,11 @@ def build_territories(files: dict[str, Path]) -> Territories:
     upper = {
         "epci": (sorted(epci_names), epci_names, [r["epci_siren"] for r in communes]),
         "departement": (sorted(dep_rows), {k: v["LIBELLE"] for k, v in dep_rows.items()}, deps),
-        "region": (sorted(reg_rows), {k: v["LIBELLE"] for k, v in reg_rows.items()},
-                   [r["code_region"] for r in communes]),
+        "region": (
+            sorted(reg_rows),
+            {k: v["LIBELLE"] for k, v in reg_rows.items()},
+            [r["code_region"] for r in communes],
+        ),
     }
     levels = {"commune": commune_level}
     parent = {"commune": np.arange(len(codes))}
@@ -348,13 +367,21 @@ def build_territories(files: dict[str, Path]) -> Territories:
         parent[name] = np.array([unit_index.get(c, -1) for c in member_of])
         valid = parent[name] >= 0
         levels[name] = Level(
-            name, unit_codes, [names[c] for c in unit_codes],
+            name,
+            unit_codes,
+            [names[c] for c in unit_codes],
             np.bincount(parent[name][valid], weights=population[valid], minlength=len(unit_codes)),
             np.bincount(parent[name][valid], weights=area[valid], minlength=len(unit_codes)),
             np.array([outlines[name].get(c) for c in unit_codes], dtype=object),
         )
-    levels["france"] = Level("france", ["FR"], ["France"], np.array([population.sum()]), np.array([area.sum()]),
-                             np.array([None], dtype=object))
+    levels["france"] = Level(
+        "france",
+        ["FR"],
+        ["France"],
+        np.array([population.sum()]),
+        np.array([area.sum()]),
+        np.array([None], dtype=object),
+    )
     parent["france"] = np.zeros(len(codes), dtype=int)
 
     current = set(codes)
@@ -367,8 +394,17 @@ def build_territories(files: dict[str, Path]) -> Territories:
         if code in index:
             postcodes.setdefault(r["Code_postal"].strip(), set()).add(index[code])
     return Territories(
-        vintage=VINTAGE, levels=levels, parent=parent, owner=owner, lon=lon, lat=lat, x=x, y=y, zone=zone,
-        recode=recode, arrondissements=arrondissements,
+        vintage=VINTAGE,
+        levels=levels,
+        parent=parent,
+        owner=owner,
+        lon=lon,
+        lat=lat,
+        x=x,
+        y=y,
+        zone=zone,
+        recode=recode,
+        arrondissements=arrondissements,
         postcodes={k: tuple(sorted(v)) for k, v in postcodes.items()},
         departement_region={k: v["REG"] for k, v in dep_rows.items()},
     )
@@ -443,8 +479,13 @@ def load_territories(files: dict[str, Path], cache_dir: Path | None = None) -> T
 
 # -- the territories named graph -------------------------------------------------------------------------------
 IGEO = "http://rdf.insee.fr/def/geo#"
-LEVEL_CLASS = {"commune": "Commune", "epci": "Intercommunalite", "departement": "Departement", "region": "Region",
-               "france": "Pays"}
+LEVEL_CLASS = {
+    "commune": "Commune",
+    "epci": "Intercommunalite",
+    "departement": "Departement",
+    "region": "Region",
+    "france": "Pays",
+}
 #: the COG code of France as a country
 FRANCE_CODE = "99100"
 
@@ -469,7 +510,6 @@ def write_territories_ntriples(territories: Territories, base: str, destination:
     """
     import pyoxigraph as ox
     import shapely
-
 
     rdf_type = f"<{vocab.RDF}type>"
     lines: list[str] = []
@@ -516,8 +556,9 @@ def write_territories_ntriples(territories: Territories, base: str, destination:
     for code in levels["departement"].codes:
         region = territories.departement_region.get(code)
         if region in levels["region"].index:
-            lines.append(f"<{territory_iri(base, 'departement', code)}> {sub} "
-                         f"<{territory_iri(base, 'region', region)}> .")
+            lines.append(
+                f"<{territory_iri(base, 'departement', code)}> {sub} <{territory_iri(base, 'region', region)}> ."
+            )
     for code in levels["region"].codes:
         lines.append(f"<{territory_iri(base, 'region', code)}> {sub} {france} .")
     for code, (arm_name, parent_code, population) in sorted(territories.arrondissements.items()):

@@ -105,8 +105,15 @@ def _safe_name(value: str) -> str:
     return quote(value, safe="-_").replace(".", "%2E")
 
 
-def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[str] = (), gzip_copies: bool = True,
-               progress: Callable[[str], None] | None = None, now: datetime | None = None) -> ExportSummary:
+def export_all(
+    settings: Any,
+    *,
+    out_dir: Path | None = None,
+    split: Iterable[str] = (),
+    gzip_copies: bool = True,
+    progress: Callable[[str], None] | None = None,
+    now: datetime | None = None,
+) -> ExportSummary:
     """Read the store and write every export under ``out_dir`` (default ``<home>/exports``).
 
     ``split`` may hold ``"category"`` and/or ``"departement"`` to also write one GeoJSON per value. A plain
@@ -136,8 +143,7 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
     fingerprint = _fingerprint(model, nodes, split)
     previous = _previous(out)
     unchanged = previous.get("fingerprint") == fingerprint and bool(previous.get("generated"))
-    generated = previous["generated"] if unchanged else \
-        (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
+    generated = previous["generated"] if unchanged else (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     lap("fingerprint")
     initiatives, events = model.initiatives, model.events
     writer = ExportWriter(out, gzip_copies=gzip_copies)
@@ -151,13 +157,16 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
     say("GeoJSON")
     writer.write("initiatives.geojson", tables.geojson(initiatives, whole, "initiatives"), "application/geo+json")
     # the map's markers: one per initiative, one per cluster of linked records (every source credited)
-    writer.write("consolidated.geojson", tables.consolidated_geojson(initiatives, model.clusters, whole),
-                 "application/geo+json")
+    writer.write(
+        "consolidated.geojson", tables.consolidated_geojson(initiatives, model.clusters, whole), "application/geo+json"
+    )
     for kind in split:
         for value, group in sorted(_groups(initiatives, "categories" if kind == "category" else kind).items()):
-            writer.write(f"geojson/{kind}/{_safe_name(value)}.geojson",
-                         tables.geojson(group, attribution(group, model, generated), f"{kind} {value}"),
-                         "application/geo+json")
+            writer.write(
+                f"geojson/{kind}/{_safe_name(value)}.geojson",
+                tables.geojson(group, attribution(group, model, generated), f"{kind} {value}"),
+                "application/geo+json",
+            )
     lap("geojson")
 
     say("JSON-LD")
@@ -168,8 +177,9 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
 
     say("CSV")
     writer.write("initiatives.csv", tables.csv_text(initiatives), "text/csv")
-    writer.write("initiatives.csv-metadata.json", tables.csvw_metadata("initiatives.csv", whole),
-                 "application/csvm+json")
+    writer.write(
+        "initiatives.csv-metadata.json", tables.csvw_metadata("initiatives.csv", whole), "application/csvm+json"
+    )
     lap("csv")
 
     say(f"agenda: {len(events):,} events")
@@ -178,30 +188,52 @@ def export_all(settings: Any, *, out_dir: Path | None = None, split: Iterable[st
     writer.write("agenda.json", agenda.agenda_json(events, agenda_credit), "application/json")
     for kind, key in (("departement", "departement"), ("category", "categories")):
         for value, group in sorted(_groups(events, key).items()):
-            label = value if kind == "departement" else (
-                model.concepts[value].labels.get("fr", value) if value in model.concepts else value)
-            writer.write(f"agenda/{kind}/{_safe_name(value)}.ics",
-                         agenda.ical(group, attribution(group, model, generated, "events"),
-                                     f"Agenda Transiscope — {label}"), "text/calendar")
+            label = (
+                value
+                if kind == "departement"
+                else (model.concepts[value].labels.get("fr", value) if value in model.concepts else value)
+            )
+            writer.write(
+                f"agenda/{kind}/{_safe_name(value)}.ics",
+                agenda.ical(group, attribution(group, model, generated, "events"), f"Agenda Transiscope — {label}"),
+                "text/calendar",
+            )
     lap("agenda")
 
-    writer.write("attribution.json", json_text({"initiatives": whole, "events": agenda_credit}, indent=1) + "\n",
-                 "application/json")
+    writer.write(
+        "attribution.json",
+        json_text({"initiatives": whole, "events": agenda_credit}, indent=1) + "\n",
+        "application/json",
+    )
     removed = [path for folder in MANAGED for path in writer.prune(folder)]
     _publish_alongside(settings, out)
     lap("reports")
     files = dict(sorted(writer.written.items()))
-    index = {"generated": generated, "fingerprint": fingerprint, "version": EXPORT_VERSION,
-             "counts": {"initiatives": len(initiatives),
-                        "with_point": sum(1 for r in initiatives if r["lat"] is not None),
-                        "events": len(events)},
-             "files": list(files.values())}
+    index = {
+        "generated": generated,
+        "fingerprint": fingerprint,
+        "version": EXPORT_VERSION,
+        "counts": {
+            "initiatives": len(initiatives),
+            "with_point": sum(1 for r in initiatives if r["lat"] is not None),
+            "events": len(events),
+        },
+        "files": list(files.values()),
+    }
     atomic_write(out / "index.json", (json_text(index, indent=1) + "\n").encode("utf-8"))
     say(f"wrote {len(files)} files (+ gzip copies) to {out}")
-    return ExportSummary(out_dir=str(out), generated=generated, unchanged=unchanged,
-                         initiatives=len(initiatives), with_point=index["counts"]["with_point"], events=len(events),
-                         files=len(files), bytes=sum(f["bytes"] for f in files.values()), seconds=seconds,
-                         removed=removed)
+    return ExportSummary(
+        out_dir=str(out),
+        generated=generated,
+        unchanged=unchanged,
+        initiatives=len(initiatives),
+        with_point=index["counts"]["with_point"],
+        events=len(events),
+        files=len(files),
+        bytes=sum(f["bytes"] for f in files.values()),
+        seconds=seconds,
+        removed=removed,
+    )
 
 
 def _publish_alongside(settings: Any, out: Path) -> None:

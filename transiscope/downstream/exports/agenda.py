@@ -21,8 +21,13 @@ from transiscope.downstream.exports.files import json_text
 from transiscope.downstream.exports.read import PARIS, when
 
 PRODID = "-//Transiscope//semantic bus exports//FR"
-_ICAL_STATUS = {"scheduled": "CONFIRMED", "rescheduled": "CONFIRMED", "moved-online": "CONFIRMED",
-                "cancelled": "CANCELLED", "postponed": "TENTATIVE"}
+_ICAL_STATUS = {
+    "scheduled": "CONFIRMED",
+    "rescheduled": "CONFIRMED",
+    "moved-online": "CONFIRMED",
+    "cancelled": "CANCELLED",
+    "postponed": "TENTATIVE",
+}
 
 
 def uid(event_iri: str) -> str:
@@ -57,8 +62,15 @@ def _vevent(record: dict[str, Any], generated: datetime) -> Event | None:
     if record["source_url"]:
         credit += f" — {record['source_url']}"
     event.add("description", "\n\n".join(x for x in (record["description"], credit) if x))
-    place = ", ".join(x for x in (record["location_name"], record["street"],
-                                  " ".join(x for x in (record["postcode"], record["city"]) if x)) if x)
+    place = ", ".join(
+        x
+        for x in (
+            record["location_name"],
+            record["street"],
+            " ".join(x for x in (record["postcode"], record["city"]) if x),
+        )
+        if x
+    )
     if place:
         event.add("location", place)
     if record["lat"] is not None:
@@ -90,9 +102,31 @@ def ical(records: list[dict[str, Any]], attribution: dict[str, Any], name: str) 
     return calendar.to_ical()
 
 
-AGENDA_FIELDS = ("id", "name", "description", "start", "end", "all_day", "status", "categories", "category_labels",
-                 "domains", "location_name", "lat", "lon", "street", "postcode", "city", "departement", "url",
-                 "source", "source_name", "source_url", "licence", "modified")
+AGENDA_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "start",
+    "end",
+    "all_day",
+    "status",
+    "categories",
+    "category_labels",
+    "domains",
+    "location_name",
+    "lat",
+    "lon",
+    "street",
+    "postcode",
+    "city",
+    "departement",
+    "url",
+    "source",
+    "source_name",
+    "source_url",
+    "licence",
+    "modified",
+)
 
 
 def agenda_json(records: list[dict[str, Any]], attribution: dict[str, Any]) -> str:

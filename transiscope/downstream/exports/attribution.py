@@ -16,15 +16,16 @@ from transiscope.downstream.exports.read import ReadModel, is_odbl, licence_id
 ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
 ODBL_NOTICE = {
     "fr": "Contient des données sous licence ODbL 1.0 : cette base dérivée est publiée sous ODbL 1.0 ; toute "
-          "réutilisation doit créditer les sources ci-dessous et partager ses améliorations sous la même licence.",
+    "réutilisation doit créditer les sources ci-dessous et partager ses améliorations sous la même licence.",
     "en": "Contains data under the ODbL 1.0: this derivative database is published under the ODbL 1.0; any reuse "
-          "must credit the sources below and share improvements under the same licence (share-alike).",
+    "must credit the sources below and share improvements under the same licence (share-alike).",
 }
 TITLE = "Transiscope — alternatives de la transition / transition alternatives"
 
 
-def attribution(records: Iterable[dict[str, Any]], model: ReadModel, generated: str,
-                what: str = "initiatives") -> dict[str, Any]:
+def attribution(
+    records: Iterable[dict[str, Any]], model: ReadModel, generated: str, what: str = "initiatives"
+) -> dict[str, Any]:
     """The attribution block of a file holding ``records`` (initiatives or events of the read model)."""
     per_source: Counter[str] = Counter()
     licences: set[str] = set()
@@ -39,9 +40,18 @@ def attribution(records: Iterable[dict[str, Any]], model: ReadModel, generated: 
             continue
         if credit.licence:
             licences.add(licence_id(credit.licence))
-        credits.append({"id": credit.id, "iri": credit.iri, "name": credit.name, "publisher": credit.publisher or None,
-                        "licence": licence_id(credit.licence) or None, "landing_page": credit.landing_page or None,
-                        "modified": credit.modified or None, what: per_source[credit.id]})
+        credits.append(
+            {
+                "id": credit.id,
+                "iri": credit.iri,
+                "name": credit.name,
+                "publisher": credit.publisher or None,
+                "licence": licence_id(credit.licence) or None,
+                "landing_page": credit.landing_page or None,
+                "modified": credit.modified or None,
+                what: per_source[credit.id],
+            }
+        )
     odbl = any(is_odbl(licence) for licence in licences)
     if odbl:
         licence, url = "ODbL-1.0", ODBL_URL
@@ -59,9 +69,9 @@ def attribution(records: Iterable[dict[str, Any]], model: ReadModel, generated: 
         "sources": credits,
         "notice": {
             "fr": "Données issues des sources partenaires de Transiscope, chacune créditée ci-dessous ; chaque fiche "
-                  "indique sa source et l'adresse de sa fiche d'origine.",
+            "indique sa source et l'adresse de sa fiche d'origine.",
             "en": "Data from Transiscope's partner sources, each credited below; every record names its source and "
-                  "the address of its original page.",
+            "the address of its original page.",
         },
     }
     if odbl:
@@ -73,8 +83,10 @@ def credit_line(block: dict[str, Any], lang: str = "fr") -> str:
     """The attribution as one plain-text paragraph (iCalendar description, CSV metadata...)."""
     names = ", ".join(f"{s['name']} ({s['licence'] or '?'})" for s in block["sources"]) or "—"
     head = {"fr": "Sources", "en": "Sources"}[lang]
-    parts = [f"{head} : {names}." if lang == "fr" else f"{head}: {names}.",
-             ("Exporté le " if lang == "fr" else "Exported on ") + block["generated"] + "."]
+    parts = [
+        f"{head} : {names}." if lang == "fr" else f"{head}: {names}.",
+        ("Exporté le " if lang == "fr" else "Exported on ") + block["generated"] + ".",
+    ]
     if block["licence"]:
         parts.append(("Licence : " if lang == "fr" else "Licence: ") + block["licence"] + ".")
     if block.get("share_alike"):

@@ -44,8 +44,12 @@ class ExportWriter:
         payload = data.encode("utf-8") if isinstance(data, str) else data
         target = self.root / relative
         atomic_write(target, payload)
-        entry = {"path": relative, "media_type": media_type, "bytes": len(payload),
-                 "sha256": hashlib.sha256(payload).hexdigest()}
+        entry = {
+            "path": relative,
+            "media_type": media_type,
+            "bytes": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
         if self.gzip_copies:
             compressed = gzip_bytes(payload)
             atomic_write(target.with_name(target.name + ".gz"), compressed)

@@ -41,11 +41,18 @@ def element(record: dict[str, Any], model: ReadModel) -> dict[str, Any]:
     """One initiative of the read model as a gogofull element (it must have a point)."""
     concepts = model.concepts
     labels = [concepts[n].labels.get("fr", n) if n in concepts else n for n in record["categories"]]
-    address = {key: _esc(record[field]) for key, field in (
-        ("streetAddress", "street"), ("addressLocality", "city"), ("postalCode", "postcode"),
-        ("addressCountry", "country"))}
-    formatted = ", ".join(x for x in (record["street"], " ".join(
-        x for x in (record["postcode"], record["city"]) if x)) if x)
+    address = {
+        key: _esc(record[field])
+        for key, field in (
+            ("streetAddress", "street"),
+            ("addressLocality", "city"),
+            ("postalCode", "postcode"),
+            ("addressCountry", "country"),
+        )
+    }
+    formatted = ", ".join(
+        x for x in (record["street"], " ".join(x for x in (record["postcode"], record["city"]) if x)) if x
+    )
     address["customFormatedAddress"] = _esc(formatted)
     out: dict[str, Any] = {
         "id": f"{record['source']}:{record['source_record_id']}",
@@ -54,10 +61,16 @@ def element(record: dict[str, Any], model: ReadModel) -> dict[str, Any]:
         "address": {k: v for k, v in address.items() if v},
         "categories": [html.escape(label) for label in labels],
         "categoriesFull": [
-            {"id": notation, "name": html.escape(label),
-             "description": html.escape(concepts[notation].definitions.get("fr", "")) if notation in concepts
-             else "", "index": index}
-            for index, (notation, label) in enumerate(zip(record["categories"], labels, strict=True))],
+            {
+                "id": notation,
+                "name": html.escape(label),
+                "description": html.escape(concepts[notation].definitions.get("fr", ""))
+                if notation in concepts
+                else "",
+                "index": index,
+            }
+            for index, (notation, label) in enumerate(zip(record["categories"], labels, strict=True))
+        ],
         "sourceKey": _esc(record["source_name"]),
         "status": 7,  # GoGoCarto's "imported" status
         "createdAt": record["created"],
@@ -80,8 +93,12 @@ def element(record: dict[str, Any], model: ReadModel) -> dict[str, Any]:
 def elements_json(records: list[dict[str, Any]], model: ReadModel, attribution: dict[str, Any]) -> str:
     """The ``elements.json`` document of the initiatives that have a point (GoGoCarto needs one)."""
     data = [element(r, model) for r in records if r["lat"] is not None]
-    document = {"licence": attribution["licence_url"] or attribution["licence"], "ontology": "gogofull",
-                "attribution": attribution, "data": data}
+    document = {
+        "licence": attribution["licence_url"] or attribution["licence"],
+        "ontology": "gogofull",
+        "attribution": attribution,
+        "data": data,
+    }
     return json_text(document) + "\n"
 
 
@@ -97,15 +114,27 @@ def taxonomy_json(model: ReadModel, attribution: dict[str, Any]) -> str:
     def option(notation: str, depth: int = 0) -> dict[str, Any]:
         concept = concepts[notation]
         node: dict[str, Any] = {
-            "id": notation, "name": concept.labels.get("fr", notation), "nameEn": concept.labels.get("en"),
-            "description": concept.definitions.get("fr"), "color": concept.colour, "uri": concept.iri}
+            "id": notation,
+            "name": concept.labels.get("fr", notation),
+            "nameEn": concept.labels.get("en"),
+            "description": concept.definitions.get("fr"),
+            "color": concept.colour,
+            "uri": concept.iri,
+        }
         kids = sorted(children.get(notation, []))
         if kids and depth < 5:  # the taxonomy is two levels deep; the bound guards against a cycle
             node["subcategories"] = [{"name": "Catégories", "options": [option(k, depth + 1) for k in kids]}]
         return {k: v for k, v in node.items() if v is not None}
 
-    groups = [{"id": "domaines", "name": "Domaines", "options": [option(n) for n in model.top_order]},
-              {"id": "sources", "name": "Sources", "options": [
-                  {"id": s["id"], "name": s["name"], "licence": s["licence"], "url": s["landing_page"]}
-                  for s in attribution["sources"]]}]
+    groups = [
+        {"id": "domaines", "name": "Domaines", "options": [option(n) for n in model.top_order]},
+        {
+            "id": "sources",
+            "name": "Sources",
+            "options": [
+                {"id": s["id"], "name": s["name"], "licence": s["licence"], "url": s["landing_page"]}
+                for s in attribution["sources"]
+            ],
+        },
+    ]
     return json_text({"attribution": attribution, "taxonomy": groups}, indent=1) + "\n"

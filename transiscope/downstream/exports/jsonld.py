@@ -21,8 +21,19 @@ from transiscope.downstream.exports.files import json_text
 from transiscope.downstream.exports.read import safe_url
 from transiscope.store.base import TripleStore
 
-CONTEXT_PREFIXES = {"schema": SCHEMA, "ts": TS, "tx": TX, "geo": GEO, "sf": SF, "xsd": XSD, "dct": DCT,
-                    "dcat": DCAT, "prov": PROV, "skos": SKOS, "rdfs": RDFS}
+CONTEXT_PREFIXES = {
+    "schema": SCHEMA,
+    "ts": TS,
+    "tx": TX,
+    "geo": GEO,
+    "sf": SF,
+    "xsd": XSD,
+    "dct": DCT,
+    "dcat": DCAT,
+    "prov": PROV,
+    "skos": SKOS,
+    "rdfs": RDFS,
+}
 CONTEXT = {"@vocab": SCHEMA, **CONTEXT_PREFIXES}
 _TYPE = RDF + "type"
 _XSD_STRING = XSD + "string"
@@ -41,12 +52,12 @@ SELECT ?i ?s ?p ?o WHERE {{
 def compact(iri: str) -> str:
     """An IRI as the context abbreviates it: a bare schema.org term, ``prefix:local``, or the full IRI."""
     if iri.startswith(SCHEMA):
-        local = iri[len(SCHEMA):]
+        local = iri[len(SCHEMA) :]
         if local and "/" not in local and "#" not in local and ":" not in local and local not in CONTEXT_PREFIXES:
             return local  # schema:geo stays "schema:geo": "geo" is the GeoSPARQL prefix
     for prefix, namespace in CONTEXT_PREFIXES.items():
         if prefix != "schema" and iri.startswith(namespace):
-            local = iri[len(namespace):]
+            local = iri[len(namespace) :]
             if local and not local.startswith("/") and "#" not in local and "/" not in local:
                 return f"{prefix}:{local}"
     return iri
@@ -111,10 +122,12 @@ def jsonld(nodes: dict[str, dict[str, dict[str, Any]]], attribution: dict[str, A
         embedded = {iri: _node(iri, props, {}) for iri, props in subs.items()}
         lines.append(json_text(_node(initiative, described.get(initiative, {}), embedded)))
     about: dict[str, Any] = {
-        "@id": export_iri, "@type": "dcat:Distribution", "dct:title": attribution["title"],
+        "@id": export_iri,
+        "@type": "dcat:Distribution",
+        "dct:title": attribution["title"],
         "dct:issued": {"@value": attribution["generated"], "@type": "xsd:dateTime"},
-        "dct:rights": [attribution["notice"]["en"]] + ([attribution["share_alike"]["en"]]
-                                                      if attribution.get("share_alike") else []),
+        "dct:rights": [attribution["notice"]["en"]]
+        + ([attribution["share_alike"]["en"]] if attribution.get("share_alike") else []),
         "dct:source": [{"@id": s["iri"]} for s in attribution["sources"] if s.get("iri")],
     }
     if attribution["licence_url"]:

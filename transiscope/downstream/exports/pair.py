@@ -116,9 +116,14 @@ WHERE {
 }
 """
 
-PREFIXES = {"pair": PAIR, "schema": "http://schema.org/", "skos": "http://www.w3.org/2004/02/skos/core#",
-            "dct": "http://purl.org/dc/terms/", "prov": "http://www.w3.org/ns/prov#",
-            "ts": "https://w3id.org/transiscope/ontology#"}
+PREFIXES = {
+    "pair": PAIR,
+    "schema": "http://schema.org/",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dct": "http://purl.org/dc/terms/",
+    "prov": "http://www.w3.org/ns/prov#",
+    "ts": "https://w3id.org/transiscope/ontology#",
+}
 
 
 def pair_view(store: ox.Store | EmbeddedStore) -> list[ox.Triple]:

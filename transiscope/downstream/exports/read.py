@@ -25,8 +25,7 @@ from transiscope.store.base import TripleStore
 IGEO = "http://rdf.insee.fr/def/geo#"
 SPDX = "https://spdx.org/licenses/"
 #: a fixed colour per top domain of the taxonomy, in the order of their notations (the map's legend)
-PALETTE = ("#2e7d32", "#6d4c41", "#f9a825", "#1565c0", "#c62828", "#6a1b9a", "#00838f", "#ef6c00",
-           "#455a64", "#ad1457")
+PALETTE = ("#2e7d32", "#6d4c41", "#f9a825", "#1565c0", "#c62828", "#6a1b9a", "#00838f", "#ef6c00", "#455a64", "#ad1457")
 OTHER_COLOUR = "#757575"
 _POINT = re.compile(r"POINT\s*\(\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s+(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*\)", re.I)
 
@@ -84,7 +83,7 @@ def _number(value: str | None) -> float | None:
 
 def licence_id(iri: str) -> str:
     """``https://spdx.org/licenses/ODbL-1.0`` -> ``ODbL-1.0``; any other IRI stays itself."""
-    return iri[len(SPDX):] if iri.startswith(SPDX) else iri
+    return iri[len(SPDX) :] if iri.startswith(SPDX) else iri
 
 
 def is_odbl(licence: str | None) -> bool:
@@ -169,9 +168,14 @@ def read_sources(store: TripleStore) -> dict[str, SourceCredit]:
         if iri in sources:
             continue
         sources[iri] = SourceCredit(
-            id=row["id"].value, iri=iri, name=_text(_v(row, "title")) or row["id"].value,
-            licence=_v(row, "licence") or "", publisher=_text(_v(row, "publisher")) or "",
-            landing_page=_v(row, "landing") or "", modified=_v(row, "modified") or "")
+            id=row["id"].value,
+            iri=iri,
+            name=_text(_v(row, "title")) or row["id"].value,
+            licence=_v(row, "licence") or "",
+            publisher=_text(_v(row, "publisher")) or "",
+            landing_page=_v(row, "landing") or "",
+            modified=_v(row, "modified") or "",
+        )
     return sources
 
 
@@ -263,8 +267,9 @@ _INITIATIVE_FIELDS: dict[str, tuple[_Path, ...]] = {
 }
 
 
-def _fields(scans: _Scans, cls: str, paths: dict[str, tuple[_Path, ...]],
-            required: tuple[str, ...]) -> dict[str, dict[str, str | None]]:
+def _fields(
+    scans: _Scans, cls: str, paths: dict[str, tuple[_Path, ...]], required: tuple[str, ...]
+) -> dict[str, dict[str, str | None]]:
     """One row of plain values per subject of ``cls`` that has every ``required`` field; when a field has
     several values (a property given twice), the smallest is kept, so the choice does not depend on the
     store's order."""
@@ -290,8 +295,9 @@ def _point(lat: str | None, lon: str | None, wkt: str | None) -> tuple[float | N
     return flat, flon
 
 
-def read_initiatives(store: TripleStore, sources: dict[str, SourceCredit],
-                     concepts: dict[str, Concept]) -> list[dict[str, Any]]:
+def read_initiatives(
+    store: TripleStore, sources: dict[str, SourceCredit], concepts: dict[str, Concept]
+) -> list[dict[str, Any]]:
     scans = _Scans(store)
     rows = _fields(scans, TS + "Initiative", _INITIATIVE_FIELDS, required=("name", "source"))
     categories = _multi(scans, TS + "Initiative", TS + "category")
@@ -304,41 +310,44 @@ def read_initiatives(store: TripleStore, sources: dict[str, SourceCredit],
         source = _source_for(sources, row["source"] or "")
         source.initiatives += 1
         lat, lon = _point(row["lat"], row["lon"], row["wkt"])
-        notations = sorted({by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1]
-                            for c in categories.get(iri, [])})
+        notations = sorted(
+            {by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1] for c in categories.get(iri, [])}
+        )
         domains = sorted({concepts[n].top for n in notations if n in concepts})
         postcode = _text(row["postcode"])
-        out.append({
-            "id": iri,
-            "source": source.id,
-            "source_name": source.name,
-            "source_record_id": row["sid"] or "",
-            "name": _text(row["name"]) or "",
-            "description": _text(row["description"], multiline=True),
-            "categories": notations,
-            "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
-            "domains": domains,
-            "domain": domains[0] if domains else None,
-            "source_categories": [t for t in (_text(v) for v in labels.get(iri, [])) if t],
-            "lat": lat,
-            "lon": lon,
-            "position_precision": _text(row["precision"]),
-            "street": _text(row["street"]),
-            "postcode": postcode,
-            "city": _text(row["city"]),
-            "country": _text(row["country"]),
-            "departement": row["dep"] or departement_from_postcode(postcode),
-            "website": safe_url(row["url"]),
-            "email": _text(row["email"]),
-            "phone": _text(row["phone"]),
-            "opening_hours": _text(row["hours"]),
-            "keywords": [t for t in (_text(v) for v in keywords.get(iri, [])) if t],
-            "upstream_source": _text(row["upstream"]),
-            "licence": licence_id(row["licence"] or source.licence),
-            "source_url": safe_url(row["page"]),
-            "created": row["created"],
-            "modified": row["modified"],
-        })
+        out.append(
+            {
+                "id": iri,
+                "source": source.id,
+                "source_name": source.name,
+                "source_record_id": row["sid"] or "",
+                "name": _text(row["name"]) or "",
+                "description": _text(row["description"], multiline=True),
+                "categories": notations,
+                "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
+                "domains": domains,
+                "domain": domains[0] if domains else None,
+                "source_categories": [t for t in (_text(v) for v in labels.get(iri, [])) if t],
+                "lat": lat,
+                "lon": lon,
+                "position_precision": _text(row["precision"]),
+                "street": _text(row["street"]),
+                "postcode": postcode,
+                "city": _text(row["city"]),
+                "country": _text(row["country"]),
+                "departement": row["dep"] or departement_from_postcode(postcode),
+                "website": safe_url(row["url"]),
+                "email": _text(row["email"]),
+                "phone": _text(row["phone"]),
+                "opening_hours": _text(row["hours"]),
+                "keywords": [t for t in (_text(v) for v in keywords.get(iri, [])) if t],
+                "upstream_source": _text(row["upstream"]),
+                "licence": licence_id(row["licence"] or source.licence),
+                "source_url": safe_url(row["page"]),
+                "created": row["created"],
+                "modified": row["modified"],
+            }
+        )
     return out
 
 
@@ -368,20 +377,28 @@ _EVENT_FIELDS: dict[str, tuple[_Path, ...]] = {
     "licence": ((DCT + "license",),),
     "place": ((_PLACE,),),
     "placeName": ((_PLACE, SCHEMA + "name"),),
-    **{field: tuple((_PLACE, geo, prop) for geo in (SCHEMA + "geo", GEO + "hasGeometry"))
-       for field, prop in (("lat", SCHEMA + "latitude"), ("lon", SCHEMA + "longitude"), ("wkt", GEO + "asWKT"))},
+    **{
+        field: tuple((_PLACE, geo, prop) for geo in (SCHEMA + "geo", GEO + "hasGeometry"))
+        for field, prop in (("lat", SCHEMA + "latitude"), ("lon", SCHEMA + "longitude"), ("wkt", GEO + "asWKT"))
+    },
     "street": ((_PLACE, SCHEMA + "address", SCHEMA + "streetAddress"),),
     "postcode": ((_PLACE, SCHEMA + "address", SCHEMA + "postalCode"),),
     "city": ((_PLACE, SCHEMA + "address", SCHEMA + "addressLocality"),),
     "dep": ((_PLACE, *_DEPARTEMENT), _DEPARTEMENT),
 }
 #: schema.org event statuses -> the agenda's status words
-STATUSES = {"EventScheduled": "scheduled", "EventCancelled": "cancelled", "EventPostponed": "postponed",
-            "EventRescheduled": "rescheduled", "EventMovedOnline": "moved-online"}
+STATUSES = {
+    "EventScheduled": "scheduled",
+    "EventCancelled": "cancelled",
+    "EventPostponed": "postponed",
+    "EventRescheduled": "rescheduled",
+    "EventMovedOnline": "moved-online",
+}
 
 
-def read_events(store: TripleStore, sources: dict[str, SourceCredit],
-                concepts: dict[str, Concept]) -> list[dict[str, Any]]:
+def read_events(
+    store: TripleStore, sources: dict[str, SourceCredit], concepts: dict[str, Concept]
+) -> list[dict[str, Any]]:
     """The agenda: every leaf event (a parent with sub-events is represented by its sub-events)."""
     scans = _Scans(store)
     rows = _fields(scans, SCHEMA + "Event", _EVENT_FIELDS, required=("name", "start"))
@@ -397,35 +414,38 @@ def read_events(store: TripleStore, sources: dict[str, SourceCredit],
         if source is not None:
             source.events += 1
         lat, lon = _point(row["lat"], row["lon"], row["wkt"])
-        notations = sorted({by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1]
-                            for c in categories.get(iri, [])})
+        notations = sorted(
+            {by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1] for c in categories.get(iri, [])}
+        )
         status = (row["status"] or "").rsplit("/", 1)[-1]
         postcode = _text(row["postcode"])
-        out.append({
-            "id": iri,
-            "name": _text(row["name"]) or "",
-            "description": _text(row["description"], multiline=True),
-            "start": row["start"],
-            "end": row["end"],
-            "all_day": len(row["start"] or "") == 10,
-            "status": STATUSES.get(status, "scheduled"),
-            "categories": notations,
-            "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
-            "domains": sorted({concepts[n].top for n in notations if n in concepts}),
-            "location_name": _text(row["placeName"]),
-            "lat": lat,
-            "lon": lon,
-            "street": _text(row["street"]),
-            "postcode": postcode,
-            "city": _text(row["city"]),
-            "departement": row["dep"] or departement_from_postcode(postcode),
-            "url": safe_url(row["url"]),
-            "source": source.id if source else None,
-            "source_name": source.name if source else None,
-            "licence": licence_id(row["licence"] or (source.licence if source else "")),
-            "source_url": safe_url(row["page"]) or safe_url(row["url"]),
-            "modified": row["modified"],
-        })
+        out.append(
+            {
+                "id": iri,
+                "name": _text(row["name"]) or "",
+                "description": _text(row["description"], multiline=True),
+                "start": row["start"],
+                "end": row["end"],
+                "all_day": len(row["start"] or "") == 10,
+                "status": STATUSES.get(status, "scheduled"),
+                "categories": notations,
+                "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
+                "domains": sorted({concepts[n].top for n in notations if n in concepts}),
+                "location_name": _text(row["placeName"]),
+                "lat": lat,
+                "lon": lon,
+                "street": _text(row["street"]),
+                "postcode": postcode,
+                "city": _text(row["city"]),
+                "departement": row["dep"] or departement_from_postcode(postcode),
+                "url": safe_url(row["url"]),
+                "source": source.id if source else None,
+                "source_name": source.name if source else None,
+                "licence": licence_id(row["licence"] or (source.licence if source else "")),
+                "source_url": safe_url(row["page"]) or safe_url(row["url"]),
+                "modified": row["modified"],
+            }
+        )
     out.sort(key=lambda e: (instant(e["start"]), e["id"]))
     return out
 
@@ -471,5 +491,11 @@ def read_model(store: TripleStore, base: str | None = None) -> ReadModel:
             members = [m for m in cluster["members"] if m in known]
             if len(members) > 1:
                 clusters.append({**cluster, "members": members})
-    return ReadModel(initiatives=initiatives, events=events, sources=sources, concepts=concepts,
-                     top_order=top_order, clusters=clusters)
+    return ReadModel(
+        initiatives=initiatives,
+        events=events,
+        sources=sources,
+        concepts=concepts,
+        top_order=top_order,
+        clusters=clusters,
+    )

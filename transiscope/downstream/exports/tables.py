@@ -59,9 +59,12 @@ def _properties(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def feature(record: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "id": record["id"],
-            "geometry": {"type": "Point", "coordinates": [record["lon"], record["lat"]]},
-            "properties": _properties(record)}
+    return {
+        "type": "Feature",
+        "id": record["id"],
+        "geometry": {"type": "Point", "coordinates": [record["lon"], record["lat"]]},
+        "properties": _properties(record),
+    }
 
 
 def geojson(records: list[dict[str, Any]], attribution: dict[str, Any], name: str) -> str:
@@ -102,8 +105,9 @@ def _union(values: Iterable[list[str]]) -> list[str]:
     return sorted({v for group in values for v in group})
 
 
-def consolidated_geojson(records: list[dict[str, Any]], clusters: list[dict[str, Any]],
-                         attribution: dict[str, Any]) -> str:
+def consolidated_geojson(
+    records: list[dict[str, Any]], clusters: list[dict[str, Any]], attribution: dict[str, Any]
+) -> str:
     """One feature per map marker: a record in no cluster as itself, a cluster of linked records (the link
     step's consolidated initiative) as one feature at its members' mean point, named as its representative,
     with the union of their categories and every source credited. The source records stay as they are in
@@ -114,10 +118,24 @@ def consolidated_geojson(records: list[dict[str, Any]], clusters: list[dict[str,
     for record in records:
         if record["id"] not in clustered and record["lat"] is not None:
             props = _properties(record)
-            props.update(members=[record["id"]], sources=[record["source"]], source_names=[record["source_name"]],
-                         source_urls=[record["source_url"] or ""], names=[record["name"]])
-            markers.append((record["id"], {"type": "Feature", "id": record["id"], "geometry": {
-                "type": "Point", "coordinates": [record["lon"], record["lat"]]}, "properties": props}))
+            props.update(
+                members=[record["id"]],
+                sources=[record["source"]],
+                source_names=[record["source_name"]],
+                source_urls=[record["source_url"] or ""],
+                names=[record["name"]],
+            )
+            markers.append(
+                (
+                    record["id"],
+                    {
+                        "type": "Feature",
+                        "id": record["id"],
+                        "geometry": {"type": "Point", "coordinates": [record["lon"], record["lat"]]},
+                        "properties": props,
+                    },
+                )
+            )
     for cluster in clusters:
         members = [by_id[m] for m in cluster["members"]]
         representative = by_id.get(cluster["representative"], members[0])
@@ -129,20 +147,32 @@ def consolidated_geojson(records: list[dict[str, Any]], clusters: list[dict[str,
         props = _properties(representative)
         domains = _union(m["domains"] for m in members)
         props.update(
-            id=cluster["iri"], lat=lat, lon=lon,
+            id=cluster["iri"],
+            lat=lat,
+            lon=lon,
             categories=_union(m["categories"] for m in members),
             category_labels=_union(m["category_labels"] for m in members),
-            domains=domains, domain=representative["domain"] or (domains[0] if domains else None),
+            domains=domains,
+            domain=representative["domain"] or (domains[0] if domains else None),
             source_categories=_union(m["source_categories"] for m in members),
             keywords=_union(m["keywords"] for m in members),
-            members=[m["id"] for m in members], sources=[m["source"] for m in members],
+            members=[m["id"] for m in members],
+            sources=[m["source"] for m in members],
             source_names=[m["source_name"] for m in members],
             source_urls=[m["source_url"] or "" for m in members],
             names=sorted({m["name"] for m in members}),
         )
-        markers.append((cluster["iri"], {"type": "Feature", "id": cluster["iri"],
-                                         "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                                         "properties": props}))
+        markers.append(
+            (
+                cluster["iri"],
+                {
+                    "type": "Feature",
+                    "id": cluster["iri"],
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    "properties": props,
+                },
+            )
+        )
     features = [json_text(f) for _, f in sorted(markers, key=lambda m: m[0])]
     head = json_text({"type": "FeatureCollection", "name": "consolidated", "attribution": attribution})[:-1]
     return head + ',"features":[\n' + ",\n".join(features) + "\n]}\n"
@@ -159,21 +189,38 @@ def csv_text(records: list[dict[str, Any]]) -> str:
 
 def csvw_metadata(csv_name: str, attribution: dict[str, Any]) -> str:
     """The CSVW metadata of the CSV file: columns, licence, credits (``<name>-metadata.json``)."""
-    return json_text({
-        "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
-        "url": csv_name,
-        "dc:title": attribution["title"],
-        "dc:license": {"@id": attribution["licence_url"]} if attribution["licence_url"] else None,
-        "dc:issued": attribution["generated"],
-        "dc:source": [{"@id": s["landing_page"], "dc:title": s["name"]} if s["landing_page"] else
-                      {"dc:title": s["name"]} for s in attribution["sources"]],
-        "rdfs:comment": [attribution["notice"]["en"]] + ([attribution["share_alike"]["en"]]
-                                                         if attribution.get("share_alike") else []),
-        "tableSchema": {
-            "columns": [{"name": key, "titles": key, "dc:description": text,
-                         **({"separator": "|"} if key in ("categories", "category_labels", "domains",
-                                                          "source_categories", "keywords") else {})}
-                        for key, text in PROPERTIES.items()],
-            "primaryKey": "id",
-        },
-    }, indent=1) + "\n"
+    return (
+        json_text(
+            {
+                "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
+                "url": csv_name,
+                "dc:title": attribution["title"],
+                "dc:license": {"@id": attribution["licence_url"]} if attribution["licence_url"] else None,
+                "dc:issued": attribution["generated"],
+                "dc:source": [
+                    {"@id": s["landing_page"], "dc:title": s["name"]} if s["landing_page"] else {"dc:title": s["name"]}
+                    for s in attribution["sources"]
+                ],
+                "rdfs:comment": [attribution["notice"]["en"]]
+                + ([attribution["share_alike"]["en"]] if attribution.get("share_alike") else []),
+                "tableSchema": {
+                    "columns": [
+                        {
+                            "name": key,
+                            "titles": key,
+                            "dc:description": text,
+                            **(
+                                {"separator": "|"}
+                                if key in ("categories", "category_labels", "domains", "source_categories", "keywords")
+                                else {}
+                            ),
+                        }
+                        for key, text in PROPERTIES.items()
+                    ],
+                    "primaryKey": "id",
+                },
+            },
+            indent=1,
+        )
+        + "\n"
+    )

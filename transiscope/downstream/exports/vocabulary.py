@@ -34,15 +34,29 @@ SOURCES_SCHEME = TX + "sources"
 ONTOLOGY_IRI = "https://w3id.org/transiscope/ontology"
 
 _PREFIXES = {
-    "ts": TS, "tx": TX, "tsh": "https://w3id.org/transiscope/shapes#", "schema": "http://schema.org/",
-    "rdf": str(RDF), "rdfs": str(RDFS), "owl": str(OWL), "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": str(SKOS), "dct": "http://purl.org/dc/terms/", "dcat": "http://www.w3.org/ns/dcat#",
-    "prov": "http://www.w3.org/ns/prov#", "org": "http://www.w3.org/ns/org#",
-    "geo": "http://www.opengis.net/ont/geosparql#", "sf": "http://www.opengis.net/ont/sf#",
-    "void": "http://rdfs.org/ns/void#", "foaf": FOAF, "qb": str(QB), "igeo": "http://rdf.insee.fr/def/geo#",
+    "ts": TS,
+    "tx": TX,
+    "tsh": "https://w3id.org/transiscope/shapes#",
+    "schema": "http://schema.org/",
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "owl": str(OWL),
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": str(SKOS),
+    "dct": "http://purl.org/dc/terms/",
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "org": "http://www.w3.org/ns/org#",
+    "geo": "http://www.opengis.net/ont/geosparql#",
+    "sf": "http://www.opengis.net/ont/sf#",
+    "void": "http://rdfs.org/ns/void#",
+    "foaf": FOAF,
+    "qb": str(QB),
+    "igeo": "http://rdf.insee.fr/def/geo#",
     "sdmx-dimension": "http://purl.org/linked-data/sdmx/2009/dimension#",
     "pair": "http://virtual-assembly.org/ontologies/pair#",
-    "ess": "http://purl.org/essglobal/standard/activities-modified/", "tm": "https://base.transformap.co/entity/",
+    "ess": "http://purl.org/essglobal/standard/activities-modified/",
+    "tm": "https://base.transformap.co/entity/",
     "sh": str(SH),
 }
 
@@ -84,8 +98,9 @@ def write_sources_scheme(registry: Registry, destination: Path, base: str = DEFA
     """The "Sources" scheme as a Turtle file (for a graph of its own, or to publish)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as out:
-        ox.serialize(sources_scheme(registry, base), out, ox.RdfFormat.TURTLE,
-                     prefixes={"skos": SKOS_NS, "tx": TX, "foaf": FOAF})
+        ox.serialize(
+            sources_scheme(registry, base), out, ox.RdfFormat.TURTLE, prefixes={"skos": SKOS_NS, "tx": TX, "foaf": FOAF}
+        )
     return destination
 
 
@@ -105,19 +120,23 @@ class Term:
 
 def _short(iri: str) -> str:
     for prefix, ns in _PREFIXES.items():
-        if iri.startswith(ns) and iri != ns and "/" not in iri[len(ns):].strip("/") or (
-                iri.startswith(ns) and prefix in ("tm", "ess") and iri != ns):
-            return f"{prefix}:{iri[len(ns):]}"
+        if (
+            iri.startswith(ns)
+            and iri != ns
+            and "/" not in iri[len(ns) :].strip("/")
+            or (iri.startswith(ns) and prefix in ("tm", "ess") and iri != ns)
+        ):
+            return f"{prefix}:{iri[len(ns) :]}"
     return iri
 
 
 def _anchor(iri: str) -> str:
     if iri.startswith(TS):
-        return iri[len(TS):]
+        return iri[len(TS) :]
     if iri.startswith(TX):
-        return "tx-" + iri[len(TX):].replace("/", "-")
+        return "tx-" + iri[len(TX) :].replace("/", "-")
     if iri.startswith(_PREFIXES["tsh"]):
-        return "shape-" + iri[len(_PREFIXES["tsh"]):]
+        return "shape-" + iri[len(_PREFIXES["tsh"]) :]
     return "ext-" + "".join(c if c.isalnum() else "-" for c in _short(iri))
 
 
@@ -156,33 +175,51 @@ def _load(ontology_dir: Path) -> dict[str, rdflib.Graph]:
     return graphs
 
 
-def vocabulary_model(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None,
-                     base: str = DEFAULT_BASE_IRI) -> dict[str, object]:
+def vocabulary_model(
+    ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None, base: str = DEFAULT_BASE_IRI
+) -> dict[str, object]:
     """What the page shows, read from the Turtle files (and the registry for the "Sources" scheme)."""
     graphs = _load(ontology_dir)
     merged = rdflib.Graph()
     for graph in graphs.values():
         merged += graph
     if registry is not None:
-        merged.parse(data=ox.serialize(sources_scheme(registry, base), format=ox.RdfFormat.N_TRIPLES),
-                     format="nt")
+        merged.parse(data=ox.serialize(sources_scheme(registry, base), format=ox.RdfFormat.N_TRIPLES), format="nt")
     links = _Links()
     own = [s for s in set(merged.subjects()) if isinstance(s, URIRef) and str(s).startswith(TS)]
     classes = sorted((s for s in own if (s, RDF.type, OWL.Class) in merged), key=str)
-    properties = sorted((s for s in own if {(s, RDF.type, OWL.ObjectProperty) in merged,
-                                            (s, RDF.type, OWL.DatatypeProperty) in merged} & {True}), key=str)
+    properties = sorted(
+        (
+            s
+            for s in own
+            if {(s, RDF.type, OWL.ObjectProperty) in merged, (s, RDF.type, OWL.DatatypeProperty) in merged} & {True}
+        ),
+        key=str,
+    )
     structures = sorted((s for s in own if (s, RDF.type, QB.DataStructureDefinition) in merged), key=str)
     schemes = sorted(set(merged.subjects(RDF.type, SKOS.ConceptScheme)), key=str)
     concepts = set(merged.subjects(RDF.type, SKOS.Concept))
-    reused = sorted((s for s in merged.subjects(RDFS.isDefinedBy, None)
-                     if isinstance(s, URIRef) and not str(s).startswith((TS, TX))), key=str)
+    reused = sorted(
+        (
+            s
+            for s in merged.subjects(RDFS.isDefinedBy, None)
+            if isinstance(s, URIRef) and not str(s).startswith((TS, TX))
+        ),
+        key=str,
+    )
     node_shapes = sorted(set(merged.subjects(RDF.type, SH.NodeShape)), key=str)
     links.known.update(map(str, [*classes, *properties, *structures, *schemes, *concepts, *reused, *node_shapes]))
 
     def term(node: URIRef, kind: str = "") -> Term:
         iri = str(node)
-        return Term(iri, _anchor(iri), _short(iri), _texts(merged, node, RDFS.label, SKOS.prefLabel),
-                    _texts(merged, node, RDFS.comment, SKOS.definition), kind=kind)
+        return Term(
+            iri,
+            _anchor(iri),
+            _short(iri),
+            _texts(merged, node, RDFS.label, SKOS.prefLabel),
+            _texts(merged, node, RDFS.comment, SKOS.definition),
+            kind=kind,
+        )
 
     class_terms = []
     for node in classes:
@@ -197,27 +234,40 @@ def vocabulary_model(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | Non
         if (node, RDF.type, QB.MeasureProperty) in merged:
             kind += ", qb:MeasureProperty"
         t = term(node, kind)
-        t.facts = [(name, links(merged.objects(node, predicate))) for name, predicate in (
-            ("subPropertyOf", RDFS.subPropertyOf), ("domain", RDFS.domain), ("range", RDFS.range))]
+        t.facts = [
+            (name, links(merged.objects(node, predicate)))
+            for name, predicate in (
+                ("subPropertyOf", RDFS.subPropertyOf),
+                ("domain", RDFS.domain),
+                ("range", RDFS.range),
+            )
+        ]
         property_terms.append(t)
     structure_terms = []
     for node in structures:
         t = term(node, "qb:DataStructureDefinition")
         components = list(merged.objects(node, QB.component))
-        t.facts = [(name, links(o for c in components for o in merged.objects(c, predicate)))
-                   for name, predicate in (("dimension", QB.dimension), ("measure", QB.measure),
-                                           ("attribute", QB.attribute))]
+        t.facts = [
+            (name, links(o for c in components for o in merged.objects(c, predicate)))
+            for name, predicate in (("dimension", QB.dimension), ("measure", QB.measure), ("attribute", QB.attribute))
+        ]
         structure_terms.append(t)
 
-    mapping = (("closeMatch", SKOS.closeMatch), ("broadMatch", SKOS.broadMatch), ("narrowMatch", SKOS.narrowMatch),
-               ("exactMatch", SKOS.exactMatch))
+    mapping = (
+        ("closeMatch", SKOS.closeMatch),
+        ("broadMatch", SKOS.broadMatch),
+        ("narrowMatch", SKOS.narrowMatch),
+        ("exactMatch", SKOS.exactMatch),
+    )
+
     def concept_term(node: rdflib.term.Node, depth: int) -> Term:
         t = term(node, "skos:Concept")
         t.depth = depth
         notation = merged.value(node, SKOS.notation)
-        t.extra = {"notation": str(notation) if notation is not None else "",
-                   "alt": sorted(f"{v} ({v.language})" if v.language else str(v)
-                                 for v in merged.objects(node, SKOS.altLabel))}
+        t.extra = {
+            "notation": str(notation) if notation is not None else "",
+            "alt": sorted(f"{v} ({v.language})" if v.language else str(v) for v in merged.objects(node, SKOS.altLabel)),
+        }
         t.facts = [(name, links(merged.objects(node, predicate))) for name, predicate in mapping]
         t.facts.append(("foaf:focus", links(merged.objects(node, URIRef(FOAF + "focus")))))
         return t
@@ -238,14 +288,21 @@ def vocabulary_model(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | Non
             stack.extend((child, depth + 1) for child in sorted(children, key=str, reverse=True))
         return ordered
 
-    mapping = (("closeMatch", SKOS.closeMatch), ("broadMatch", SKOS.broadMatch), ("narrowMatch", SKOS.narrowMatch),
-               ("exactMatch", SKOS.exactMatch))
+    mapping = (
+        ("closeMatch", SKOS.closeMatch),
+        ("broadMatch", SKOS.broadMatch),
+        ("narrowMatch", SKOS.narrowMatch),
+        ("exactMatch", SKOS.exactMatch),
+    )
     scheme_terms = []
     for scheme in schemes:
         s = term(scheme, "skos:ConceptScheme")
         members = [c for c in concepts if (c, SKOS.inScheme, scheme) in merged]
-        tops = [c for c in members if (c, SKOS.topConceptOf, scheme) in merged or not
-                set(merged.objects(c, SKOS.broader)) & set(members)]
+        tops = [
+            c
+            for c in members
+            if (c, SKOS.topConceptOf, scheme) in merged or not set(merged.objects(c, SKOS.broader)) & set(members)
+        ]
         s.extra = {"concepts": hierarchy(members, tops)}
         scheme_terms.append(s)
 
@@ -257,11 +314,16 @@ def vocabulary_model(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | Non
         for rule in sorted([*merged.objects(node, SH.property), *merged.objects(node, SH.sparql)], key=str):
             path = merged.value(rule, SH.path)
             severity = merged.value(rule, SH.severity) or merged.value(node, SH.severity) or SH.Violation
-            rules.append({"anchor": _anchor(str(rule)), "iri": str(rule), "short": _short(str(rule)),
-                          "path": _short(str(path)) if isinstance(path, URIRef) else ("SPARQL" if path is None
-                                                                                       else "…"),
-                          "severity": str(severity).rsplit("#", 1)[-1],
-                          "messages": _texts(merged, rule, SH.message)})
+            rules.append(
+                {
+                    "anchor": _anchor(str(rule)),
+                    "iri": str(rule),
+                    "short": _short(str(rule)),
+                    "path": _short(str(path)) if isinstance(path, URIRef) else ("SPARQL" if path is None else "…"),
+                    "severity": str(severity).rsplit("#", 1)[-1],
+                    "messages": _texts(merged, rule, SH.message),
+                }
+            )
         t.extra = {"rules": rules}
         shape_terms.append(t)
 
@@ -275,10 +337,18 @@ def vocabulary_model(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | Non
     ontology = URIRef(ONTOLOGY_IRI) if URIRef(ONTOLOGY_IRI) in ontologies else next(iter(ontologies), None)
     header = term(ontology, "owl:Ontology") if ontology is not None else None
     version = str(merged.value(ontology, OWL.versionInfo) or "") if ontology is not None else ""
-    return {"header": header, "version": version, "classes": class_terms, "properties": property_terms,
-            "structures": structure_terms, "schemes": scheme_terms, "shapes": shape_terms,
-            "reused": reused_terms, "prefixes": _PREFIXES,
-            "files": sorted(graphs) + (["sources.ttl"] if registry is not None else [])}
+    return {
+        "header": header,
+        "version": version,
+        "classes": class_terms,
+        "properties": property_terms,
+        "structures": structure_terms,
+        "schemes": scheme_terms,
+        "shapes": shape_terms,
+        "reused": reused_terms,
+        "prefixes": _PREFIXES,
+        "files": sorted(graphs) + (["sources.ttl"] if registry is not None else []),
+    }
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -408,15 +478,18 @@ quality report.</span></p>
 """
 
 
-def render_vocabulary_page(ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None,
-                           base: str = DEFAULT_BASE_IRI) -> str:
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                     lstrip_blocks=True)
+def render_vocabulary_page(
+    ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None, base: str = DEFAULT_BASE_IRI
+) -> str:
+    environment = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     return environment.from_string(_TEMPLATE).render(**vocabulary_model(ontology_dir, registry, base))
 
 
-def write_vocabulary_page(out_dir: Path, ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None,
-                          base: str = DEFAULT_BASE_IRI) -> Path:
+def write_vocabulary_page(
+    out_dir: Path, ontology_dir: Path = ONTOLOGY_DIR, registry: Registry | None = None, base: str = DEFAULT_BASE_IRI
+) -> Path:
     """Write ``out_dir/vocabulary.html`` and copies of the Turtle files it describes; returns the page's path.
 
     With a registry, the page also lists the "Sources" concept scheme (and ``sources.ttl`` is written).

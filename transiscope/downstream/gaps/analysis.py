@@ -59,10 +59,14 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-CAVEAT_FR = ("Non recensé ne veut pas dire absent : une initiative absente des sources n'est pas forcément absente "
-             "du territoire. Distances à vol d'oiseau.")
-CAVEAT_EN = ("Not listed does not mean absent: an initiative missing from the sources may still exist on the "
-             "ground. Straight-line distances.")
+CAVEAT_FR = (
+    "Non recensé ne veut pas dire absent : une initiative absente des sources n'est pas forcément absente "
+    "du territoire. Distances à vol d'oiseau."
+)
+CAVEAT_EN = (
+    "Not listed does not mean absent: an initiative missing from the sources may still exist on the "
+    "ground. Straight-line distances."
+)
 
 QB = "http://purl.org/linked-data/cube#"
 
@@ -107,6 +111,7 @@ class GapSettings:
     def from_env(cls) -> GapSettings:
         """``TRANSISCOPE_GAPS_THRESHOLDS_KM`` (comma list), ``_WHITE_ZONE_KM``, ``_CATCHMENT_KM``,
         ``_MIN_POPULATION``, ``_SNAP_KM``, ``_PRIORITY_COUNT``, ``_CUBE_LEVELS``, ``_FILE_LEVELS`` (comma lists)."""
+
         def number(name: str, default: float) -> float:
             value = os.environ.get(f"TRANSISCOPE_GAPS_{name}", "")
             try:
@@ -213,6 +218,7 @@ class Items:
     @classmethod
     def from_records(cls, records: Sequence[dict[str, Any]], base: str, kind: str = "initiative") -> Items:
         """From canonical records (``records.jsonl`` of a run)."""
+
         def number(value: Any) -> float:
             return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
@@ -250,8 +256,14 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
         iri = row["s"].value
         entry = rows.get(iri)
         if entry is None:
-            entry = rows[iri] = {"kind": "event" if row["kind"].value.endswith("Event") else "initiative",
-                                 "lat": math.nan, "lon": math.nan, "pc": None, "concepts": [], "src": ""}
+            entry = rows[iri] = {
+                "kind": "event" if row["kind"].value.endswith("Event") else "initiative",
+                "lat": math.nan,
+                "lon": math.nan,
+                "pc": None,
+                "concepts": [],
+                "src": "",
+            }
         for key in ("lat", "lon"):
             if row[key] is not None and math.isnan(entry[key]):
                 with contextlib.suppress(ValueError):
@@ -259,7 +271,7 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
         if row["pc"] is not None and entry["pc"] is None:
             entry["pc"] = row["pc"].value
         if row["cat"] is not None and row["cat"].value.startswith(vocab.TX):
-            notation = row["cat"].value[len(vocab.TX):]
+            notation = row["cat"].value[len(vocab.TX) :]
             if notation not in entry["concepts"]:
                 entry["concepts"].append(notation)
         if row["src"] is not None and not entry["src"]:
@@ -267,10 +279,14 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
     iris = sorted(rows)
     insee = insee or {}
     return Items(
-        iris=iris, kinds=[rows[i]["kind"] for i in iris],
-        lon=np.array([rows[i]["lon"] for i in iris], dtype=float), lat=np.array([rows[i]["lat"] for i in iris]),
-        insee=[insee.get(i) for i in iris], postcode=[rows[i]["pc"] for i in iris],
-        concepts=[tuple(rows[i]["concepts"]) for i in iris], sources=[rows[i]["src"] for i in iris],
+        iris=iris,
+        kinds=[rows[i]["kind"] for i in iris],
+        lon=np.array([rows[i]["lon"] for i in iris], dtype=float),
+        lat=np.array([rows[i]["lat"] for i in iris]),
+        insee=[insee.get(i) for i in iris],
+        postcode=[rows[i]["pc"] for i in iris],
+        concepts=[tuple(rows[i]["concepts"]) for i in iris],
+        sources=[rows[i]["src"] for i in iris],
         names=[""] * len(iris),
     )
 
@@ -295,7 +311,9 @@ def insee_codes_from_runs(settings: Settings) -> dict[str, str]:
                     continue
                 record = json.loads(line)
                 if record.get("insee"):
-                    codes[vocab.initiative_iri(settings.base_iri, source.id, str(record["source_id"]))] = record["insee"]
+                    codes[vocab.initiative_iri(settings.base_iri, source.id, str(record["source_id"]))] = record[
+                        "insee"
+                    ]
     return codes
 
 
@@ -332,8 +350,13 @@ class Placement:
 
 
 def _valid_points(items: Items) -> np.ndarray:
-    return (np.isfinite(items.lon) & np.isfinite(items.lat) & (np.abs(items.lat) <= 90) & (np.abs(items.lon) <= 180)
-            & ~((items.lat == 0) & (items.lon == 0)))
+    return (
+        np.isfinite(items.lon)
+        & np.isfinite(items.lat)
+        & (np.abs(items.lat) <= 90)
+        & (np.abs(items.lon) <= 180)
+        & ~((items.lat == 0) & (items.lon == 0))
+    )
 
 
 class _CommuneIndex:
@@ -378,8 +401,9 @@ def place(territories: Territories, items: Items, snap_km: float = 1.0) -> Place
         method[where[first_item]] = "point"
         missed = where[commune[where] < 0]
         if len(missed) and snap_km > 0:  # in degrees: snap_km north-south, a little less east-west
-            near_item, near_tree = index.tree.query_nearest(points[missed], max_distance=snap_km / 111.0,
-                                                            all_matches=False)
+            near_item, near_tree = index.tree.query_nearest(
+                points[missed], max_distance=snap_km / 111.0, all_matches=False
+            )
             commune[missed[near_item]] = index.tree_to_commune[near_tree]
             method[missed[near_item]] = "point-snapped"
 
@@ -432,8 +456,13 @@ def place(territories: Territories, items: Items, snap_km: float = 1.0) -> Place
     return Placement(unit, method, x, y, zone, _measure(territories, items, points, commune, disagreements))
 
 
-def _measure(territories: Territories, items: Items, points: np.ndarray, commune: np.ndarray,
-             found: list[tuple[int, str, tuple[int, ...]]]) -> list[Disagreement]:
+def _measure(
+    territories: Territories,
+    items: Items,
+    points: np.ndarray,
+    commune: np.ndarray,
+    found: list[tuple[int, str, tuple[int, ...]]],
+) -> list[Disagreement]:
     """Geodesic distance from each disagreeing point to the commune(s) it declares."""
     import shapely
     from pyproj import Geod
@@ -450,20 +479,30 @@ def _measure(territories: Territories, items: Items, points: np.ndarray, commune
     ends = shapely.get_coordinates(lines).reshape(-1, 2, 2)
     _, _, metres = Geod(ellps="WGS84").inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
     codes = territories.communes.codes
-    return [Disagreement(i, codes[commune[i]], label, tuple(codes[c] for c in candidates), round(float(m) / 1000, 2))
-            for (i, label, candidates), m in zip(found, metres, strict=True)]
+    return [
+        Disagreement(i, codes[commune[i]], label, tuple(codes[c] for c in candidates), round(float(m) / 1000, 2))
+        for (i, label, candidates), m in zip(found, metres, strict=True)
+    ]
 
 
-def commune_disagreements(records: Sequence[dict[str, Any]], territories: Territories,
-                          base: str = "https://w3id.org/transiscope/") -> list[dict[str, Any]]:
+def commune_disagreements(
+    records: Sequence[dict[str, Any]], territories: Territories, base: str = "https://w3id.org/transiscope/"
+) -> list[dict[str, Any]]:
     """For the quality report: the records whose point lies in another commune than the one they declare."""
     items = Items.from_records(records, base)
     placement = place(territories, items)
     names = territories.communes.names
     index = territories.communes.index
-    return [{"source_id": records[d.position].get("source_id"), "name": records[d.position].get("name"),
-             "point_commune": f"{names[index[d.point_commune]]} ({d.point_commune})", "declared": d.declared,
-             "km": d.km} for d in placement.disagreements]
+    return [
+        {
+            "source_id": records[d.position].get("source_id"),
+            "name": records[d.position].get("name"),
+            "point_commune": f"{names[index[d.point_commune]]} ({d.point_commune})",
+            "declared": d.declared,
+            "km": d.km,
+        }
+        for d in placement.disagreements
+    ]
 
 
 # -- indicators --------------------------------------------------------------------------------------------------------
@@ -530,8 +569,9 @@ def _nearest_km(territories: Territories, placement: Placement, member: np.ndarr
     return distance
 
 
-def _two_step_fca(territories: Territories, placement: Placement, member: np.ndarray,
-                  catchment_km: float) -> np.ndarray:
+def _two_step_fca(
+    territories: Territories, placement: Placement, member: np.ndarray, catchment_km: float
+) -> np.ndarray:
     """2SFCA (Luo & Wang 2003), communes × concepts, per 10,000 inhabitants.
 
     R_j = 1 / Σ_{i: d_ij ≤ d0} P_i for each initiative j (the demand does not depend on the concept, so the
@@ -550,8 +590,11 @@ def _two_step_fca(territories: Territories, placement: Placement, member: np.nda
         if not len(targets) or not len(sources):
             continue
         tree = shapely.STRtree(shapely.points(territories.x[targets], territories.y[targets]))
-        pair_item, pair_commune = tree.query(shapely.points(placement.x[sources], placement.y[sources]),
-                                             predicate="dwithin", distance=catchment_km * 1000.0)
+        pair_item, pair_commune = tree.query(
+            shapely.points(placement.x[sources], placement.y[sources]),
+            predicate="dwithin",
+            distance=catchment_km * 1000.0,
+        )
         demand = np.bincount(pair_item, weights=population[targets[pair_commune]], minlength=len(sources))
         ratio = np.divide(1.0, demand, out=np.zeros_like(demand), where=demand > 0)
         if len(pair_item) > 1 and np.any(pair_item[1:] < pair_item[:-1]):
@@ -589,8 +632,14 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
     return result
 
 
-def compute(territories: Territories, items: Items, placement: Placement, taxonomy: Taxonomy,
-            settings: GapSettings | None = None, progress: Progress | None = None) -> GapResult:
+def compute(
+    territories: Territories,
+    items: Items,
+    placement: Placement,
+    taxonomy: Taxonomy,
+    settings: GapSettings | None = None,
+    progress: Progress | None = None,
+) -> GapResult:
     """Every indicator at every level for every concept of the taxonomy."""
     settings = settings or GapSettings()
     timings: dict[str, float] = {}
@@ -670,15 +719,17 @@ def compute(territories: Territories, items: Items, placement: Placement, taxono
             out["expected"] = expected
             out["oe_ratio"] = np.where(big, counts / np.where(expected > 0, expected, 1), np.nan)
             out["z_score"] = np.where(big, (counts - expected) / np.sqrt(np.where(expected > 0, expected, 1)), np.nan)
-        out["priority_rank"] = _priority_rank(white_population, out["z_score"], units.population,
-                                              settings.min_population)
+        out["priority_rank"] = _priority_rank(
+            white_population, out["z_score"], units.population, settings.min_population
+        )
         values[level] = out
     timings["aggregate"] = time.perf_counter() - started
     return GapResult(taxonomy.notations, values, distance, access, rate, settings, timings)
 
 
-def _priority_rank(white_population: np.ndarray, z_score: np.ndarray, population: np.ndarray,
-                   min_population: int) -> np.ndarray:
+def _priority_rank(
+    white_population: np.ndarray, z_score: np.ndarray, population: np.ndarray, min_population: int
+) -> np.ndarray:
     """1 = most population in zones blanches (ties: the sparsest for its size first); NaN: not ranked."""
     ranks = np.full(white_population.shape, np.nan)
     eligible_unit = population >= min_population
@@ -701,19 +752,43 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
     "per_100km2": ("initiativesPer100Km2", "initiatives pour 100 km²", "per 100 km²", ""),
     "mean_km": ("meanDistanceKm", "distance moyenne à vol d'oiseau", "mean straight-line distance", "km"),
     "median_km": ("medianDistanceKm", "distance médiane à vol d'oiseau", "median straight-line distance", "km"),
-    "share_beyond": ("populationShareBeyond", "part de la population au-delà de {t} km à vol d'oiseau",
-                     "population share beyond {t} km (straight line)", ""),
-    "white_communes": ("whiteZoneCommunes", "communes en zone blanche (rien à moins de {w} km)",
-                       "communes in white zones (nothing within {w} km)", ""),
-    "white_population": ("whiteZonePopulation", "population en zone blanche (rien à moins de {w} km)",
-                         "population in white zones (nothing within {w} km)", ""),
-    "access_2sfca": ("accessibilityScore", "accessibilité 2SFCA (pour 10 000 hab., rayon {c} km)",
-                     "2SFCA accessibility (per 10,000 inhabitants, {c} km catchment)", ""),
-    "oe_ratio": ("observedExpectedRatio", "rapport observé / attendu (taux national)",
-                 "observed / expected (national rate)", ""),
+    "share_beyond": (
+        "populationShareBeyond",
+        "part de la population au-delà de {t} km à vol d'oiseau",
+        "population share beyond {t} km (straight line)",
+        "",
+    ),
+    "white_communes": (
+        "whiteZoneCommunes",
+        "communes en zone blanche (rien à moins de {w} km)",
+        "communes in white zones (nothing within {w} km)",
+        "",
+    ),
+    "white_population": (
+        "whiteZonePopulation",
+        "population en zone blanche (rien à moins de {w} km)",
+        "population in white zones (nothing within {w} km)",
+        "",
+    ),
+    "access_2sfca": (
+        "accessibilityScore",
+        "accessibilité 2SFCA (pour 10 000 hab., rayon {c} km)",
+        "2SFCA accessibility (per 10,000 inhabitants, {c} km catchment)",
+        "",
+    ),
+    "oe_ratio": (
+        "observedExpectedRatio",
+        "rapport observé / attendu (taux national)",
+        "observed / expected (national rate)",
+        "",
+    ),
     "z_score": ("poissonZScore", "score z de Poisson", "Poisson z-score", ""),
-    "priority_rank": ("priorityRank", "rang de priorité (1 = le plus de population en zone blanche)",
-                      "priority rank (1 = most population in white zones)", ""),
+    "priority_rank": (
+        "priorityRank",
+        "rang de priorité (1 = le plus de population en zone blanche)",
+        "priority rank (1 = most population in white zones)",
+        "",
+    ),
 }
 
 
@@ -748,19 +823,22 @@ def write_csv(territories: Territories, result: GapResult, out_dir: Path) -> lis
         units = territories.levels[level]
         active = result.active
         n_units, n_concepts = len(units), len(active)
-        frame = pd.DataFrame({
-            "level": level,
-            "code": np.repeat(np.array(units.codes, dtype=object), n_concepts),
-            "name": np.repeat(np.array(units.names, dtype=object), n_concepts),
-            "population": np.repeat(units.population.astype(int), n_concepts),
-            "area_km2": np.repeat(np.round(units.area_km2, 3), n_concepts),
-            "concept": np.tile(np.array(result.concepts, dtype=object)[active], n_units),
-        })
+        frame = pd.DataFrame(
+            {
+                "level": level,
+                "code": np.repeat(np.array(units.codes, dtype=object), n_concepts),
+                "name": np.repeat(np.array(units.names, dtype=object), n_concepts),
+                "population": np.repeat(units.population.astype(int), n_concepts),
+                "area_km2": np.repeat(np.round(units.area_km2, 3), n_concepts),
+                "concept": np.tile(np.array(result.concepts, dtype=object)[active], n_units),
+            }
+        )
         for key in keys:
             column = result.values[level][key][:, active].reshape(-1)
             if key in ("count", "white_communes", "white_population", "priority_rank"):
-                frame[key] = pd.array(np.where(np.isfinite(column), np.round(column), np.nan), dtype="Float64") \
-                    .astype("Int64")
+                frame[key] = pd.array(np.where(np.isfinite(column), np.round(column), np.nan), dtype="Float64").astype(
+                    "Int64"
+                )
             elif key == "presence":
                 frame[key] = column.astype(int)
             else:
@@ -773,8 +851,12 @@ def write_csv(territories: Territories, result: GapResult, out_dir: Path) -> lis
     return written
 
 
-def priorities(territories: Territories, result: GapResult, taxonomy: Taxonomy,
-               levels: Iterable[str] = ("epci", "departement", "region")) -> list[dict[str, Any]]:
+def priorities(
+    territories: Territories,
+    result: GapResult,
+    taxonomy: Taxonomy,
+    levels: Iterable[str] = ("epci", "departement", "region"),
+) -> list[dict[str, Any]]:
     """The ranked priority territories of each concept and level (the top ``priority_count``)."""
     rows = []
     for level in levels:
@@ -785,22 +867,41 @@ def priorities(territories: Territories, result: GapResult, taxonomy: Taxonomy,
             concept = result.concepts[k]
             ranked = np.flatnonzero(ranks[:, k] <= result.settings.priority_count)
             for u in ranked[np.argsort(ranks[ranked, k])]:
-                rows.append({
-                    "level": level, "concept": concept, "concept_label": taxonomy.labels[concept]["fr"],
-                    "rank": int(ranks[u, k]), "code": units.codes[u], "name": units.names[u],
-                    "population": int(units.population[u]),
-                    "white_zone_population": int(values["white_population"][u, k]),
-                    "white_zone_communes": int(values["white_communes"][u, k]),
-                    "count": int(values["count"][u, k]), "z_score": _value("z_score", values["z_score"][u, k]),
-                    "caveat": "non recensé ≠ absent",
-                })
+                rows.append(
+                    {
+                        "level": level,
+                        "concept": concept,
+                        "concept_label": taxonomy.labels[concept]["fr"],
+                        "rank": int(ranks[u, k]),
+                        "code": units.codes[u],
+                        "name": units.names[u],
+                        "population": int(units.population[u]),
+                        "white_zone_population": int(values["white_population"][u, k]),
+                        "white_zone_communes": int(values["white_communes"][u, k]),
+                        "count": int(values["count"][u, k]),
+                        "z_score": _value("z_score", values["z_score"][u, k]),
+                        "caveat": "non recensé ≠ absent",
+                    }
+                )
     return rows
 
 
 def write_priorities(rows: list[dict[str, Any]], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["level", "concept", "concept_label", "rank", "code", "name", "population", "white_zone_population",
-              "white_zone_communes", "count", "z_score", "caveat"]
+    fields = [
+        "level",
+        "concept",
+        "concept_label",
+        "rank",
+        "code",
+        "name",
+        "population",
+        "white_zone_population",
+        "white_zone_communes",
+        "count",
+        "z_score",
+        "caveat",
+    ]
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(f"# {CAVEAT_FR} / {CAVEAT_EN}\n")
         writer = csv.DictWriter(handle, fieldnames=fields)
@@ -840,13 +941,26 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: Taxonom
             handle.write('{"type":"FeatureCollection","name":' + json.dumps(f"gaps-{level}") + ',"features":[\n')
             first = True
             for u in np.flatnonzero(has):
-                indicators = {result.concepts[k]: {key: _value(key, columns[key][u, k]) for key in level_keys}
-                              for k in result.active}
-                properties = {"code": units.codes[u], "nom": units.names[u], "level": level,
-                              "population": int(units.population[u]),
-                              "area_km2": _value("area", units.area_km2[u]), "indicators": indicators}
-                handle.write(("" if first else ",\n") + '{"type":"Feature","geometry":' + geometry_json[u]
-                             + ',"properties":' + json.dumps(properties, ensure_ascii=False, allow_nan=False) + "}")
+                indicators = {
+                    result.concepts[k]: {key: _value(key, columns[key][u, k]) for key in level_keys}
+                    for k in result.active
+                }
+                properties = {
+                    "code": units.codes[u],
+                    "nom": units.names[u],
+                    "level": level,
+                    "population": int(units.population[u]),
+                    "area_km2": _value("area", units.area_km2[u]),
+                    "indicators": indicators,
+                }
+                handle.write(
+                    ("" if first else ",\n")
+                    + '{"type":"Feature","geometry":'
+                    + geometry_json[u]
+                    + ',"properties":'
+                    + json.dumps(properties, ensure_ascii=False, allow_nan=False)
+                    + "}"
+                )
                 first = False
             handle.write("\n]}\n")
         written.append(path)
@@ -859,19 +973,31 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: Taxonom
         fmt = {"t": t, "w": f"{settings.white_zone_km:g}", "c": f"{settings.catchment_km:g}"}
         labels[key] = {"fr": fr.format(**fmt), "en": en.format(**fmt), "unit": unit}
     index = {
-        "vintage": VINTAGE, "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "vintage": VINTAGE,
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "caveat": {"fr": CAVEAT_FR, "en": CAVEAT_EN},
         "files": {level: f"gaps-{level}.geojson" for level in map_levels},
         "features_without_outline": skipped,
-        "concepts": [{"notation": c, "label": taxonomy.labels[c], "broader": taxonomy.broader.get(c)}
-                     for c in (result.concepts[k] for k in result.active)],
+        "concepts": [
+            {"notation": c, "label": taxonomy.labels[c], "broader": taxonomy.broader.get(c)}
+            for c in (result.concepts[k] for k in result.active)
+        ],
         "concepts_without_data": [c for k, c in enumerate(result.concepts) if k not in set(result.active)],
-        "measures": labels, "commune_measures": list(COMMUNE_MAP_MEASURES),
-        "settings": {"thresholds_km": list(settings.thresholds_km), "white_zone_km": settings.white_zone_km,
-                     "catchment_km": settings.catchment_km, "min_population": settings.min_population},
-        "national": {c: {"count": int(result.values["france"]["count"][0, k]),
-                         "per_10k": _value("per_10k", result.values["france"]["per_10k"][0, k])}
-                     for k, c in enumerate(result.concepts)},
+        "measures": labels,
+        "commune_measures": list(COMMUNE_MAP_MEASURES),
+        "settings": {
+            "thresholds_km": list(settings.thresholds_km),
+            "white_zone_km": settings.white_zone_km,
+            "catchment_km": settings.catchment_km,
+            "min_population": settings.min_population,
+        },
+        "national": {
+            c: {
+                "count": int(result.values["france"]["count"][0, k]),
+                "per_10k": _value("per_10k", result.values["france"]["per_10k"][0, k]),
+            }
+            for k, c in enumerate(result.concepts)
+        },
     }
     (out_dir / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
     return written
@@ -890,8 +1016,9 @@ def dataset_iri(base: str) -> str:
     return f"{base}id/gaps/{VINTAGE}"
 
 
-def write_links_ntriples(territories: Territories, items: Items, placement: Placement, base: str,
-                         destination: Path) -> int:
+def write_links_ntriples(
+    territories: Territories, items: Items, placement: Placement, base: str, destination: Path
+) -> int:
     """``<item> ts:inTerritory <unit>`` for every level the item is placed at."""
     import pyoxigraph as ox
 
@@ -909,8 +1036,14 @@ def write_links_ntriples(territories: Territories, items: Items, placement: Plac
     return count
 
 
-def write_cube_ntriples(territories: Territories, result: GapResult, base: str, destination: Path,
-                        levels: Iterable[str] | None = None, generated: str | None = None) -> int:
+def write_cube_ntriples(
+    territories: Territories,
+    result: GapResult,
+    base: str,
+    destination: Path,
+    levels: Iterable[str] | None = None,
+    generated: str | None = None,
+) -> int:
     """The RDF Data Cube: one ``qb:Observation`` per territory × concept × measure (values that exist only).
 
     Observation IRIs are ``<dataset>/<level>/<code>/<concept>/<measure>``; every part is a checked code, a
@@ -966,7 +1099,7 @@ def write_cube_ntriples(territories: Territories, result: GapResult, base: str, 
                 slug = key.replace("_", "-")
                 extra = ""
                 if base_key == "share_beyond":
-                    extra = f'{{s}} {threshold} "{key[len("share_beyond_"):-2]}"^^<{xsd}decimal> .\n'
+                    extra = f'{{s}} {threshold} "{key[len("share_beyond_") : -2]}"^^<{xsd}decimal> .\n'
                 finite = np.isfinite(matrix)
                 finite[:, np.setdiff1d(np.arange(len(result.concepts)), result.active)] = False
                 for u, k in zip(*np.nonzero(finite), strict=True):
@@ -979,10 +1112,11 @@ def write_cube_ntriples(territories: Territories, result: GapResult, base: str, 
                         literal = f'"{value:.6f}"^^<{xsd}decimal>'
                     code = units.codes[u]
                     s = f"<{dataset}/{level}/{code}/{result.concepts[k]}/{slug}>"
-                    out.write(f"{s} {A} {obs_class} .\n{s} {in_set} .\n"
-                              f"{s} {ref_t} <{territory_iri(base, level, code)}> .\n{s} {ref_c} {concept_iris[k]} .\n"
-                              f"{s} {measure_type} {prop} .\n{s} {prop} {literal} .\n"
-                              + (extra.format(s=s) if extra else ""))
+                    out.write(
+                        f"{s} {A} {obs_class} .\n{s} {in_set} .\n"
+                        f"{s} {ref_t} <{territory_iri(base, level, code)}> .\n{s} {ref_c} {concept_iris[k]} .\n"
+                        f"{s} {measure_type} {prop} .\n{s} {prop} {literal} .\n" + (extra.format(s=s) if extra else "")
+                    )
                     count += 7 if extra else 6
     return count
 
@@ -1009,8 +1143,14 @@ def _timed(seconds: dict[str, float], name: str, started: float) -> None:
     seconds[name] = round(time.perf_counter() - started, 3)
 
 
-def run_gaps(settings: Settings, gap_settings: GapSettings | None = None, *, out_dir: Path | None = None,
-             write_store: bool = True, progress: Progress | None = None) -> GapsSummary:
+def run_gaps(
+    settings: Settings,
+    gap_settings: GapSettings | None = None,
+    *,
+    out_dir: Path | None = None,
+    write_store: bool = True,
+    progress: Progress | None = None,
+) -> GapsSummary:
     """The gaps step end to end: territories graph, placing, indicators, links + cube graphs, files.
 
     A plain function so that the CLI and the future Airflow gaps DAG run the same code; it opens the store
@@ -1061,7 +1201,9 @@ def run_gaps(settings: Settings, gap_settings: GapSettings | None = None, *, out
             progress("writing the territory links and the Data Cube into the store")
             links = work / "territory-links.nt"
             write_links_ntriples(territories, items, placement, base, links)
-            triples["links"] = store.replace_graph(links_graph(base), vocab.staging_graph(base, "territory-links"), links)
+            triples["links"] = store.replace_graph(
+                links_graph(base), vocab.staging_graph(base, "territory-links"), links
+            )
             cube = work / "gaps.nt"
             write_cube_ntriples(territories, result, base, cube)
             triples["gaps"] = store.replace_graph(gaps_graph(base), vocab.staging_graph(base, "gaps"), cube)
@@ -1073,13 +1215,28 @@ def run_gaps(settings: Settings, gap_settings: GapSettings | None = None, *, out
     written.append(write_priorities(priorities(territories, result, taxonomy), out_dir / "gaps-priorities.csv"))
     written.append(write_disagreements(territories, items, placement, out_dir / "gaps-disagreements.csv"))
     _timed(seconds, "files", started)
-    national = {c: {"count": int(result.values["france"]["count"][0, k]),
-                    "median_km": _value("median_km", result.values["france"]["median_km"][0, k]),
-                    **{f"share_beyond_{t:g}km": _value("x", result.values["france"][f"share_beyond_{t:g}km"][0, k])
-                       for t in gap_settings.thresholds_km}}
-                for k, c in enumerate(result.concepts) if result.values["france"]["count"][0, k] > 0}
-    return GapsSummary(len(items), placement.counts(), len(placement.disagreements), len(result.concepts), triples,
-                       [str(p) for p in written], seconds, national)
+    national = {
+        c: {
+            "count": int(result.values["france"]["count"][0, k]),
+            "median_km": _value("median_km", result.values["france"]["median_km"][0, k]),
+            **{
+                f"share_beyond_{t:g}km": _value("x", result.values["france"][f"share_beyond_{t:g}km"][0, k])
+                for t in gap_settings.thresholds_km
+            },
+        }
+        for k, c in enumerate(result.concepts)
+        if result.values["france"]["count"][0, k] > 0
+    }
+    return GapsSummary(
+        len(items),
+        placement.counts(),
+        len(placement.disagreements),
+        len(result.concepts),
+        triples,
+        [str(p) for p in written],
+        seconds,
+        national,
+    )
 
 
 def write_disagreements(territories: Territories, items: Items, placement: Placement, path: Path) -> Path:
@@ -1091,14 +1248,23 @@ def write_disagreements(territories: Territories, items: Items, placement: Place
         writer = csv.writer(handle)
         writer.writerow(["iri", "source", "point_commune", "point_commune_name", "declared", "declared_communes", "km"])
         for d in sorted(placement.disagreements, key=lambda d: -d.km):
-            writer.writerow([items.iris[d.position], items.sources[d.position] if items.sources else "",
-                             d.point_commune, names[index[d.point_commune]], d.declared,
-                             " ".join(d.declared_communes), d.km])
+            writer.writerow(
+                [
+                    items.iris[d.position],
+                    items.sources[d.position] if items.sources else "",
+                    d.point_commune,
+                    names[index[d.point_commune]],
+                    d.declared,
+                    " ".join(d.declared_communes),
+                    d.km,
+                ]
+            )
     return path
 
 
-def quality_disagreements(settings: Settings, records: Sequence[dict[str, Any]],
-                          examples: int = 10) -> dict[str, Any] | None:
+def quality_disagreements(
+    settings: Settings, records: Sequence[dict[str, Any]], examples: int = 10
+) -> dict[str, Any] | None:
     """For the quality report: points in another commune than the INSEE code or postcode their record declares.
 
     Any distance counts (unlike "far from the declared commune", which waits for ``TRANSISCOPE_FAR_KM``): the

@@ -49,8 +49,19 @@ if TYPE_CHECKING:
 OWL = "http://www.w3.org/2002/07/owl#"
 DECISIONS = ("confirmed", "rejected")
 DECISION_COLUMNS = ("decision", "source_a", "id_a", "source_b", "id_b", "decided_at", "note")
-CANDIDATE_COLUMNS = ("score", "source_a", "id_a", "name_a", "source_b", "id_b", "name_b", "distance_m",
-                     "evidence", "iri_a", "iri_b")
+CANDIDATE_COLUMNS = (
+    "score",
+    "source_a",
+    "id_a",
+    "name_a",
+    "source_b",
+    "id_b",
+    "name_b",
+    "distance_m",
+    "evidence",
+    "iri_a",
+    "iri_b",
+)
 
 Key = tuple[str, str]  # (source id, record id)
 
@@ -93,11 +104,15 @@ class Decisions:
             a = ((row.get("source_a") or "").strip(), (row.get("id_a") or "").strip())
             b = ((row.get("source_b") or "").strip(), (row.get("id_b") or "").strip())
             if decision not in DECISIONS or not all(a) or not all(b) or a == b:
-                raise ConfigError(f"{path}, line {line}: expected a decision (confirmed or rejected) and two "
-                                  "different records (source_a, id_a, source_b, id_b)")
+                raise ConfigError(
+                    f"{path}, line {line}: expected a decision (confirmed or rejected) and two "
+                    "different records (source_a, id_a, source_b, id_b)"
+                )
             decisions.entries[frozenset((a, b))] = {
-                "decision": decision, "decided_at": (row.get("decided_at") or "").strip(),
-                "note": (row.get("note") or "").strip()}
+                "decision": decision,
+                "decided_at": (row.get("decided_at") or "").strip(),
+                "note": (row.get("note") or "").strip(),
+            }
         return decisions
 
     def get(self, a: Key, b: Key) -> str | None:
@@ -109,8 +124,11 @@ class Decisions:
             raise ConfigError(f"a decision is one of {', '.join(DECISIONS)}, not {decision!r}")
         if a == b:
             raise ConfigError("a record cannot be linked to itself")
-        self.entries[frozenset((a, b))] = {"decision": decision, "note": note,
-                                           "decided_at": datetime.now(UTC).date().isoformat()}
+        self.entries[frozenset((a, b))] = {
+            "decision": decision,
+            "note": note,
+            "decided_at": datetime.now(UTC).date().isoformat(),
+        }
 
     def save(self) -> None:
         """Rows sorted, so that the file's history under version control reads as a list of decisions."""
@@ -119,8 +137,17 @@ class Decisions:
         rows = []
         for pair, entry in self.entries.items():
             a, b = sorted(pair)
-            rows.append({"decision": entry["decision"], "source_a": a[0], "id_a": a[1], "source_b": b[0],
-                         "id_b": b[1], "decided_at": entry["decided_at"], "note": entry["note"]})
+            rows.append(
+                {
+                    "decision": entry["decision"],
+                    "source_a": a[0],
+                    "id_a": a[1],
+                    "source_b": b[0],
+                    "id_b": b[1],
+                    "decided_at": entry["decided_at"],
+                    "note": entry["note"],
+                }
+            )
         rows.sort(key=lambda r: (r["source_a"], r["id_a"], r["source_b"], r["id_b"]))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
@@ -135,7 +162,7 @@ def parse_record_ref(text: str, base: str) -> Key:
     """``SOURCE/ID`` (the id may contain ``/``) or a record's IRI -> (source, id)."""
     prefix = f"{base}id/initiative/"
     if text.startswith(prefix):
-        source, _, record = text[len(prefix):].partition("/")
+        source, _, record = text[len(prefix) :].partition("/")
         return unquote(source), unquote(record)
     source, sep, record = text.partition("/")
     if not sep or not source or not record:
@@ -199,8 +226,14 @@ class _Clusters:
         return sorted(sorted(m) for m in self.members.values() if len(m) > 1)
 
 
-def link_records(records: list[dict[str, Any]], *, high: float, low: float, decisions: Decisions,
-                 progress: Callable[[str], None] | None = None) -> LinkResult:
+def link_records(
+    records: list[dict[str, Any]],
+    *,
+    high: float,
+    low: float,
+    decisions: Decisions,
+    progress: Callable[[str], None] | None = None,
+) -> LinkResult:
     """Block, score, apply the decisions and thresholds, and cluster ``records`` (dicts with ``source``,
     ``source_id`` and the fields :func:`matching.comparable` reads). Positions in the result index ``records``."""
     say = progress or (lambda _m: None)
@@ -246,8 +279,16 @@ def link_records(records: list[dict[str, Any]], *, high: float, low: float, deci
         else:
             candidates.append(match)
     seconds["cluster"] = time.perf_counter() - started
-    return LinkResult(same_as=same_as, candidates=candidates, rejected=rejected, clusters=clusters.groups(),
-                      decided=decided, stale_decisions=stale, compared_pairs=len(pairs), seconds=seconds)
+    return LinkResult(
+        same_as=same_as,
+        candidates=candidates,
+        rejected=rejected,
+        clusters=clusters.groups(),
+        decided=decided,
+        stale_decisions=stale,
+        compared_pairs=len(pairs),
+        seconds=seconds,
+    )
 
 
 # -- the store ------------------------------------------------------------------------------------------------
@@ -280,8 +321,10 @@ def read_records(store: TripleStore, base: str) -> list[dict[str, Any]]:
     if not isinstance(result, ox.QuerySolutions):
         raise StoreError("the store did not answer the records query with solutions")
     names = [v.value for v in result.variables]
-    at = {name: names.index(name) for name in ("g", "i", "sid", "name", "lat", "lon", "street", "pc", "city", "url",
-                                               "email", "tel")}
+    at = {
+        name: names.index(name)
+        for name in ("g", "i", "sid", "name", "lat", "lon", "street", "pc", "city", "url", "email", "tel")
+    }
     found: dict[str, dict[str, Any]] = {}
 
     def text(row: Any, name: str) -> str | None:
@@ -297,10 +340,18 @@ def read_records(store: TripleStore, base: str) -> list[dict[str, Any]]:
         except (TypeError, ValueError):
             lat = lon = None
         found[iri] = {
-            "iri": iri, "source": unquote(row[at["g"]].value[len(prefix):]), "source_id": text(row, "sid"),
-            "name": text(row, "name"), "lat": lat, "lon": lon, "street": text(row, "street"),
-            "postcode": text(row, "pc"), "city": text(row, "city"), "website": text(row, "url"),
-            "email": text(row, "email"), "phone": text(row, "tel"),
+            "iri": iri,
+            "source": unquote(row[at["g"]].value[len(prefix) :]),
+            "source_id": text(row, "sid"),
+            "name": text(row, "name"),
+            "lat": lat,
+            "lon": lon,
+            "street": text(row, "street"),
+            "postcode": text(row, "pc"),
+            "city": text(row, "city"),
+            "website": text(row, "url"),
+            "email": text(row, "email"),
+            "phone": text(row, "tel"),
         }
     return sorted(found.values(), key=lambda r: (r["source"], r["source_id"]))
 
@@ -367,10 +418,21 @@ def candidate_rows(result: LinkResult, records: list[dict[str, Any]]) -> list[di
     rows = []
     for m in result.candidates:
         a, b = records[m.a], records[m.b]
-        rows.append({"score": m.score, "source_a": a["source"], "id_a": a["source_id"], "name_a": a["name"],
-                     "source_b": b["source"], "id_b": b["source_id"], "name_b": b["name"],
-                     "distance_m": m.distance_m, "evidence": "; ".join(m.evidence), "iri_a": a.get("iri", ""),
-                     "iri_b": b.get("iri", "")})
+        rows.append(
+            {
+                "score": m.score,
+                "source_a": a["source"],
+                "id_a": a["source_id"],
+                "name_a": a["name"],
+                "source_b": b["source"],
+                "id_b": b["source_id"],
+                "name_b": b["name"],
+                "distance_m": m.distance_m,
+                "evidence": "; ".join(m.evidence),
+                "iri_a": a.get("iri", ""),
+                "iri_b": b.get("iri", ""),
+            }
+        )
     return rows
 
 
@@ -403,8 +465,13 @@ class LinkSummary:
 REPORT_CANDIDATES = 50
 
 
-def run_link(settings: Settings, *, progress: Callable[[str], None] | None = None,
-             decide: list[tuple[str, str, str]] | None = None, refresh_reports: bool = True) -> LinkSummary:
+def run_link(
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    decide: list[tuple[str, str, str]] | None = None,
+    refresh_reports: bool = True,
+) -> LinkSummary:
     """The whole step, as the CLI and the link DAG run it: read every source graph, link, replace the links
     graph, write the review files, refresh the quality reports.
 
@@ -430,13 +497,16 @@ def run_link(settings: Settings, *, progress: Callable[[str], None] | None = Non
                 a, b = parse_record_ref(left, base), parse_record_ref(right, base)
                 for key in (a, b):
                     if key not in known:
-                        raise ConfigError(f"no initiative {key[0]}/{key[1]} in the store: give SOURCE/ID of a loaded "
-                                          "record (see `transiscope query`)")
+                        raise ConfigError(
+                            f"no initiative {key[0]}/{key[1]} in the store: give SOURCE/ID of a loaded "
+                            "record (see `transiscope query`)"
+                        )
                 decisions.decide(a, b, decision)
             decisions.save()
             say(f"link: decision recorded in {settings.link.decisions_path}")
-        result = link_records(records, high=settings.link.high, low=settings.link.low, decisions=decisions,
-                              progress=say)
+        result = link_records(
+            records, high=settings.link.high, low=settings.link.low, decisions=decisions, progress=say
+        )
         seconds.update(result.seconds)
         started = time.perf_counter()
         nt = out_dir / "links.nt"
@@ -467,14 +537,19 @@ def run_link(settings: Settings, *, progress: Callable[[str], None] | None = Non
     summary = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "thresholds": {"same_as": settings.link.high, "candidate": settings.link.low},
-        "records": len(records), "records_per_source": dict(sorted(Counter(r["source"] for r in records).items())),
-        "compared_pairs": result.compared_pairs, "same_as": len(result.same_as),
-        "candidates": len(result.candidates), "rejected": len(result.rejected), "clusters": len(result.clusters),
+        "records": len(records),
+        "records_per_source": dict(sorted(Counter(r["source"] for r in records).items())),
+        "compared_pairs": result.compared_pairs,
+        "same_as": len(result.same_as),
+        "candidates": len(result.candidates),
+        "rejected": len(result.rejected),
+        "clusters": len(result.clusters),
         "stale_decisions": result.stale_decisions,
         "linked_per_source": dict(sorted(linked.items())),
         "overlap": overlap_matrix(result, records),
-        "candidates_per_source": {s: {"total": per_source_total[s], "examples": per_source[s]}
-                                  for s in sorted(per_source)},
+        "candidates_per_source": {
+            s: {"total": per_source_total[s], "examples": per_source[s]} for s in sorted(per_source)
+        },
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -483,10 +558,18 @@ def run_link(settings: Settings, *, progress: Callable[[str], None] | None = Non
         from transiscope.reports.quality import write_reports
 
         write_reports(settings, load_registry(settings.registry_path))
-    return LinkSummary(records=len(records), compared_pairs=result.compared_pairs, same_as=len(result.same_as),
-                       candidates=len(result.candidates), rejected=len(result.rejected),
-                       clusters=len(result.clusters), stale_decisions=result.stale_decisions, triples=count,
-                       seconds={k: round(v, 3) for k, v in seconds.items()}, out_dir=out_dir)
+    return LinkSummary(
+        records=len(records),
+        compared_pairs=result.compared_pairs,
+        same_as=len(result.same_as),
+        candidates=len(result.candidates),
+        rejected=len(result.rejected),
+        clusters=len(result.clusters),
+        stale_decisions=result.stale_decisions,
+        triples=count,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        out_dir=out_dir,
+    )
 
 
 def read_summary(settings: Settings) -> dict[str, Any] | None:
@@ -524,8 +607,10 @@ def consolidated_initiatives(store: TripleStore, base: str) -> list[dict[str, An
     clusters: dict[str, dict[str, Any]] = {}
     for row in store.select(consolidated_query(base)):
         value = {k: v.value for k, v in row.items()}
-        entry = clusters.setdefault(value["c"], {"iri": value["c"], "members": {}, "sources": set(),
-                                                 "categories": set(), "source_categories": set()})
+        entry = clusters.setdefault(
+            value["c"],
+            {"iri": value["c"], "members": {}, "sources": set(), "categories": set(), "source_categories": set()},
+        )
         member = entry["members"].setdefault(value["i"], {"name": value["name"], "points": set()})
         if "lat" in value and "lon" in value:
             member["points"].add((float(value["lat"]), float(value["lon"])))
@@ -540,13 +625,18 @@ def consolidated_initiatives(store: TripleStore, base: str) -> list[dict[str, An
         members = entry["members"]
         representative = min(members)
         points = [p for m in members.values() for p in sorted(m["points"])[:1]]
-        out.append({
-            "iri": iri, "members": sorted(members), "representative": representative,
-            "name": members[representative]["name"],
-            "lat": round(sum(p[0] for p in points) / len(points), 6) if points else None,
-            "lon": round(sum(p[1] for p in points) / len(points), 6) if points else None,
-            "sources": sorted(entry["sources"]), "categories": sorted(entry["categories"]),
-            "source_categories": sorted(entry["source_categories"]),
-            "names": sorted({m["name"] for m in members.values()}),
-        })
+        out.append(
+            {
+                "iri": iri,
+                "members": sorted(members),
+                "representative": representative,
+                "name": members[representative]["name"],
+                "lat": round(sum(p[0] for p in points) / len(points), 6) if points else None,
+                "lon": round(sum(p[1] for p in points) / len(points), 6) if points else None,
+                "sources": sorted(entry["sources"]),
+                "categories": sorted(entry["categories"]),
+                "source_categories": sorted(entry["source_categories"]),
+                "names": sorted({m["name"] for m in members.values()}),
+            }
+        )
     return out

@@ -46,31 +46,84 @@ def _words(text: str) -> frozenset[str]:
 
 
 #: articles and prepositions: never evidence of anything
-STOPWORDS = _words(
-    "le la les l de du des d et en a au aux un une sur sous pour par chez dans the of and"
-)
+STOPWORDS = _words("le la les l de du des d et en a au aux un une sur sous pour par chez dans the of and")
 #: legal forms and words that every association carries
 LEGAL = _words("association asso assoc sarl sas sasu scic scop eurl sa ass collectif")
 #: abbreviations expanded before comparison (both sides, so "St" and "Saint" agree)
 ABBREVIATIONS = {
-    "st": "saint", "ste": "sainte", "coop": "cooperative", "coopé": "cooperative", "univ": "universite",
-    "cie": "compagnie", "asso": "association", "assoc": "association", "pt": "petit", "gd": "grand",
-    "gde": "grande", "mt": "mont", "bd": "boulevard", "av": "avenue", "ave": "avenue", "r": "rue",
-    "pl": "place", "ch": "chemin", "che": "chemin", "rte": "route", "imp": "impasse", "all": "allee",
-    "fg": "faubourg", "qu": "quai", "sq": "square", "crs": "cours", "lot": "lotissement",
+    "st": "saint",
+    "ste": "sainte",
+    "coop": "cooperative",
+    "coopé": "cooperative",
+    "univ": "universite",
+    "cie": "compagnie",
+    "asso": "association",
+    "assoc": "association",
+    "pt": "petit",
+    "gd": "grand",
+    "gde": "grande",
+    "mt": "mont",
+    "bd": "boulevard",
+    "av": "avenue",
+    "ave": "avenue",
+    "r": "rue",
+    "pl": "place",
+    "ch": "chemin",
+    "che": "chemin",
+    "rte": "route",
+    "imp": "impasse",
+    "all": "allee",
+    "fg": "faubourg",
+    "qu": "quai",
+    "sq": "square",
+    "crs": "cours",
+    "lot": "lotissement",
 }
 #: words naming a kind of place or activity -> the kind; they describe, they do not identify
 KINDS = {
-    "amap": "amap", "repair": "repair", "reparation": "repair", "ressourcerie": "reuse",
-    "recyclerie": "reuse", "jardin": "garden", "jardins": "garden", "potager": "garden",
-    "epicerie": "grocery", "vrac": "grocery", "tiers": "third-place", "lieu": "third-place",
-    "tierslieu": "third-place", "fablab": "fablab", "coworking": "coworking", "velo": "bike",
-    "velos": "bike", "cycles": "bike", "cine": "cinema", "cinema": "cinema", "radio": "radio",
-    "monnaie": "currency", "ferme": "farm", "habitat": "housing", "universite": "school",
-    "ecole": "school", "cafe": "cafe", "bar": "cafe", "librairie": "bookshop", "friche": "third-place",
-    "ecolieu": "ecovillage", "oasis": "ecovillage", "cantine": "food", "restaurant": "food",
-    "boutique": "shop", "magasin": "shop", "marche": "market", "atelier": "workshop",
-    "cooperative": "cooperative", "club": "club", "maison": "house", "centre": "centre", "espace": "centre",
+    "amap": "amap",
+    "repair": "repair",
+    "reparation": "repair",
+    "ressourcerie": "reuse",
+    "recyclerie": "reuse",
+    "jardin": "garden",
+    "jardins": "garden",
+    "potager": "garden",
+    "epicerie": "grocery",
+    "vrac": "grocery",
+    "tiers": "third-place",
+    "lieu": "third-place",
+    "tierslieu": "third-place",
+    "fablab": "fablab",
+    "coworking": "coworking",
+    "velo": "bike",
+    "velos": "bike",
+    "cycles": "bike",
+    "cine": "cinema",
+    "cinema": "cinema",
+    "radio": "radio",
+    "monnaie": "currency",
+    "ferme": "farm",
+    "habitat": "housing",
+    "universite": "school",
+    "ecole": "school",
+    "cafe": "cafe",
+    "bar": "cafe",
+    "librairie": "bookshop",
+    "friche": "third-place",
+    "ecolieu": "ecovillage",
+    "oasis": "ecovillage",
+    "cantine": "food",
+    "restaurant": "food",
+    "boutique": "shop",
+    "magasin": "shop",
+    "marche": "market",
+    "atelier": "workshop",
+    "cooperative": "cooperative",
+    "club": "club",
+    "maison": "house",
+    "centre": "centre",
+    "espace": "centre",
 }
 #: generic words that are not a kind but identify nothing either
 GENERIC = _words(
@@ -204,11 +257,21 @@ def comparable(index: int, record: dict) -> Comparable:
         lat = lon = None
     postcode = "".join((record.get("postcode") or "").split())
     return Comparable(
-        index=index, source=str(record.get("source") or ""), name=" ".join(words),
-        name_tokens=tuple(words), core=frozenset(core), kinds=kinds, lat=lat, lon=lon,
-        postcode=postcode, street=" ".join(tokens(record.get("street"))), city=" ".join(city_words),
-        website=website_key(record.get("website")), phone=phone_key(record.get("phone")),
-        email=email_key(record.get("email")), initials="".join(w[0] for w in words),
+        index=index,
+        source=str(record.get("source") or ""),
+        name=" ".join(words),
+        name_tokens=tuple(words),
+        core=frozenset(core),
+        kinds=kinds,
+        lat=lat,
+        lon=lon,
+        postcode=postcode,
+        street=" ".join(tokens(record.get("street"))),
+        city=" ".join(city_words),
+        website=website_key(record.get("website")),
+        phone=phone_key(record.get("phone")),
+        email=email_key(record.get("email")),
+        initials="".join(w[0] for w in words),
     )
 
 
@@ -252,7 +315,7 @@ def _core_agreement(a: Comparable, b: Comparable) -> float:
         run = _acronym_covers(word, b.name_tokens)
         if run is not None:
             matched_a += 1
-            covered_b.update(b.name_tokens[run[0]:run[1]])
+            covered_b.update(b.name_tokens[run[0] : run[1]])
     covered_a: set[str] = set()
     for word in b.core:
         if word in covered_b or _token_matches(word, a.core):
@@ -261,7 +324,7 @@ def _core_agreement(a: Comparable, b: Comparable) -> float:
         run = _acronym_covers(word, a.name_tokens)
         if run is not None:
             matched_b += 1
-            covered_a.update(a.name_tokens[run[0]:run[1]])
+            covered_a.update(a.name_tokens[run[0] : run[1]])
     if covered_a:  # words of a explained by an acronym of b count as matched
         matched_a += len({w for w in a.core if w in covered_a and not _token_matches(w, b.core)})
     return (matched_a + matched_b) / (len(a.core) + len(b.core))
@@ -361,9 +424,11 @@ def score_pair(a: Comparable, b: Comparable) -> Match:
             weight -= 0.5
             evidence.append("different street addresses")
 
-    for label, left, right, agree, disagree in (("website", a.website, b.website, 2.5, -1.0),
-                                                ("phone", a.phone, b.phone, 3.0, -1.0),
-                                                ("e-mail", a.email, b.email, 3.0, -0.5)):
+    for label, left, right, agree, disagree in (
+        ("website", a.website, b.website, 2.5, -1.0),
+        ("phone", a.phone, b.phone, 3.0, -1.0),
+        ("e-mail", a.email, b.email, 3.0, -0.5),
+    ):
         if left and right:
             if left == right:
                 weight += agree
@@ -401,14 +466,14 @@ def _grid_pairs(cells: dict[int, list[int]], limit: int, add: Callable[[tuple[in
         (members,) = cells.values()
         if len(members) <= limit:
             for i, left in enumerate(members):
-                for right in members[i + 1:]:
+                for right in members[i + 1 :]:
                     add((left, right) if left < right else (right, left))
         return
     for cell, members in cells.items():
         if len(members) > limit:
             continue
         for i, left in enumerate(members):
-            for right in members[i + 1:]:
+            for right in members[i + 1 :]:
                 add((left, right) if left < right else (right, left))
         for step in _FORWARD:
             others = cells.get(cell + step)
@@ -435,7 +500,8 @@ def candidate_pairs(items: list[Comparable]) -> set[tuple[int, int]]:
             small.setdefault(_cell(item.lon, item.lat, SMALL_CELL), []).append(position)
             if item.core:
                 wide.setdefault(" ".join(sorted(item.core)), {}).setdefault(
-                    _cell(item.lon, item.lat, WIDE_CELL), []).append(position)
+                    _cell(item.lon, item.lat, WIDE_CELL), []
+                ).append(position)
         if item.website:
             contact.setdefault("w " + item.website, []).append(position)
         if item.phone:
@@ -452,7 +518,7 @@ def candidate_pairs(items: list[Comparable]) -> set[tuple[int, int]]:
     for members in contact.values():
         if 1 < len(members) <= MAX_BLOCK:
             for i, left in enumerate(members):
-                for right in members[i + 1:]:
+                for right in members[i + 1 :]:
                     add((left, right) if left < right else (right, left))
     return pairs
 

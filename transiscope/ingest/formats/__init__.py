@@ -27,8 +27,16 @@ class RecordRejected(Exception):
 
 
 #: format name (registry ``format``) -> module of transiscope.ingest.formats
-MODULES = {"gogocarto": "gogocarto", "kvm": "kvm", "openagenda": "openagenda", "ical": "ical", "csv": "tabular",
-           "geojson": "geojson", "jsonapi": "jsonapi", "murmurations": "murmurations"}
+MODULES = {
+    "gogocarto": "gogocarto",
+    "kvm": "kvm",
+    "openagenda": "openagenda",
+    "ical": "ical",
+    "csv": "tabular",
+    "geojson": "geojson",
+    "jsonapi": "jsonapi",
+    "murmurations": "murmurations",
+}
 
 
 def connector(format_name: str) -> ModuleType:

@@ -51,7 +51,7 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         raise MalformedPayload(f"source {source.id!r}: expected a GeoJSON FeatureCollection, got {kind!r}")
     features = payload.get("features")
     if not isinstance(features, list):
-        raise MalformedPayload(f"source {source.id!r}: the FeatureCollection has no \"features\" list")
+        raise MalformedPayload(f'source {source.id!r}: the FeatureCollection has no "features" list')
     out: list[Any] = []
     for feature in features:
         if not isinstance(feature, dict):

@@ -23,11 +23,34 @@ EXPECT = "JSON"
 #: fields without which no element can become an initiative: absent from all = schema drift
 REQUIRED_FIELDS = ("id", "name", "geo")
 #: the standard fields of a gogofull element; custom fields come from the mapping
-KNOWN_FIELDS = frozenset({
-    "id", "name", "geo", "address", "categories", "categoriesFull", "sourceKey", "openHours", "createdAt",
-    "updatedAt", "status", "moderationState", "images", "files", "email", "website", "telephone",
-    "description", "abstract", "descriptionMore", "urls", "stamps", "optionValues", "subscriberEmails",
-})
+KNOWN_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "geo",
+        "address",
+        "categories",
+        "categoriesFull",
+        "sourceKey",
+        "openHours",
+        "createdAt",
+        "updatedAt",
+        "status",
+        "moderationState",
+        "images",
+        "files",
+        "email",
+        "website",
+        "telephone",
+        "description",
+        "abstract",
+        "descriptionMore",
+        "urls",
+        "stamps",
+        "optionValues",
+        "subscriberEmails",
+    }
+)
 
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("description", "abstract"),
@@ -76,12 +99,10 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         raise MalformedPayload(f"source {source.id!r}: expected a JSON object, got {type(payload).__name__}")
     if "data" not in payload:
         keys = ", ".join(sorted(map(str, payload))[:8]) or "none"
-        raise MalformedPayload(
-            f"source {source.id!r}: no \"data\" list in the GoGoCarto response (keys: {keys})"
-        )
+        raise MalformedPayload(f'source {source.id!r}: no "data" list in the GoGoCarto response (keys: {keys})')
     data = payload["data"]
     if not isinstance(data, list):
-        raise MalformedPayload(f"source {source.id!r}: \"data\" is a {type(data).__name__}, not a list")
+        raise MalformedPayload(f'source {source.id!r}: "data" is a {type(data).__name__}, not a list')
     return data
 
 

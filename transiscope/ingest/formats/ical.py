@@ -27,11 +27,34 @@ KINDS = ("events",)
 DEFAULT_KIND = "events"
 EXPECT = "iCalendar"
 REQUIRED_FIELDS = ("uid", "summary")
-KNOWN_FIELDS = frozenset({"uid", "parent_uid", "summary", "description", "location", "dtstart", "dtend", "all_day",
-                          "tzid", "geo", "categories", "url", "status", "organizer", "last_modified", "created",
-                          "recurring", "sequence"})
-DEFAULT_OPTIONS: dict[str, Any] = {"window_days": 365, "past_days": 31, "timezone": "Europe/Paris",
-                                   "max_occurrences": 2000}
+KNOWN_FIELDS = frozenset(
+    {
+        "uid",
+        "parent_uid",
+        "summary",
+        "description",
+        "location",
+        "dtstart",
+        "dtend",
+        "all_day",
+        "tzid",
+        "geo",
+        "categories",
+        "url",
+        "status",
+        "organizer",
+        "last_modified",
+        "created",
+        "recurring",
+        "sequence",
+    }
+)
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "window_days": 365,
+    "past_days": 31,
+    "timezone": "Europe/Paris",
+    "max_occurrences": 2000,
+}
 OPTIONS_SCHEMA = {
     "window_days": {"type": "integer", "minimum": 1, "maximum": 3660},
     "past_days": {"type": "integer", "minimum": 0, "maximum": 3660},
@@ -42,11 +65,24 @@ OPTIONS_SCHEMA = {
 
 def default_fields(kind: str) -> dict[str, Any]:
     return {
-        "source_id": "uid", "parent_id": "parent_uid", "name": "summary",
-        "description": {"path": "description", "apply": ["strip_html"]}, "location_name": "location",
-        "lat": "geo.lat", "lon": "geo.lon", "categories": "categories", "tags": "categories",
-        "start": "dtstart", "end": "dtend", "all_day": "all_day", "timezone": "tzid", "status": "status",
-        "website": "url", "source_url": "url", "organizer": "organizer", "updated_at": "last_modified",
+        "source_id": "uid",
+        "parent_id": "parent_uid",
+        "name": "summary",
+        "description": {"path": "description", "apply": ["strip_html"]},
+        "location_name": "location",
+        "lat": "geo.lat",
+        "lon": "geo.lon",
+        "categories": "categories",
+        "tags": "categories",
+        "start": "dtstart",
+        "end": "dtend",
+        "all_day": "all_day",
+        "timezone": "tzid",
+        "status": "status",
+        "website": "url",
+        "source_url": "url",
+        "organizer": "organizer",
+        "updated_at": "last_modified",
         "created_at": "created",
     }
 
@@ -92,8 +128,11 @@ def _element(component: Any, zone: str, uid: str, parent: str | None) -> dict[st
     end, _, _ = _moment(component.get("DTEND"), zone)
     if end is None and component.get("DURATION") is not None and start:
         duration = component.get("DURATION").dt
-        end = (datetime.fromisoformat(start) + duration).isoformat() if not all_day else \
-            (date.fromisoformat(start) + duration).isoformat()
+        end = (
+            (datetime.fromisoformat(start) + duration).isoformat()
+            if not all_day
+            else (date.fromisoformat(start) + duration).isoformat()
+        )
     if all_day and end:  # DTEND of an all-day event is exclusive
         last = date.fromisoformat(end[:10]) - timedelta(days=1)
         end = max(last, date.fromisoformat(start[:10])).isoformat() if start else last.isoformat()
@@ -133,8 +172,9 @@ def expand(raw: bytes, source_id: str, options: dict[str, Any], now: datetime | 
         calendar = icalendar.Calendar.from_ical(raw)
     except (ValueError, IndexError, KeyError) as exc:
         preview = " ".join(raw[:60].decode("utf-8", errors="replace").split())
-        raise MalformedPayload(f"source {source_id!r}: not an iCalendar feed ({exc}; it starts with "
-                               f"{preview!r})") from None
+        raise MalformedPayload(
+            f"source {source_id!r}: not an iCalendar feed ({exc}; it starts with {preview!r})"
+        ) from None
     if calendar.name != "VCALENDAR":
         raise MalformedPayload(f"source {source_id!r}: the feed is a {calendar.name}, not a VCALENDAR")
     zone = options.get("timezone") or "Europe/Paris"
@@ -167,8 +207,10 @@ def expand(raw: bytes, source_id: str, options: dict[str, Any], now: datetime | 
         if uid not in children:
             continue
         if len(children[uid]) >= limit:
-            raise MalformedPayload(f"source {source_id!r}: series {uid!r} has more than {limit} occurrences in the "
-                                   "window (options.max_occurrences)")
+            raise MalformedPayload(
+                f"source {source_id!r}: series {uid!r} has more than {limit} occurrences in the "
+                "window (options.max_occurrences)"
+            )
         start = _moment(occurrence.get("DTSTART"), zone)[0] or ""
         children[uid].append(_element(occurrence, zone, f"{uid}@{_compact(start)}", uid))
     for uid, component in series.items():

@@ -23,9 +23,17 @@ KINDS = ("initiatives", "events")
 EXPECT = "JSON"
 REQUIRED_FIELDS: tuple[str, ...] = ()
 KNOWN_FIELDS: frozenset[str] = frozenset()
-DEFAULT_OPTIONS: dict[str, Any] = {"records_path": "", "pagination": "none", "page_param": "page",
-                                   "size_param": "", "page_size": 100, "first_page": 1, "cursor_path": "",
-                                   "next_path": "", "max_pages": 1000}
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "records_path": "",
+    "pagination": "none",
+    "page_param": "page",
+    "size_param": "",
+    "page_size": 100,
+    "first_page": 1,
+    "cursor_path": "",
+    "next_path": "",
+    "max_pages": 1000,
+}
 OPTIONS_SCHEMA = {
     "records_path": {"type": "string"},
     "pagination": {"enum": ["none", "page", "offset", "cursor", "next_url"]},
@@ -49,13 +57,15 @@ def records_of(payload: Any, records_path: str, source_id: str, where: str = "")
     records = resolve(payload, path) if path else payload
     if not isinstance(records, list):
         keys = ", ".join(sorted(map(str, payload))[:8]) if isinstance(payload, dict) else type(payload).__name__
-        raise MalformedPayload(f"source {source_id!r}: no record list at {records_path or 'the top level'!r}"
-                               f"{where} (found: {keys})")
+        raise MalformedPayload(
+            f"source {source_id!r}: no record list at {records_path or 'the top level'!r}{where} (found: {keys})"
+        )
     return records
 
 
-def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
-                  previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def extract_pages(
+    fetcher: Fetcher, url: str, source: Source, mapping: Mapping, previous: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every page of the API, in order, each as ``{"url", "params", "payload"}``."""
     options = mapping.spec.options
     mode = options["pagination"]
@@ -93,8 +103,9 @@ def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
             if not isinstance(found, str) or not found:
                 return pages
             next_url = urljoin(target, found)
-    raise MalformedPayload(f"source {source.id!r}: more than {options['max_pages']} pages (options.max_pages); "
-                           "the pagination does not end")
+    raise MalformedPayload(
+        f"source {source.id!r}: more than {options['max_pages']} pages (options.max_pages); the pagination does not end"
+    )
 
 
 def pages_of(raw: bytes, source: Source) -> list[dict[str, Any]]:

@@ -22,14 +22,46 @@ from transiscope.registry.sources import Mapping, Source
 KINDS = ("initiatives", "events")
 EXPECT = "JSON"
 REQUIRED_FIELDS = ("id", "title")
-KNOWN_FIELDS = frozenset({
-    "id", "created", "version", "title", "description", "lat", "lng", "street", "zip", "city", "country",
-    "state", "email", "telephone", "homepage", "opening_hours", "founded_on", "categories", "tags", "ratings",
-    "license", "image_url", "image_link_url", "contact_name", "start", "end", "organizer", "registration",
-})
+KNOWN_FIELDS = frozenset(
+    {
+        "id",
+        "created",
+        "version",
+        "title",
+        "description",
+        "lat",
+        "lng",
+        "street",
+        "zip",
+        "city",
+        "country",
+        "state",
+        "email",
+        "telephone",
+        "homepage",
+        "opening_hours",
+        "founded_on",
+        "categories",
+        "tags",
+        "ratings",
+        "license",
+        "image_url",
+        "image_link_url",
+        "contact_name",
+        "start",
+        "end",
+        "organizer",
+        "registration",
+    }
+)
 #: France métropolitaine, as south,west,north,east
-DEFAULT_OPTIONS: dict[str, Any] = {"bbox": [41.3, -5.3, 51.2, 9.7], "limit": 2000, "max_depth": 8,
-                                   "ids_per_request": 50, "categories": ""}
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "bbox": [41.3, -5.3, 51.2, 9.7],
+    "limit": 2000,
+    "max_depth": 8,
+    "ids_per_request": 50,
+    "categories": "",
+}
 OPTIONS_SCHEMA = {
     "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
     "limit": {"type": "integer", "minimum": 1, "maximum": 2000},
@@ -42,25 +74,41 @@ SITE = "https://kartevonmorgen.org/#/"
 
 def default_fields(kind: str) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "source_id": "id", "name": "title", "description": "description", "lat": "lat", "lon": "lng",
-        "street": "street", "postcode": "zip", "city": "city", "country": "country", "website": "homepage",
-        "email": "email", "categories": "tags", "tags": "tags", "licence": "license",
+        "source_id": "id",
+        "name": "title",
+        "description": "description",
+        "lat": "lat",
+        "lon": "lng",
+        "street": "street",
+        "postcode": "zip",
+        "city": "city",
+        "country": "country",
+        "website": "homepage",
+        "email": "email",
+        "categories": "tags",
+        "tags": "tags",
+        "licence": "license",
     }
     if kind == "events":
-        fields.update({
-            "start": {"path": "start", "apply": ["timestamp", "wall_time:Europe/Paris"]},
-            "end": {"path": "end", "apply": ["timestamp", "wall_time:Europe/Paris"]},
-            "organizer": "organizer",
-            "phone": "telephone",
-            "source_url": {"template": SITE + "?event={id}"},
-            "created_at": {"path": "created_at", "apply": ["timestamp"]},
-        })
+        fields.update(
+            {
+                "start": {"path": "start", "apply": ["timestamp", "wall_time:Europe/Paris"]},
+                "end": {"path": "end", "apply": ["timestamp", "wall_time:Europe/Paris"]},
+                "organizer": "organizer",
+                "phone": "telephone",
+                "source_url": {"template": SITE + "?event={id}"},
+                "created_at": {"path": "created_at", "apply": ["timestamp"]},
+            }
+        )
     else:
-        fields.update({
-            "phone": "telephone", "opening_hours": "opening_hours",
-            "source_url": {"template": SITE + "?entry={id}"},
-            "created_at": {"path": "created", "apply": ["timestamp"]},
-        })
+        fields.update(
+            {
+                "phone": "telephone",
+                "opening_hours": "opening_hours",
+                "source_url": {"template": SITE + "?entry={id}"},
+                "created_at": {"path": "created", "apply": ["timestamp"]},
+            }
+        )
     return fields
 
 
@@ -71,8 +119,12 @@ def _bbox(box: list[float]) -> str:
 def _quadrants(box: list[float]) -> list[list[float]]:
     south, west, north, east = box
     mid_lat, mid_lon = (south + north) / 2, (west + east) / 2
-    return [[south, west, mid_lat, mid_lon], [south, mid_lon, mid_lat, east],
-            [mid_lat, west, north, mid_lon], [mid_lat, mid_lon, north, east]]
+    return [
+        [south, west, mid_lat, mid_lon],
+        [south, mid_lon, mid_lat, east],
+        [mid_lat, west, north, mid_lon],
+        [mid_lat, mid_lon, north, east],
+    ]
 
 
 def _api(url: str) -> str:
@@ -81,8 +133,9 @@ def _api(url: str) -> str:
     return url[: marker + 4] if marker >= 0 else url.rstrip("/") + "/"
 
 
-def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
-                  previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def extract_pages(
+    fetcher: Fetcher, url: str, source: Source, mapping: Mapping, previous: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     options = mapping.spec.options
     api = _api(url)
     limit = int(options["limit"])
@@ -107,12 +160,14 @@ def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
         payload = fetcher.get_json(api + "search", params)
         visible = payload.get("visible") if isinstance(payload, dict) else None
         if not isinstance(visible, list):
-            raise MalformedPayload(f"source {source.id!r}: /v0/search answered no \"visible\" list")
+            raise MalformedPayload(f'source {source.id!r}: /v0/search answered no "visible" list')
         pages.append({"role": "search", "url": api + "search", "params": params, "payload": payload})
         if len(visible) >= limit:
             if depth >= int(options["max_depth"]):
-                raise MalformedPayload(f"source {source.id!r}: a tile of {params['bbox']} still holds {limit} "
-                                       f"hits at depth {depth} (options.max_depth): the result would be cut")
+                raise MalformedPayload(
+                    f"source {source.id!r}: a tile of {params['bbox']} still holds {limit} "
+                    f"hits at depth {depth} (options.max_depth): the result would be cut"
+                )
             tiles.extend((quadrant, depth + 1) for quadrant in _quadrants(box))
             continue
         for hit in visible:
@@ -122,7 +177,7 @@ def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
                 ids.append(str(hit_id))
     batch = int(options["ids_per_request"])
     for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
+        chunk = ids[start : start + batch]
         target = api + "entries/" + ",".join(chunk)
         payload = fetcher.get_json(target)
         if not isinstance(payload, list):

@@ -44,8 +44,9 @@ def default_fields(kind: str) -> dict[str, Any]:
     }
 
 
-def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
-                  previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def extract_pages(
+    fetcher: Fetcher, url: str, source: Source, mapping: Mapping, previous: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Index pages (``{"url", "payload"}``), then one ``{"profile_url", "payload" | "error"}`` per profile."""
     options = mapping.spec.options
     pages: list[dict[str, Any]] = []
@@ -55,7 +56,7 @@ def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
         payload = fetcher.get_json(next_url)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise MalformedPayload(f"source {source.id!r}: the Murmurations index at {next_url} has no \"data\" list")
+            raise MalformedPayload(f'source {source.id!r}: the Murmurations index at {next_url} has no "data" list')
         pages.append({"url": next_url, "role": "index", "payload": payload})
         entries.extend(e for e in data if isinstance(e, dict))
         link = (payload.get("links") or {}).get("next") if isinstance(payload.get("links"), dict) else None
@@ -68,13 +69,20 @@ def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
     for entry in live[: int(options["max_profiles"])]:
         profile_url = str(entry["profile_url"])
         try:
-            pages.append({"role": "profile", "url": profile_url, "profile_url": profile_url,
-                          "payload": fetcher.get_json(profile_url)})
+            pages.append(
+                {
+                    "role": "profile",
+                    "url": profile_url,
+                    "profile_url": profile_url,
+                    "payload": fetcher.get_json(profile_url),
+                }
+            )
         except (SourceHTTPError, MalformedPayload) as exc:
             if isinstance(exc, SourceHTTPError) and exc.transient:
                 raise  # the host is failing, not the profile: retry the run later
-            pages.append({"role": "profile", "url": profile_url, "profile_url": profile_url, "payload": None,
-                          "error": str(exc)})
+            pages.append(
+                {"role": "profile", "url": profile_url, "profile_url": profile_url, "payload": None, "error": str(exc)}
+            )
     return pages
 
 
@@ -92,9 +100,15 @@ def parse(raw: bytes, source: Source) -> list[Any]:
             if not isinstance(entry, dict) or entry.get("status") == "deleted" or not entry.get("profile_url"):
                 continue
             fetched = profiles.get(entry["profile_url"], {})
-            out.append({"profile_url": entry["profile_url"], "index": entry,
-                        "profile": fetched.get("payload"), "error": fetched.get("error")
-                        or (None if fetched else "profile not fetched (over options.max_profiles)")})
+            out.append(
+                {
+                    "profile_url": entry["profile_url"],
+                    "index": entry,
+                    "profile": fetched.get("payload"),
+                    "error": fetched.get("error")
+                    or (None if fetched else "profile not fetched (over options.max_profiles)"),
+                }
+            )
     return out
 
 
@@ -104,4 +118,3 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     if isinstance(element, dict) and not isinstance(element.get("profile"), dict):
         raise RecordRejected("the profile is not a JSON object")
     return _normalise(element, index, source, mapping)
-

@@ -32,13 +32,42 @@ EXPECT = "JSON"
 #: the inputs digest (transiscope/fingerprint.py) is taken over the parsed events instead
 DIGEST_RECORDS = True
 REQUIRED_FIELDS = ("uid", "title")
-KNOWN_FIELDS = frozenset({
-    "uid", "parent_uid", "slug", "title", "description", "longDescription", "keywords", "begin", "end", "location",
-    "status", "state", "attendanceMode", "onlineAccessLink", "timezone", "updatedAt", "createdAt", "originAgenda",
-    "timings", "timings_count", "image", "conditions", "registration", "accessibility", "age",
-})
-DEFAULT_OPTIONS: dict[str, Any] = {"page_size": 100, "max_pages": 500, "incremental": True, "overlap_minutes": 60,
-                                   "lang": "fr"}
+KNOWN_FIELDS = frozenset(
+    {
+        "uid",
+        "parent_uid",
+        "slug",
+        "title",
+        "description",
+        "longDescription",
+        "keywords",
+        "begin",
+        "end",
+        "location",
+        "status",
+        "state",
+        "attendanceMode",
+        "onlineAccessLink",
+        "timezone",
+        "updatedAt",
+        "createdAt",
+        "originAgenda",
+        "timings",
+        "timings_count",
+        "image",
+        "conditions",
+        "registration",
+        "accessibility",
+        "age",
+    }
+)
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "page_size": 100,
+    "max_pages": 500,
+    "incremental": True,
+    "overlap_minutes": 60,
+    "lang": "fr",
+}
 OPTIONS_SCHEMA = {
     "page_size": {"type": "integer", "minimum": 1, "maximum": 300},
     "max_pages": {"type": "integer", "minimum": 1},
@@ -81,12 +110,13 @@ def default_fields(kind: str) -> dict[str, Any]:
 def _events_of(payload: Any, source_id: str, url: str) -> list[Any]:
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
-        raise MalformedPayload(f"source {source_id!r}: the OpenAgenda answer from {url} has no \"events\" list")
+        raise MalformedPayload(f'source {source_id!r}: the OpenAgenda answer from {url} has no "events" list')
     return events
 
 
-def _paged(fetcher: Fetcher, url: str, params: dict[str, Any], options: dict[str, Any], source: Source,
-           role: str) -> list[dict[str, Any]]:
+def _paged(
+    fetcher: Fetcher, url: str, params: dict[str, Any], options: dict[str, Any], source: Source, role: str
+) -> list[dict[str, Any]]:
     pages = []
     after: list[Any] | None = None
     for _ in range(int(options["max_pages"])):
@@ -102,16 +132,18 @@ def _paged(fetcher: Fetcher, url: str, params: dict[str, Any], options: dict[str
     raise MalformedPayload(f"source {source.id!r}: more than {options['max_pages']} pages (options.max_pages)")
 
 
-def extract_pages(fetcher: Fetcher, url: str, source: Source, mapping: Mapping,
-                  previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def extract_pages(
+    fetcher: Fetcher, url: str, source: Source, mapping: Mapping, previous: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """All pages; with a previous run and ``incremental``: its state, then updates and deletions since."""
     options = mapping.spec.options
     if not (options.get("incremental") and previous and previous.get("raw_path")):
         return _paged(fetcher, url, {"detailed": 1}, options, source, "full")
     since = datetime.fromisoformat(previous["started"]) - timedelta(minutes=int(options["overlap_minutes"]))
     state = _state(pages_of(Path(previous["raw_path"]).read_bytes(), source), source)
-    pages: list[dict[str, Any]] = [{"role": "carried", "from_run": previous["run_id"],
-                                    "payload": {"events": list(state.values())}}]
+    pages: list[dict[str, Any]] = [
+        {"role": "carried", "from_run": previous["run_id"], "payload": {"events": list(state.values())}}
+    ]
     stamp = since.isoformat(timespec="seconds")
     pages += _paged(fetcher, url, {"detailed": 1, "updatedAt[gte]": stamp}, options, source, "updated")
     pages += _paged(fetcher, url, {"removed": 1, "updatedAt[gte]": stamp}, options, source, "removed")
@@ -141,8 +173,14 @@ def _compact(moment: str) -> str:
 def _flat(event: dict[str, Any], uid: Any, begin: Any, end: Any, parent: Any, count: int) -> dict[str, Any]:
     element = {k: v for k, v in event.items() if k != "timings"}
     status = event.get("status")
-    element.update(uid=uid, parent_uid=parent, begin=begin, end=end, timings_count=count,
-                   status=STATUS.get(status, status) if isinstance(status, int) else status)
+    element.update(
+        uid=uid,
+        parent_uid=parent,
+        begin=begin,
+        end=end,
+        timings_count=count,
+        status=STATUS.get(status, status) if isinstance(status, int) else status,
+    )
     return element
 
 
@@ -163,8 +201,9 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         ends = sorted(str(t.get("end") or t["begin"]) for t in timings)
         out.append(_flat(event, uid, begins[0], ends[-1], None, len(timings)))
         for timing in timings:
-            out.append(_flat(event, f"{uid}@{_compact(str(timing['begin']))}", timing["begin"], timing.get("end"),
-                             uid, 1))
+            out.append(
+                _flat(event, f"{uid}@{_compact(str(timing['begin']))}", timing["begin"], timing.get("end"), uid, 1)
+            )
     return out
 
 

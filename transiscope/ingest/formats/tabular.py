@@ -63,8 +63,7 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         counts = {d: header.count(d) for d in (";", ",", "\t", "|")}
         delimiter = max(counts, key=counts.get)
         if counts[delimiter] == 0:
-            raise MalformedPayload(f"source {source.id!r}: no separator (; , tab |) in the CSV header "
-                                   f"{header[:80]!r}")
+            raise MalformedPayload(f"source {source.id!r}: no separator (; , tab |) in the CSV header {header[:80]!r}")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -76,10 +75,13 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            row = {column: (cells[i].strip() if i < len(cells) and cells[i].strip() else None)
-                   for i, column in enumerate(columns) if column}
+            row = {
+                column: (cells[i].strip() if i < len(cells) and cells[i].strip() else None)
+                for i, column in enumerate(columns)
+                if column
+            }
             if len(cells) > len(columns):
-                row["_extra_cells"] = [c for c in cells[len(columns):] if c.strip()]
+                row["_extra_cells"] = [c for c in cells[len(columns) :] if c.strip()]
             rows.append(row)
     except csv.Error as exc:
         raise MalformedPayload(f"source {source.id!r}: the CSV is malformed at line {reader.line_num}: {exc}") from None

@@ -28,22 +28,31 @@ SWAP_TOLERANCE_KM = 1.0
 
 #: flag code -> (English, French) sentence; the figures of the flag fill the braces
 TEXTS = {
-    "null-island": ("the point (0, 0) is 'null island', not a place: the source has no real point for it",
-                    "le point (0, 0) est « null island », pas un lieu : la source n'a pas de vrai point pour elle"),
-    "swapped-fixed": ("latitude and longitude were swapped ({lat}, {lon}): swapped back, the point lies in the "
-                      "declared {declared}",
-                      "latitude et longitude étaient inversées ({lat}, {lon}) : remises dans l'ordre, le point "
-                      "est dans la zone déclarée ({declared})"),
-    "swapped": ("latitude and longitude look swapped ({lat}, {lon}: outside France, inside once swapped); not "
-                "fixed, as no declared commune confirms it",
-                "latitude et longitude semblent inversées ({lat}, {lon} : hors de France, en France une fois "
-                "inversées) ; non corrigé, aucune commune déclarée ne le confirme"),
-    "france-centroid": ("the point ({lat}, {lon}) is the centre of France that {who} returns for 'France': the "
-                        "address was probably not found when it was geocoded",
-                        "le point ({lat}, {lon}) est le centre de la France que renvoie {who} pour « France » : "
-                        "l'adresse n'a sans doute pas été trouvée au géocodage"),
-    "far": ("the point lies {km} km (straight line) from the declared {declared}",
-            "le point est à {km} km (à vol d'oiseau) de la zone déclarée ({declared})"),
+    "null-island": (
+        "the point (0, 0) is 'null island', not a place: the source has no real point for it",
+        "le point (0, 0) est « null island », pas un lieu : la source n'a pas de vrai point pour elle",
+    ),
+    "swapped-fixed": (
+        "latitude and longitude were swapped ({lat}, {lon}): swapped back, the point lies in the declared {declared}",
+        "latitude et longitude étaient inversées ({lat}, {lon}) : remises dans l'ordre, le point "
+        "est dans la zone déclarée ({declared})",
+    ),
+    "swapped": (
+        "latitude and longitude look swapped ({lat}, {lon}: outside France, inside once swapped); not "
+        "fixed, as no declared commune confirms it",
+        "latitude et longitude semblent inversées ({lat}, {lon} : hors de France, en France une fois "
+        "inversées) ; non corrigé, aucune commune déclarée ne le confirme",
+    ),
+    "france-centroid": (
+        "the point ({lat}, {lon}) is the centre of France that {who} returns for 'France': the "
+        "address was probably not found when it was geocoded",
+        "le point ({lat}, {lon}) est le centre de la France que renvoie {who} pour « France » : "
+        "l'adresse n'a sans doute pas été trouvée au géocodage",
+    ),
+    "far": (
+        "the point lies {km} km (straight line) from the declared {declared}",
+        "le point est à {km} km (à vol d'oiseau) de la zone déclarée ({declared})",
+    ),
 }
 
 
@@ -103,7 +112,8 @@ def check_points(records: list[dict[str, Any]], communes: Any, far_km: float) ->
                 record["lat"], record["lon"] = lon, lat
                 record.setdefault("notes", []).append(
                     f"latitude and longitude swapped back ({lat}, {lon} -> {lon}, {lat}): inside the declared "
-                    f"{declared}")
+                    f"{declared}"
+                )
                 flag(record, "swapped-fixed", lat=lat, lon=lon, declared=declared)
             else:
                 flag(record, "swapped", lat=lat, lon=lon)

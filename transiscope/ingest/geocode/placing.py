@@ -62,19 +62,22 @@ class GeocodeCache:
         # a cache, not a ledger: WAL without a sync at every commit (a crash loses at most the last answers)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (provider TEXT NOT NULL, address TEXT NOT NULL, "
-                         "answer TEXT, asked TEXT NOT NULL, PRIMARY KEY (provider, address))")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (provider TEXT NOT NULL, address TEXT NOT NULL, "
+            "answer TEXT, asked TEXT NOT NULL, PRIMARY KEY (provider, address))"
+        )
         self._db.commit()
 
     def get_many(self, provider: str, keys: list[str]) -> dict[str, geocoders.Answer | None]:
         """The cached answers among ``keys`` (a key absent from the result was never asked)."""
         found: dict[str, geocoders.Answer | None] = {}
         for start in range(0, len(keys), 500):  # SQLite's bound on parameters per statement
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for address, answer in self._db.execute(
-                    f"SELECT address, answer FROM answers WHERE provider = ? AND address IN ({marks})",  # noqa: S608
-                    [provider, *chunk]):
+                f"SELECT address, answer FROM answers WHERE provider = ? AND address IN ({marks})",  # noqa: S608
+                [provider, *chunk],
+            ):
                 found[address] = None if answer is None else geocoders.Answer.from_json(json.loads(answer))
         return found
 
@@ -82,8 +85,11 @@ class GeocodeCache:
         asked = datetime.now(UTC).isoformat(timespec="seconds")
         self._db.executemany(
             "INSERT OR REPLACE INTO answers (provider, address, answer, asked) VALUES (?, ?, ?, ?)",
-            [(provider, key, None if a is None else json.dumps(a.to_json(), ensure_ascii=False), asked)
-             for key, a in answers.items()])
+            [
+                (provider, key, None if a is None else json.dumps(a.to_json(), ensure_ascii=False), asked)
+                for key, a in answers.items()
+            ],
+        )
         self._db.commit()
 
     def close(self) -> None:
@@ -96,17 +102,24 @@ def cache_path(settings: Settings) -> Path:
 
 def address_key(record: dict[str, Any]) -> str:
     """The normalised address of a record: case, accents, punctuation and spacing do not matter."""
-    parts = [fold(record.get("street")), (record.get("postcode") or "").strip(), fold(record.get("city")),
-             fold(record.get("country")) or "fr"]
+    parts = [
+        fold(record.get("street")),
+        (record.get("postcode") or "").strip(),
+        fold(record.get("city")),
+        fold(record.get("country")) or "fr",
+    ]
     return "|".join(parts)
 
 
 def query_of(record: dict[str, Any]) -> geocoders.Query:
     postcode = (record.get("postcode") or "").strip()
     text = " ".join(p for p in (record.get("street"), postcode, record.get("city")) if p)
-    return geocoders.Query(key=address_key(record), text=text[:200],
-                           postcode=postcode if _POSTCODE.match(postcode) else None,
-                           citycode=record.get("insee") or None)
+    return geocoders.Query(
+        key=address_key(record),
+        text=text[:200],
+        postcode=postcode if _POSTCODE.match(postcode) else None,
+        citycode=record.get("insee") or None,
+    )
 
 
 # -- the offline fallback ----------------------------------------------------------------------------
@@ -149,8 +162,12 @@ class Fallback:
         if insee:
             code = self.communes.parents.get(insee, insee)
             if code in self.communes.geometries:
-                return (*self._point(code, self.communes.geometries[code]), "commune", "territories-insee",
-                        f"INSEE {insee}")
+                return (
+                    *self._point(code, self.communes.geometries[code]),
+                    "commune",
+                    "territories-insee",
+                    f"INSEE {insee}",
+                )
         postcode = (record.get("postcode") or "").strip()
         codes = self.communes.postcodes.get(postcode, ())
         codes = tuple(c for c in codes if c in self.communes.geometries)
@@ -162,21 +179,31 @@ class Fallback:
             if len(named) == 1:
                 codes = tuple(named)
         if len(codes) == 1:
-            return (*self._point(codes[0], self.communes.geometries[codes[0]]), "commune", "territories-postcode",
-                    f"postcode {postcode}, commune {codes[0]}")
+            return (
+                *self._point(codes[0], self.communes.geometries[codes[0]]),
+                "commune",
+                "territories-postcode",
+                f"postcode {postcode}, commune {codes[0]}",
+            )
         found = self.communes.declared({"postcode": postcode})  # the union of the postcode's communes
         if found is None:
             return None
-        return (*self._point("cp" + postcode, found[1]), "postcode", "territories-postcode",
-                f"postcode {postcode} ({len(codes)} communes)")
+        return (
+            *self._point("cp" + postcode, found[1]),
+            "postcode",
+            "territories-postcode",
+            f"postcode {postcode} ({len(codes)} communes)",
+        )
 
 
 def load_fallback(settings: Settings) -> tuple[Fallback | None, str | None]:
     """The offline fallback, or None and why it is unavailable."""
     if settings.territories_dir is None:
-        return None, ("offline fallback unavailable: no territories data (TRANSISCOPE_TERRITORIES_DIR or "
-                      "TRANSISCOPE_SHARED_DATA/territories); records without a point or a geocoded address stay "
-                      "unplaced")
+        return None, (
+            "offline fallback unavailable: no territories data (TRANSISCOPE_TERRITORIES_DIR or "
+            "TRANSISCOPE_SHARED_DATA/territories); records without a point or a geocoded address stay "
+            "unplaced"
+        )
     try:
         communes = load_communes(settings.territories_dir, settings.cache_dir)
         return Fallback(communes, commune_names(settings.territories_dir)), None
@@ -194,16 +221,21 @@ def _refusal(answer: geocoders.Answer | None, query: geocoders.Query, min_score:
     if answer is None:
         return "no-result", "no result"
     if answer.score is not None and answer.score < min_score:
-        return "low-score", (f"best answer {geocoders.describe(answer)} is below the minimum score {min_score:g} "
-                             "(TRANSISCOPE_GEOCODER_MIN_SCORE)")
+        return "low-score", (
+            f"best answer {geocoders.describe(answer)} is below the minimum score {min_score:g} "
+            "(TRANSISCOPE_GEOCODER_MIN_SCORE)"
+        )
     if query.postcode and answer.postcode and answer.postcode != query.postcode:
-        return "other-postcode", (f"best answer {geocoders.describe(answer)} lies in postcode {answer.postcode}, "
-                                  f"the record declares {query.postcode}")
+        return "other-postcode", (
+            f"best answer {geocoders.describe(answer)} lies in postcode {answer.postcode}, "
+            f"the record declares {query.postcode}"
+        )
     return None
 
 
-def place_records(records: list[dict[str, Any]], settings: Settings,
-                  say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def place_records(
+    records: list[dict[str, Any]], settings: Settings, say: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Place and check the records in place; returns the stage statistics (requests, cache hits...)."""
     say = say or (lambda _message: None)
     started = time.monotonic()
@@ -241,7 +273,7 @@ def place_records(records: list[dict[str, Any]], settings: Settings,
             batch = config.batch_size if config.provider == "ban" else 1
             try:
                 for start in range(0, len(missing), batch):
-                    chunk = missing[start:start + batch]
+                    chunk = missing[start : start + batch]
                     try:
                         found = service.geocode(chunk, client)
                     except (GeocodeBudgetExhausted, GeocoderUnavailable) as exc:
@@ -283,8 +315,10 @@ def place_records(records: list[dict[str, Any]], settings: Settings,
                 why = "not geocoded in this run (" + ("geocoding stopped" if stopped else "no answer") + ")"
         placed = fallback.place(record) if fallback else None
         if placed is None:
-            notes.append(f"no point: {why}; " + ("the declared commune is unknown"
-                                                  if fallback else "no offline fallback (no territories data)"))
+            notes.append(
+                f"no point: {why}; "
+                + ("the declared commune is unknown" if fallback else "no offline fallback (no territories data)")
+            )
             methods["unplaced"] += 1
             continue
         lat, lon, precision, method, what = placed

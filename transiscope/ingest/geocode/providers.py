@@ -105,8 +105,9 @@ class Client:
         url = self.settings.url + path
         host = urlsplit(url).netloc
         try:
-            response = self.session.request(method, url, timeout=(self.http.connect_timeout, self.http.read_timeout),
-                                            **kwargs)
+            response = self.session.request(
+                method, url, timeout=(self.http.connect_timeout, self.http.read_timeout), **kwargs
+            )
         except requests.exceptions.RetryError:
             raise GeocoderUnavailable(f"geocoder {host} kept failing after {self.http.retries} retries") from None
         except requests.exceptions.RequestException as exc:
@@ -150,14 +151,22 @@ class Ban:
     #: BAN result type -> precision
     PRECISION = {"housenumber": "address", "street": "street", "locality": "street", "municipality": "commune"}
 
-    def _answer(self, lat: Any, lon: Any, kind: Any, score: Any, label: Any, postcode: Any,
-                citycode: Any) -> Answer | None:
+    def _answer(
+        self, lat: Any, lon: Any, kind: Any, score: Any, label: Any, postcode: Any, citycode: Any
+    ) -> Answer | None:
         lat, lon = _float(lat), _float(lon)
         if lat is None or lon is None:
             return None
-        return Answer(lat=lat, lon=lon, precision=self.PRECISION.get(str(kind), "commune"), score=_float(score),
-                      label=label or None, postcode=postcode or None, citycode=citycode or None,
-                      kind=kind or None)
+        return Answer(
+            lat=lat,
+            lon=lon,
+            precision=self.PRECISION.get(str(kind), "commune"),
+            score=_float(score),
+            label=label or None,
+            postcode=postcode or None,
+            citycode=citycode or None,
+            kind=kind or None,
+        )
 
     def search(self, query: Query, client: Client) -> Answer | None:
         params = {"q": query.text, "limit": 1, "autocomplete": 0}
@@ -166,14 +175,21 @@ class Ban:
         data = _json(client.send("GET", "/search/", params=params), "/search/")
         features = data.get("features") if isinstance(data, dict) else None
         if not isinstance(features, list):
-            raise GeocoderUnavailable("geocoder answer to /search/ has no \"features\" list")
+            raise GeocoderUnavailable('geocoder answer to /search/ has no "features" list')
         if not features:
             return None
         feature = features[0]
         properties = feature.get("properties") or {}
         coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
-        return self._answer(coordinates[1], coordinates[0], properties.get("type"), properties.get("score"),
-                            properties.get("label"), properties.get("postcode"), properties.get("citycode"))
+        return self._answer(
+            coordinates[1],
+            coordinates[0],
+            properties.get("type"),
+            properties.get("score"),
+            properties.get("label"),
+            properties.get("postcode"),
+            properties.get("citycode"),
+        )
 
     def batch(self, queries: Sequence[Query], client: Client) -> list[Answer | None]:
         out = io.StringIO()
@@ -182,7 +198,8 @@ class Ban:
         for position, query in enumerate(queries):
             writer.writerow([position, query.text, query.postcode or ""])
         response = client.send(
-            "POST", "/search/csv/",
+            "POST",
+            "/search/csv/",
             files={"data": ("addresses.csv", out.getvalue().encode("utf-8"), "text/csv")},
             data=[("columns", "q"), ("postcode", "postcode")],
         )
@@ -198,9 +215,15 @@ class Ban:
             seen += 1
             if row.get("result_status", "ok") not in ("ok", "") or not row.get("result_type"):
                 continue
-            answers[position] = self._answer(row.get("latitude"), row.get("longitude"), row.get("result_type"),
-                                             row.get("result_score"), row.get("result_label"),
-                                             row.get("result_postcode"), row.get("result_citycode"))
+            answers[position] = self._answer(
+                row.get("latitude"),
+                row.get("longitude"),
+                row.get("result_type"),
+                row.get("result_score"),
+                row.get("result_label"),
+                row.get("result_postcode"),
+                row.get("result_citycode"),
+            )
         if seen != len(queries):
             raise GeocoderUnavailable(f"geocoder batch answer has {seen} rows for {len(queries)} addresses")
         return answers
@@ -215,15 +238,30 @@ class Nominatim:
     """OpenStreetMap Nominatim ``/search`` (one address per request; its usage policy allows 1 per second)."""
 
     name = "nominatim"
-    PRECISION = {"house": "address", "building": "address", "amenity": "address", "road": "street",
-                 "postcode": "postcode", "city": "commune", "town": "commune", "village": "commune",
-                 "municipality": "commune", "hamlet": "street", "suburb": "commune", "quarter": "commune"}
+    PRECISION = {
+        "house": "address",
+        "building": "address",
+        "amenity": "address",
+        "road": "street",
+        "postcode": "postcode",
+        "city": "commune",
+        "town": "commune",
+        "village": "commune",
+        "municipality": "commune",
+        "hamlet": "street",
+        "suburb": "commune",
+        "quarter": "commune",
+    }
 
     def geocode(self, queries: Sequence[Query], client: Client) -> list[Answer | None]:
         answers: list[Answer | None] = []
         for query in queries:
-            data = _json(client.send("GET", "/search", params={"q": query.text, "format": "jsonv2", "limit": 1,
-                                                               "countrycodes": "fr"}), "/search")
+            data = _json(
+                client.send(
+                    "GET", "/search", params={"q": query.text, "format": "jsonv2", "limit": 1, "countrycodes": "fr"}
+                ),
+                "/search",
+            )
             if not isinstance(data, list):
                 raise GeocoderUnavailable("geocoder answer to /search is not a list")
             if not data:
@@ -232,9 +270,18 @@ class Nominatim:
             hit = data[0]
             lat, lon = _float(hit.get("lat")), _float(hit.get("lon"))
             kind = hit.get("addresstype") or hit.get("type")
-            answers.append(None if lat is None or lon is None else Answer(
-                lat=lat, lon=lon, precision=self.PRECISION.get(str(kind), "commune"), score=None,
-                label=hit.get("display_name"), kind=kind))
+            answers.append(
+                None
+                if lat is None or lon is None
+                else Answer(
+                    lat=lat,
+                    lon=lon,
+                    precision=self.PRECISION.get(str(kind), "commune"),
+                    score=None,
+                    label=hit.get("display_name"),
+                    kind=kind,
+                )
+            )
         return answers
 
 
@@ -242,8 +289,14 @@ class Photon:
     """Komoot Photon ``/api`` (GeoJSON features; one address per request)."""
 
     name = "photon"
-    PRECISION = {"house": "address", "street": "street", "locality": "street", "district": "commune",
-                 "city": "commune", "county": "commune"}
+    PRECISION = {
+        "house": "address",
+        "street": "street",
+        "locality": "street",
+        "district": "commune",
+        "city": "commune",
+        "county": "commune",
+    }
 
     def geocode(self, queries: Sequence[Query], client: Client) -> list[Answer | None]:
         answers: list[Answer | None] = []
@@ -251,7 +304,7 @@ class Photon:
             data = _json(client.send("GET", "/api", params={"q": query.text, "limit": 1, "lang": "fr"}), "/api")
             features = data.get("features") if isinstance(data, dict) else None
             if not isinstance(features, list):
-                raise GeocoderUnavailable("geocoder answer to /api has no \"features\" list")
+                raise GeocoderUnavailable('geocoder answer to /api has no "features" list')
             if not features:
                 answers.append(None)
                 continue
@@ -259,9 +312,19 @@ class Photon:
             coordinates = (features[0].get("geometry") or {}).get("coordinates") or [None, None]
             lat, lon = _float(coordinates[1]), _float(coordinates[0])
             kind = properties.get("type")
-            answers.append(None if lat is None or lon is None else Answer(
-                lat=lat, lon=lon, precision=self.PRECISION.get(str(kind), "commune"), score=None,
-                label=properties.get("name"), postcode=properties.get("postcode"), kind=kind))
+            answers.append(
+                None
+                if lat is None or lon is None
+                else Answer(
+                    lat=lat,
+                    lon=lon,
+                    precision=self.PRECISION.get(str(kind), "commune"),
+                    score=None,
+                    label=properties.get("name"),
+                    postcode=properties.get("postcode"),
+                    kind=kind,
+                )
+            )
         return answers
 
 
