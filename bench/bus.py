@@ -102,7 +102,7 @@ class PayloadServer:
             # for the client's delayed ACK, which would be measured as the bus's extract time
             disable_nagle_algorithm = True
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 server.requests += 1
                 status, body, headers = server.answer(self.path, self.headers)
                 self.send_response(status)

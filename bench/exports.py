@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyoxigraph as ox  # noqa: E402
+import pyoxigraph as ox
 
-from bench.synthetic import records  # noqa: E402
+from bench.synthetic import records
 from transiscope.core import vocab
-from transiscope.downstream.exports import export_all  # noqa: E402
-from transiscope.ingest import rdf  # noqa: E402
-from transiscope.registry.sources import Source  # noqa: E402
-from transiscope.settings import PROJECT_ROOT, Settings  # noqa: E402
-from transiscope.store.embedded import EmbeddedStore  # noqa: E402
-from transiscope.store.provenance import dataset_triples  # noqa: E402
+from transiscope.downstream.exports import export_all
+from transiscope.ingest import rdf
+from transiscope.registry.sources import Source
+from transiscope.settings import PROJECT_ROOT, Settings
+from transiscope.store.embedded import EmbeddedStore
+from transiscope.store.provenance import dataset_triples
 
 
 def events_ntriples(n: int, base: str, path: Path, seed: int = 3) -> None:

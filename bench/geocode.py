@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.ban_server import BanServer  # noqa: E402
-from transiscope.ingest.geocode.placing import place_records  # noqa: E402
-from transiscope.ingest.records import empty_record  # noqa: E402
-from transiscope.settings import GeocodeSettings, Settings  # noqa: E402
+from tests.integration.ban_server import BanServer
+from transiscope.ingest.geocode.placing import place_records
+from transiscope.ingest.records import empty_record
+from transiscope.settings import GeocodeSettings, Settings
 
 STREETS = [
     "rue de la République",

@@ -26,14 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from bench.synthetic import records as synthetic_records  # noqa: E402
-from bench.synthetic import with_duplicates  # noqa: E402
+from bench.synthetic import records as synthetic_records
+from bench.synthetic import with_duplicates
 from transiscope.core import vocab
 from transiscope.downstream.link import linker as link
 from transiscope.downstream.link import matching
-from transiscope.ingest import rdf  # noqa: E402
-from transiscope.settings import Settings  # noqa: E402
-from transiscope.store.embedded import EmbeddedStore  # noqa: E402
+from transiscope.ingest import rdf
+from transiscope.settings import Settings
+from transiscope.store.embedded import EmbeddedStore
 
 CITIES = [
     (45.764, 4.836),

@@ -396,7 +396,7 @@ class _Generator:
         for _ in range(n):  # two kinds at one address (a tiers-lieu hosting an AMAP and a repair café)
             commune = rng.choice(COMMUNES)
             kinds = rng.sample(["AMAP", "Repair Café", "Atelier vélo", "Épicerie coopérative", "Ressourcerie"], 2)
-            place = self.fresh(lambda: rng.choice(NAMES), commune[0])  # noqa: B023
+            place = self.fresh(lambda: rng.choice(NAMES), commune[0])
             self.used.add((place, commune[0]))
             first = self.initiative("alpha", name=f"{kinds[0]} {place}", commune=commune)
             second = self.initiative(
@@ -409,7 +409,7 @@ class _Generator:
             self.pairs.append((self.add(first), self.add(second), False, "two kinds, one address"))
         for _ in range(n):  # the same name in two regions
             one, two = rng.sample(COMMUNES, 2)
-            name = self.fresh(lambda: f"{rng.choice(KINDS)} {rng.choice(NAMES)}", one[0])  # noqa: B023
+            name = self.fresh(lambda: f"{rng.choice(KINDS)} {rng.choice(NAMES)}", one[0])
             name = self.fresh(lambda: name, two[0]) if (name, two[0]) not in self.used else name  # noqa: B023
             first = self.initiative("alpha", name=name, commune=one)
             second = self.initiative("beta", name=name, commune=two)

@@ -27,14 +27,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
-from bench.synthetic import gogocarto_payload  # noqa: E402
+from bench.synthetic import gogocarto_payload
 from transiscope import runs
-from transiscope.settings import PROJECT_ROOT  # noqa: E402
+from transiscope.settings import PROJECT_ROOT
 
 
 def serve_bytes(body: bytes) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

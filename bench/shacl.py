@@ -35,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import records as synthetic_records  # noqa: E402
+from bench.synthetic import records as synthetic_records
 from transiscope.core import vocab
 from transiscope.ingest import (
     rdf,
-    shapes,  # noqa: E402
+    shapes,
 )
 
 BASE = "https://w3id.org/transiscope/"

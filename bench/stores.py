@@ -25,14 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import records  # noqa: E402
-from tests.integration.servers import Server, start_oxigraph, start_virtuoso  # noqa: E402
+from bench.synthetic import records
+from tests.integration.servers import Server, start_oxigraph, start_virtuoso
 from transiscope.core import vocab
-from transiscope.ingest import rdf  # noqa: E402
-from transiscope.settings import DEFAULT_BASE_IRI  # noqa: E402
+from transiscope.ingest import rdf
+from transiscope.settings import DEFAULT_BASE_IRI
 from transiscope.store.base import TripleStore
-from transiscope.store.embedded import EmbeddedStore  # noqa: E402
-from transiscope.store.remote import RemoteStore  # noqa: E402
+from transiscope.store.embedded import EmbeddedStore
+from transiscope.store.remote import RemoteStore
 
 STORES = ("embedded", "oxigraph", "virtuoso")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
-from bench.synthetic import records  # noqa: E402
-from transiscope.core.geo import in_france  # noqa: E402
-from transiscope.ingest.validate import suite_config, validate_records  # noqa: E402
-from transiscope.settings import PROJECT_ROOT  # noqa: E402
+from bench.synthetic import records
+from transiscope.core.geo import in_france
+from transiscope.ingest.validate import suite_config, validate_records
+from transiscope.settings import PROJECT_ROOT
 
 
 def pandas_checks(rows: list[dict]) -> set[int]:

@@ -48,7 +48,7 @@ class FailureNotifier:
                 airflow_run_id=dag_run.run_id,
                 message=msg or "",
             )
-        except Exception:  # noqa: BLE001 - a listener must never break the scheduler
+        except Exception:
             log.exception("transiscope: could not notify the failure of %s %s", dag_run.dag_id, dag_run.run_id)
 
 

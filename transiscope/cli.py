@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 fallback = None
                 if args.offline_fallback and source.sample_path:
 
-                    def fallback(source=source) -> str:  # noqa: E306 - bound per source
+                    def fallback(source=source) -> str:
                         return samples().url_for(source)
 
                 summaries.append(

@@ -170,7 +170,7 @@ def notify_failure(
     (with the delivery's outcome). Never raises: problems are logged and kept in the event."""
     try:
         event = failure_event(settings, dag_id=dag_id, airflow_run_id=airflow_run_id, message=message)
-    except Exception as exc:  # noqa: BLE001 - an unreadable run.json must not lose the notification
+    except Exception as exc:
         log.exception("could not read the run of %s %s", dag_id, airflow_run_id)
         event = {
             "event": "dag_run_failed",

@@ -47,7 +47,7 @@ def opening_hours(monday):
 
 
 @udf(fun_id=TSF + "recordPage", name=TSF + "name", id=TSF + "id")
-def record_page(name, id):  # noqa: A002 - the parameter name of the mapping
+def record_page(name, id):
     ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
     slug = _SLUG_DROP.sub("-", ascii_name).strip("-")[:60] or "element"
     return f"{os.environ['BENCH_MAP_ORIGIN']}/map#/fiche/{slug}/{quote(str(id), safe='')}/"

@@ -169,7 +169,7 @@ class BanServer:
                 )
                 return True
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path != "/search/":
                     self._reply(404, b'{"code": 404, "message": "not found"}', "application/json")
@@ -181,7 +181,7 @@ class BanServer:
                 body = json.dumps(server.answer(query), ensure_ascii=False).encode("utf-8")
                 self._reply(200, body, "application/json; charset=utf-8")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 path = urlsplit(self.path).path

@@ -36,7 +36,7 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
                 key = self.path if self.path in server.routes else self.path.split("?", 1)[0]
                 server.hits[key] = server.hits.get(key, 0) + 1

@@ -351,7 +351,7 @@ class FlakyProxy:
                 self.end_headers()
                 self.wfile.write(reply.content)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _forward  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

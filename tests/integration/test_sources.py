@@ -148,7 +148,7 @@ class _KvmWorld:
         world = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path.endswith("/v0/search"):
                     world.searches += 1

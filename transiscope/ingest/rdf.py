@@ -111,7 +111,7 @@ def _iri_or_none(value: str | None) -> ox.NamedNode | None:
 
 def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[ox.Triple]:
     """The triples of one valid canonical initiative record."""
-    T = ox.Triple  # noqa: N806 - local alias in the hot loop
+    T = ox.Triple
     iri = initiative_iri(base, record["source"], record["source_id"])
     s = ox.NamedNode(iri)
     yield T(s, A, t.Organization)
@@ -173,7 +173,7 @@ def initiative_triples(record: dict[str, Any], base: str, t: Terms) -> Iterator[
 
 def _origin_triples(s: ox.NamedNode, record: dict[str, Any], t: Any) -> Iterator[ox.Triple]:
     """Licence, the record's page at its source and its dates: the same for initiatives and events."""
-    T = ox.Triple  # noqa: N806
+    T = ox.Triple
     if record.get("licence"):
         yield T(s, t.license, ox.NamedNode(licence_iri(record["licence"])))
     page = _iri_or_none(record.get("source_url"))
@@ -275,7 +275,7 @@ def event_triples(
     Whether an event is past is not written: it changes with time, not with the data; the agenda
     queries compare ``schema:endDate`` with the time of the query.
     """
-    T = ox.Triple  # noqa: N806
+    T = ox.Triple
     iri = event_iri(base, record["source"], record["source_id"])
     s = ox.NamedNode(iri)
     yield T(s, A, t.Event)
@@ -323,7 +323,7 @@ def parent_links(base: str, source: str, child: str, parent: str, t: EventTerms)
 
 def _place_triples(record: dict[str, Any], iri: str, t: EventTerms) -> Iterator[ox.Triple]:
     """``schema:location`` -> a ``schema:Place`` (name, address, point), minted under the event's IRI."""
-    T = ox.Triple  # noqa: N806
+    T = ox.Triple
     lat, lon = record.get("lat"), record.get("lon")
     address = [
         (t.streetAddress, record.get("street")),

@@ -41,7 +41,7 @@ class SampleServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 source_id = self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
                 path = files.get(source_id)
                 if path is None or not path.exists():

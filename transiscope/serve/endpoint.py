@@ -314,7 +314,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(answer.body)
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight
+    def do_OPTIONS(self) -> None:
         self._send(
             Answer(
                 204,
@@ -328,7 +328,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         )
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
         if parts.path == "/sparql":
@@ -361,7 +361,7 @@ class Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != "/sparql":
             self._send(_error(HTTPStatus.NOT_FOUND, "not found; the SPARQL endpoint is /sparql"))

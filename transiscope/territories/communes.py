@@ -72,7 +72,7 @@ class Communes:
         import shapely
 
         with path.open("rb") as handle:
-            payload = pickle.load(handle)  # noqa: S301 - our own cache file, written by to_cache
+            payload = pickle.load(handle)
         shapes = shapely.from_wkb(payload["wkb"])
         return cls(dict(zip(payload["codes"], shapes, strict=True)), payload["postcodes"], payload["parents"])
 

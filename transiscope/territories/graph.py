@@ -443,7 +443,7 @@ def _from_cache(path: Path) -> Territories:
     import shapely
 
     with path.open("rb") as handle:
-        payload = pickle.load(handle)  # noqa: S301 - our own cache file, written by _to_cache
+        payload = pickle.load(handle)
     territories: Territories = payload["territories"]
     for name, (has, wkb) in payload["wkb"].items():
         shapes = np.full(len(has), None, dtype=object)

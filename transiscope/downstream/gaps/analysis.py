@@ -1054,7 +1054,7 @@ def write_cube_ntriples(
     settings = result.settings
     levels = tuple(levels or settings.cube_levels)
     dataset = dataset_iri(base)
-    A = f"<{vocab.RDF}type>"  # noqa: N806
+    A = f"<{vocab.RDF}type>"
     obs_class = f"<{QB}Observation>"
     in_set = f"<{QB}dataSet> <{dataset}>"
     ref_t, ref_c, measure_type = f"<{vocab.TS}refTerritory>", f"<{vocab.TS}refConcept>", f"<{QB}measureType>"

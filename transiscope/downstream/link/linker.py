@@ -358,7 +358,7 @@ def read_records(store: TripleStore, base: str) -> list[dict[str, Any]]:
 
 def link_triples(result: LinkResult, records: list[dict[str, Any]], base: str) -> Iterator[ox.Triple]:
     """The links graph: sameAs both ways, one DuplicateCandidate per kept pair, one node per cluster."""
-    T, N, L = ox.Triple, ox.NamedNode, ox.Literal  # noqa: N806
+    T, N, L = ox.Triple, ox.NamedNode, ox.Literal
     a_type = N(vocab.RDF + "type")
     owl_same, schema_same = N(OWL + "sameAs"), N(vocab.SCHEMA + "sameAs")
     candidate_class, entity = N(vocab.TS + "DuplicateCandidate"), N(vocab.PROV + "Entity")

@@ -37,7 +37,7 @@ def _point(geometry: Any) -> dict[str, float] | None:
         from shapely.geometry import shape
 
         point = shape(geometry).representative_point()
-    except Exception:  # noqa: BLE001 - shapely raises many types for a malformed geometry
+    except Exception:
         return None
     return {"lon": point.x, "lat": point.y}
 

@@ -198,7 +198,7 @@ def expand(raw: bytes, source_id: str, options: dict[str, Any], now: datetime | 
         return out
     try:
         occurrences = recurring_ical_events.of(calendar).between(window[0], window[1])
-    except Exception as exc:  # noqa: BLE001 - the library raises many types for a broken rule
+    except Exception as exc:
         raise MalformedPayload(f"source {source_id!r}: a recurrence rule cannot be expanded: {exc}") from None
     children: dict[str, list[dict[str, Any]]] = {uid: [] for uid in series}
     limit = int(options["max_occurrences"])

@@ -75,7 +75,7 @@ class GeocodeCache:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for address, answer in self._db.execute(
-                f"SELECT address, answer FROM answers WHERE provider = ? AND address IN ({marks})",  # noqa: S608
+                f"SELECT address, answer FROM answers WHERE provider = ? AND address IN ({marks})",
                 [provider, *chunk],
             ):
                 found[address] = None if answer is None else geocoders.Answer.from_json(json.loads(answer))
