@@ -243,7 +243,7 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
     from transiscope import runs
     from transiscope.core.errors import TransiscopeError
     from transiscope.ingest import pipeline
-    from transiscope.registry.sources import load_registry
+    from transiscope.ingest.mappings import load_registry
     from transiscope.store.embedded import compaction_deferred
 
     funcs: dict[str, Callable[..., dict[str, Any]]] = {

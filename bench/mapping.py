@@ -50,7 +50,7 @@ def side_bus(payload: Path, out: Path) -> dict[str, Any]:
 
     from transiscope.ingest import rdf
     from transiscope.ingest.formats import RecordRejected, connector
-    from transiscope.registry.sources import load_registry
+    from transiscope.ingest.mappings import load_registry
     from transiscope.settings import PROJECT_ROOT
 
     source = load_registry(PROJECT_ROOT / "transforms" / "sources.toml").get(SOURCE_ID)

@@ -20,8 +20,8 @@ from airflow.sdk import Asset, AssetAny, dag, task
 from transiscope_retry import RetryIfTransient
 
 from transiscope.core.vocab import source_graph
+from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL, source_asset_name, source_asset_uri
-from transiscope.registry.sources import load_registry
 from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.downstream")

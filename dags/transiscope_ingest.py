@@ -21,8 +21,9 @@ from transiscope_retry import RetryIfTransient
 
 from transiscope import runs
 from transiscope.core.vocab import source_graph
+from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL, host_pool, source_asset_name, source_asset_uri
-from transiscope.registry.sources import Source, load_registry
+from transiscope.registry.sources import Source
 from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.ingest")

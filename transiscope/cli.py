@@ -22,7 +22,7 @@ from transiscope.core import vocab
 from transiscope.core.errors import ConfigError, TransiscopeError
 from transiscope.downstream.steps import STEPS as DOWNSTREAM_STEPS
 from transiscope.downstream.steps import parse_steps
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.reports.quality import write_reports
 from transiscope.serve.sparql import user_position, with_prefixes
 from transiscope.settings import Settings
@@ -153,7 +153,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 # -- sources, status -----------------------------------------------------------------------------
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
-        from transiscope.registry.schemas import check_registry
+        from transiscope.ingest.mappings import check_registry
 
         problems = check_registry(
             settings.registry_path, settings.expectations_dir, settings.ontology_dir / "taxonomy.ttl"

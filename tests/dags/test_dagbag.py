@@ -13,8 +13,8 @@ import pytest
 
 from tests.dags.conftest import AIRFLOW_ENV, DAGS_FOLDER, PROJECT_REGISTRY
 from transiscope.core.errors import ConfigError, SourceHTTPError, SourceUnreachable, StoreLocked
+from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL, host_pool
-from transiscope.registry.sources import load_registry
 
 pytestmark = pytest.mark.airflow
 

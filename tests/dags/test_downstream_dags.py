@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import Bus
 from tests.dags.conftest import PROJECT_REGISTRY
+from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL, source_asset_name
-from transiscope.registry.sources import load_registry
 
 pytestmark = pytest.mark.airflow
 

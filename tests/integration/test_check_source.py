@@ -24,9 +24,10 @@ from tests.integration.test_faults import write_registry
 from transiscope import cli
 from transiscope.core.files import iter_jsonl
 from transiscope.ingest import pipeline
+from transiscope.ingest.mappings import load_mapping_file as load_mapping
+from transiscope.ingest.mappings import load_registry
 from transiscope.ingest.samples import SampleServer
 from transiscope.registry.schemas import mapping_problems
-from transiscope.registry.sources import load_mapping, load_registry
 from transiscope.reports.check_source import check_source, format_report, read_taxonomy
 from transiscope.settings import Settings
 

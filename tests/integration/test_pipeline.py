@@ -13,7 +13,7 @@ from transiscope import runs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreLocked
 from transiscope.ingest import pipeline
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.reports.quality import build_source_report
 from transiscope.settings import Settings
 from transiscope.store.embedded import EmbeddedStore
@@ -288,7 +288,7 @@ def test_quarantine_rate_over_threshold(bus: Bus, loaded: set[str], monkeypatch:
 @pytest.mark.parametrize(("loaded", "rejected"), [(40, True), (49, True), (50, False), (100, False)])
 def test_shrink_threshold(loaded: int, rejected: bool) -> None:
     from transiscope.core.errors import BatchRejected
-    from transiscope.registry.sources import load_registry
+    from transiscope.ingest.mappings import load_registry
     from transiscope.settings import Settings
 
     settings = Settings.from_env()  # max_shrink 0.5

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import Bus, Reply, sample_path, write_registry
 from transiscope.cli import main
 from transiscope.ingest import pipeline
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.reports.quality import WEIGHTS, build_source_report, write_reports
 
 

@@ -18,8 +18,8 @@ from tests.integration.test_faults import write_registry
 from transiscope import runs
 from transiscope.core import vocab
 from transiscope.ingest import pipeline, rdf
+from transiscope.ingest.mappings import load_registry
 from transiscope.ingest.samples import SampleServer
-from transiscope.registry.sources import load_registry
 
 #: (fetched, loaded, quarantined) of each sample whose count does not depend on today's date
 EXPECTED = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from transiscope.ingest.fingerprint import elements_digest, file_digest, inputs_digest, payload_digest
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.settings import PROJECT_ROOT, Settings
 
 DAY = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)

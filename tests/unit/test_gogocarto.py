@@ -8,8 +8,8 @@ import pytest
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.ingest.formats import RecordRejected, gogocarto
+from transiscope.ingest.mappings import load_mapping, load_registry
 from transiscope.ingest.records import INITIATIVE_COLUMNS
-from transiscope.registry.sources import load_registry
 from transiscope.settings import PROJECT_ROOT
 
 REGISTRY = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
@@ -22,7 +22,7 @@ def _elements(source_id: str) -> dict[str, dict]:
 
 def _normalise(source_id: str, element: dict, index: int = 0) -> dict:
     source = REGISTRY.get(source_id)
-    return gogocarto.normalise(element, index, source, source.load_mapping())
+    return gogocarto.normalise(element, index, source, load_mapping(source))
 
 
 def test_2021_shape_record() -> None:

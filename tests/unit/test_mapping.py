@@ -11,8 +11,8 @@ import pytest
 from transiscope.core.errors import ConfigError, MalformedPayload
 from transiscope.ingest.formats import RecordRejected, ical, tabular
 from transiscope.ingest.mapping import FUNCTIONS, apply_mapping, normalise_email, normalise_phone, normalise_url
-from transiscope.registry.schemas import check_registry
-from transiscope.registry.sources import load_mapping
+from transiscope.ingest.mappings import check_registry
+from transiscope.ingest.mappings import load_mapping_file as load_mapping
 from transiscope.settings import PROJECT_ROOT
 
 CSV_MAPPING = """format = "csv"
@@ -113,7 +113,8 @@ def test_csv_encodings_and_separators(tmp_path: Path, encoding: str, bom: bool, 
 def test_project_registry_has_every_format_and_passes_the_check() -> None:
     registry = PROJECT_ROOT / "transforms" / "sources.toml"
     assert check_registry(registry, PROJECT_ROOT / "expectations", PROJECT_ROOT / "ontology" / "taxonomy.ttl") == []
-    from transiscope.registry.sources import SUPPORTED_FORMATS, load_registry
+    from transiscope.ingest.mappings import load_registry
+    from transiscope.registry.sources import SUPPORTED_FORMATS
 
     loaded = load_registry(registry)
     assert len(loaded.sources) >= 12

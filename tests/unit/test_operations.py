@@ -9,7 +9,7 @@ import pytest
 
 from transiscope import operations
 from transiscope.core.errors import ConfigError
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]

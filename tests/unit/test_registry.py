@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from transiscope.core.errors import ConfigError
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_mapping, load_registry
 from transiscope.settings import PROJECT_ROOT
 
 GOOD_MAPPING = 'format = "gogocarto"\nshape = "2021"\n[categories]\n"AMAP" = ["amap-circuits-courts"]\n'
@@ -39,18 +39,18 @@ def test_project_registry_sources_have_their_files() -> None:
     assert registry.ids()[:3] == ["transiscope", "presdecheznous", "francetierslieux"]
     for source in registry.sources:
         assert source.sample_path is not None and source.sample_path.exists()
-        mapping = source.load_mapping()
+        mapping = load_mapping(source)
         if mapping.kind == "initiatives":
             assert (PROJECT_ROOT / "expectations" / f"{source.id}.json").exists()
         assert mapping.categories, f"{source.id} has an empty crosswalk"
-    shapes = {s.id: s.load_mapping().shape for s in registry.sources}
+    shapes = {s.id: load_mapping(s).shape for s in registry.sources}
     assert shapes["presdecheznous"] == "2018" and shapes["transiscope"] == "2021"
 
 
 def test_a_good_file_loads(tmp_path: Path) -> None:
     registry = load_registry(_write(tmp_path, _entry()))
     source = registry.get("amap-idf")
-    assert source.load_mapping().categories == {"AMAP": ("amap-circuits-courts",)}
+    assert load_mapping(source).categories == {"AMAP": ("amap-circuits-courts",)}
     assert source.schedule == "@daily"
 
 

@@ -15,8 +15,8 @@ import rdflib
 from transiscope.core import vocab
 from transiscope.ingest import rdf, shapes
 from transiscope.ingest.formats import RecordRejected, connector
+from transiscope.ingest.mappings import load_mapping, load_registry
 from transiscope.ingest.validate import suite_config, validate_records
-from transiscope.registry.sources import load_registry
 from transiscope.settings import PROJECT_ROOT
 
 BASE = "https://w3id.org/transiscope/"
@@ -30,7 +30,7 @@ def sample_records(source_id: str) -> tuple[dict, ...]:
     """The records of a bundled sample that pass the source's GX suite: what the pipeline maps to RDF."""
     registry = load_registry(PROJECT_ROOT / "transforms" / "sources.toml")
     source = registry.get(source_id)
-    fmt, mapping = connector(source.format), source.load_mapping()
+    fmt, mapping = connector(source.format), load_mapping(source)
     records, seen = [], set()
     for index, element in enumerate(fmt.parse(source.sample_path.read_bytes(), source)):
         if hasattr(fmt, "is_inactive") and fmt.is_inactive(element):

@@ -13,8 +13,9 @@ from rdflib import OWL, RDF, SKOS
 
 from transiscope.core import vocab
 from transiscope.downstream.exports import vocabulary
-from transiscope.registry.sources import load_registry
+from transiscope.ingest.mappings import load_registry
 from transiscope.settings import PROJECT_ROOT
+from transiscope.store import vocabularies
 
 ONTOLOGY = PROJECT_ROOT / "ontology"
 BASE = "https://w3id.org/transiscope/"
@@ -96,7 +97,7 @@ def test_the_page_lists_every_class_property_concept_and_rule(published: Path) -
 def test_the_page_includes_the_sources_scheme(published: Path, registry) -> None:
     page = _parse(published.read_text(encoding="utf-8"))
     for source in registry.sources:
-        assert vocabulary.source_concept_iri(source.id) in page.iris
+        assert vocabularies.source_concept_iri(source.id) in page.iris
     assert "Près de chez nous" in " ".join(page.text)
 
 
@@ -128,7 +129,7 @@ def test_the_page_escapes_what_it_shows(tmp_path: Path) -> None:
 
 # -- the "Sources" concept scheme ---------------------------------------------------------------------------------
 def test_sources_scheme_has_one_concept_per_source(registry) -> None:
-    triples = vocabulary.sources_scheme(registry, BASE)
+    triples = vocabularies.sources_scheme(registry, BASE)
     graph = rdflib.Graph()
     graph.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
     scheme = rdflib.URIRef(vocab.TX + "sources")
@@ -138,7 +139,7 @@ def test_sources_scheme_has_one_concept_per_source(registry) -> None:
     assert (scheme, RDF.type, SKOS.ConceptScheme) in taxonomy  # the scheme the taxonomy already declares
     assert not concepts & set(taxonomy.subjects(RDF.type, SKOS.Concept))  # no clash with the domain concepts
     for source in registry.sources:
-        concept = rdflib.URIRef(vocabulary.source_concept_iri(source.id))
+        concept = rdflib.URIRef(vocabularies.source_concept_iri(source.id))
         assert (concept, RDF.type, SKOS.Concept) in graph
         assert str(graph.value(concept, SKOS.notation)) == source.id
         assert {(str(o), o.language) for o in graph.objects(concept, SKOS.prefLabel)} == {

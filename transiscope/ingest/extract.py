@@ -14,39 +14,21 @@ memory under one cumulative size cap, so the run's raw file can hold all of them
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from transiscope.core.errors import MalformedPayload, PayloadTooLarge, SourceHTTPError, SourceUnreachable
+from transiscope.core.http import LIMITER, RETRY_STATUSES, host_of, make_session
+from transiscope.ingest.mappings import load_mapping
 from transiscope.settings import HttpSettings
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 _CHUNK = 1024 * 1024
-
-
-class CappedRetry(Retry):
-    """urllib3 Retry whose ``Retry-After`` sleep is capped: a source asking for an hour fails instead."""
-
-    max_retry_after: float = 60.0
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        seconds = super().parse_retry_after(retry_after)
-        return min(seconds, self.max_retry_after)
-
-    def new(self, **kwargs):  # keep the cap on the copies urllib3 makes at every attempt
-        retry = super().new(**kwargs)
-        retry.max_retry_after = self.max_retry_after
-        return retry
 
 
 @dataclass(frozen=True)
@@ -62,59 +44,6 @@ class FetchResult:
     fetched_at: str
 
 
-def make_session(http: HttpSettings, connect_retries: int | None = None) -> requests.Session:
-    retry = CappedRetry(
-        total=http.retries,
-        connect=http.retries if connect_retries is None else connect_retries,
-        read=http.retries,
-        status=http.retries,
-        backoff_factor=http.backoff_factor,
-        backoff_max=http.max_backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    retry.max_retry_after = http.max_backoff
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = http.user_agent
-    session.headers["Accept"] = "application/json, */*;q=0.5"
-    return session
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
-class _HostLimiter:
-    """Per-host minimum interval between request starts, shared by every fetch of this process.
-
-    Why per host: several sources may live on one server (GoGoCarto instances, OpenAgenda agendas);
-    the politeness limit is the server's, not the source's. Airflow workers are separate processes,
-    each with its own limiter: the pool size bounds them.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
-
-    def wait(self, host: str, interval: float) -> float:
-        if interval <= 0:
-            return 0.0
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next.get(host, 0.0))
-            self._next[host] = start + interval
-        delay = start - now
-        if delay > 0:
-            time.sleep(delay)
-        return delay
-
-
-LIMITER = _HostLimiter()
 #: expected kinds of body -> the words a Content-Type or the first bytes may show
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
@@ -138,7 +67,7 @@ def check_content(source_id: str, url: str, content_type: str, head: bytes, expe
             title = " ".join(lowered[begin : lower.find("</title>", begin)].split())[:80]
         shown = f", title {title!r}" if title else f", starting {' '.join(lowered[:80].split())!r}"
         raise MalformedPayload(
-            f"source {source_id!r}: {_host(url)} answered an HTML page (Content-Type "
+            f"source {source_id!r}: {host_of(url)} answered an HTML page (Content-Type "
             f"{content_type or 'none'}{shown}) where {expect} was expected: an error or login page, not data"
         )
 
@@ -158,7 +87,7 @@ def _request(
         )
     except requests.exceptions.RetryError as exc:
         raise SourceHTTPError(
-            f"source {source_id!r}: {_host(url)} kept failing after {http.retries} retries ({exc})"
+            f"source {source_id!r}: {host_of(url)} kept failing after {http.retries} retries ({exc})"
         ) from None
     except requests.exceptions.ConnectionError as exc:
         reason = str(exc.args[0]) if exc.args else str(exc)
@@ -184,7 +113,7 @@ def _request(
         with response:
             retried = " after retries" if response.status_code in RETRY_STATUSES else ""
             raise SourceHTTPError(
-                f"source {source_id!r}: {_host(url)} answered HTTP {response.status_code} "
+                f"source {source_id!r}: {host_of(url)} answered HTTP {response.status_code} "
                 f"{response.reason or ''}{retried} for {response.url}".rstrip(),
                 status=response.status_code,
             )
@@ -239,7 +168,7 @@ def fetch(
         headers["If-None-Match"] = str(conditional["etag"])
     if conditional and conditional.get("last_modified"):
         headers["If-Modified-Since"] = str(conditional["last_modified"])
-    LIMITER.wait(_host(url), min_interval)
+    LIMITER.wait(host_of(url), min_interval)
     with (
         make_session(http, connect_retries) as session,
         _request(session, url, http, source_id, headers=headers or None) as response,
@@ -324,7 +253,7 @@ class Fetcher:
                 f"tiling does not end, or the source grew: raise its max_requests in the registry; last URL {shown})"
             )
         self.requests += 1
-        LIMITER.wait(_host(url), self.min_interval)
+        LIMITER.wait(host_of(url), self.min_interval)
         with _request(self._session, url, self.http, self.source_id, params=params) as response:
             self.last_status = response.status_code
             parts = []
@@ -391,7 +320,7 @@ def extract_source(
     destination = run_dir / "raw.json"
     started = time.monotonic()
     if hasattr(fmt, "extract_pages"):
-        mapping = source.load_mapping()
+        mapping = load_mapping(source)
         max_requests = int(source.extra.get("max_requests", DEFAULT_MAX_REQUESTS))
         with Fetcher(
             http, source.id, min_interval=min_interval, connect_retries=connect_retries, max_requests=max_requests

@@ -28,13 +28,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from transiscope.core.errors import ConfigError
 from transiscope.core.geo import in_france
 from transiscope.core.text import ascii_fold, clean_contact, clean_text
 from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS, empty_record, parse_date, to_float
+from transiscope.registry.schemas import config_error
 
-KINDS = ("initiatives", "events")
 LIST_COLUMNS = frozenset({"categories", "tags"})
 FLOAT_COLUMNS = frozenset({"lat", "lon"})
 DATE_COLUMNS = frozenset({"created_at", "updated_at"})
@@ -220,29 +219,6 @@ class MappingSpec:
     fields: dict[str, FieldSpec]
     options: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
-
-
-def line_of(path: Path, needle: str, table: str | None = None) -> int | None:
-    """The first line of a TOML file (1-based) that mentions ``needle``, inside ``[table]`` when given."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    current = None
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
-            current = stripped.strip("[]").strip()
-            continue
-        if (table is None or current == table) and needle in line:
-            return number
-    return None
-
-
-def config_error(path: Path, message: str, needle: str, table: str | None = "fields") -> ConfigError:
-    line = line_of(path, needle, table) or line_of(path, needle)
-    where = f"{path.name}, line {line}" if line else path.name
-    return ConfigError(f"mapping {where}: {message}")
 
 
 def parse_path(text: str) -> tuple[str, ...] | None:

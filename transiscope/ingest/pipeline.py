@@ -37,8 +37,9 @@ from transiscope.ingest import rdf
 from transiscope.ingest.extract import extract_source
 from transiscope.ingest.fingerprint import file_digest, inputs_digest, payload_digest
 from transiscope.ingest.formats import RecordRejected, connector
+from transiscope.ingest.mappings import load_mapping, load_registry
 from transiscope.ingest.validate import validate_by_kind
-from transiscope.registry.sources import Registry, Source, load_registry
+from transiscope.registry.sources import Registry, Source
 from transiscope.runs import (
     iter_quarantine,
     new_run_id,
@@ -51,14 +52,13 @@ from transiscope.settings import Settings
 from transiscope.store import provenance
 from transiscope.store.base import TripleStore
 from transiscope.store.embedded import open_store
+from transiscope.store.vocabularies import load_vocabularies, vocabulary_files
 
 log = logging.getLogger(__name__)
 
 #: outcome of a run whose conditional request was answered 304: nothing to load, the live graph kept
 NOT_MODIFIED = "not-modified"
 STAGES = ("extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load")
-#: graph name of ontology/transiscope.ttl; every other ontology/<name>.ttl goes to graph/<name>
-ONTOLOGY_FILE = "transiscope.ttl"
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def _raw_elements(ctx: Context) -> list[Any]:
 @stage("normalise")
 def normalise(ctx: Context) -> dict[str, Any]:
     fmt = connector(ctx.source.format)
-    mapping = ctx.source.load_mapping()
+    mapping = load_mapping(ctx.source)
     elements = _raw_elements(ctx)
     known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in mapping.fields.values() for path in paths}
     required = fmt.required_fields(mapping) if hasattr(fmt, "required_fields") else fmt.REQUIRED_FIELDS
@@ -606,33 +606,6 @@ def check_batch(source: Source, counts: dict[str, int], previous: LiveLoad | Non
                 f"source {source.id!r} shrank from {previous[1]} to {counts['loaded']} loadable records "
                 f"(-{drop:.0%}, more than the allowed {max_shrink:.0%}, TRANSISCOPE_MAX_SHRINK){kept}"
             )
-
-
-def vocabulary_files(settings: Settings) -> dict[str, Path]:
-    """Named-graph name -> Turtle file, for every vocabulary file in ``ontology/``."""
-    return {
-        ("ontology" if path.name == ONTOLOGY_FILE else path.stem): path
-        for path in sorted(settings.ontology_dir.glob("*.ttl"))
-    }
-
-
-def load_vocabularies(store: TripleStore, settings: Settings, registry: Registry | None = None) -> None:
-    """(Re)load the ontology, taxonomy, shapes... into their own named graphs, atomically each.
-
-    With the registry, the map's "Sources" concept scheme (one concept per configured source) goes to the
-    ``sources`` graph too, so that analysts and the map query sources like any other category.
-    An unchanged file costs little: a graph is replaced by difference.
-    """
-    files = vocabulary_files(settings)
-    if registry is not None:
-        from transiscope.downstream.exports.vocabulary import write_sources_scheme
-
-        files["sources"] = write_sources_scheme(
-            registry, settings.home / "vocabulary" / "sources.ttl", settings.base_iri
-        )
-    for name, path in files.items():
-        graph = vocab.ontology_graph(settings.base_iri, name)
-        store.replace_graph(graph, graph + "/staging", path)
 
 
 @stage("load")

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from transiscope.core.errors import ConfigError
+from transiscope.registry.schemas import source_problems
 
 #: formats the normalise engine knows (one connector module each in transiscope/formats/)
 SUPPORTED_FORMATS = ("gogocarto", "kvm", "openagenda", "ical", "csv", "geojson", "jsonapi", "murmurations")
@@ -62,9 +63,6 @@ class Source:
     sample_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def load_mapping(self) -> Mapping:
-        return load_mapping(self.mapping_path, self.id, kind=self.extra.get("kind"))
-
 
 @dataclass(frozen=True)
 class Registry:
@@ -88,7 +86,7 @@ class Registry:
         return [self.get(source_id) for source_id in source_ids]
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -98,31 +96,12 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
-def _as_tuple(value: Any, where: str) -> tuple[str, ...]:
+def as_strings(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
-
-
-def load_mapping(path: Path, source_id: str = "?", kind: str | None = None) -> Mapping:
-    data = _read_toml(path, f"mapping of source {source_id!r}")
-    where = f"mapping {path.name}"
-    fmt = data.get("format")
-    if fmt not in SUPPORTED_FORMATS:
-        raise ConfigError(f"{where}: format {fmt!r} is not one of {', '.join(SUPPORTED_FORMATS)}")
-    if fmt in DECLARATIVE_FORMATS:
-        from transiscope.registry.schemas import load_declarative_mapping
-
-        return load_declarative_mapping(data, path, kind)
-    shape = str(data.get("shape", "2021"))
-    if shape not in ("2018", "2021"):
-        raise ConfigError(f'{where}: shape must be "2018" or "2021", not {shape!r}')
-    fields = {k: _as_tuple(v, f"{where} [fields].{k}") for k, v in data.get("fields", {}).items()}
-    categories = {str(k): _as_tuple(v, f"{where} [categories].{k!r}") for k, v in data.get("categories", {}).items()}
-    required = _as_tuple(data.get("required", []), f"{where} required") if data.get("required") else ()
-    return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
 
 
 def check_schedule(schedule: Any, where: str) -> str | None:
@@ -141,7 +120,7 @@ def check_schedule(schedule: Any, where: str) -> str | None:
     return schedule
 
 
-def _source_from_table(table: dict[str, Any], path: Path, index: int) -> Source:
+def source_from_table(table: dict[str, Any], path: Path, index: int) -> Source:
     base = path.parent
     label = table.get("id", f"#{index + 1}")
     missing = [key for key in _REQUIRED if not table.get(key)]
@@ -179,17 +158,16 @@ def _source_from_table(table: dict[str, Any], path: Path, index: int) -> Source:
     )
 
 
-def load_registry(path: Path) -> Registry:
-    """Read and check the registry; mapping files are checked to exist (and parse) here too."""
-    data = _read_toml(path, "source registry")
+def read_registry(path: Path) -> Registry:
+    """Read and check the registry file (its mapping files are read by
+    :func:`transiscope.ingest.mappings.load_registry`)."""
+    data = read_toml(path, "source registry")
     tables = data.get("source", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"source registry {path} has no [[source]] entries")
-    from transiscope.registry.schemas import source_problems
-
     sources = []
     for i, table in enumerate(tables):
-        sources.append(_source_from_table(table, path, i))
+        sources.append(source_from_table(table, path, i))
         problems = source_problems(table, path, i)  # after the checks above, whose messages are clearer
         if problems:
             raise ConfigError(problems[0])
@@ -198,5 +176,4 @@ def load_registry(path: Path) -> Registry:
         if source.id in seen:
             raise ConfigError(f"source id {source.id!r} appears twice in {path}")
         seen.add(source.id)
-        source.load_mapping()
     return Registry(path=path, sources=tuple(sources))

@@ -34,6 +34,7 @@ from transiscope.core.errors import ConfigError, MalformedPayload, TransiscopeEr
 from transiscope.core.files import read_jsonl
 from transiscope.core.text import fold as text_fold
 from transiscope.core.text import split_camel
+from transiscope.ingest.mappings import load_mapping
 from transiscope.ingest.records import to_float
 from transiscope.settings import PROJECT_ROOT, Settings
 
@@ -1241,7 +1242,7 @@ class _Workspace:
         )
 
     def source(self, detection: Detection, mapping_text: str, url: str, licence: str):
-        from transiscope.registry.sources import load_registry
+        from transiscope.ingest.mappings import load_registry
 
         mapping = self.dir / "mapping.toml"
         mapping.write_text(mapping_text, encoding="utf-8")
@@ -1281,7 +1282,7 @@ def _labels(elements: list[Any], source: Any) -> Counter[str]:
     from transiscope.ingest.formats import RecordRejected, connector
 
     module = connector(source.format)
-    mapping = source.load_mapping()
+    mapping = load_mapping(source)
     labels: Counter[str] = Counter()
     for index, element in enumerate(elements):
         try:
@@ -1305,8 +1306,8 @@ def check_source(
     """Read ``target`` (URL or file), propose a mapping (written to ``out``), and check the records with it."""
     from transiscope.ingest import pipeline
     from transiscope.ingest.formats import connector
+    from transiscope.ingest.mappings import load_registry
     from transiscope.registry.schemas import mapping_problems
-    from transiscope.registry.sources import load_registry
 
     say = progress or (lambda _message: None)
     if fmt not in FORMAT_CHOICES:
@@ -1335,7 +1336,7 @@ def check_source(
 
             say(f"{detection.format}: fetching every page the way the bus does")
             with Fetcher(source_http(settings.http, source), name, connect_retries=0) as fetcher:
-                pages = module.extract_pages(fetcher, target, source, source.load_mapping(), None)
+                pages = module.extract_pages(fetcher, target, source, load_mapping(source), None)
             detection.raw = json.dumps(pages, ensure_ascii=False).encode("utf-8")
             say(f"{detection.format}: {fetcher.requests} request(s), {fetcher.bytes:,} bytes")
         elements = module.parse(detection.raw, source)
@@ -1395,7 +1396,7 @@ def check_source(
 
 
 def _project_sources(settings: Settings) -> list[Any]:
-    from transiscope.registry.sources import load_registry
+    from transiscope.ingest.mappings import load_registry
 
     try:
         return list(load_registry(settings.registry_path).sources)

@@ -199,7 +199,7 @@ def _download(url: str, destination: Path, http: Any, progress: Callable[[str], 
     """Fetch one file with the bus's HTTP settings (retries, timeouts, size cap); written atomically."""
     import requests
 
-    from transiscope.ingest.extract import make_session
+    from transiscope.core.http import make_session
     from transiscope.settings import HttpSettings
 
     if not url.startswith(("http://", "https://")):

@@ -22,15 +22,14 @@ import rdflib
 from rdflib import OWL, RDF, RDFS, SKOS, Namespace, URIRef
 
 from transiscope.core.files import atomic_write
-from transiscope.core.vocab import FOAF, TS, TX, quote_id, source_iri
-from transiscope.core.vocab import SKOS as SKOS_NS
+from transiscope.core.vocab import FOAF, TS, TX
 from transiscope.registry.sources import Registry
 from transiscope.settings import DEFAULT_BASE_IRI, PROJECT_ROOT
+from transiscope.store.vocabularies import sources_scheme, write_sources_scheme
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 QB = Namespace("http://purl.org/linked-data/cube#")
 ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
-SOURCES_SCHEME = TX + "sources"
 ONTOLOGY_IRI = "https://w3id.org/transiscope/ontology"
 
 _PREFIXES = {
@@ -59,49 +58,6 @@ _PREFIXES = {
     "tm": "https://base.transformap.co/entity/",
     "sh": str(SH),
 }
-
-
-# -- the "Sources" concept scheme ------------------------------------------------------------------------------
-def source_concept_iri(source_id: str) -> str:
-    return f"{TX}source/{quote_id(source_id)}"
-
-
-def sources_scheme(registry: Registry, base: str = DEFAULT_BASE_IRI) -> list[ox.Triple]:
-    """One ``skos:Concept`` per registry source, in the ``tx:sources`` scheme (the map's "Sources" group)."""
-    scheme = ox.NamedNode(SOURCES_SCHEME)
-    a = ox.NamedNode(str(RDF.type))
-
-    def skos(name: str) -> ox.NamedNode:
-        return ox.NamedNode(SKOS_NS + name)
-
-    triples = [ox.Triple(scheme, a, skos("ConceptScheme"))]
-    for source in registry.sources:
-        concept = ox.NamedNode(source_concept_iri(source.id))
-        triples += [
-            ox.Triple(concept, a, skos("Concept")),
-            ox.Triple(concept, skos("inScheme"), scheme),
-            ox.Triple(concept, skos("topConceptOf"), scheme),
-            ox.Triple(scheme, skos("hasTopConcept"), concept),
-            ox.Triple(concept, skos("notation"), ox.Literal(source.id)),
-            # a source's name is a proper name: the same in both languages
-            ox.Triple(concept, skos("prefLabel"), ox.Literal(source.name, language="fr")),
-            ox.Triple(concept, skos("prefLabel"), ox.Literal(source.name, language="en")),
-            # foaf:focus: the thing this concept is about, here the source's DCAT dataset
-            ox.Triple(concept, ox.NamedNode(FOAF + "focus"), ox.NamedNode(source_iri(base, source.id))),
-        ]
-        if source.description:
-            triples.append(ox.Triple(concept, skos("definition"), ox.Literal(source.description, language="fr")))
-    return triples
-
-
-def write_sources_scheme(registry: Registry, destination: Path, base: str = DEFAULT_BASE_IRI) -> Path:
-    """The "Sources" scheme as a Turtle file (for a graph of its own, or to publish)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with destination.open("wb") as out:
-        ox.serialize(
-            sources_scheme(registry, base), out, ox.RdfFormat.TURTLE, prefixes={"skos": SKOS_NS, "tx": TX, "foaf": FOAF}
-        )
-    return destination
 
 
 # -- the page ----------------------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
 
 def insee_codes_from_runs(settings: Settings) -> dict[str, str]:
     """IRI -> INSEE code from the latest processed run of every source (the RDF does not carry the code)."""
-    from transiscope.registry.sources import load_registry
+    from transiscope.ingest.mappings import load_registry
     from transiscope.runs import latest_processed_run
 
     codes: dict[str, str] = {}

@@ -554,7 +554,7 @@ def run_link(
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     if refresh_reports:
-        from transiscope.registry.sources import load_registry
+        from transiscope.ingest.mappings import load_registry
         from transiscope.reports.quality import write_reports
 
         write_reports(settings, load_registry(settings.registry_path))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.ingest.mapping import element_id, normalise, required_fields  # noqa: F401 - the connector interface
+from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Source
 
 KINDS = ("events",)
@@ -226,4 +227,4 @@ def expand(raw: bytes, source_id: str, options: dict[str, Any], now: datetime | 
 def parse(raw: bytes, source: Source) -> list[Any]:
     if not raw.strip():
         raise MalformedPayload(f"source {source.id!r}: the feed is empty")
-    return expand(raw, source.id, source.load_mapping().spec.options)
+    return expand(raw, source.id, load_mapping(source).spec.options)

@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 from transiscope.core.errors import MalformedPayload
 from transiscope.ingest.extract import Fetcher, parse_json
 from transiscope.ingest.mapping import element_id, normalise, parse_path, required_fields, resolve  # noqa: F401
+from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Mapping, Source
 
 KINDS = ("initiatives", "events")
@@ -116,7 +117,7 @@ def pages_of(raw: bytes, source: Source) -> list[dict[str, Any]]:
 
 
 def parse(raw: bytes, source: Source) -> list[Any]:
-    options = source.load_mapping().spec.options
+    options = load_mapping(source).spec.options
     out: list[Any] = []
     for number, page in enumerate(pages_of(raw, source), 1):
         out.extend(records_of(page["payload"], options["records_path"], source.id, f" in page {number}"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.ingest.mapping import element_id, normalise, required_fields  # noqa: F401 - the connector interface
+from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Source
 
 KINDS = ("initiatives", "events")
@@ -50,7 +51,7 @@ def decode(raw: bytes, encoding: str) -> tuple[str, str]:
 
 def parse(raw: bytes, source: Source) -> list[Any]:
     """The rows of the CSV as dicts (column name -> text), in file order; blank lines skipped."""
-    options = source.load_mapping().spec.options
+    options = load_mapping(source).spec.options
     if not raw.strip():
         raise MalformedPayload(f"source {source.id!r}: the CSV is empty")
     try:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 
 from transiscope.core.errors import ConfigError, GeocodeBudgetExhausted, GeocoderUnavailable
-from transiscope.ingest.extract import RETRY_STATUSES, make_session
+from transiscope.core.http import RETRY_STATUSES, make_session
 from transiscope.settings import GeocodeSettings, HttpSettings
 
 #: precisions, from the most to the least exact; "source" is a point the source gave itself
