@@ -109,7 +109,7 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    summary = link.run_link(settings, refresh_reports=False)
+    summary = link.run_link(settings)
     total = time.perf_counter() - started
     stages = "  ".join(f"{k} {v:.2f}" for k, v in summary.seconds.items())
     print(f"link end to end: {total:.2f} s for {summary.records:,} records  ({stages})")

@@ -95,7 +95,7 @@ bus's one-line message, retried twice only when transient (the embedded store lo
             outlets=outlets,
         )
         def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
-            from transiscope.downstream.steps import run_step
+            from transiscope.jobs import run_step
 
             result = run_step(step, Settings.from_env(), progress=log.info)
             log.info("%s: %s (%.1f s)", step, result.line, result.seconds)

@@ -1,7 +1,7 @@
 """One ingest DAG per source of the registry: start -> extract -> normalise -> geocode -> validate -> to_rdf
 -> shapes -> load.
 
-The DAGs are thin: every step is a call into ``transiscope.ingest.pipeline`` over the run directory, which is
+The DAGs are thin: every step is a call into ``transiscope.jobs`` over the run directory, which is
 the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
 as an Asset outlet, so ``link``/``export``/``gaps`` DAGs are triggered only by a load that succeeded.
 
@@ -179,9 +179,9 @@ def build_dag(source: Source, settings: Settings):
         def extract(run_dir: str) -> str:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            stats = pipeline.extract(run_dir)
+            stats = jobs.run_stage("extract", run_dir)
             if stats.get("not_modified"):
                 # nothing to load: the later steps are skipped, so no Asset event wakes the downstream DAGs
                 raise AirflowSkipException(stats["note"])
@@ -189,33 +189,33 @@ def build_dag(source: Source, settings: Settings):
 
         @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])
         def normalise(run_dir: str) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            return _report(pipeline.normalise(run_dir))
+            return _report(jobs.run_stage("normalise", run_dir))
 
         @task(task_id="geocode", execution_timeout=EXECUTION_TIMEOUTS["geocode"], pool=geocoder_pool)
         def geocode(run_dir: str) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            return _report(pipeline.geocode(run_dir))
+            return _report(jobs.run_stage("geocode", run_dir))
 
         @task(task_id="validate", execution_timeout=EXECUTION_TIMEOUTS["validate"])
         def validate(run_dir: str) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            return _report(pipeline.validate(run_dir))
+            return _report(jobs.run_stage("validate", run_dir))
 
         @task(task_id="to_rdf", execution_timeout=EXECUTION_TIMEOUTS["to_rdf"])
         def to_rdf(run_dir: str) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            return _report(pipeline.to_rdf(run_dir))
+            return _report(jobs.run_stage("to_rdf", run_dir))
 
         @task(task_id="shapes", execution_timeout=EXECUTION_TIMEOUTS["shapes"])
         def shapes(run_dir: str) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            return _report(pipeline.shapes(run_dir))
+            return _report(jobs.run_stage("shapes", run_dir))
 
         # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
         # transient) waits and retries instead of failing the run.
@@ -230,9 +230,9 @@ def build_dag(source: Source, settings: Settings):
             pool=STORE_WRITE_POOL,
         )
         def load(run_dir: str, *, outlet_events: Any = None) -> str:
-            from transiscope.ingest import pipeline
+            from transiscope import jobs
 
-            stats = pipeline.load(run_dir)
+            stats = jobs.run_stage("load", run_dir)
             _report(stats)
             # Reached only when the swap succeeded: the Asset event says which run and how much.
             outlet_events[asset].extra = {

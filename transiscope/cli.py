@@ -47,8 +47,8 @@ def _progress(message: str) -> None:
 
 # -- run -----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.ingest.pipeline import run_source
     from transiscope.ingest.samples import SampleServer
+    from transiscope.jobs import run_source
     from transiscope.store.embedded import compaction_deferred
 
     registry = load_registry(settings.registry_path)
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_downstream(settings: Settings, steps: tuple[str, ...]) -> bool:
     """Run the steps after the loads; print one line each; False when one failed."""
-    from transiscope.downstream.steps import run_downstream
+    from transiscope.jobs import run_downstream
 
     results = run_downstream(settings, steps, progress=_progress)
     for result in results:
@@ -320,7 +320,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- link -----------------------------------------------------------------------------------------
 def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
-    from transiscope.downstream.link.linker import run_link
+    from transiscope.jobs import run_link
 
     decide = [("confirmed", *pair) for pair in args.confirm or ()] + [("rejected", *pair) for pair in args.reject or ()]
     summary = run_link(settings, progress=_progress, decide=decide)
@@ -462,7 +462,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 # -- replay ---------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Redo a stored run from its raw.json (the run directory, or SOURCE/RUN_ID under the runs folder)."""
-    from transiscope.ingest.pipeline import replay_run
+    from transiscope.jobs import replay_run
 
     run_dir = args.run_dir if args.run_dir.exists() else settings.runs_dir / args.run_dir
     summary = replay_run(run_dir, settings=settings, load_store=not args.no_load, progress=_progress)

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import SOURCE_IDS, PayloadServer, sample_path, write_registry
+from transiscope import jobs
 from transiscope.core.vocab import SCHEMA, TS, TX, XSD
-from transiscope.ingest import pipeline
 from transiscope.settings import Settings
 from transiscope.store.embedded import EmbeddedStore
 
@@ -159,7 +159,7 @@ def build_site(tmp: Path, payload_server: PayloadServer, mp: pytest.MonkeyPatch)
     mp.setenv("TRANSISCOPE_HOME", str(tmp / "home"))
     mp.setenv("TRANSISCOPE_REGISTRY", str(write_registry(tmp, urls)))
     for source_id in SOURCE_IDS:
-        summary = pipeline.run_source(source_id)
+        summary = jobs.run_source(source_id)
         assert summary.outcome == "success", summary.error
     settings = Settings.from_env()
     body, events = event_triples(datetime.now(UTC).date())

@@ -21,9 +21,8 @@ import pytest
 
 from tests.conftest import PROJECT, SAMPLES, TRANSFORMS, PayloadServer, Reply
 from tests.integration.test_faults import write_registry
-from transiscope import cli
+from transiscope import cli, jobs
 from transiscope.core.files import iter_jsonl
-from transiscope.ingest import pipeline
 from transiscope.ingest.mappings import load_mapping_file as load_mapping
 from transiscope.ingest.mappings import load_registry
 from transiscope.ingest.samples import SampleServer
@@ -70,7 +69,7 @@ def _settings(home: Path, registry: Path) -> Settings:
 
 
 def _loaded(settings: Settings, source_id: str, url: str) -> dict[str, dict]:
-    summary = pipeline.run_source(source_id, settings=settings, url=url, mode="sample")
+    summary = jobs.run_source(source_id, settings=settings, url=url, mode="sample")
     assert summary.outcome == "success", summary.error
     return {r["source_id"]: r for r in iter_jsonl(Path(summary.run_dir) / "valid.jsonl")}
 

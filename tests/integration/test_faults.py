@@ -16,8 +16,7 @@ import pytest
 
 from tests.conftest import TRANSFORMS, Bus
 from tests.integration.faults import Fault, FaultServer
-from transiscope import runs
-from transiscope.ingest import pipeline
+from transiscope import jobs, runs
 
 SOURCE = "presdecheznous"
 GOOD = (TRANSFORMS / "samples" / f"{SOURCE}.json").read_bytes()
@@ -56,7 +55,7 @@ def loaded(bus: Bus, faults: FaultServer, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
     monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "2")
     monkeypatch.setenv("TRANSISCOPE_HTTP_READ_TIMEOUT", "1")
-    first = pipeline.run_source(SOURCE)
+    first = jobs.run_source(SOURCE)
     assert first.outcome == "success", first.error
     before = bus.graph_triples(SOURCE)
     assert before
@@ -94,7 +93,7 @@ def test_a_fault_leaves_the_live_graph_untouched(
 ) -> None:
     _url, before = loaded
     faults.set("/api/elements.json", fault)
-    summary = pipeline.run_source(SOURCE)
+    summary = jobs.run_source(SOURCE)
     run = runs.read_run(Path(summary.run_dir))
     assert summary.outcome == outcome, summary.error
     assert message in summary.error and "\n" not in summary.error
@@ -110,7 +109,7 @@ def test_503_with_retry_after_is_waited_for(bus: Bus, faults: FaultServer, loade
     _url, before = loaded
     faults.set("/api/elements.json", Fault(503, b"busy", {"Retry-After": "1"}), Fault(body=GOOD))
     began = time.monotonic()
-    summary = pipeline.run_source(SOURCE)
+    summary = jobs.run_source(SOURCE)
     # the payload is the one already live: after the wait, the run says so and loads nothing
     assert summary.outcome == "not-modified" and "unchanged since run" in summary.note, summary.error
     assert time.monotonic() - began >= 1.0
@@ -129,7 +128,7 @@ def test_bad_records_are_quarantined_and_the_rest_loads_as_before(
     else:
         payload["data"].append(dict.fromkeys(payload["data"][0]))
     faults.set("/api/elements.json", Fault(body=json.dumps(payload).encode()))
-    summary = pipeline.run_source(SOURCE)
+    summary = jobs.run_source(SOURCE)
     assert summary.outcome == "success", summary.error
     last = [q for q in runs.iter_quarantine(Path(summary.run_dir)) if q["record_index"] == len(payload["data"]) - 1]
     expected = "appears 2 times in the payload" if bad == "duplicate" else "has no id"
@@ -143,9 +142,9 @@ def test_not_modified_loads_nothing_and_says_so(bus: Bus, faults: FaultServer, l
     _url, before = loaded
     etag = '"v1-presdecheznous"'
     faults.set("/api/elements.json", Fault(body=GOOD, headers={"ETag": etag}))
-    assert pipeline.run_source(SOURCE, force=True).outcome == "success"  # same payload as loaded: forced
+    assert jobs.run_source(SOURCE, force=True).outcome == "success"  # same payload as loaded: forced
     faults.set("/api/elements.json", Fault(304, b"", {"ETag": etag}))
-    summary = pipeline.run_source(SOURCE)
+    summary = jobs.run_source(SOURCE)
     assert summary.outcome == "not-modified"
     assert faults.requests[-1][1].get("If-None-Match") == etag
     run = runs.read_run(Path(summary.run_dir))
@@ -166,12 +165,12 @@ def test_a_failing_page_fails_the_whole_paginated_run(
     registry = write_registry(tmp_path, {PAGED: url.split("?")[0]}, **{PAGED: {"min_interval": 0}})
     monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
     monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "1")
-    first = pipeline.run_source(PAGED)
+    first = jobs.run_source(PAGED)
     assert first.outcome == "success", first.error
     raw = json.loads((Path(first.run_dir) / "raw.json").read_text(encoding="utf-8"))
     assert [p["params"]["page"] for p in raw] == [1, 2, 3]  # every page kept in the run's raw file
     before = bus.graph_triples(PAGED)
     faults.set(f"{route}?per_page=5&page=2", Fault(500, b"boom"))
-    summary = pipeline.run_source(PAGED)
+    summary = jobs.run_source(PAGED)
     assert summary.outcome == "failed" and "HTTP 500" in summary.error and "page=2" in summary.error
     assert bus.graph_triples(PAGED) == before

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import PROJECT, PayloadServer
 from tests.integration.ban_server import BanServer
+from transiscope import jobs
 from transiscope.core import vocab
 from transiscope.core.files import iter_jsonl
 from transiscope.ingest import pipeline
@@ -31,7 +32,7 @@ class Geo:
     cache: Path
 
     def run(self) -> pipeline.RunSummary:
-        return pipeline.run_source(SOURCE, force=True)  # the tests rerun the same payload on purpose
+        return jobs.run_source(SOURCE, force=True)  # the tests rerun the same payload on purpose
 
     def records(self, summary: pipeline.RunSummary) -> dict[str, dict]:
         return {r["source_id"]: r for r in iter_jsonl(Path(summary.run_dir) / "records.jsonl")}

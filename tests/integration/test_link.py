@@ -9,10 +9,10 @@ import json
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path, write_registry
+from transiscope import jobs
 from transiscope.cli import main
 from transiscope.core import vocab
 from transiscope.downstream.link import linker as link
-from transiscope.ingest import pipeline
 from transiscope.settings import PROJECT_ROOT
 
 OWL_SAME = "http://www.w3.org/2002/07/owl#sameAs"
@@ -66,7 +66,7 @@ def linked_bus(bus: Bus, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Bus:
     url = bus.server.set(f"/{tmp_path.name}/pdcn-linked.json", Reply(200, json.dumps(payload).encode()))
     write_registry(bus.registry.parent, {"transiscope": bus.urls["transiscope"], "presdecheznous": url})
     for source in ("transiscope", "presdecheznous"):
-        assert pipeline.run_source(source, force=True).outcome == "success"
+        assert jobs.run_source(source, force=True).outcome == "success"
     return bus
 
 
@@ -87,7 +87,7 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
     settings = bus.settings()
     sources_before = {s: bus.graph_triples(s) for s in ("transiscope", "presdecheznous")}
     messages: list[str] = []
-    summary = link.run_link(settings, progress=messages.append)
+    summary = jobs.run_link(settings, progress=messages.append)
     assert messages and summary.records == 13 + 12 + 2 - 3  # 3 of the samples are quarantined
     amap, amap_twin = _iri("transiscope", "3aF"), _iri("presdecheznous", "P-amap")
     assert _same_as(bus) == {(amap, amap_twin), (amap_twin, amap)}
@@ -156,7 +156,7 @@ def test_links_candidates_clusters_and_reports(linked_bus: Bus) -> None:
     assert {f["id"] for f in records} >= {amap, amap_twin}  # each source keeps its own record
 
     # running again changes nothing
-    link.run_link(settings)
+    jobs.run_link(settings)
     assert _same_as(bus) == {(amap, amap_twin), (amap_twin, amap)}
 
 
@@ -187,7 +187,7 @@ def test_decisions_persist_across_runs(linked_bus: Bus, capsys: pytest.CaptureFi
     assert _same_as(bus) == {nantes, nantes[::-1]}
     assert (bus.home / "review.csv").exists()
     # a new run of a source, then of the link step: the decisions still hold
-    assert pipeline.run_source("transiscope", force=True).outcome == "success"
+    assert jobs.run_source("transiscope", force=True).outcome == "success"
     assert main(["link"]) == 0
     assert _same_as(bus) == {nantes, nantes[::-1]}
     with bus.store() as store:

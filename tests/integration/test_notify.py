@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Bus, Reply
 from tests.integration.webhook_receiver import WebhookReceiver
-from transiscope import notify, runs
+from transiscope import jobs, notify, runs
 from transiscope.core.errors import ConfigError, SourceHTTPError
 from transiscope.ingest import pipeline
 
@@ -36,7 +36,7 @@ def _failed_airflow_run(bus: Bus, airflow_run_id: str, reply: Reply) -> str:
 
 
 def test_failed_ingest_is_recorded_and_posted(bus: Bus, receiver: WebhookReceiver, monkeypatch) -> None:
-    good = pipeline.run_source(SOURCE)
+    good = jobs.run_source(SOURCE)
     assert good.outcome == "success"
     failed_id = _failed_airflow_run(bus, "manual__2026-01-01T00:00:00+00:00", Reply(404, b"gone"))
     monkeypatch.setenv("TRANSISCOPE_PUBLIC_URL", PUBLIC)

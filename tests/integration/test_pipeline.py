@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SOURCE_IDS, Bus, Reply, sample_path
-from transiscope import runs
+from transiscope import jobs, runs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreLocked
 from transiscope.ingest import pipeline
@@ -24,7 +24,7 @@ EXPECTED = {"transiscope": (14, 12, 2), "presdecheznous": (12, 10, 2), "franceti
 
 def _run(source_id: str) -> pipeline.RunSummary:
     """Every stage, even on a payload already loaded (the tests here rerun the samples on purpose)."""
-    return pipeline.run_source(source_id, force=True)
+    return jobs.run_source(source_id, force=True)
 
 
 def _quarantine(summary: pipeline.RunSummary) -> list[dict]:
@@ -80,14 +80,14 @@ def test_idempotent_rerun(bus: Bus) -> None:
 def test_unchanged_inputs_stop_after_the_extract(bus: Bus, tmp_path: Path) -> None:
     """Same payload, mapping and rules as the live graph's run: the run says so and loads nothing;
     a changed mapping, --force, or a live graph that is not that run's makes the stages run again."""
-    first = pipeline.run_source("presdecheznous")
+    first = jobs.run_source("presdecheznous")
     before = bus.graph_triples("presdecheznous")
-    again = pipeline.run_source("presdecheznous")
+    again = jobs.run_source("presdecheznous")
     assert again.outcome == "not-modified" and again.counts == {"fetched": 0, "loaded": 0, "quarantined": 0}
     assert f"unchanged since run {first.run_id}" in again.note and "nothing to load" in again.note
     assert list(runs.read_run(Path(again.run_dir))["stages"]) == ["extract"]
     assert bus.graph_triples("presdecheznous") == before
-    forced = pipeline.run_source("presdecheznous", force=True)
+    forced = jobs.run_source("presdecheznous", force=True)
     assert forced.outcome == "success" and forced.counts["loaded"] == first.counts["loaded"]
     # the store no longer holds the run the digest points at (wiped, restored...): never skip on a guess
     with bus.store(read_only=False) as store:
@@ -95,7 +95,7 @@ def test_unchanged_inputs_stop_after_the_extract(bus: Bus, tmp_path: Path) -> No
             f"DELETE WHERE {{ GRAPH <{vocab.metadata_graph(rdf_base())}> "
             f"{{ <{vocab.source_iri(rdf_base(), 'presdecheznous')}> <{vocab.TS}lastSuccessfulRun> ?r }} }}"
         )
-    assert pipeline.run_source("presdecheznous").outcome == "success"
+    assert jobs.run_source("presdecheznous").outcome == "success"
 
 
 def test_quarantine_reasons_of_the_samples(bus: Bus) -> None:

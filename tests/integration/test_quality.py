@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path, write_registry
+from transiscope import jobs
 from transiscope.cli import main
-from transiscope.ingest import pipeline
 from transiscope.ingest.mappings import load_registry
 from transiscope.reports.quality import WEIGHTS, build_source_report, write_reports
 
@@ -43,7 +43,7 @@ def test_report_of_a_sample_source(bus: Bus) -> None:
     twin = dict(payload["data"][0], id="3aF-bis")  # same name, same place, another id
     payload["data"].append(twin)
     _serve(bus, payload)
-    assert pipeline.run_source("transiscope").outcome == "success"
+    assert jobs.run_source("transiscope").outcome == "success"
     settings = bus.settings()
     report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
 
@@ -69,9 +69,9 @@ def test_stale_records_and_trend(bus: Bus) -> None:
     payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
     payload["data"][0]["updatedAt"] = "2015-03-01T10:00:00+01:00"
     _serve(bus, payload)
-    assert pipeline.run_source("transiscope").outcome == "success"
+    assert jobs.run_source("transiscope").outcome == "success"
     bus.server.set("/q/transiscope.json", Reply(500, b"down"))
-    assert pipeline.run_source("transiscope").outcome == "failed"
+    assert jobs.run_source("transiscope").outcome == "failed"
     settings = bus.settings()
     report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
     assert report["stale"]["examples"][0] == {
@@ -89,7 +89,7 @@ def test_html_in_both_languages_escapes_hostile_strings(bus: Bus) -> None:
     payload["data"][1]["id"] = '<img src=x onerror="alert(1)">'
     payload["data"][1]["categoriesFull"] = [{"id": 1, "name": "<script>alert(2)</script>Zéro"}]
     _serve(bus, payload)
-    assert pipeline.run_source("transiscope").outcome == "success"
+    assert jobs.run_source("transiscope").outcome == "success"
     settings = bus.settings()
     out = write_reports(settings, load_registry(settings.registry_path))
     for lang, heading in (("fr", "Qualité des données"), ("en", "Data quality")):
@@ -130,7 +130,7 @@ def test_points_far_from_their_declared_postcode(bus: Bus, territories_dir, monk
     moved["address"]["postalCode"] = "69001"  # declares Lyon 1er...
     moved["geo"] = {"latitude": 48.8566, "longitude": 2.3522}  # ...but stands in Paris
     _serve(bus, payload, "presdecheznous")
-    assert pipeline.run_source("presdecheznous").outcome == "success"
+    assert jobs.run_source("presdecheznous").outcome == "success"
     settings = bus.settings()
     far = build_source_report(settings, load_registry(settings.registry_path).get("presdecheznous"))[
         "far_from_declared"
@@ -143,7 +143,7 @@ def test_points_far_from_their_declared_postcode(bus: Bus, territories_dir, monk
 
 def test_far_check_says_when_it_could_not_run(bus: Bus, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(tmp_path / "none"))
-    assert pipeline.run_source("francetierslieux").outcome == "success"
+    assert jobs.run_source("francetierslieux").outcome == "success"
     settings = bus.settings()
     out = write_reports(settings, load_registry(settings.registry_path))
     report = json.loads((out / "francetierslieux.json").read_text())
@@ -152,7 +152,7 @@ def test_far_check_says_when_it_could_not_run(bus: Bus, monkeypatch, tmp_path) -
 
 
 def test_french_page_speaks_french(bus: Bus) -> None:
-    assert pipeline.run_source("presdecheznous").outcome == "success"
+    assert jobs.run_source("presdecheznous").outcome == "success"
     settings = bus.settings()
     out = write_reports(settings, load_registry(settings.registry_path))
     french = "".join(_parse((out / "presdecheznous.fr.html").read_text(encoding="utf-8")).text)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Bus, Reply
-from transiscope import runs
+from transiscope import jobs, runs
 from transiscope.cli import main
 from transiscope.core.errors import ConfigError
 from transiscope.ingest import pipeline
@@ -23,7 +23,7 @@ def _fingerprint(run_dir: Path) -> dict[str, str]:
 
 
 def test_replay_reloads_the_stored_payload_while_the_source_is_down(bus: Bus, capsys) -> None:
-    first = pipeline.run_source(SOURCE)
+    first = jobs.run_source(SOURCE)
     assert first.outcome == "success"
     live = bus.graph_triples(SOURCE)
     stored = Path(first.run_dir)
@@ -46,9 +46,9 @@ def test_replay_reloads_the_stored_payload_while_the_source_is_down(bus: Bus, ca
 
 def test_replay_without_load_leaves_the_store_alone(bus: Bus, capsys) -> None:
     """--no-load: what the current mapping and checks make of a stored payload, the store untouched."""
-    first = pipeline.run_source(SOURCE)
+    first = jobs.run_source(SOURCE)
     live = bus.graph_triples(SOURCE)
-    summary = pipeline.replay_run(first.run_dir, load_store=False)
+    summary = jobs.replay_run(first.run_dir, load_store=False)
     assert summary.outcome == pipeline.NOT_LOADED
     counts = summary.counts
     assert counts["loaded"] == 0 and counts["fetched"] == counts["quarantined"] + counts["not_loaded"] == 14
@@ -61,10 +61,10 @@ def test_replay_without_load_leaves_the_store_alone(bus: Bus, capsys) -> None:
 
 def test_replay_of_a_run_without_payload_says_so(bus: Bus, capsys) -> None:
     bus.server.set(urlsplit(bus.urls[SOURCE]).path, Reply(404, b"gone"))
-    failed = pipeline.run_source(SOURCE)
+    failed = jobs.run_source(SOURCE)
     assert failed.outcome == "failed"
     with pytest.raises(ConfigError, match="kept no raw.json .*failed at extract.*no payload to replay"):
-        pipeline.replay_run(failed.run_dir)
+        jobs.replay_run(failed.run_dir)
     assert main(["replay", failed.run_dir]) == 2
     assert "no payload to replay" in capsys.readouterr().err
     assert main(["replay", str(bus.home / "nowhere")]) == 2

@@ -18,8 +18,7 @@ from SPARQLWrapper import CSV, JSON, TURTLE, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
 from tests.conftest import SOURCE_IDS, PayloadServer, Reply, sample_path, write_registry
-from transiscope import runs
-from transiscope.ingest import pipeline
+from transiscope import jobs, runs
 from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
 from transiscope.settings import Settings
 from transiscope.store.embedded import EmbeddedStore
@@ -49,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
         mp.setenv("TRANSISCOPE_HOME", str(tmp / "home"))
         mp.setenv("TRANSISCOPE_REGISTRY", str(write_registry(tmp, urls)))
         for source_id in SOURCE_IDS:
-            assert pipeline.run_source(source_id).outcome == "success"
+            assert jobs.run_source(source_id).outcome == "success"
         settings = Settings.from_env()
         _load_events(settings)
         endpoint = Endpoint(settings, ServeSettings(port=0, timeout=3, max_bytes=64_000, workers=2, update_token=TOKEN))

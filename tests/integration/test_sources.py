@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import TRANSFORMS, Bus
 from tests.integration.test_faults import write_registry
-from transiscope import runs
+from transiscope import jobs, runs
 from transiscope.core import vocab
 from transiscope.ingest import pipeline, rdf
 from transiscope.ingest.mappings import load_registry
@@ -51,7 +51,7 @@ def _quarantine(summary: pipeline.RunSummary) -> dict:
 
 @pytest.mark.parametrize("source_id", sorted(EXPECTED))
 def test_each_format_end_to_end(bus: Bus, samples: SampleServer, source_id: str) -> None:
-    summary = pipeline.run_source(source_id)
+    summary = jobs.run_source(source_id)
     assert summary.outcome == "success", summary.error
     counts = summary.counts
     assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == EXPECTED[source_id]
@@ -59,17 +59,17 @@ def test_each_format_end_to_end(bus: Bus, samples: SampleServer, source_id: str)
 
 
 def test_quarantine_reasons_name_what_is_wrong(bus: Bus, samples: SampleServer) -> None:
-    reasons = _quarantine(pipeline.run_source("murmurations-fr"))
+    reasons = _quarantine(jobs.run_source("murmurations-fr"))
     assert list(reasons) == ["d4" * 32] and "HTTP 404" in reasons["d4" * 32][0]
-    reasons = _quarantine(pipeline.run_source("agenda-transition"))
+    reasons = _quarantine(jobs.run_source("agenda-transition"))
     assert list(reasons.values()) == [["state 0 on OpenAgenda: not a published event"]]
-    reasons = _quarantine(pipeline.run_source("kvm-events"))
+    reasons = _quarantine(jobs.run_source("kvm-events"))
     assert "before it starts" in reasons["18" * 16][0]
 
 
 @pytest.mark.parametrize("source_id", ICAL)
 def test_ical_feeds_end_to_end(bus: Bus, samples: SampleServer, source_id: str) -> None:
-    summary = pipeline.run_source(source_id)
+    summary = jobs.run_source(source_id)
     assert summary.outcome == "success", summary.error
     counts = summary.counts
     assert counts["fetched"] == counts["loaded"] + counts["quarantined"]
@@ -94,9 +94,9 @@ def _select(
 def test_events_are_schema_events_with_zoned_times_places_status_and_sub_events(
     bus: Bus, samples: SampleServer
 ) -> None:
-    assert pipeline.run_source("agenda-transition").outcome == "success"
-    assert pipeline.run_source("kvm-events").outcome == "success"
-    assert pipeline.run_source("mobilizon-alternatiba").outcome == "success"
+    assert jobs.run_source("agenda-transition").outcome == "success"
+    assert jobs.run_source("kvm-events").outcome == "success"
+    assert jobs.run_source("mobilizon-alternatiba").outcome == "success"
     rows = _select(
         bus,
         """SELECT ?e ?start ?end ?status ?lat ?parent WHERE {
@@ -195,7 +195,7 @@ class _KvmWorld:
         )
         monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
         try:
-            return pipeline.run_source("kvm-france")
+            return jobs.run_source("kvm-france")
         finally:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -227,7 +227,7 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(
         )
         registry = write_registry(tmp_path, {"agenda-transition": url}, **{"agenda-transition": {"min_interval": 0}})
         monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
-        first = pipeline.run_source("agenda-transition")
+        first = jobs.run_source("agenda-transition")
         assert first.outcome == "success", first.error
         renamed = dict(events[2], title={"fr": "Troc de graines (nouveau titre)"}, updatedAt="2026-11-28T10:00:00Z")
         server.set(
@@ -235,11 +235,11 @@ def test_openagenda_incremental_run_applies_updates_and_deletions(
             Fault(body=json.dumps({"total": 1, "events": [renamed], "after": None}).encode()),
             Fault(body=json.dumps({"total": 1, "events": [{"uid": 91650116}], "after": None}).encode()),
         )
-        second = pipeline.run_source("agenda-transition")
+        second = jobs.run_source("agenda-transition")
         # nothing updated, nothing removed since: the merged records are those of the live graph
         empty = json.dumps({"total": 0, "events": [], "after": None}).encode()
         server.set("/v2/agendas/transition-citoyenne/events", Fault(body=empty), Fault(body=empty))
-        third = pipeline.run_source("agenda-transition")
+        third = jobs.run_source("agenda-transition")
     finally:
         server.close()
     assert third.outcome == "not-modified" and f"unchanged since run {second.run_id}" in third.note

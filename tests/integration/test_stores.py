@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import Bus
 from tests.integration.servers import FlakyProxy, Server, ServerUnavailable, start_oxigraph, start_virtuoso
+from transiscope import jobs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreError
 from transiscope.ingest import rdf
@@ -440,7 +441,6 @@ def test_the_pipeline_runs_on_each_store(
     backend: Backend, bus: Bus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from transiscope import cli
-    from transiscope.ingest import pipeline
 
     base = f"https://example.org/bus/{uuid.uuid4().hex}/"
     for name, value in {**backend.env(), "TRANSISCOPE_BASE_IRI": base}.items():
@@ -448,7 +448,7 @@ def test_the_pipeline_runs_on_each_store(
     graph = vocab.source_graph(base, "transiscope")
     snapshots = []
     for _ in range(2):  # the second run is the forced re-run: same triples, only the provenance written
-        summary = pipeline.run_source("transiscope", force=True)
+        summary = jobs.run_source("transiscope", force=True)
         assert summary.outcome == "success", summary.error
         counts = summary.counts
         assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == (14, 12, 2)

@@ -125,15 +125,21 @@ def run_step(step: str, settings: Settings, progress: Callable[[str], None] | No
 
 
 def run_downstream(
-    settings: Settings, steps: Sequence[str] = STEPS, progress: Callable[[str], None] | None = None
+    settings: Settings,
+    steps: Sequence[str] = STEPS,
+    progress: Callable[[str], None] | None = None,
+    after: Callable[[StepResult], None] | None = None,
 ) -> list[StepResult]:
     """Every asked step in order; a failed step is reported and the next ones still run (an export of the
-    data as it is beats no export), so the caller decides what a failure means."""
+    data as it is beats no export), so the caller decides what a failure means. ``after`` is called with each
+    step's result before the next step starts (the entry points refresh the quality reports after the link)."""
     results = []
     for step in steps:
         started = time.monotonic()
         try:
             results.append(run_step(step, settings, progress))
+            if after is not None:
+                after(results[-1])
         except TransiscopeError as error:
             results.append(
                 StepResult(

@@ -223,17 +223,6 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
     # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
     with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
         store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
-    refresh_report(ctx)
-
-
-def refresh_report(ctx: Context) -> None:
-    """Rewrite the source's quality report (and the index); a report problem never fails a run."""
-    from transiscope.reports.quality import write_reports
-
-    try:
-        write_reports(ctx.settings, ctx.registry, [ctx.source.id])
-    except Exception:
-        log.exception("could not write the quality report of %s", ctx.source.id)
 
 
 # -- stages ----------------------------------------------------------------------------------------
@@ -644,7 +633,6 @@ def load(ctx: Context) -> dict[str, Any]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
         load_vocabularies(store, ctx.settings, ctx.registry)
     write_run(ctx.run_dir, run)
-    refresh_report(ctx)
     return {
         **counts,
         "graph": "unchanged: same triples as run " + previous.run_id if unchanged and previous else "replaced",

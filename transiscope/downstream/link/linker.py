@@ -470,7 +470,6 @@ def run_link(
     *,
     progress: Callable[[str], None] | None = None,
     decide: list[tuple[str, str, str]] | None = None,
-    refresh_reports: bool = True,
 ) -> LinkSummary:
     """The whole step, as the CLI and the link DAG run it: read every source graph, link, replace the links
     graph, write the review files, refresh the quality reports.
@@ -553,11 +552,6 @@ def run_link(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    if refresh_reports:
-        from transiscope.ingest.mappings import load_registry
-        from transiscope.reports.quality import write_reports
-
-        write_reports(settings, load_registry(settings.registry_path))
     return LinkSummary(
         records=len(records),
         compared_pairs=result.compared_pairs,

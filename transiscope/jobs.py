@@ -1,0 +1,111 @@
+"""What the CLI, the DAG tasks and the benchmarks run: one source's stages, a replay, the downstream steps,
+each with the quality reports refreshed when it changed what they show.
+
+Why an entry point of its own: the reports read the run folders and the link and gaps files, so they sit
+above the stages and the steps in the layers; a stage that wrote its own report would import upward. Here
+the stage runs first, then its report is rewritten, and a report problem never fails the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from transiscope.downstream import steps as downstream_steps
+from transiscope.downstream.link import linker
+from transiscope.ingest import pipeline
+from transiscope.ingest.mappings import load_registry
+from transiscope.reports.quality import write_reports
+from transiscope.runs import read_run
+from transiscope.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: the stages a DAG task or a person may run one by one, in their order
+STAGE_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "extract": pipeline.extract,
+    "normalise": pipeline.normalise,
+    "geocode": pipeline.geocode,
+    "validate": pipeline.validate,
+    "to_rdf": pipeline.to_rdf,
+    "shapes": pipeline.shapes,
+    "load": pipeline.load,
+}
+
+
+def refresh_reports(settings: Settings, source_ids: list[str] | None = None) -> None:
+    """Rewrite the quality reports of ``source_ids`` (all sources when None) and the index.
+
+    A report that cannot be written is logged, never raised: the outcome of a run or a step must not depend
+    on its report."""
+    try:
+        write_reports(settings, load_registry(settings.registry_path), source_ids)
+    except Exception:
+        log.exception("could not write the quality reports of %s", ", ".join(source_ids or ["every source"]))
+
+
+def run_stage(name: str, run_dir: Path | str, settings: Settings | None = None, **kwargs: Any) -> dict[str, Any]:
+    """One stage of a run (an Airflow task); the source's report is rewritten after a load or a failure."""
+    settings = settings or Settings.from_env()
+    try:
+        stats = STAGE_FUNCTIONS[name](run_dir, settings, **kwargs)
+    except Exception:
+        refresh_reports(settings, [read_run(run_dir)["source"]])
+        raise
+    if name == "load" and not stats.get("skipped"):
+        refresh_reports(settings, [read_run(run_dir)["source"]])
+    return stats
+
+
+def _after_run(summary: pipeline.RunSummary, settings: Settings | None) -> pipeline.RunSummary:
+    if summary.outcome != pipeline.NOT_MODIFIED:
+        refresh_reports(settings or Settings.from_env(), [summary.source])
+    return summary
+
+
+def run_source(source_id: str, **kwargs: Any) -> pipeline.RunSummary:
+    """Every stage of one source in this process (:func:`transiscope.ingest.pipeline.run_source`), then its
+    report; a run that found nothing new leaves the report as it was."""
+    return _after_run(pipeline.run_source(source_id, **kwargs), kwargs.get("settings"))
+
+
+def replay_run(run_dir: Path | str, **kwargs: Any) -> pipeline.RunSummary:
+    """A stored run's payload through the stages again (:func:`transiscope.ingest.pipeline.replay_run`),
+    then the source's report."""
+    return _after_run(pipeline.replay_run(run_dir, **kwargs), kwargs.get("settings"))
+
+
+def run_link(settings: Settings, **kwargs: Any) -> linker.LinkSummary:
+    """The link step, then every report (each shows its source's links and the overlap between sources)."""
+    summary = linker.run_link(settings, **kwargs)
+    refresh_reports(settings)
+    return summary
+
+
+def _refresh_after_link(settings: Settings) -> Callable[[downstream_steps.StepResult], None]:
+    def after(result: downstream_steps.StepResult) -> None:
+        if result.step == "link" and result.outcome == "success":
+            refresh_reports(settings)
+
+    return after
+
+
+def run_step(
+    step: str, settings: Settings, progress: Callable[[str], None] | None = None
+) -> downstream_steps.StepResult:
+    """One downstream step (an Airflow task); the reports are rewritten after the link."""
+    result = downstream_steps.run_step(step, settings, progress)
+    _refresh_after_link(settings)(result)
+    return result
+
+
+def run_downstream(
+    settings: Settings,
+    steps: Sequence[str] = downstream_steps.STEPS,
+    progress: Callable[[str], None] | None = None,
+) -> list[downstream_steps.StepResult]:
+    """The steps after the loads, in order, with the reports rewritten after the link (before the export
+    copies them)."""
+    return downstream_steps.run_downstream(settings, steps, progress, after=_refresh_after_link(settings))
