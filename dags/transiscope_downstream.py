@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, AssetAny, dag, task
-from transiscope_retry import RetryIfTransient
+from transiscope_airflow import RetryIfTransient, source_asset
 
-from transiscope.core.vocab import source_graph
 from transiscope.ingest.mappings import load_registry
-from transiscope.operations import STORE_WRITE_POOL, source_asset_name, source_asset_uri
+from transiscope.operations import STORE_WRITE_POOL
 from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.downstream")
@@ -120,19 +119,12 @@ def build_dags() -> dict[str, Any]:
     settings = Settings.from_env()
     registry = load_registry(settings.registry_path)  # a ConfigError here is the import error
     # the same Assets as the ingest DAGs' outlets (name, URI and extra)
-    assets = [
-        Asset(
-            name=source_asset_name(s.id),
-            uri=source_asset_uri(s.id),
-            group="transiscope",
-            extra={"source": s.id, "graph": source_graph(settings.base_iri, s.id)},
-        )
-        for s in registry.sources
-    ]
+    assets = [source_asset(s.id, settings.base_iri) for s in registry.sources]
     schedule = AssetAny(*assets) if assets else None
     return {
         f"{DAG_ID_PREFIX}{step}": build_dag(step, [LINKS_ASSET] if step == "export" else schedule) for step in STEPS
     }
 
 
-globals().update(build_dags())
+# the @dag calls register every DAG they build with the file being parsed: no module globals needed
+build_dags()

@@ -17,12 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, dag, get_parsing_context, task
-from transiscope_retry import RetryIfTransient
+from transiscope_airflow import RetryIfTransient, source_asset
 
 from transiscope import runs
-from transiscope.core.vocab import source_graph
 from transiscope.ingest.mappings import load_registry
-from transiscope.operations import STORE_WRITE_POOL, host_pool, source_asset_name, source_asset_uri
+from transiscope.operations import STORE_WRITE_POOL, host_pool
 from transiscope.registry.sources import Source
 from transiscope.settings import Settings
 
@@ -31,22 +30,10 @@ log = logging.getLogger("transiscope.dags.ingest")
 DAG_ID_PREFIX = "ingest_"
 #: the run counts copied into the extra of the Asset event (``pipeline.load`` returns them)
 COUNTS = ("fetched", "loaded", "quarantined", "warnings", "triples")
-#: Airflow leaves URIs of an ``x-`` scheme as written (no provider normaliser applies to them)
-ASSET_URI_SCHEME = "x-transiscope"
 
 
 def dag_id_of(source_id: str) -> str:
     return f"{DAG_ID_PREFIX}{source_id}"
-
-
-def source_asset(source_id: str, base_iri: str) -> Asset:
-    """The Asset of a source's live graph; downstream DAGs schedule on it (same name and URI)."""
-    return Asset(
-        name=source_asset_name(source_id),
-        uri=source_asset_uri(source_id),
-        group="transiscope",
-        extra={"source": source_id, "graph": source_graph(base_iri, source_id)},
-    )
 
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -281,4 +268,5 @@ def build_dags() -> dict[str, Any]:
     }
 
 
-globals().update(build_dags())
+# the @dag calls register every DAG they build with the file being parsed: no module globals needed
+build_dags()

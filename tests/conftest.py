@@ -24,11 +24,29 @@ SAMPLES = TRANSFORMS / "samples"
 SOURCE_IDS = ("transiscope", "presdecheznous", "francetierslieux")
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-# one cache of parsed open data for the whole session, outside the user's home
-os.environ.setdefault("TRANSISCOPE_CACHE_DIR", tempfile.mkdtemp(prefix="transiscope-test-cache-"))
-# no test may reach a real geocoding service: by default the geocoder is a closed port on 127.0.0.1
-# (the geocoding tests start a local BAN-speaking server and point TRANSISCOPE_GEOCODER_URL at it)
-os.environ.setdefault("TRANSISCOPE_GEOCODER_URL", "http://127.0.0.1:9")
+#: the settings every test starts from, whatever the environment of the person or machine running the suite
+SUITE_ENV = {
+    # one cache of parsed open data for the whole session, outside the user's home
+    "TRANSISCOPE_CACHE_DIR": tempfile.mkdtemp(prefix="transiscope-test-cache-"),
+    # no test may reach a real geocoding service: by default the geocoder is a closed port on 127.0.0.1
+    # (the geocoding tests start a local BAN-speaking server and point TRANSISCOPE_GEOCODER_URL at it)
+    "TRANSISCOPE_GEOCODER_URL": "http://127.0.0.1:9",
+}
+#: kept from the outer environment: where the shared open data is (a machine may keep it elsewhere), and
+#: where the end-to-end test keeps the REST answers it records
+OUTER_KEPT = frozenset({"TRANSISCOPE_SHARED_DATA", "TRANSISCOPE_TERRITORIES_DIR", "TRANSISCOPE_E2E_RECORD"})
+os.environ.update(SUITE_ENV)
+
+
+@pytest.fixture(autouse=True)
+def _clean_transiscope_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the suite's settings: a TRANSISCOPE_* variable left in the shell (a store URL,
+    a home, a registry) or by another test never changes what a test sees."""
+    for name in list(os.environ):
+        if name.startswith("TRANSISCOPE_") and name not in SUITE_ENV and name not in OUTER_KEPT:
+            monkeypatch.delenv(name)
+    for name, value in SUITE_ENV.items():
+        monkeypatch.setenv(name, value)
 
 
 @dataclass

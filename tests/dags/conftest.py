@@ -63,7 +63,7 @@ def airflow_db() -> Path:
 def dagbag_of(airflow_db: Path, monkeypatch: pytest.MonkeyPatch):
     """Parse the DAG folder under the current environment (after fixtures have set TRANSISCOPE_*), as the
     dag-processor and the task runner do: a bundle DagBag, whose folder is on ``sys.path`` (the DAG files
-    share ``transiscope_retry``)."""
+    share ``transiscope_airflow``)."""
 
     def parse(registry: Path | None = None):
         from airflow.dag_processing.dagbag import BundleDagBag

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Bus, Reply, sample_path
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope.core import vocab
 
 pytestmark = pytest.mark.airflow
@@ -17,7 +18,7 @@ SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
 TASK_IDS = ["start", "extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load"]
 #: from transforms/samples/README.md
-FETCHED, LOADED, QUARANTINED = 14, 12, 2
+FETCHED, LOADED, QUARANTINED = SAMPLE_COUNTS["transiscope"]
 
 
 def _run_dag(dagbag_of, bus: Bus):

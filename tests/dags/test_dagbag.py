@@ -26,46 +26,58 @@ def _ingest_dags(bag) -> dict:
     return {dag_id: dag for dag_id, dag in bag.dags.items() if dag_id.startswith("ingest_")}
 
 
-def test_one_dag_per_source_with_the_six_tasks(dagbag_of) -> None:
-    bag = dagbag_of(PROJECT_REGISTRY)
-    assert bag.import_errors == {}
-    registry = load_registry(PROJECT_REGISTRY)
-    dags = _ingest_dags(bag)
-    assert sorted(dags) == sorted(f"ingest_{source.id}" for source in registry.sources)
-    for source in registry.sources:
-        dag = dags[f"ingest_{source.id}"]
-        assert [t.task_id for t in dag.topological_sort()] == [*TASK_IDS, "summary"]
-        summary = dag.get_task("summary")  # a teardown after load: it runs even when a step failed
-        assert summary.is_teardown and summary.upstream_task_ids == {"load"} and not summary.downstream_task_ids
-        assert dag.get_task("load").pool == STORE_WRITE_POOL
-        assert dag.get_task("extract").pool == host_pool(source.url)
-        for upstream, downstream in zip(TASK_IDS, TASK_IDS[1:], strict=False):  # a chain, nothing else
-            assert dag.get_task(upstream).downstream_task_ids == {downstream}
-        assert dag.max_active_runs == 1
-        assert dag.catchup is False
-        assert {"transiscope", "ingest", source.format} <= set(dag.tags)
-        assert len(dag.params) == 0  # per-source values are bound in the factory, not DAG params
-        for text in (
-            source.name,
-            source.licence,
-            source.publisher,
-            source.maintainer,
-            source.landing_page,
-            source.url,
-            *TASK_IDS,
-        ):
-            assert text in dag.doc_md
-        assert all(t.execution_timeout is not None for t in dag.tasks)
-        assert dag.get_task("extract").retries == 1
-        assert dag.get_task("load").retries == 3  # only while the embedded store is locked
-        assert all(t.retries == 0 for t in dag.tasks if t.task_id not in ("extract", "load"))
+@pytest.fixture(scope="module")
+def project_bag(airflow_db: Path):
+    """The project's DAG folder parsed once for the per-DAG tests below."""
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-        outlets = {t.task_id: list(t.outlets) for t in dag.tasks}
-        (asset,) = outlets.pop("load")
-        assert all(o == [] for o in outlets.values()), outlets
-        assert asset.name == f"transiscope_source_{source.id}"
-        assert asset.uri == f"x-transiscope://graph/source/{source.id}"
-        assert asset.extra["graph"].endswith(f"/graph/source/{source.id}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRANSISCOPE_REGISTRY", str(PROJECT_REGISTRY))
+        return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER)
+
+
+def test_one_dag_per_source(project_bag) -> None:
+    assert project_bag.import_errors == {}
+    registry = load_registry(PROJECT_REGISTRY)
+    assert sorted(_ingest_dags(project_bag)) == sorted(f"ingest_{source.id}" for source in registry.sources)
+
+
+@pytest.mark.parametrize("source", load_registry(PROJECT_REGISTRY).sources, ids=lambda source: source.id)
+def test_each_dag_has_the_tasks_in_a_chain(project_bag, source) -> None:
+    """One test per source's DAG: a wrong DAG does not hide the checks of the others."""
+    dag = _ingest_dags(project_bag)[f"ingest_{source.id}"]
+    assert [t.task_id for t in dag.topological_sort()] == [*TASK_IDS, "summary"]
+    summary = dag.get_task("summary")  # a teardown after load: it runs even when a step failed
+    assert summary.is_teardown and summary.upstream_task_ids == {"load"} and not summary.downstream_task_ids
+    assert dag.get_task("load").pool == STORE_WRITE_POOL
+    assert dag.get_task("extract").pool == host_pool(source.url)
+    for upstream, downstream in zip(TASK_IDS, TASK_IDS[1:], strict=False):  # a chain, nothing else
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert {"transiscope", "ingest", source.format} <= set(dag.tags)
+    assert len(dag.params) == 0  # per-source values are bound in the factory, not DAG params
+    for text in (
+        source.name,
+        source.licence,
+        source.publisher,
+        source.maintainer,
+        source.landing_page,
+        source.url,
+        *TASK_IDS,
+    ):
+        assert text in dag.doc_md
+    assert all(t.execution_timeout is not None for t in dag.tasks)
+    assert dag.get_task("extract").retries == 1
+    assert dag.get_task("load").retries == 3  # only while the embedded store is locked
+    assert all(t.retries == 0 for t in dag.tasks if t.task_id not in ("extract", "load"))
+
+    outlets = {t.task_id: list(t.outlets) for t in dag.tasks}
+    (asset,) = outlets.pop("load")
+    assert all(o == [] for o in outlets.values()), outlets
+    assert asset.name == f"transiscope_source_{source.id}"
+    assert asset.uri == f"x-transiscope://graph/source/{source.id}"
+    assert asset.extra["graph"].endswith(f"/graph/source/{source.id}")
 
 
 def test_schedule_comes_from_the_registry(dagbag_of) -> None:
@@ -111,8 +123,9 @@ def test_missing_registry_is_a_readable_import_error(dagbag_of, tmp_path: Path) 
         assert f"source registry not found: {tmp_path / 'nowhere.toml'}" in error
 
 
-def test_parsing_is_cheap(airflow_db) -> None:
-    """Parse in a fresh interpreter: no pandas, Great Expectations or pipeline import at the top level."""
+def test_parsing_imports_nothing_heavy(airflow_db) -> None:
+    """Parse in a fresh interpreter: no pandas, Great Expectations or pipeline import at the top level (how long
+    parsing takes is measured by ``bench/dag_parse.py``, not asserted here)."""
     code = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
@@ -130,7 +143,6 @@ def test_parsing_is_cheap(airflow_db) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["errors"] == [] and report["dags"] == len(load_registry(PROJECT_REGISTRY).sources) + 3
     assert report["heavy"] == []
-    assert report["seconds"] < 5
 
 
 def _dag_module():
@@ -146,7 +158,7 @@ def test_extract_retries_only_transient_failures(monkeypatch) -> None:
     from airflow.sdk import RetryAction
 
     monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(PROJECT_REGISTRY))
-    policy = _dag_module().RetryIfTransient()  # imported by the DAG file from transiscope_retry
+    policy = _dag_module().RetryIfTransient()  # imported by the DAG file from transiscope_airflow
     for exc in (
         SourceUnreachable("down"),
         SourceHTTPError("busy", 503),

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import Bus
 from tests.dags.conftest import PROJECT_REGISTRY
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL, source_asset_name
 
@@ -51,7 +52,7 @@ def test_export_dag_writes_the_exports_of_what_the_ingest_loaded(dagbag_of, bus:
     result = ti.xcom_pull(task_ids="export")
     assert result["step"] == "export" and result["outcome"] == "success"
     geojson = json.loads((bus.home / "exports" / "initiatives.geojson").read_text(encoding="utf-8"))
-    assert result["initiatives"] == 12  # transforms/samples/README.md: 12 of 14 transiscope elements load
+    assert result["initiatives"] == SAMPLE_COUNTS["transiscope"].loaded
     assert len(geojson["features"]) == result["initiatives"] - sum(
         1 for f in geojson["features"] if f.get("geometry") is None
     )

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import PROJECT, PayloadServer
 from tests.integration.ban_server import BanServer
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs
 from transiscope.core import vocab
 from transiscope.core.files import iter_jsonl
@@ -93,7 +94,9 @@ def _precisions_in_store(home: Path) -> dict[str, int]:
 def test_addresses_only_source_is_loaded_with_points_and_precisions(geo: Geo) -> None:
     first = geo.run()
     assert first.outcome == "success", first.error
-    assert (first.counts["fetched"], first.counts["loaded"], first.counts["quarantined"]) == (14, 12, 2)
+    assert (first.counts["fetched"], first.counts["loaded"], first.counts["quarantined"]) == SAMPLE_COUNTS[
+        "transiscope"
+    ]
     stats = first.geocode
     assert (stats["addresses"], stats["cache_hits"], stats["requests"]) == (ASKED, 0, 1)  # one batch request
     assert geo.ban.hits == {"/search/csv/": 1}

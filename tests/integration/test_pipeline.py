@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SOURCE_IDS, Bus, Reply, sample_path
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs, runs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreLocked
@@ -19,7 +20,7 @@ from transiscope.settings import Settings
 from transiscope.store.embedded import EmbeddedStore
 
 #: (fetched, loaded, quarantined) of each bundled sample, from transforms/samples/README.md
-EXPECTED = {"transiscope": (14, 12, 2), "presdecheznous": (12, 10, 2), "francetierslieux": (10, 9, 1)}
+EXPECTED = SAMPLE_COUNTS
 
 
 def _run(source_id: str) -> pipeline.RunSummary:
@@ -261,7 +262,8 @@ def test_locked_store_gives_a_clear_error(bus: Bus, loaded: set[str]) -> None:
         with pytest.raises(StoreLocked, match="being written by another process"):
             EmbeddedStore(bus.home / "store")
     assert summary.outcome == "failed" and "being written by another process" in summary.error
-    assert summary.counts == {"fetched": 14, "loaded": 0, "quarantined": 2, "not_loaded": 12}
+    fetched, loaded, quarantined = SAMPLE_COUNTS["transiscope"]
+    assert summary.counts == {"fetched": fetched, "loaded": 0, "quarantined": quarantined, "not_loaded": loaded}
     assert bus.graph_triples("transiscope") == loaded
 
 

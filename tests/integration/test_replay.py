@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Bus, Reply
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs, runs
 from transiscope.cli import main
 from transiscope.core.errors import ConfigError
@@ -51,7 +52,10 @@ def test_replay_without_load_leaves_the_store_alone(bus: Bus, capsys) -> None:
     summary = jobs.replay_run(first.run_dir, load_store=False)
     assert summary.outcome == pipeline.NOT_LOADED
     counts = summary.counts
-    assert counts["loaded"] == 0 and counts["fetched"] == counts["quarantined"] + counts["not_loaded"] == 14
+    assert (
+        counts["loaded"] == 0
+        and counts["fetched"] == counts["quarantined"] + counts["not_loaded"] == SAMPLE_COUNTS[SOURCE].fetched
+    )
     assert counts["not_loaded"] == first.counts["loaded"]
     assert bus.graph_triples(SOURCE) == live
     # the CLI takes SOURCE/RUN_ID under the runs folder too

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import Bus
 from tests.integration.servers import FlakyProxy, Server, ServerUnavailable, start_oxigraph, start_virtuoso
+from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreError
@@ -451,7 +452,7 @@ def test_the_pipeline_runs_on_each_store(
         summary = jobs.run_source("transiscope", force=True)
         assert summary.outcome == "success", summary.error
         counts = summary.counts
-        assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == (14, 12, 2)
+        assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == SAMPLE_COUNTS["transiscope"]
         with open_store(Settings.from_env(), read_only=True) as store:  # the store the pipeline wrote to
             snapshots.append(content(store, graph))
             assert len(snapshots[-1]) == counts["triples"]

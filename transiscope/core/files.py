@@ -25,7 +25,7 @@ def atomic_open(target: Path, mode: Literal["w"] = "w") -> Iterator[IO[str]]: ..
 def atomic_open(target: Path, mode: Literal["wb"]) -> Iterator[IO[bytes]]: ...
 
 
-@contextlib.contextmanager  # type: ignore[misc]
+@contextlib.contextmanager
 def atomic_open(target: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """A handle on a hidden temporary file next to ``target``, renamed over ``target`` when the block ends
     without an error (and removed when it does not). Text is UTF-8.
@@ -40,8 +40,9 @@ def atomic_open(target: Path, mode: str = "w") -> Iterator[IO[Any]]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    text_options: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8"}
     try:
-        with tmp.open(mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with tmp.open(mode, **text_options) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

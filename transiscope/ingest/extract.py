@@ -256,7 +256,7 @@ class Fetcher:
         LIMITER.wait(host_of(url), self.min_interval)
         with _request(self._session, url, self.http, self.source_id, params=params) as response:
             self.last_status = response.status_code
-            parts = []
+            parts: list[bytes] = []
             for chunk in _chunks(response, url, self.source_id, self.http.max_bytes - self.bytes):
                 if not parts:
                     check_content(self.source_id, url, response.headers.get("Content-Type", ""), chunk[:2048], expect)

@@ -54,7 +54,7 @@ def _tree(digest: hashlib._Hash, root: Path, pattern: str) -> None:
 def code_digest() -> str:
     """The ``transiscope`` package's Python code and templates (computed once per process)."""
     digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # transiscope/, this module being in transiscope/ingest/
     _tree(digest, package, "*.py")
     _tree(digest, package / "templates", "*")
     return digest.hexdigest()

@@ -53,13 +53,14 @@ def load_mapping_file(path: Path, source_id: str = "?", kind: str | None = None)
     return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
 
 
-def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: str | None = None):
+def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: str | None = None) -> Mapping:
     """A mapping of a declarative format: schema-checked, merged with the connector's defaults, compiled."""
     problems = mapping_problems(data, path)
     if problems:
         raise ConfigError(problems[0])
     module = connector(data["format"])
-    kind = data.get("kind") or registry_kind or getattr(module, "DEFAULT_KIND", "initiatives")
+    default_kind: str = getattr(module, "DEFAULT_KIND", "initiatives")
+    kind: str = data.get("kind") or registry_kind or default_kind
     if registry_kind and data.get("kind") and registry_kind != data["kind"]:
         raise config_error(
             path, f"kind {data['kind']!r} differs from the registry's kind {registry_kind!r}", "kind", None

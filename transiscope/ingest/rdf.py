@@ -45,6 +45,28 @@ def _n(iri: str) -> ox.NamedNode:
 class Terms:
     """The predicate and class nodes, built once (building NamedNodes in the loop costs time)."""
 
+    Organization: ox.NamedNode
+    PostalAddress: ox.NamedNode
+    GeoCoordinates: ox.NamedNode
+    name: ox.NamedNode
+    description: ox.NamedNode
+    url: ox.NamedNode
+    email: ox.NamedNode
+    telephone: ox.NamedNode
+    openingHours: ox.NamedNode
+    address: ox.NamedNode
+    streetAddress: ox.NamedNode
+    postalCode: ox.NamedNode
+    addressLocality: ox.NamedNode
+    addressCountry: ox.NamedNode
+    geo: ox.NamedNode
+    latitude: ox.NamedNode
+    longitude: ox.NamedNode
+    dateCreated: ox.NamedNode
+    dateModified: ox.NamedNode
+    identifier: ox.NamedNode
+    keywords: ox.NamedNode
+
     def __init__(self) -> None:
         for name in (
             "Organization",
@@ -214,6 +236,35 @@ def record_iri(base: str, record: dict[str, Any]) -> str:
 class EventTerms:
     """The nodes of event triples, built once per run (see :class:`Terms`)."""
 
+    Event: ox.NamedNode
+    Place: ox.NamedNode
+    Organization: ox.NamedNode
+    PostalAddress: ox.NamedNode
+    GeoCoordinates: ox.NamedNode
+    name: ox.NamedNode
+    description: ox.NamedNode
+    url: ox.NamedNode
+    startDate: ox.NamedNode
+    endDate: ox.NamedNode
+    location: ox.NamedNode
+    eventStatus: ox.NamedNode
+    superEvent: ox.NamedNode
+    subEvent: ox.NamedNode
+    organizer: ox.NamedNode
+    address: ox.NamedNode
+    streetAddress: ox.NamedNode
+    postalCode: ox.NamedNode
+    addressLocality: ox.NamedNode
+    addressCountry: ox.NamedNode
+    geo: ox.NamedNode
+    latitude: ox.NamedNode
+    longitude: ox.NamedNode
+    keywords: ox.NamedNode
+    dateCreated: ox.NamedNode
+    dateModified: ox.NamedNode
+    email: ox.NamedNode
+    telephone: ox.NamedNode
+
     def __init__(self) -> None:
         for name in (
             "Event",
@@ -341,6 +392,7 @@ def _place_triples(record: dict[str, Any], iri: str, t: EventTerms) -> Iterator[
         yield T(place, t.name, ox.Literal(record["location_name"]))
     if has_point:
         g = ox.NamedNode(iri + "/place/geometry")
+        assert lat is not None and lon is not None  # has_point
         lon_text, lat_text = decimal_text(lon), decimal_text(lat)
         yield T(place, t.hasGeometry, g)
         yield T(place, t.geo, g)
@@ -388,7 +440,9 @@ def write_ntriples(
         for triple in triples():
             count += 1
             if classes is not None and triple.predicate == A:
-                classes[triple.object.value] += 1
+                kind = triple.object
+                assert isinstance(kind, ox.NamedNode)  # rdf:type objects are classes
+                classes[kind.value] += 1
             yield triple
 
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,7 @@ class SampleServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address is (host, port)
         return f"http://{host}:{port}"
 
     def local_prefix(self, source_id: str, origin: str) -> str:

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast, overload
 
 import pyoxigraph as ox
 
@@ -132,8 +133,9 @@ class _Graph:
 
     def __init__(self, triples: Iterable[ox.Triple]) -> None:
         self.index: dict[Term, dict[str, list[Term]]] = {}
-        for t in triples:
-            self.index.setdefault(t.subject, {}).setdefault(t.predicate.value, []).append(t.object)
+        for t in triples:  # a shapes graph has no RDF-star quoted triples
+            subject, obj = cast(Term, t.subject), cast(Term, t.object)
+            self.index.setdefault(subject, {}).setdefault(t.predicate.value, []).append(obj)
 
     def objects(self, subject: Term, predicate: str) -> list[Term]:
         return self.index.get(subject, {}).get(predicate, [])
@@ -397,7 +399,7 @@ def _check_parameters(graph: _Graph, shape: Term) -> None:
 def _compile_shape(graph: _Graph, shape: Term, targets: list[str]) -> Iterator[Check]:
     """The checks of one shape (a property shape, or the node-level constraints of a node shape)."""
     _check_parameters(graph, shape)
-    base = {
+    base: dict[str, Any] = {
         "shape": _name(shape),
         "severity": _severity(graph, shape),
         "messages": _messages(graph, shape),
@@ -415,7 +417,7 @@ def _compile_shape(graph: _Graph, shape: Term, targets: list[str]) -> Iterator[C
     path = _path(graph, path_node)
     base["path"] = _path(graph, path_node, readable=True)
     predicate = path_node.value if isinstance(path_node, ox.NamedNode) else None
-    common = {"sparql_path": path, "predicate": predicate, **base}
+    common: dict[str, Any] = {"sparql_path": path, "predicate": predicate, **base}
     for component, expression in _value_checks(graph, shape, "?value"):
         yield Check(component=component, kind="value", expression=expression, **common)
     for node in graph.objects(shape, SH + "minCount"):
@@ -609,6 +611,18 @@ def data_store(data: Path, vocabularies: Iterable[Path] = ()) -> ox.Store:
     return store
 
 
+@overload
+def _display(term: ox.NamedNode | ox.Literal | ox.BlankNode) -> str: ...
+
+
+@overload
+def _display(term: None) -> None: ...
+
+
+@overload
+def _display(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str | None: ...
+
+
 def _display(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str | None:
     if term is None:
         return None
@@ -630,8 +644,9 @@ def _failures(
     store: ox.Store, query: Query, default_graph: list[ox.NamedNode] | None
 ) -> list[tuple[Check, str, str | None, dict[str, str]]]:
     """(check, focus, value, bindings) for each failure the query returns."""
-    options = {"default_graph": default_graph} if default_graph is not None else {}
+    options: dict[str, Any] = {"default_graph": default_graph} if default_graph is not None else {}
     solutions = store.query(query.text, **options)
+    assert isinstance(solutions, ox.QuerySolutions)  # the planner writes SELECT queries
     names = [v.value for v in solutions.variables]
     by_predicate: dict[str, list[Check]] = {}
     for check in query.checks:
@@ -651,8 +666,9 @@ def _failures(
             for check in by_predicate.get(row["_p"].value, []):
                 out.append((check, focus, None, {}))
         elif query.mode == "max1":  # which predicates have several values: read the focus node's triples
-            values: dict[str, set[Term]] = {}
-            for graph in default_graph or [ox.DefaultGraph()]:
+            values: dict[str, set[Term | ox.Triple]] = {}
+            graphs: Sequence[ox.NamedNode | ox.DefaultGraph] = default_graph or [ox.DefaultGraph()]
+            for graph in graphs:
                 for quad in store.quads_for_pattern(row["this"], None, None, graph):
                     if quad.predicate.value in by_predicate:
                         values.setdefault(quad.predicate.value, set()).add(quad.object)
@@ -676,7 +692,7 @@ def run_queries(
     ``default_graph``: the graphs to query (say a staging graph and the vocabulary graphs of a real store);
     by default the store's default graph. Queries run on ``threads`` threads (Oxigraph evaluates in parallel).
     """
-    options = {"default_graph": default_graph} if default_graph is not None else {}
+    options: dict[str, Any] = {"default_graph": default_graph} if default_graph is not None else {}
     targets = {check.target for query in queries for check in query.checks}
     # checks of a class with no instance here (events in a file of initiatives...) cannot fail: skip them
     present = {target for target in targets if bool(store.query(f"ASK {{ {target} }}", **options))}
@@ -723,8 +739,10 @@ def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.Named
             f"SELECT ?node ?owner WHERE {{ VALUES ?node {{ {chunk} }} ?owner ({links})+ ?node . "
             f"?owner <{RDF}type> ?class FILTER (?class IN ({classes})) }}"
         )
-        options = {"default_graph": default_graph} if default_graph is not None else {}
-        for row in store.query(query, **options):
+        options: dict[str, Any] = {"default_graph": default_graph} if default_graph is not None else {}
+        solutions = store.query(query, **options)
+        assert isinstance(solutions, ox.QuerySolutions)
+        for row in solutions:
             owners.setdefault(row["node"].value, row["owner"].value)
     for focus in dependents:  # a dangling dependent node: its IRI still says whose it is
         if focus not in owners:

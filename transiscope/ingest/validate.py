@@ -184,7 +184,9 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
     rows = frame.to_dict("records")
     summary = []
     for expectation_result in result.results:
-        config = expectation_result.expectation_config.to_json_dict()
+        expectation_config = expectation_result.expectation_config
+        assert expectation_config is not None  # set on every result of a suite run
+        config: dict[str, Any] = expectation_config.to_json_dict()
         severity = str(config.get("severity", "critical")).lower()
         if expectation_result.exception_info and expectation_result.exception_info.get("raised_exception"):
             message = expectation_result.exception_info.get("exception_message", "unknown error")

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from transiscope.core.errors import StoreLocked, TransiscopeError
@@ -37,6 +37,8 @@ from transiscope.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
+#: the pages of the package (transiscope/templates/)
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MAX_REQUEST_BYTES = 1024 * 1024
 
 #: result formats: short name -> (media type, pyoxigraph format attribute name)
@@ -138,7 +140,7 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
             if isinstance(result, ox.QueryTriples):
                 name = request["format"] if request["format"] in GRAPH_FORMATS else "turtle"
                 media, attr = GRAPH_FORMATS[name]
-                result.serialize(buffer, getattr(ox.RdfFormat, attr))
+                result.serialize(cast(IO[bytes], buffer), getattr(ox.RdfFormat, attr))
             else:
                 boolean = isinstance(result, ox.QueryBoolean)
                 name = (
@@ -147,7 +149,7 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
                     else "json"
                 )
                 media, attr = RESULT_FORMATS[name]
-                result.serialize(buffer, getattr(ox.QueryResultsFormat, attr))
+                result.serialize(cast(IO[bytes], buffer), getattr(ox.QueryResultsFormat, attr))
         return Answer(200, media, buffer.getvalue(), {})
     except ResultTooLarge:
         return _error(
@@ -280,8 +282,8 @@ class Endpoint(ThreadingHTTPServer):
     def __init__(self, settings: Settings, serve: ServeSettings) -> None:
         self.settings = settings
         self.serve = serve
-        self.page = (Path(__file__).parent / "templates" / "query.html").read_bytes()
-        self.map_page = (Path(__file__).parent / "templates" / "map.html").read_bytes()
+        self.page = (TEMPLATES / "query.html").read_bytes()
+        self.map_page = (TEMPLATES / "map.html").read_bytes()
         self.exports_dir = settings.exports_dir
         self.files = StaticFiles("public, max-age=300")
         self.asset_files = StaticFiles("public, max-age=86400")
@@ -407,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 )
                 return
-        explicit = (params.get("format") or [None])[0]
+        explicit = params["format"][0] if params.get("format") else None
         request = {
             "kind": kind,
             "text": text,

@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
@@ -253,7 +254,7 @@ def comparable(index: int, record: dict) -> Comparable:
         lon = float(lon) if lon is not None else None
     except (TypeError, ValueError):
         lat = lon = None
-    if lat is not None and (not -90 <= lat <= 90 or not -180 <= lon <= 180):
+    if lat is not None and (not -90 <= lat <= 90 or not -180 <= cast(float, lon) <= 180):
         lat = lon = None
     postcode = "".join((record.get("postcode") or "").split())
     return Comparable(
@@ -279,6 +280,7 @@ def distance_m(a: Comparable, b: Comparable) -> float | None:
     """Great-circle distance (haversine); good to well under 0.5 % at the distances that matter here."""
     if a.lat is None or b.lat is None:
         return None
+    assert a.lon is not None and b.lon is not None  # a point has both coordinates or neither
     p1, p2 = math.radians(a.lat), math.radians(b.lat)
     dp, dl = p2 - p1, math.radians(b.lon - a.lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -492,6 +494,7 @@ def candidate_pairs(items: list[Comparable]) -> set[tuple[int, int]]:
     contact: dict[str, list[int]] = {}
     for position, item in enumerate(items):
         if item.lat is not None:
+            assert item.lon is not None  # a point has both coordinates or neither
             cell = _cell(item.lon, item.lat, NEAR_CELL)
             # a word's first and last four letters: a typo in the middle of a word leaves one of them
             words = item.core or item.name_tokens

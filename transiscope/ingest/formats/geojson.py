@@ -57,7 +57,8 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         if not isinstance(feature, dict):
             out.append(feature)  # quarantined by normalise, with its position
             continue
-        properties = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+        raw_properties = feature.get("properties")
+        properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
         element = dict(properties)
         if feature.get("id") is not None:
             element.setdefault("id", feature["id"])

@@ -196,14 +196,16 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
             record["unmapped_categories"].append(label)
     record["concepts"] = list(dict.fromkeys(concepts))
 
-    geo = element.get("geo") if isinstance(element.get("geo"), dict) else {}
+    raw_geo = element.get("geo")
+    geo: dict[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
     record["lat"] = to_float(geo.get("latitude"))
     record["lon"] = to_float(geo.get("longitude"))
     if geo and (record["lat"] is None or record["lon"] is None):
         notes.append(f"unreadable coordinates {geo.get('latitude')!r}, {geo.get('longitude')!r}")
         record["unparsed"].append("geo")
 
-    address = element.get("address") if isinstance(element.get("address"), dict) else {}
+    raw_address = element.get("address")
+    address: dict[str, Any] = raw_address if isinstance(raw_address, dict) else {}
     record["street"] = clean_text(address.get("streetAddress"), multiline=False)
     record["postcode"] = clean_text(address.get("postalCode"), multiline=False)
     record["city"] = clean_text(address.get("addressLocality"), multiline=False)
@@ -234,7 +236,8 @@ def is_inactive(element: Any) -> str | None:
     if not isinstance(element, dict):
         return None
     try:
-        status = int(element.get("status"))
+        raw_status: Any = element.get("status")
+        status = int(raw_status)
     except (TypeError, ValueError):
         return None
     if status < 0:

@@ -204,16 +204,16 @@ def expand(raw: bytes, source_id: str, options: dict[str, Any], now: datetime | 
     children: dict[str, list[dict[str, Any]]] = {uid: [] for uid in series}
     limit = int(options["max_occurrences"])
     for occurrence in occurrences:
-        uid = _text(occurrence, "UID")
-        if uid not in children:
+        series_uid = _text(occurrence, "UID")
+        if series_uid not in children:
             continue
-        if len(children[uid]) >= limit:
+        if len(children[series_uid]) >= limit:
             raise MalformedPayload(
-                f"source {source_id!r}: series {uid!r} has more than {limit} occurrences in the "
+                f"source {source_id!r}: series {series_uid!r} has more than {limit} occurrences in the "
                 "window (options.max_occurrences)"
             )
         start = _moment(occurrence.get("DTSTART"), zone)[0] or ""
-        children[uid].append(_element(occurrence, zone, f"{uid}@{_compact(start)}", uid))
+        children[series_uid].append(_element(occurrence, zone, f"{series_uid}@{_compact(start)}", series_uid))
     for uid, component in series.items():
         items = sorted(children[uid], key=lambda e: e["dtstart"] or "")
         parent = _element(component, zone, uid, None)

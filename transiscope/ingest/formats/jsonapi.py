@@ -76,7 +76,7 @@ def extract_pages(
     if options.get("size_param") and mode != "none":
         params[options["size_param"]] = size
     position: Any = int(options["first_page"]) if mode in ("page", "offset") else None
-    next_url: str | None = url
+    next_url: str = url
     for _ in range(int(options["max_pages"])):
         request_params = dict(params)
         if mode in ("page", "offset", "cursor") and position is not None:

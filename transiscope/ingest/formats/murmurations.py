@@ -51,7 +51,7 @@ def extract_pages(
     options = mapping.spec.options
     pages: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
-    next_url: str | None = url
+    next_url: str = url
     for _ in range(int(options["max_pages"])):
         payload = fetcher.get_json(next_url)
         data = payload.get("data") if isinstance(payload, dict) else None

@@ -60,11 +60,13 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         raise MalformedPayload(f"source {source.id!r}: {exc}") from None
     delimiter = options.get("delimiter", "auto")
     if delimiter == "auto":
-        header = text.split("\n", 1)[0]
-        counts = {d: header.count(d) for d in (";", ",", "\t", "|")}
-        delimiter = max(counts, key=counts.get)
+        header_line = text.split("\n", 1)[0]
+        counts = {d: header_line.count(d) for d in (";", ",", "\t", "|")}
+        delimiter = max(counts, key=counts.__getitem__)
         if counts[delimiter] == 0:
-            raise MalformedPayload(f"source {source.id!r}: no separator (; , tab |) in the CSV header {header[:80]!r}")
+            raise MalformedPayload(
+                f"source {source.id!r}: no separator (; , tab |) in the CSV header {header_line[:80]!r}"
+            )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -76,7 +78,7 @@ def parse(raw: bytes, source: Source) -> list[Any]:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            row = {
+            row: dict[str, Any] = {
                 column: (cells[i].strip() if i < len(cells) and cells[i].strip() else None)
                 for i, column in enumerate(columns)
                 if column

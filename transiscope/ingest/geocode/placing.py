@@ -302,6 +302,7 @@ def place_records(
                 answer = answers[query.key]
                 refusal = _refusal(answer, query, config.min_score)
                 if refusal is None:
+                    assert answer is not None  # _refusal refuses a missing answer
                     record["lat"], record["lon"] = answer.lat, answer.lon
                     record["geo_precision"], record["geo_method"] = answer.precision, config.provider
                     if answer.citycode and not record.get("insee"):
@@ -327,7 +328,7 @@ def place_records(
         notes.append(f"placed at the reference point of {what} ({precision} precision): {why}")
         methods[method] += 1
 
-    precision = Counter(r.get("geo_precision") or "none" for r in records)
+    precisions = Counter(r.get("geo_precision") or "none" for r in records)
     stats = {
         "provider": config.provider,
         "records": len(records),
@@ -341,7 +342,7 @@ def place_records(
         "budget_exhausted": bool(stopped and "budget" in stopped),
         "placed": dict(sorted(methods.items())),
         "answers_not_used": dict(sorted(rejected.items())),
-        "precision": dict(sorted(precision.items())),
+        "precision": dict(sorted(precisions.items())),
         "flags": dict(sorted(flags.items())),
         "fallback": fallback is not None,
         "messages": messages,

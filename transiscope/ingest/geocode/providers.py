@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from transiscope.core.errors import ConfigError, GeocodeBudgetExhausted, GeocoderUnavailable
 from transiscope.core.http import RETRY_STATUSES, make_session
@@ -63,7 +64,8 @@ class Answer:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Answer:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        return cls(**values)
 
 
 class Client:
@@ -75,11 +77,14 @@ class Client:
         self.requests = 0
         self._last = 0.0
         self.session = make_session(http)
-        retry = self.session.get_adapter("http://").max_retries
+        adapter = self.session.get_adapter("http://")
+        assert isinstance(adapter, HTTPAdapter)  # make_session mounts one on both schemes
         # BAN's batch endpoint is a POST that reads only: safe to retry like a GET
-        retry = retry.new(allowed_methods=frozenset({"GET", "HEAD", "POST"}))
+        retry = adapter.max_retries.new(allowed_methods=frozenset({"GET", "HEAD", "POST"}))
         for prefix in ("http://", "https://"):
-            self.session.get_adapter(prefix).max_retries = retry
+            adapter = self.session.get_adapter(prefix)
+            assert isinstance(adapter, HTTPAdapter)
+            adapter.max_retries = retry
 
     @property
     def exhausted(self) -> bool:

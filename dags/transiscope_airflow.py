@@ -1,5 +1,6 @@
-"""The retry policy shared by the Transiscope DAGs (a module of the DAG folder, which Airflow puts on
-``sys.path``; it defines no DAG).
+"""What the Transiscope DAG files share: the retry policy and the Asset of each source's live graph (a module
+of the DAG folder, which Airflow puts on ``sys.path``; it defines no DAG and ``.airflowignore`` keeps the DAG
+processor from parsing it as one).
 
 Why a policy and not plain ``retries``: retrying a 404, a malformed payload or a rejected batch gives the
 same answer and delays the failure an operator must see; only failures the core marks ``transient``
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import RetryDecision, RetryPolicy
+from airflow.sdk import Asset, RetryDecision, RetryPolicy
+
+from transiscope.core.vocab import source_graph
+from transiscope.operations import source_asset_name, source_asset_uri
 
 
 class RetryIfTransient(RetryPolicy):
@@ -27,3 +31,14 @@ class RetryIfTransient(RetryPolicy):
 
     def serialize(self) -> dict[str, Any]:
         return {"__type": "RetryIfTransient"}
+
+
+def source_asset(source_id: str, base_iri: str) -> Asset:
+    """The Asset of a source's live graph: the ingest DAG's outlet, and what the downstream DAGs schedule on
+    (one definition, so that name, URI and extra are the same on both sides)."""
+    return Asset(
+        name=source_asset_name(source_id),
+        uri=source_asset_uri(source_id),
+        group="transiscope",
+        extra={"source": source_id, "graph": source_graph(base_iri, source_id)},
+    )
