@@ -26,7 +26,7 @@ sample: $(STAMP)
 	GX_ANALYTICS_ENABLED=False $(BIN)/transiscope run --sample
 
 test: $(STAMP) virtuoso chromium map-assets
-	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
+	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest --durations=25
 
 ## Virtuoso for the store tests (tests/integration/test_stores.py start it themselves on 127.0.0.1):
 ## the Debian package, installed when virtuoso-t is missing, without letting it start a system service
@@ -103,8 +103,12 @@ airflow: $(STAMP)
 	  airflow scheduler --skip-serve-logs & airflow dag-processor & airflow triggerer --skip-serve-logs & \
 	  wait -n; echo "an Airflow component stopped: stopping the others" >&2'
 
+## the gates CI runs before the tests: lint, formatting and the layers of the core package (mypy is configured
+## in pyproject.toml and not yet a gate: `.venv/bin/mypy` lists what is left)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## forget the local store and run files (var/)
 clean-data:
