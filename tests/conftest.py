@@ -35,6 +35,10 @@ SUITE_ENV = {
 #: kept from the outer environment: where the shared open data is (a machine may keep it elsewhere), and
 #: where the end-to-end test keeps the REST answers it records
 OUTER_KEPT = frozenset({"TRANSISCOPE_SHARED_DATA", "TRANSISCOPE_TERRITORIES_DIR", "TRANSISCOPE_E2E_RECORD"})
+#: what the shell that started the suite had set (module-scoped fixtures set their own later: those stay)
+OUTER_ENV = frozenset(name for name in os.environ if name.startswith("TRANSISCOPE_"))
+for _name in OUTER_ENV - OUTER_KEPT:  # gone before any fixture, module- or session-scoped, reads settings
+    del os.environ[_name]
 os.environ.update(SUITE_ENV)
 
 
@@ -43,7 +47,7 @@ def _clean_transiscope_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from the suite's settings: a TRANSISCOPE_* variable left in the shell (a store URL,
     a home, a registry) or by another test never changes what a test sees."""
     for name in list(os.environ):
-        if name.startswith("TRANSISCOPE_") and name not in SUITE_ENV and name not in OUTER_KEPT:
+        if name in OUTER_ENV and name not in SUITE_ENV and name not in OUTER_KEPT:
             monkeypatch.delenv(name)
     for name, value in SUITE_ENV.items():
         monkeypatch.setenv(name, value)
