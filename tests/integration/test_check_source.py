@@ -23,11 +23,12 @@ from tests.conftest import PROJECT, SAMPLES, TRANSFORMS, PayloadServer, Reply
 from tests.integration.test_faults import write_registry
 from transiscope import cli, jobs
 from transiscope.core.files import iter_jsonl
+from transiscope.core.taxonomy import read_taxonomy
 from transiscope.ingest.mappings import load_mapping_file as load_mapping
 from transiscope.ingest.mappings import load_registry
 from transiscope.ingest.samples import SampleServer
 from transiscope.registry.schemas import mapping_problems
-from transiscope.reports.check_source import check_source, format_report, read_taxonomy
+from transiscope.reports.check_source import check_source, format_report
 from transiscope.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "check_source"
@@ -56,7 +57,7 @@ KNOWN_DIFFERENCES: dict[str, dict[str, str]] = {
 }
 
 
-BROADER = {c.notation: c.broader for c in read_taxonomy(PROJECT / "ontology" / "taxonomy.ttl")}
+BROADER = {c.notation: c.broader for c in read_taxonomy(PROJECT / "ontology" / "taxonomy.ttl").concepts}
 
 
 def _domains(concepts: list[str]) -> set[str]:

@@ -8,12 +8,12 @@ registry file and the JSON Schemas of both files.
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from transiscope.core.errors import ConfigError, TransiscopeError
+from transiscope.core.taxonomy import read_taxonomy
 from transiscope.ingest.formats import connector
 from transiscope.ingest.mapping import compile_spec
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS
@@ -108,8 +108,8 @@ def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: st
 
 
 def taxonomy_notations(taxonomy: Path) -> set[str]:
-    """The skos:notation values of the taxonomy file (read as text: no need for a full parse here)."""
-    return set(re.findall(r'skos:notation\s+"([^"]+)"', taxonomy.read_text(encoding="utf-8")))
+    """The skos:notation values of the taxonomy file."""
+    return set(read_taxonomy(taxonomy).notations)
 
 
 def load_registry(path: Path) -> Registry:

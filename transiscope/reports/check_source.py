@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from transiscope.core.errors import ConfigError, MalformedPayload, TransiscopeError
 from transiscope.core.files import read_jsonl
+from transiscope.core.taxonomy import Concept, read_taxonomy
 from transiscope.core.text import fold as text_fold
 from transiscope.core.text import split_camel
 from transiscope.ingest.mappings import load_mapping
@@ -329,55 +330,9 @@ def _kind_of(message: str) -> str:
 
 
 # -- taxonomy ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Concept:
-    notation: str
-    labels: dict[str, str]
-    alt_labels: tuple[str, ...] = ()
-    broader: str | None = None
-    definitions: dict[str, str] = field(default_factory=dict)
-
-
-def read_taxonomy(path: Path) -> list[Concept]:
+def taxonomy_concepts(path: Path) -> list[Concept]:
     """The concepts of ``ontology/taxonomy.ttl`` that have a notation, top concepts first (file order kept)."""
-    import rdflib
-    from rdflib.namespace import SKOS
-
-    graph = rdflib.Graph()
-    try:
-        graph.parse(path, format="turtle")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ConfigError(f"cannot read the taxonomy {path}: {exc}") from None
-    concepts: dict[str, Concept] = {}
-    for node, notation in graph.subject_objects(SKOS.notation):
-        labels = {lit.language: str(lit) for lit in graph.objects(node, SKOS.prefLabel) if lit.language}
-        definitions = {lit.language: str(lit) for lit in graph.objects(node, SKOS.definition) if lit.language}
-        broader = next(
-            (
-                str(graph.value(b, SKOS.notation))
-                for b in graph.objects(node, SKOS.broader)
-                if graph.value(b, SKOS.notation) is not None
-            ),
-            None,
-        )
-        concepts[str(notation)] = Concept(
-            str(notation),
-            labels,
-            tuple(sorted(str(a) for a in graph.objects(node, SKOS.altLabel))),
-            broader,
-            definitions,
-        )
-    text = path.read_text(encoding="utf-8")
-    order = {m.group(1): m.start() for m in re.finditer(r'skos:notation\s+"([^"]+)"', text)}
-    tops = [c for c in concepts.values() if c.broader is None]
-    ordered: list[Concept] = []
-    for top in sorted(tops, key=lambda c: order.get(c.notation, 0)):
-        ordered.append(top)
-        ordered.extend(
-            sorted((c for c in concepts.values() if c.broader == top.notation), key=lambda c: order.get(c.notation, 0))
-        )
-    ordered.extend(c for c in concepts.values() if c not in ordered)
-    return ordered
+    return list(read_taxonomy(path).concepts)
 
 
 def known_crosswalks(mappings_dir: Path, exclude: str | None = None) -> dict[str, tuple[list[str], str]]:
@@ -1349,7 +1304,7 @@ def check_source(
         labels = _labels(elements, source)
         matches = match_labels(
             labels,
-            read_taxonomy(settings.ontology_dir / "taxonomy.ttl"),
+            taxonomy_concepts(settings.ontology_dir / "taxonomy.ttl"),
             known_crosswalks(
                 PROJECT_ROOT / "transforms" / "mappings",
                 exclude=known[name].mapping_path.name if name in known else None,

@@ -246,10 +246,10 @@ def block_expectations(lang: str, expectations_dir: Path | None = None) -> str:
 
 
 def block_taxonomy(lang: str, taxonomy: Path | None = None) -> str:
-    from transiscope.reports.check_source import read_taxonomy
+    from transiscope.core.taxonomy import read_taxonomy
 
     t = T[lang]
-    concepts = read_taxonomy(taxonomy or PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    concepts = read_taxonomy(taxonomy or PROJECT_ROOT / "ontology" / "taxonomy.ttl").concepts
     rows = []
     for concept in concepts:
         label = concept.labels.get(lang) or concept.labels.get("fr") or concept.notation
