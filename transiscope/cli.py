@@ -384,34 +384,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from transiscope.serve.endpoint import ServeSettings, serve_forever
 
+    defaults = settings.serve
+    host = args.host if args.host is not None else defaults.host
+    port = args.port if args.port is not None else defaults.port
+    max_mb = args.max_mb if args.max_mb is not None else defaults.max_mb
     serve = ServeSettings(
-        host=args.host,
-        port=args.port,
-        timeout=args.timeout,
-        max_bytes=args.max_mb * 1024 * 1024,
+        host=host,
+        port=port,
+        timeout=args.timeout if args.timeout is not None else defaults.timeout,
+        max_bytes=int(max_mb * 1024 * 1024),
         workers=args.workers,
-        update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
+        update_token=defaults.update_token,
+        map_tiles=defaults.map_tiles,
+        map_assets=defaults.map_assets,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"transiscope: warning: listening on {args.host}, not only on this machine", file=sys.stderr)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"transiscope: warning: listening on {host}, not only on this machine", file=sys.stderr)
     try:
         print(
-            f"SPARQL endpoint: http://{args.host}:{args.port}/sparql   query page: http://{args.host}:{args.port}/"
-            f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {args.max_mb:g} MB per result, "
+            f"SPARQL endpoint: http://{host}:{port}/sparql   query page: http://{host}:{port}/"
+            f"   (store: {settings.store.kind}, timeout {serve.timeout:g} s, max {max_mb:g} MB per result, "
             f"updates {'with token' if serve.update_token else 'disabled'})",
             file=sys.stderr,
             flush=True,
         )
         print(
-            f"map: http://{args.host}:{args.port}/map/   exports: http://{args.host}:{args.port}/exports/ "
+            f"map: http://{host}:{port}/map/   exports: http://{host}:{port}/exports/ "
             f"(from {settings.exports_dir}; `transiscope export` writes them)",
             file=sys.stderr,
             flush=True,
         )
         serve_forever(settings, serve)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -618,21 +624,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="a read-only SPARQL endpoint, query page, exports and map page")
     serve.add_argument(
         "--host",
-        default=os.environ.get("TRANSISCOPE_SERVE_HOST", "127.0.0.1"),
-        help="address to listen on (default 127.0.0.1: this machine only)",
+        help="address to listen on (default $TRANSISCOPE_SERVE_HOST, else 127.0.0.1: this machine only)",
     )
-    serve.add_argument("--port", type=int, default=int(os.environ.get("TRANSISCOPE_SERVE_PORT", "8890")))
+    serve.add_argument("--port", type=int, help="port to listen on (default $TRANSISCOPE_SERVE_PORT, else 8890)")
     serve.add_argument(
         "--timeout",
         type=float,
-        default=float(os.environ.get("TRANSISCOPE_SERVE_TIMEOUT", "30")),
-        help="seconds a query may run (default 30)",
+        help="seconds a query may run (default $TRANSISCOPE_SERVE_TIMEOUT, else 30)",
     )
     serve.add_argument(
         "--max-mb",
         type=float,
-        default=float(os.environ.get("TRANSISCOPE_SERVE_MAX_MB", "100")),
-        help="size cap of one result in MB (default 100)",
+        help="size cap of one result in MB (default $TRANSISCOPE_SERVE_MAX_MB, else 100)",
     )
     serve.add_argument("--workers", type=int, default=2, help="queries answered at once (default 2)")
     serve.set_defaults(func=cmd_serve)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,49 +23,19 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from transiscope.core.errors import ConfigError, NotificationError
+from transiscope.core.errors import NotificationError
 from transiscope.operations import (
     find_airflow_run,
     last_successful_run,
-    public_url,
     report_url,
     run_summary,
     source_of_dag_id,
 )
-from transiscope.settings import Settings
+from transiscope.settings import NotifySettings, Settings
 
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = Path("events") / "failures.jsonl"
-
-
-@dataclass(frozen=True)
-class NotifySettings:
-    """Where failure events go (``TRANSISCOPE_NOTIFY_*``)."""
-
-    webhook_url: str = ""
-    #: sent as ``Authorization: Bearer ...`` when set
-    webhook_token: str = field(default="", repr=False)
-    #: seconds per attempt; the caller (the scheduler) waits at most about (retries + 1) x timeout
-    timeout: float = 5.0
-    retries: int = 2
-
-    @classmethod
-    def from_env(cls) -> NotifySettings:
-        url = (os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_URL") or "").strip()
-        if url and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"TRANSISCOPE_NOTIFY_WEBHOOK_URL={url!r} is not an http(s) URL")
-        try:
-            timeout = float(os.environ.get("TRANSISCOPE_NOTIFY_TIMEOUT") or 5.0)
-            retries = int(os.environ.get("TRANSISCOPE_NOTIFY_RETRIES") or 2)
-        except ValueError as exc:
-            raise ConfigError(f"TRANSISCOPE_NOTIFY_TIMEOUT / _RETRIES must be numbers: {exc}") from None
-        return cls(
-            webhook_url=url,
-            webhook_token=os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", ""),
-            timeout=max(timeout, 0.1),
-            retries=max(retries, 0),
-        )
 
 
 def events_path(settings: Settings) -> Path:
@@ -96,7 +64,7 @@ def failure_event(
     if source_id is None:
         return event
     event["source"] = source_id
-    base = base_url or public_url()
+    base = base_url or settings.public_url
     event["report_url"] = report_url(base, source_id)
     run_dir = find_airflow_run(settings, source_id, airflow_run_id)
     if run_dir is None:  # the run failed before its run directory existed (start task, registry...)

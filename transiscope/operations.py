@@ -8,12 +8,10 @@ module never imports Airflow.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from transiscope.core.errors import ConfigError
 from transiscope.registry.sources import Registry
 from transiscope.runs import read_run, recent_runs
 from transiscope.settings import Settings
@@ -25,7 +23,6 @@ STORE_WRITE_POOL = "transiscope_store_writes"
 #: prefix of the per-host pools that keep requests to one host one at a time
 HTTP_POOL_PREFIX = "transiscope_http_"
 #: where ``transiscope serve`` (SPARQL endpoint, query page, reports) is reached from a browser
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8890"
 #: the figures of a run summary, in the order the summary line prints them
 SUMMARY_COUNTS = ("fetched", "loaded", "quarantined", "warnings", "triples")
 
@@ -53,19 +50,6 @@ def host_pool(url: str) -> str | None:
     return f"{HTTP_POOL_PREFIX}{host}" if host else None
 
 
-def store_write_slots() -> int:
-    """Slots of the store-writes pool: 1 for the embedded store (single writer), more only when asked
-    (``TRANSISCOPE_STORE_WRITE_SLOTS``, for a remote store that takes concurrent writers)."""
-    value = os.environ.get("TRANSISCOPE_STORE_WRITE_SLOTS", "1") or "1"
-    try:
-        slots = int(value)
-    except ValueError:
-        raise ConfigError(f"TRANSISCOPE_STORE_WRITE_SLOTS={value!r} is not a whole number") from None
-    if slots < 1:
-        raise ConfigError(f"TRANSISCOPE_STORE_WRITE_SLOTS={value!r} must be at least 1")
-    return slots
-
-
 def airflow_pools(registry: Registry, settings: Settings) -> dict[str, dict[str, Any]]:
     """The pools the DAGs use, in the file format of ``airflow pools import``.
 
@@ -74,7 +58,7 @@ def airflow_pools(registry: Registry, settings: Settings) -> dict[str, dict[str,
     """
     pools: dict[str, dict[str, Any]] = {
         STORE_WRITE_POOL: {
-            "slots": store_write_slots(),
+            "slots": settings.store_write_slots,
             "include_deferred": False,
             "description": "Tasks that write the triplestore (load, link, gaps): the embedded store has one writer",
         },
@@ -101,12 +85,10 @@ def airflow_pools(registry: Registry, settings: Settings) -> dict[str, dict[str,
 
 
 # -- public pages ----------------------------------------------------------------------------------
-def public_url() -> str:
-    """Base URL of ``transiscope serve`` as operators reach it (``TRANSISCOPE_PUBLIC_URL``)."""
-    url = (os.environ.get("TRANSISCOPE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"TRANSISCOPE_PUBLIC_URL={url!r} is not an http(s) URL")
-    return url
+def public_url(settings: Settings | None = None) -> str:
+    """Base URL of ``transiscope serve`` as operators reach it (``TRANSISCOPE_PUBLIC_URL``), for the links the
+    Airflow plugin adds, which have no settings at hand."""
+    return (settings or Settings.from_env()).public_url
 
 
 def report_url(base: str, source_id: str, lang: str = "en") -> str:

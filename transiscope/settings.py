@@ -31,6 +31,28 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _env_int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a whole number") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError(f"{name}={value!r} must be {bound}")
+    return number
+
+
+def _env_url(name: str, default: str = "") -> str:
+    """An http(s) URL without its trailing slash, or ``default``; anything else is a :class:`ConfigError`."""
+    url = (os.environ.get(name) or default).strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={url!r} is not an http(s) URL")
+    return url
+
+
 def _env_number(name: str, default: float, minimum: float = 0.0) -> float:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -122,6 +144,53 @@ class LinkSettings:
     decisions_path: Path = field(default_factory=lambda: PROJECT_ROOT / "transforms" / "link-decisions.csv")
 
 
+#: default map tiles of the map page; ``TRANSISCOPE_MAP_TILES`` overrides (empty: no tiles, a plain background)
+DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: where ``make map-assets`` installs the map page's npm packages
+DEFAULT_MAP_ASSETS = PROJECT_ROOT / "map" / "node_modules"
+#: base URL of ``transiscope serve`` as operators reach it, when ``TRANSISCOPE_PUBLIC_URL`` is not set
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8890"
+
+
+@dataclass(frozen=True)
+class ServeDefaults:
+    """Defaults of ``transiscope serve`` (``TRANSISCOPE_SERVE_*``, ``TRANSISCOPE_MAP_*``); its options override
+    the first four."""
+
+    host: str = "127.0.0.1"
+    port: int = 8890
+    #: seconds a query may run
+    timeout: float = 30.0
+    #: size cap of one result, in MB
+    max_mb: float = 100.0
+    #: bearer token that allows SPARQL Update; empty: no update of any kind
+    update_token: str = field(default="", repr=False)
+    map_tiles: str = DEFAULT_TILES
+    map_assets: Path = DEFAULT_MAP_ASSETS
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where failure events go (``TRANSISCOPE_NOTIFY_*``)."""
+
+    webhook_url: str = ""
+    #: sent as ``Authorization: Bearer ...`` when set
+    webhook_token: str = field(default="", repr=False)
+    #: seconds per attempt; the caller (the scheduler) waits at most about (retries + 1) x timeout
+    timeout: float = 5.0
+    retries: int = 2
+
+    @classmethod
+    def from_env(cls) -> NotifySettings:
+        """``TRANSISCOPE_NOTIFY_WEBHOOK_URL``, ``_WEBHOOK_TOKEN``, ``_TIMEOUT`` (seconds), ``_RETRIES``."""
+        return cls(
+            webhook_url=_env_url("TRANSISCOPE_NOTIFY_WEBHOOK_URL"),
+            webhook_token=os.environ.get("TRANSISCOPE_NOTIFY_WEBHOOK_TOKEN", ""),
+            timeout=_env_number("TRANSISCOPE_NOTIFY_TIMEOUT", 5.0, 0.1),
+            retries=_env_int("TRANSISCOPE_NOTIFY_RETRIES", 2),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -143,6 +212,17 @@ class Settings:
     link: LinkSettings = field(default_factory=LinkSettings)
     #: where the exports go (``TRANSISCOPE_EXPORTS_DIR``); None: ``<home>/exports``
     exports_override: Path | None = None
+    serve: ServeDefaults = field(default_factory=ServeDefaults)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    #: base URL of ``transiscope serve`` as operators reach it (``TRANSISCOPE_PUBLIC_URL``): links in
+    #: notifications and in the Airflow UI
+    public_url: str = DEFAULT_PUBLIC_URL
+    #: slots of the store-writes pool (``TRANSISCOPE_STORE_WRITE_SLOTS``): 1 for the embedded store (single
+    #: writer), more only for a remote store that takes concurrent writers
+    store_write_slots: int = 1
+    #: a mirror of the territories files, downloaded once into the cache when they are not on disk
+    #: (``TRANSISCOPE_TERRITORIES_URL``; empty: none)
+    territories_url: str = ""
 
     @property
     def exports_dir(self) -> Path:
@@ -199,6 +279,11 @@ class Settings:
         if store.auth not in ("basic", "digest"):
             raise ConfigError(f"TRANSISCOPE_STORE_AUTH={store.auth!r} is not one of basic, digest")
         return cls(
+            serve=serve_defaults_from_env(),
+            notify=NotifySettings.from_env(),
+            public_url=_env_url("TRANSISCOPE_PUBLIC_URL", DEFAULT_PUBLIC_URL),
+            store_write_slots=_env_int("TRANSISCOPE_STORE_WRITE_SLOTS", 1, 1),
+            territories_url=_env_url("TRANSISCOPE_TERRITORIES_URL"),
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
             cache_dir=_env_path(
@@ -219,6 +304,21 @@ class Settings:
             if os.environ.get("TRANSISCOPE_EXPORTS_DIR")
             else None,
         )
+
+
+def serve_defaults_from_env() -> ServeDefaults:
+    """``TRANSISCOPE_SERVE_HOST``, ``_PORT``, ``_TIMEOUT`` (seconds), ``_MAX_MB``, ``_UPDATE_TOKEN``,
+    ``TRANSISCOPE_MAP_TILES`` (a tile URL template, empty for none) and ``TRANSISCOPE_MAP_ASSETS`` (a folder)."""
+    tiles = os.environ.get("TRANSISCOPE_MAP_TILES")
+    return ServeDefaults(
+        host=(os.environ.get("TRANSISCOPE_SERVE_HOST") or "127.0.0.1").strip(),
+        port=_env_int("TRANSISCOPE_SERVE_PORT", 8890, 0, 65535),
+        timeout=_env_number("TRANSISCOPE_SERVE_TIMEOUT", 30.0, 0.1),
+        max_mb=_env_number("TRANSISCOPE_SERVE_MAX_MB", 100.0, 0.001),
+        update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
+        map_tiles=DEFAULT_TILES if tiles is None else tiles.strip(),
+        map_assets=_env_path("TRANSISCOPE_MAP_ASSETS", DEFAULT_MAP_ASSETS),
+    )
 
 
 def geocode_settings_from_env() -> GeocodeSettings:

@@ -135,6 +135,21 @@ def test_bad_config_in_environment(
     monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "many")
     assert main(["sources"]) == 2
     assert "TRANSISCOPE_HTTP_RETRIES='many' is not a number" in capsys.readouterr().err
+    monkeypatch.delenv("TRANSISCOPE_HTTP_RETRIES")
+    # every TRANSISCOPE_* variable is read by the one settings object, whichever command runs
+    for name, value, message in (
+        ("TRANSISCOPE_SERVE_PORT", "abc", "TRANSISCOPE_SERVE_PORT='abc' is not a whole number"),
+        ("TRANSISCOPE_SERVE_PORT", "70000", "TRANSISCOPE_SERVE_PORT='70000' must be between 0 and 65535"),
+        ("TRANSISCOPE_SERVE_TIMEOUT", "soon", "TRANSISCOPE_SERVE_TIMEOUT='soon' is not a number"),
+        ("TRANSISCOPE_NOTIFY_RETRIES", "2.5", "TRANSISCOPE_NOTIFY_RETRIES='2.5' is not a whole number"),
+        ("TRANSISCOPE_PUBLIC_URL", "javascript:x", "TRANSISCOPE_PUBLIC_URL='javascript:x' is not an http(s) URL"),
+        ("TRANSISCOPE_TERRITORIES_URL", "file:///x", "TRANSISCOPE_TERRITORIES_URL='file:///x' is not an http(s) URL"),
+    ):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            assert main(["sources"]) == 2, name
+            err = capsys.readouterr().err
+            assert err == f"transiscope: error: {message}\n", err
 
 
 def test_console_script_end_to_end(bus: Bus, tmp_path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer
         summary = export_all(settings)
         servers = []
 
-        def serve(tiles: str) -> str:
-            endpoint = Endpoint(settings, ServeSettings(port=0, workers=1, map_tiles=tiles))
+        def serve(tiles: str, assets: Path | None = None) -> str:
+            options = ServeSettings(port=0, workers=1, map_tiles=tiles)
+            endpoint = Endpoint(settings, replace(options, map_assets=assets) if assets else options)
             threading.Thread(target=endpoint.serve_forever, daemon=True).start()
             servers.append(endpoint)
             return f"http://127.0.0.1:{endpoint.server_address[1]}/map/"
@@ -143,9 +145,8 @@ def test_map_page_degrades_without_tiles(browser, site) -> None:
     assert errors == []  # only the tiles failed
 
 
-def test_map_page_says_when_assets_are_missing(browser, site, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TRANSISCOPE_MAP_ASSETS", str(tmp_path / "none"))
-    browser.get(site["serve"](""))
+def test_map_page_says_when_assets_are_missing(browser, site, tmp_path: Path) -> None:
+    browser.get(site["serve"]("", assets=tmp_path / "none"))
     deadline = time.monotonic() + 10
     notice = browser.find_element("id", "notice")
     while time.monotonic() < deadline and not notice.text:

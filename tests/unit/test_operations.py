@@ -31,11 +31,11 @@ def test_pools_one_per_host_plus_store_writes(monkeypatch) -> None:
 
 def test_store_write_slots(monkeypatch) -> None:
     monkeypatch.setenv("TRANSISCOPE_STORE_WRITE_SLOTS", "4")
-    assert operations.store_write_slots() == 4
+    assert Settings.from_env().store_write_slots == 4
     for bad in ("0", "many"):
         monkeypatch.setenv("TRANSISCOPE_STORE_WRITE_SLOTS", bad)
         with pytest.raises(ConfigError, match="TRANSISCOPE_STORE_WRITE_SLOTS"):
-            operations.store_write_slots()
+            Settings.from_env()
 
 
 def test_host_pool_and_dag_ids() -> None:

@@ -18,11 +18,10 @@ import hmac
 import json
 import logging
 import multiprocessing
-import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -31,8 +30,8 @@ from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from transiscope.core.errors import StoreLocked, TransiscopeError
-from transiscope.serve.static_files import DEFAULT_TILES, MAP_PACKAGES, StaticFiles, map_assets_dir, map_assets_missing
-from transiscope.settings import PROJECT_ROOT, Settings
+from transiscope.serve.static_files import MAP_PACKAGES, StaticFiles, map_assets_missing
+from transiscope.settings import DEFAULT_MAP_ASSETS, DEFAULT_TILES, PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,9 @@ class ServeSettings:
     update_token: str = ""
     cors_origin: str = "*"
     #: tile URL template of the map page (``TRANSISCOPE_MAP_TILES``; empty: no tiles, the page still works)
-    map_tiles: str = field(default_factory=lambda: os.environ.get("TRANSISCOPE_MAP_TILES", DEFAULT_TILES))
+    map_tiles: str = DEFAULT_TILES
+    #: the npm packages of the map page (``TRANSISCOPE_MAP_ASSETS``; ``make map-assets`` installs them)
+    map_assets: Path = DEFAULT_MAP_ASSETS
 
 
 @dataclass
@@ -464,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
                     "tiles": self.server.serve.map_tiles,
                     "gaps_index": index,
                     "gaps_sizes": sizes,
-                    "missing_assets": map_assets_missing(),
+                    "missing_assets": map_assets_missing(self.server.serve.map_assets),
                 }
             ).encode()
             self._send(Answer(200, "application/json", body, {"Cache-Control": "no-cache"}))
@@ -474,7 +475,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(_error(HTTPStatus.NOT_FOUND, "not a map asset"))
                 return
             self._static(
-                map_assets_dir() / package / "dist",
+                self.server.serve.map_assets / package / "dist",
                 rest,
                 default="-",
                 files=self.server.asset_files,

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transiscope.settings import PROJECT_ROOT
+from transiscope.settings import DEFAULT_MAP_ASSETS
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -35,18 +35,10 @@ MEDIA_TYPES = {
 }
 #: the npm packages the map page uses (map/package.json), served from their ``dist`` folders
 MAP_PACKAGES = ("leaflet", "leaflet.markercluster")
-#: default map tiles; ``TRANSISCOPE_MAP_TILES`` overrides (empty: no tiles, a plain background)
-DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 
-def map_assets_dir() -> Path:
-    """Where ``make map-assets`` installs the map's npm packages (``TRANSISCOPE_MAP_ASSETS`` overrides)."""
-    value = os.environ.get("TRANSISCOPE_MAP_ASSETS")
-    return Path(value).expanduser().resolve() if value else PROJECT_ROOT / "map" / "node_modules"
-
-
-def map_assets_missing(directory: Path | None = None) -> list[str]:
-    directory = directory or map_assets_dir()
+def map_assets_missing(directory: Path = DEFAULT_MAP_ASSETS) -> list[str]:
+    """The map packages not installed in ``directory`` (``make map-assets`` installs them)."""
     return [name for name in MAP_PACKAGES if not (directory / name / "dist").is_dir()]
 
 
