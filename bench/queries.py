@@ -84,9 +84,9 @@ def main() -> None:
         TRANSISCOPE_EXPECTATIONS_DIR=str(work / "expectations"),
     )
 
-    from transiscope.cli import with_prefixes
     from transiscope.ingest import pipeline
     from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
+    from transiscope.serve.sparql import with_prefixes
     from transiscope.settings import Settings
     from transiscope.store.embedded import EmbeddedStore
 

@@ -90,8 +90,8 @@ def read_taxonomy(path: Path) -> Taxonomy:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ConfigError(f"cannot read the taxonomy {path}: {exc}") from None
 
-    def notation_of(node: object) -> str | None:
-        value = graph.value(node, SKOS.notation)  # type: ignore[arg-type]
+    def notation_of(node: rdflib.term.Node) -> str | None:
+        value = graph.value(node, SKOS.notation)
         return None if value is None else str(value)
 
     concepts: dict[str, Concept] = {}
