@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from transiscope.core.errors import ConfigError, MalformedPayload, TransiscopeError
 from transiscope.ingest.mappings import load_mapping
+from transiscope.registry.sources import Source
 from transiscope.reports.check_source.acquire import acquire, is_url
 from transiscope.reports.check_source.crosswalk import known_crosswalks, match_labels, taxonomy_concepts
 from transiscope.reports.check_source.detection import detect, url_detection
@@ -32,7 +33,7 @@ FORMAT_CHOICES = ("auto", "gogocarto", "kvm", "openagenda", "ical", "csv", "geoj
 _PLACEHOLDER_HOST = "https://check-source.invalid/"
 
 
-def _labels(elements: list[Any], source: Any) -> Counter[str]:
+def _labels(elements: list[Any], source: Source) -> Counter[str]:
     """The category labels of the records as the mapping reads them (what the crosswalk will see)."""
     from transiscope.ingest.formats import RecordRejected, connector
 
@@ -152,7 +153,7 @@ def check_source(
         workspace.close()
 
 
-def _project_sources(settings: Settings) -> list[Any]:
+def _project_sources(settings: Settings) -> list[Source]:
     from transiscope.ingest.mappings import load_registry
 
     try:

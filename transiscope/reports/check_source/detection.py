@@ -113,7 +113,7 @@ def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None
         found = _records_path(first)
         if found is None:
             raise MalformedPayload(f"no list of records in the first recorded page of {origin}")
-        options = {"records_path": found[0], **_recorded_pagination(payload)}
+        options: dict[str, Any] = {"records_path": found[0], **_recorded_pagination(payload)}
         return Detection(
             "jsonapi",
             "initiatives",
@@ -177,7 +177,7 @@ def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None
     found = _records_path(payload)
     if found is None:
         raise MalformedPayload(f"no list of records in the JSON of {origin}{_keys(payload)}")
-    options: dict[str, Any] = {"records_path": found[0]}
+    options = {"records_path": found[0]}
     next_path = _next_link(payload)
     how = [f"a JSON API, {found[1]} records at {found[0] or 'the top level'!r}"]
     if next_path:
@@ -199,11 +199,13 @@ def _recorded_pagination(pages: list[dict[str, Any]]) -> dict[str, Any]:
     params = [p.get("params") or {} for p in pages]
     for name in params[0]:
         values = [to_float(p.get(name)) for p in params]
-        if all(v is not None for v in values) and all(b == a + 1 for a, b in zip(values, values[1:], strict=False)):
-            out: dict[str, Any] = {"pagination": "page", "page_param": name, "first_page": int(values[0])}
+        numbers = [v for v in values if v is not None]
+        if len(numbers) == len(values) and all(b == a + 1 for a, b in zip(numbers, numbers[1:], strict=False)):
+            out: dict[str, Any] = {"pagination": "page", "page_param": name, "first_page": int(numbers[0])}
             fixed = [k for k in params[0] if k != name and all(p.get(k) == params[0][k] for p in params)]
-            if fixed and to_float(params[0][fixed[0]]) is not None:
-                out.update(size_param=fixed[0], page_size=int(to_float(params[0][fixed[0]])))
+            size = to_float(params[0][fixed[0]]) if fixed else None
+            if size is not None:
+                out.update(size_param=fixed[0], page_size=int(size))
             return out
     return {}
 

@@ -87,7 +87,7 @@ def profile(elements: list[Any]) -> tuple[list[FieldProfile], int]:
 
 
 def _texts(values: list[Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for value in values:
         if isinstance(value, list):
             out.extend(str(v) for v in value if not isinstance(v, dict | list))
@@ -110,12 +110,12 @@ def _date_function(values: list[Any]) -> tuple[float, str | None]:
     numbers = [to_float(t) for t in texts]
     if all(n is not None and 1e8 < n < 1e10 for n in numbers):
         return 1.0, "timestamp"
-    choices = (
+    choices: tuple[tuple[str | None, Callable[[str], object]], ...] = (
         (None, lambda t: parse_date(t, False) is not None),
         ("parse_date:%d/%m/%Y", DMY.match),
         ("parse_date:%d/%m/%Y %H:%M", _DMY_HM.match),
     )
-    scored = [(_share(texts, lambda t, test=test: bool(test(t))), function) for function, test in choices]
+    scored = [(sum(1 for t in texts if test(t)) / len(texts), function) for function, test in choices]
     return max(scored, key=lambda item: item[0])
 
 

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from transiscope.registry.sources import Source
 from transiscope.reports.check_source.detection import Detection
 from transiscope.reports.check_source.text import toml_value
 from transiscope.settings import Settings
@@ -40,7 +41,7 @@ class Workspace:
             geocode=geocode,
         )
 
-    def source(self, detection: Detection, mapping_text: str, url: str, licence: str):
+    def source(self, detection: Detection, mapping_text: str, url: str, licence: str) -> Source:
         from transiscope.ingest.mappings import load_registry
 
         mapping = self.dir / "mapping.toml"
