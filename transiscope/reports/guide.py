@@ -28,7 +28,7 @@ _BLOCK = re.compile(
     r"(<!-- generated:(?P<name>[a-z-]+) [^>]*-->\n)(?P<body>.*?)(<!-- end generated:(?P=name) -->)", re.S
 )
 
-T = {
+T: dict[str, dict[str, str]] = {
     "fr": {
         "format": "format",
         "records": "fiches",
@@ -56,12 +56,6 @@ T = {
         "part": "composante",
         "gogocarto_fields": '`shape` = `"2018"` ou `"2021"` ; `[fields]` : listes de champs personnalisés '
         "pour description, website, phone, email",
-        "parts": {
-            "validity": "V — validité : fiches chargées / fiches lues",
-            "completeness": "C — complétude : part moyenne des fiches ayant chaque champ clé",
-            "warning_free": "W — part des fiches chargées sans aucun avertissement",
-            "freshness": "F — fraîcheur : part des fiches mises à jour depuis moins de {years} ans",
-        },
         "key_fields": "Champs clés de la complétude",
     },
     "en": {
@@ -91,13 +85,23 @@ T = {
         "part": "part",
         "gogocarto_fields": '`shape` = `"2018"` or `"2021"`; `[fields]`: lists of custom fields for '
         "description, website, phone, email",
-        "parts": {
-            "validity": "V — validity: records loaded / records read",
-            "completeness": "C — completeness: mean share of records having each key field",
-            "warning_free": "W — share of loaded records without any warning",
-            "freshness": "F — freshness: share of records updated in the last {years} years",
-        },
         "key_fields": "Key fields of completeness",
+    },
+}
+
+#: the parts of the quality score, as the table of the score block names them
+PARTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "validity": "V — validité : fiches chargées / fiches lues",
+        "completeness": "C — complétude : part moyenne des fiches ayant chaque champ clé",
+        "warning_free": "W — part des fiches chargées sans aucun avertissement",
+        "freshness": "F — fraîcheur : part des fiches mises à jour depuis moins de {years} ans",
+    },
+    "en": {
+        "validity": "V — validity: records loaded / records read",
+        "completeness": "C — completeness: mean share of records having each key field",
+        "warning_free": "W — share of loaded records without any warning",
+        "freshness": "F — freshness: share of records updated in the last {years} years",
     },
 }
 
@@ -205,10 +209,10 @@ def block_columns(lang: str) -> str:
     )
 
 
-def _suite_rows(path: Path, lang: str) -> list[tuple[str, ...]]:
+def _suite_rows(path: Path, lang: str) -> list[tuple[str, str, str, str]]:
     t = T[lang]
     data = json.loads(path.read_text(encoding="utf-8"))
-    rows = []
+    rows: list[tuple[str, str, str, str]] = []
     for expectation in data["expectations"]:
         meta = expectation.get("meta", {})
         if meta.get("disabled"):
@@ -275,7 +279,7 @@ def block_score(lang: str) -> str:
         + " + ".join(f"{w:.2f} {k[0].upper() if k != 'warning_free' else 'W'}" for k, w in WEIGHTS.items())
         + ")"
     )
-    rows = [(t["parts"][k].format(years=STALE_YEARS), f"{w:.0%}") for k, w in WEIGHTS.items()]
+    rows = [(PARTS[lang][k].format(years=STALE_YEARS), f"{w:.0%}") for k, w in WEIGHTS.items()]
     colon = " :" if lang == "fr" else ":"
     return (
         f"```\n{formula}\n```\n\n"

@@ -31,8 +31,6 @@ from transiscope.runs import latest_processed_run, read_run, recent_runs
 from transiscope.settings import Settings
 
 STALE_YEARS = 3
-#: a point further than this from every commune its record declares is listed in the report
-FAR_KM = 5.0
 TREND_RUNS = 10
 #: flags of the geocode stage that make a point "not far but wrong": counted under positions, not as far
 OWN_ENTRY_FLAGS = ("null-island", "france-centroid", "swapped")
@@ -66,8 +64,6 @@ FIELDS = (
     "created_at",
     "updated_at",
 )
-
-_FOLD = re.compile(r"[^a-z0-9]+")
 
 
 def _share(part: int, whole: int) -> float:

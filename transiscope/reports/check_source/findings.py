@@ -1,0 +1,214 @@
+"""What a check found in the run of the bus's stages, and what the source's maintainers should fix first.
+
+Why: the files of a run (records, quarantine, validation) say what would happen record by record; a source's
+maintainers need it counted by kind of problem, the batch's verdict (rejected as a whole?), and advice in their
+words, the blocking problems first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transiscope.core.files import read_jsonl
+from transiscope.reports.check_source.detection import Detection
+from transiscope.reports.check_source.proposal import Proposal
+from transiscope.reports.check_source.text import kind_of
+from transiscope.settings import Settings
+
+#: the licence of a source that does not say (SPDX's word for "not stated")
+NO_LICENCE = "NOASSERTION"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    origin: str
+    detection: Detection
+    proposal: Proposal
+    mapping_path: Path
+    total: int
+    counts: dict[str, int]
+    quarantine: list[tuple[int, str]]
+    warnings: list[tuple[int, str]]
+    notes: list[tuple[int, str]]
+    verdict: str | None
+    fix_first: list[str]
+    licence: str
+    geocode: str = ""
+    extra: list[str] = field(default_factory=list)
+
+
+def result_of_run(
+    name: str,
+    origin: str,
+    detection: Detection,
+    proposal: Proposal,
+    out: Path,
+    run_dir: Path,
+    total: int,
+    verdict: str | None,
+    licence: str,
+    settings: Settings,
+) -> CheckResult:
+    from transiscope.ingest.geocode import checks as geochecks
+    from transiscope.runs import read_run
+
+    run = read_run(run_dir)
+    records = read_jsonl(run_dir / "records.jsonl")
+    quarantine = read_jsonl(run_dir / "quarantine.jsonl")
+    fetched = (run["stages"].get("normalise") or {}).get("fetched", total)
+    validation = (
+        json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+        if (run_dir / "validation.json").exists()
+        else {"expectations": []}
+    )
+    by_reason: Counter[str] = Counter()
+    for entry in quarantine:
+        if entry["stage"] != "validate":
+            by_reason.update(kind_of(reason) for reason in entry["reasons"])
+    warnings: Counter[str] = Counter()
+    for expectation in validation["expectations"]:
+        if expectation.get("failed"):
+            text = expectation.get("description") or expectation.get("type")
+            (by_reason if expectation["severity"] == "critical" else warnings)[text] += expectation["failed"]
+    quarantined_at = {e["record_index"] for e in quarantine}
+    flags: Counter[str] = Counter()
+    for record in records:
+        for flag in record.get("geo_flags") or ():
+            if flag.get("code") in geochecks.TEXTS and record["record_index"] not in quarantined_at:
+                flags[kind_of(geochecks.reason(flag))] += 1
+    warnings.update(flags)
+    notes = Counter(
+        kind_of(note)
+        for r in records
+        for note in r.get("notes") or ()
+        if not note.startswith("placed ") and "geocod" not in note
+    )
+    counts = {"fetched": fetched, "quarantined": len(quarantine), "loaded": fetched - len(quarantine)}
+    if verdict is None and fetched:
+        share = len(quarantine) / fetched
+        if counts["loaded"] == 0:
+            verdict = f"all {fetched} records would be quarantined: the bus would reject the batch"
+        elif share > settings.max_quarantine_share:
+            verdict = (
+                f"{share:.0%} of the records would be quarantined, more than the "
+                f"{settings.max_quarantine_share:.0%} the bus accepts: it would reject the whole batch"
+            )
+    placed = Counter(r.get("geo_method") for r in records if r.get("geo_method") not in (None, "source"))
+    geocode = ""
+    if placed:
+        geocode = (
+            f"{sum(placed.values())} record(s) without coordinates were placed offline at their commune's "
+            "reference point; the bus asks the BAN geocoder for a precise point from the street address"
+        )
+    unplaced = sum(1 for r in records if r.get("lat") is None)
+    if unplaced:
+        geocode = (geocode + "; " if geocode else "") + (
+            f"{unplaced} record(s) have no point and could not be placed from a commune here; the bus would try the "
+            "BAN geocoder with their address"
+        )
+    result = CheckResult(
+        name,
+        origin,
+        detection,
+        proposal,
+        out,
+        total,
+        counts,
+        sorted(((n, r) for r, n in by_reason.items()), key=lambda x: (-x[0], x[1])),
+        sorted(((n, r) for r, n in warnings.items()), key=lambda x: (-x[0], x[1])),
+        sorted(((n, r) for r, n in notes.items()), key=lambda x: (-x[0], x[1])),
+        verdict,
+        [],
+        licence,
+        geocode,
+    )
+    result.fix_first = fix_first(result, records)
+    return result
+
+
+#: advice for the reasons a maintainer meets most, by a word of the reason
+_ADVICE = (
+    ("swapped", "put latitude and longitude in their own columns, latitude first"),
+    ("between -90", "check the coordinates out of range: latitude and longitude swapped or mistyped?"),
+    (
+        "lies in France",
+        "check the points outside France: latitude and longitude swapped or mistyped? (a source "
+        "outside France is declared international in the registry)",
+    ),
+    (
+        "not an active",
+        "records the source itself marks as deleted, refused or unpublished are set aside: nothing to "
+        "fix unless they should be public",
+    ),
+    (
+        "not a published",
+        "records the source itself marks as deleted, refused or unpublished are set aside: nothing "
+        "to fix unless they should be public",
+    ),
+    ("appears", "give every record its own id: the same id twice keeps only the most recently updated copy"),
+    (
+        "latitude",
+        "give every record a latitude and a longitude in decimal degrees (WGS 84), or a full street "
+        "address the bus can geocode",
+    ),
+    ("name", "give every record a name"),
+    ("id", "give every record a stable id that never changes and is never reused"),
+    ("markup", "publish descriptions as plain text (or simple HTML the bus can clean)"),
+    ("crosswalk", "review the [categories] draft of the proposed mapping: map each label to a taxonomy concept"),
+    ("category of the taxonomy", "give every record a category the crosswalk maps"),
+    ("can be read", "use ISO 8601 dates (2026-03-14) and decimal coordinates"),
+    ("not a date", "use ISO 8601 dates (2026-03-14), or one date format for every record"),
+    ("end before", "check the events whose end is before their start"),
+    ("title", "give every event a title"),
+    ("usable", "publish contacts that work (an http(s) website, a valid e-mail): the others are dropped"),
+    ("postcode", "give French 5-digit postcodes (as text, so that 01000 keeps its 0)"),
+    ("website", "give websites as full http(s) addresses"),
+)
+
+
+def fix_first(result: CheckResult, records: list[dict[str, Any]]) -> list[str]:
+    """What the source's maintainers should fix first: what blocks records, then what makes them less useful."""
+    out: list[str] = []
+    if result.verdict:
+        out.append(f"the batch as a whole: {result.verdict}")
+    for origin, found in (
+        ("quarantine", result.quarantine),
+        ("source", []),
+        ("warning", result.warnings),
+        ("note", result.notes),
+    ):
+        if origin == "source":
+            out.extend(_source_advice(result, records))
+        for count, reason in found:
+            advice = next((a for word, a in _ADVICE if word.lower() in reason.lower()), None)
+            if advice is None and origin == "note":
+                continue  # what the bus fixed quietly (a placeholder e-mail dropped, a past event) needs no fix
+            line = f"{advice} ({count} record(s): {reason})" if advice else f"{reason} ({count} record(s))"
+            if advice and any(done.startswith(advice) for done in out):
+                continue
+            out.append(line)
+    return out[:9]
+
+
+def _source_advice(result: CheckResult, records: list[dict[str, Any]]) -> list[str]:
+    """What is missing from the source as a whole (no update date, no licence, no categories)."""
+    out = []
+    chosen = result.proposal.chosen
+    if result.detection.format != "gogocarto" and "updated_at" not in chosen:
+        out.append(
+            "publish an update date for each record: it is how readers and the quality score (freshness) "
+            "know a record is alive"
+        )
+    if result.licence == NO_LICENCE:
+        out.append(
+            "say under which licence the data is published (an SPDX id such as ODbL-1.0 or CC-BY-4.0): "
+            "the bus cannot republish data without one (check again with --licence)"
+        )
+    if records and not any(r.get("categories") for r in records):
+        out.append("give each record one or more categories: the map filters by them")
+    return out
