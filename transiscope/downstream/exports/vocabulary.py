@@ -456,7 +456,7 @@ def write_vocabulary_page(
     for path in sorted(Path(ontology_dir).glob("*.ttl")):
         atomic_write(out_dir / path.name, path.read_bytes())
     if registry is not None:
-        write_sources_scheme(registry, out_dir / ".sources.ttl.tmp", base).replace(out_dir / "sources.ttl")
+        write_sources_scheme(registry, out_dir / "sources.ttl", base)
     page = out_dir / "vocabulary.html"
     atomic_write(page, render_vocabulary_page(ontology_dir, registry, base))
     return page

@@ -39,6 +39,7 @@ import pyoxigraph as ox
 
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError, StoreError
+from transiscope.core.files import atomic_open, write_json
 from transiscope.downstream.link import matching
 from transiscope.ingest import rdf
 
@@ -149,13 +150,10 @@ class Decisions:
                 }
             )
         rows.sort(key=lambda r: (r["source_a"], r["id_a"], r["source_b"], r["id_b"]))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_open(self.path) as handle:
             writer = csv.DictWriter(handle, DECISION_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        tmp.replace(self.path)
 
 
 def parse_record_ref(text: str, base: str) -> Key:
@@ -437,9 +435,9 @@ def candidate_rows(result: LinkResult, records: list[dict[str, Any]]) -> list[di
 
 
 def write_candidates_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """The review list as CSV (UTF-8 with BOM so that spreadsheets read the accents)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    """The review list as CSV (UTF-8 with BOM so that spreadsheets read the accents), written atomically."""
+    with atomic_open(path) as handle:
+        handle.write("\ufeff")
         writer = csv.DictWriter(handle, CANDIDATE_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -551,7 +549,7 @@ def run_link(
         },
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_json(out_dir / "summary.json", summary)
     return LinkSummary(
         records=len(records),
         compared_pairs=result.compared_pairs,
