@@ -133,6 +133,7 @@ def pair_view(store: ox.Store | EmbeddedStore) -> list[ox.Triple]:
         result = store.query(PAIR_VIEW_QUERY)
     else:
         result = store.query(PAIR_VIEW_QUERY, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QueryTriples)  # the view is a CONSTRUCT
     return list(result)
 
 

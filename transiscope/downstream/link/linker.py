@@ -329,14 +329,20 @@ def read_records(store: TripleStore, base: str) -> list[dict[str, Any]]:
         term = row[at[name]]
         return None if term is None else term.value
 
+    def number(row: Any, name: str) -> float | None:
+        value = text(row, name)
+        try:
+            return None if value is None else float(value)
+        except ValueError:
+            return None
+
     for row in result:
         iri = row[at["i"]].value
         if iri in found:
             continue
-        try:
-            lat, lon = float(text(row, "lat")), float(text(row, "lon"))
-        except (TypeError, ValueError):
-            lat = lon = None
+        lat, lon = number(row, "lat"), number(row, "lon")
+        if lat is None or lon is None:
+            lat = lon = None  # a point has both coordinates or neither
         found[iri] = {
             "iri": iri,
             "source": unquote(row[at["g"]].value[len(prefix) :]),
