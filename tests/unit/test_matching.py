@@ -158,3 +158,12 @@ def test_bad_decision_files_and_references(tmp_path) -> None:
     )
     with pytest.raises(ConfigError):
         link.parse_record_ref("3aF", base)
+
+
+def test_a_position_needs_both_coordinates() -> None:
+    assert (_c(lat=45.76).lat, _c(lat=45.76).lon) == (None, None)
+    assert (_c(lon=4.83).lat, _c(lon=4.83).lon) == (None, None)
+    assert (_c(lat=45.76, lon="x").lat, _c(lat=True, lon=4.83).lat) == (None, None)
+    assert (_c(lat="45.76", lon=4.83).lat, _c(lat="45.76", lon=4.83).lon) == (45.76, 4.83)
+    # a record without a position is compared on the rest, never by distance
+    assert matching.distance_m(_c(lat=45.76), _c(lat=45.76, lon=4.83)) is None

@@ -10,6 +10,8 @@ from typing import Protocol
 
 import pyoxigraph as ox
 
+from transiscope.core.errors import StoreError
+
 Row = dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]
 
 
@@ -37,6 +39,14 @@ class TripleStore(Protocol):
     def replace_graph(self, graph: str, staging: str, data: Path, then: str = "") -> int:
         """Make ``graph`` hold exactly the triples of the RDF file ``data`` (staging, then MOVE), running
         the update ``then`` in the same request as the MOVE; returns the new triple count of ``graph``."""
+
+
+def solutions(store: TripleStore, sparql: str) -> ox.QuerySolutions:
+    """The rows of a SELECT, streamed (``select`` makes a list of them)."""
+    result = store.query(sparql)
+    if not isinstance(result, ox.QuerySolutions):
+        raise StoreError("expected a SELECT query")
+    return result
 
 
 def insert_data(graph: str, triples: Iterable[ox.Triple]) -> str:

@@ -31,6 +31,7 @@ def file_lines(path: Path) -> set[str] | None:
         # Parse the whole file first (≈0.25 s per 300k triples): raises SyntaxError on any broken line, so
         # only valid N-Triples lines — which cannot close a SPARQL block — ever reach an update.
         triples = sum(1 for _ in ox.parse(path=str(path), format=fmt))
+        lines: set[str] | None
         with path.open(encoding="utf-8") as handle:
             lines = {line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")}
         if any("#" in line.rsplit(">", 1)[-1].rsplit('"', 1)[-1] for line in lines) or len(lines) > triples:

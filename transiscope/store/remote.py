@@ -415,7 +415,9 @@ class RemoteStore:
                 f"the SPARQL query: {endpoint_name(self.query_url)} sent triples that cannot be "
                 f"read as {media_type}: {exc}"
             ) from None
-        return graph.query("CONSTRUCT WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+        triples = graph.query("CONSTRUCT WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+        assert isinstance(triples, ox.QueryTriples)  # a CONSTRUCT gives triples
+        return triples
 
     def select(self, sparql: str) -> list[Row]:
         """A SELECT as a list of ``{variable: term}`` rows (unbound variables left out)."""
@@ -599,6 +601,7 @@ class RemoteStore:
 
     def _post_chunk(self, staging: str, triples: list[ox.Triple], *, blank: bool) -> None:
         body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+        assert body is not None  # without an output, serialize returns the bytes
         what = f"loading {len(triples)} triples into <{staging}>"
         self.requests_sent += 1
         if self.graph_store_url:

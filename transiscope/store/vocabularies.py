@@ -12,6 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from transiscope.core import vocab
+from transiscope.core.files import atomic_open
 from transiscope.core.vocab import FOAF, TX, quote_id, source_iri
 from transiscope.core.vocab import SKOS as SKOS_NS
 from transiscope.registry.sources import Registry
@@ -58,9 +59,8 @@ def sources_scheme(registry: Registry, base: str = DEFAULT_BASE_IRI) -> list[ox.
 
 
 def write_sources_scheme(registry: Registry, destination: Path, base: str = DEFAULT_BASE_IRI) -> Path:
-    """The "Sources" scheme as a Turtle file (for a graph of its own, or to publish)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with destination.open("wb") as out:
+    """The "Sources" scheme as a Turtle file (for a graph of its own, or to publish), written atomically."""
+    with atomic_open(destination, "wb") as out:
         ox.serialize(
             sources_scheme(registry, base), out, ox.RdfFormat.TURTLE, prefixes={"skos": SKOS_NS, "tx": TX, "foaf": FOAF}
         )

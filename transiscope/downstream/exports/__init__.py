@@ -209,13 +209,14 @@ def export_all(
     _publish_alongside(settings, out)
     lap("reports")
     files = dict(sorted(writer.written.items()))
+    with_point = sum(1 for r in initiatives if r["lat"] is not None)
     index = {
         "generated": generated,
         "fingerprint": fingerprint,
         "version": EXPORT_VERSION,
         "counts": {
             "initiatives": len(initiatives),
-            "with_point": sum(1 for r in initiatives if r["lat"] is not None),
+            "with_point": with_point,
             "events": len(events),
         },
         "files": list(files.values()),
@@ -227,7 +228,7 @@ def export_all(
         generated=generated,
         unchanged=unchanged,
         initiatives=len(initiatives),
-        with_point=index["counts"]["with_point"],
+        with_point=with_point,
         events=len(events),
         files=len(files),
         bytes=sum(f["bytes"] for f in files.values()),

@@ -60,7 +60,7 @@ class ExportWriter:
     def prune(self, folder: str) -> list[str]:
         """Remove the files under ``root/folder`` that this run did not write (a département gone from the
         data...); returns their relative paths. Only folders the exports own are pruned."""
-        removed = []
+        removed: list[str] = []
         base = self.root / folder
         if not base.is_dir():
             return removed

@@ -19,7 +19,7 @@ from transiscope.core.text import clean_text
 from transiscope.core.vocab import DCAT, DCT, GEO, PROV, RDF, RDFS, SCHEMA, SF, SKOS, TS, TX, XSD
 from transiscope.downstream.exports.files import json_text
 from transiscope.downstream.exports.read import safe_url
-from transiscope.store.base import TripleStore
+from transiscope.store.base import TripleStore, solutions
 
 CONTEXT_PREFIXES = {
     "schema": SCHEMA,
@@ -84,7 +84,7 @@ def _key(value: Any) -> str:
 def read_nodes(store: TripleStore) -> dict[str, dict[str, dict[str, Any]]]:
     """initiative IRI -> {node IRI -> {predicate -> [values]}} for each initiative and its sub-nodes."""
     nodes: dict[str, dict[str, dict[str, list[Any]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for row in store.query(_QUERY):
+    for row in solutions(store, _QUERY):
         nodes[row["i"].value][row["s"].value][row["p"].value].append(row["o"])
     return nodes
 

@@ -1,4 +1,4 @@
-"""A PAIR-shaped view of the data, for SemApps / Archipelago consumers (design §3: align, don't build on).
+"""A PAIR-shaped view of the data, for SemApps / Archipelago consumers (the bus aligns with PAIR, not built on it).
 
 PAIR is the ontology of Assemblée Virtuelle (``http://virtual-assembly.org/ontologies/pair#``, AGPL): only
 its IRIs are used, the ontology file is not copied (its terms were checked in ``2-Implementation/owl/pair.ttl``
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from transiscope.core.files import atomic_open
 from transiscope.store.embedded import EmbeddedStore
 
 PAIR = "http://virtual-assembly.org/ontologies/pair#"
@@ -132,16 +133,13 @@ def pair_view(store: ox.Store | EmbeddedStore) -> list[ox.Triple]:
         result = store.query(PAIR_VIEW_QUERY)
     else:
         result = store.query(PAIR_VIEW_QUERY, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QueryTriples)  # the view is a CONSTRUCT
     return list(result)
 
 
 def write_pair_view(store: ox.Store | EmbeddedStore, destination: Path) -> int:
-    """Write the view as Turtle (written to a temporary file, then renamed); returns the number of triples."""
+    """Write the view as Turtle (atomically); returns the number of triples."""
     triples = pair_view(store)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = destination.with_name(f".{destination.name}.tmp")
-    with tmp.open("wb") as out:
+    with atomic_open(Path(destination), "wb") as out:
         ox.serialize(triples, out, ox.RdfFormat.TURTLE, prefixes=PREFIXES)
-    tmp.replace(destination)
     return len(triples)

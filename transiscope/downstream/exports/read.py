@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from transiscope.core.text import clean_text
 from transiscope.core.vocab import DCAT, DCT, FOAF, GEO, PROV, SCHEMA, SKOS, TS, TX
-from transiscope.store.base import TripleStore
+from transiscope.store.base import TripleStore, solutions
 
 IGEO = "http://rdf.insee.fr/def/geo#"
 SPDX = "https://spdx.org/licenses/"
@@ -87,7 +87,7 @@ def licence_id(iri: str) -> str:
 
 
 def is_odbl(licence: str | None) -> bool:
-    return bool(licence) and "odbl" in licence.lower()
+    return licence is not None and "odbl" in licence.lower()
 
 
 def departement_from_postcode(postcode: str | None) -> str | None:
@@ -206,14 +206,14 @@ class _Scans:
         found = self._by_predicate.get(predicate)
         if found is None:
             found = defaultdict(list)
-            for row in self.store.query(f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"):
+            for row in solutions(self.store, f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"):
                 found[row["s"].value].append(row["o"].value)
             self._by_predicate[predicate] = found = dict(found)
         return found
 
     def typed(self, cls: str) -> set[str]:
         if cls not in self._typed:
-            self._typed[cls] = {r["s"].value for r in self.store.query(f"SELECT ?s WHERE {{ ?s a <{cls}> }}")}
+            self._typed[cls] = {r["s"].value for r in solutions(self.store, f"SELECT ?s WHERE {{ ?s a <{cls}> }}")}
         return self._typed[cls]
 
     def follow(self, subject: str, path: tuple[str, ...]) -> list[str]:
@@ -408,7 +408,7 @@ def read_events(
     rows = {iri: row for iri, row in rows.items() if iri not in parents}
     categories = _multi(scans, SCHEMA + "Event", TS + "category")
     by_iri = {c.iri: c for c in concepts.values()}
-    out = []
+    out: list[dict[str, Any]] = []
     for iri, row in rows.items():
         source = _source_for(sources, row["source"] or "") if row["source"] else None
         if source is not None:

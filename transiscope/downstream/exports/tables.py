@@ -91,16 +91,6 @@ def _cell(value: Any) -> str:
     return neutralise(str(value))
 
 
-#: the properties a consolidated marker adds (``consolidated.geojson``): every source credited
-CONSOLIDATED_PROPERTIES: dict[str, str] = {
-    "members": "IRIs of the source records this marker stands for (one, or a cluster linked by owl:sameAs)",
-    "sources": "ids of every source that lists it",
-    "source_names": "names of those sources (credit them all)",
-    "source_urls": "the record's page at each source, in the order of sources (empty when unknown)",
-    "names": "every name the sources give it",
-}
-
-
 def _union(values: Iterable[list[str]]) -> list[str]:
     return sorted({v for group in values for v in group})
 

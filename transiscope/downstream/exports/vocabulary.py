@@ -166,7 +166,7 @@ def vocabulary_model(
     node_shapes = sorted(set(merged.subjects(RDF.type, SH.NodeShape)), key=str)
     links.known.update(map(str, [*classes, *properties, *structures, *schemes, *concepts, *reused, *node_shapes]))
 
-    def term(node: URIRef, kind: str = "") -> Term:
+    def term(node: rdflib.term.Node, kind: str = "") -> Term:
         iri = str(node)
         return Term(
             iri,
@@ -222,7 +222,10 @@ def vocabulary_model(
         notation = merged.value(node, SKOS.notation)
         t.extra = {
             "notation": str(notation) if notation is not None else "",
-            "alt": sorted(f"{v} ({v.language})" if v.language else str(v) for v in merged.objects(node, SKOS.altLabel)),
+            "alt": sorted(
+                f"{v} ({v.language})" if isinstance(v, rdflib.Literal) and v.language else str(v)
+                for v in merged.objects(node, SKOS.altLabel)
+            ),
         }
         t.facts = [(name, links(merged.objects(node, predicate))) for name, predicate in mapping]
         t.facts.append(("foaf:focus", links(merged.objects(node, URIRef(FOAF + "focus")))))
@@ -244,12 +247,6 @@ def vocabulary_model(
             stack.extend((child, depth + 1) for child in sorted(children, key=str, reverse=True))
         return ordered
 
-    mapping = (
-        ("closeMatch", SKOS.closeMatch),
-        ("broadMatch", SKOS.broadMatch),
-        ("narrowMatch", SKOS.narrowMatch),
-        ("exactMatch", SKOS.exactMatch),
-    )
     scheme_terms = []
     for scheme in schemes:
         s = term(scheme, "skos:ConceptScheme")
@@ -263,13 +260,13 @@ def vocabulary_model(
         scheme_terms.append(s)
 
     shape_terms = []
-    for node in node_shapes:
-        t = term(node, "sh:NodeShape")
-        t.facts = [("targetClass", links(merged.objects(node, SH.targetClass)))]
+    for shape in node_shapes:
+        t = term(shape, "sh:NodeShape")
+        t.facts = [("targetClass", links(merged.objects(shape, SH.targetClass)))]
         rules = []
-        for rule in sorted([*merged.objects(node, SH.property), *merged.objects(node, SH.sparql)], key=str):
+        for rule in sorted([*merged.objects(shape, SH.property), *merged.objects(shape, SH.sparql)], key=str):
             path = merged.value(rule, SH.path)
-            severity = merged.value(rule, SH.severity) or merged.value(node, SH.severity) or SH.Violation
+            severity = merged.value(rule, SH.severity) or merged.value(shape, SH.severity) or SH.Violation
             rules.append(
                 {
                     "anchor": _anchor(str(rule)),
@@ -290,7 +287,9 @@ def vocabulary_model(
         reused_terms.append(t)
 
     ontologies = sorted(merged.subjects(RDF.type, OWL.Ontology), key=str)
-    ontology = URIRef(ONTOLOGY_IRI) if URIRef(ONTOLOGY_IRI) in ontologies else next(iter(ontologies), None)
+    ontology: rdflib.term.Node | None = (
+        URIRef(ONTOLOGY_IRI) if URIRef(ONTOLOGY_IRI) in ontologies else next(iter(ontologies), None)
+    )
     header = term(ontology, "owl:Ontology") if ontology is not None else None
     version = str(merged.value(ontology, OWL.versionInfo) or "") if ontology is not None else ""
     return {
@@ -456,7 +455,7 @@ def write_vocabulary_page(
     for path in sorted(Path(ontology_dir).glob("*.ttl")):
         atomic_write(out_dir / path.name, path.read_bytes())
     if registry is not None:
-        write_sources_scheme(registry, out_dir / ".sources.ttl.tmp", base).replace(out_dir / "sources.ttl")
+        write_sources_scheme(registry, out_dir / "sources.ttl", base)
     page = out_dir / "vocabulary.html"
     atomic_write(page, render_vocabulary_page(ontology_dir, registry, base))
     return page

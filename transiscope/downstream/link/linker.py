@@ -39,6 +39,7 @@ import pyoxigraph as ox
 
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError, StoreError
+from transiscope.core.files import atomic_open, write_json
 from transiscope.downstream.link import matching
 from transiscope.ingest import rdf
 
@@ -149,13 +150,10 @@ class Decisions:
                 }
             )
         rows.sort(key=lambda r: (r["source_a"], r["id_a"], r["source_b"], r["id_b"]))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_open(self.path) as handle:
             writer = csv.DictWriter(handle, DECISION_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        tmp.replace(self.path)
 
 
 def parse_record_ref(text: str, base: str) -> Key:
@@ -331,14 +329,20 @@ def read_records(store: TripleStore, base: str) -> list[dict[str, Any]]:
         term = row[at[name]]
         return None if term is None else term.value
 
+    def number(row: Any, name: str) -> float | None:
+        value = text(row, name)
+        try:
+            return None if value is None else float(value)
+        except ValueError:
+            return None
+
     for row in result:
         iri = row[at["i"]].value
         if iri in found:
             continue
-        try:
-            lat, lon = float(text(row, "lat")), float(text(row, "lon"))
-        except (TypeError, ValueError):
-            lat = lon = None
+        lat, lon = number(row, "lat"), number(row, "lon")
+        if lat is None or lon is None:
+            lat = lon = None  # a point has both coordinates or neither
         found[iri] = {
             "iri": iri,
             "source": unquote(row[at["g"]].value[len(prefix) :]),
@@ -437,9 +441,9 @@ def candidate_rows(result: LinkResult, records: list[dict[str, Any]]) -> list[di
 
 
 def write_candidates_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """The review list as CSV (UTF-8 with BOM so that spreadsheets read the accents)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    """The review list as CSV (UTF-8 with BOM so that spreadsheets read the accents), written atomically."""
+    with atomic_open(path) as handle:
+        handle.write("\ufeff")
         writer = csv.DictWriter(handle, CANDIDATE_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -551,7 +555,7 @@ def run_link(
         },
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_json(out_dir / "summary.json", summary)
     return LinkSummary(
         records=len(records),
         compared_pairs=result.compared_pairs,

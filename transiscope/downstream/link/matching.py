@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import cast
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
@@ -220,6 +220,16 @@ class Comparable:
     initials: str = field(default="")
 
 
+def _coordinate(value: object) -> float | None:
+    """A coordinate as a float (numbers and numeric text), None when absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def comparable(index: int, record: dict) -> Comparable:
     """The comparable form of a canonical-like record (keys: source, name, lat, lon, street, postcode,
     city, website, phone, email; missing keys mean absent)."""
@@ -248,14 +258,9 @@ def comparable(index: int, record: dict) -> Comparable:
     core = {w for i, w in enumerate(words) if i not in outer}
     if core - city_words:
         core -= city_words
-    lat, lon = record.get("lat"), record.get("lon")
-    try:
-        lat = float(lat) if lat is not None else None
-        lon = float(lon) if lon is not None else None
-    except (TypeError, ValueError):
-        lat = lon = None
-    if lat is not None and (not -90 <= lat <= 90 or not -180 <= cast(float, lon) <= 180):
-        lat = lon = None
+    lat, lon = _coordinate(record.get("lat")), _coordinate(record.get("lon"))
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        lat = lon = None  # a position needs both coordinates
     postcode = "".join((record.get("postcode") or "").split())
     return Comparable(
         index=index,
@@ -524,14 +529,3 @@ def candidate_pairs(items: list[Comparable]) -> set[tuple[int, int]]:
                 for right in members[i + 1 :]:
                     add((left, right) if left < right else (right, left))
     return pairs
-
-
-def score_all(items: list[Comparable], minimum: float) -> list[Match]:
-    """Every blocked pair scoring at least ``minimum``, best first (ties in record order)."""
-    found = []
-    for left, right in candidate_pairs(items):
-        match = score_pair(items[left], items[right])
-        if match.score >= minimum:
-            found.append(match)
-    found.sort(key=lambda m: (-m.score, m.a, m.b))
-    return found
