@@ -4,6 +4,7 @@ counted (the layers themselves are import-linter's contract in pyproject.toml, r
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -95,3 +96,30 @@ def test_the_graph_counts_imports_made_inside_functions() -> None:
 def test_no_module_is_in_an_import_cycle() -> None:
     cycles = _cycles(_graph())
     assert cycles == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+#: the longest a module of the core package may grow before it is cut along its sections
+MAX_LINES = 700
+
+
+def test_no_module_is_over_the_length_limit() -> None:
+    long = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    """One owner for every TRANSISCOPE_* variable: a bad value is one line from any command. (Setting a
+    variable for the processes a command starts is not reading it.)"""
+    read = re.compile(
+        r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)|os\.environ\.setdefault\(\"TRANSISCOPE"
+    )
+    readers = sorted(
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "settings.py" and read.search(path.read_text(encoding="utf-8"))
+    )
+    assert readers == [], f"modules that read the environment themselves: {readers}"
