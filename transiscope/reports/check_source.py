@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from transiscope.core.errors import ConfigError, MalformedPayload, TransiscopeError
@@ -895,7 +895,8 @@ def build_proposal(
     matches: list[LabelMatch] | None = None,
 ) -> Proposal:
     """The mapping file proposed for the source: TOML text with comments, and its data."""
-    from transiscope.ingest.formats import connector
+    from transiscope.ingest.formats import MODULES, connector
+    from transiscope.ingest.formats.base import DeclarativeConnector
 
     fmt = detection.format
     module = connector(fmt)
@@ -941,7 +942,7 @@ def build_proposal(
         options = {k: v for k, v in detection.options.items() if k not in ("encoding", "delimiter") or fmt == "csv"}
         if options:
             data["options"] = options
-        defaults = module.default_fields(kind)
+        defaults = cast(DeclarativeConnector, module).default_fields(kind)  # GoGoCarto is handled above
         fields_out: dict[str, Any] = {}
         if fmt in ("csv", "geojson", "jsonapi"):
             skip = frozenset({"id"}) if fmt == "geojson" and not any(p.path == "id" for p in profiles) else frozenset()
@@ -984,7 +985,7 @@ def build_proposal(
             field_lines.append("# the index's node_id is stable whichever host serves the profile; profile_url is not")
             field_lines.append(f"source_id = {toml_value(fields_out['source_id'])}")
         if fmt not in ("csv",):
-            module_file = module.__name__.rsplit(".", 1)[1]
+            module_file = MODULES[fmt]
             field_lines.insert(
                 0,
                 f"# the connector's default fields apply (transiscope/formats/{module_file}.py); "
@@ -1259,9 +1260,10 @@ def check_source(
     progress: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Read ``target`` (URL or file), propose a mapping (written to ``out``), and check the records with it."""
-    from transiscope.ingest import pipeline
+    from transiscope.ingest import stages
     from transiscope.ingest.formats import connector
     from transiscope.ingest.mappings import load_registry
+    from transiscope.ingest.run_context import start_run
     from transiscope.registry.schemas import mapping_problems
 
     say = progress or (lambda _message: None)
@@ -1288,10 +1290,11 @@ def check_source(
         module = connector(detection.format)
         if detection.raw is None or (_is_url(target) and detection.options.get("pagination") == "next_url"):
             from transiscope.ingest.extract import Fetcher, source_http
+            from transiscope.ingest.formats.base import PagedConnector
 
             say(f"{detection.format}: fetching every page the way the bus does")
             with Fetcher(source_http(settings.http, source), name, connect_retries=0) as fetcher:
-                pages = module.extract_pages(fetcher, target, source, load_mapping(source), None)
+                pages = cast(PagedConnector, module).extract_pages(fetcher, target, source, load_mapping(source), None)
             detection.raw = json.dumps(pages, ensure_ascii=False).encode("utf-8")
             say(f"{detection.format}: {fetcher.requests} request(s), {fetcher.bytes:,} bytes")
         elements = module.parse(detection.raw, source)
@@ -1321,13 +1324,13 @@ def check_source(
         say(f"proposed mapping written to {out}")
 
         load_registry(workspace.settings.registry_path)
-        run_dir = pipeline.start_run(name, settings=workspace.settings, runner="check-source", url=url, mode="check")
+        run_dir = start_run(name, settings=workspace.settings, runner="check-source", url=url, mode="check")
         (run_dir / "raw.json").write_bytes(detection.raw)
         verdict = None
         try:
             # every stage before the load, the SHACL shapes included: what would be quarantined is all there
-            for stage in (pipeline.normalise, pipeline.geocode, pipeline.validate, pipeline.to_rdf, pipeline.shapes):
-                say(f"{name}: {stage.__name__}")
+            for stage in (s for s in stages.REPLAYED if not s.writes_store):
+                say(f"{name}: {stage.name}")
                 stage(run_dir, workspace.settings, record_failures=False)
         except TransiscopeError as exc:  # schema drift and the like: what the bus would say about the batch
             verdict = str(exc)
