@@ -48,7 +48,7 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,8 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.formats import CSV, GOGOCARTO, KVM, OPENAGENDA, Corpus, build_corpus, kvm_hit, load_communes  # noqa: E402
+from transiscope.ingest.stages import NAMES as SOURCE_STAGES  # noqa: E402 - the stage table, cheap to import
 
-SOURCE_STAGES = ("extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load")
 DOWNSTREAM = ("link", "gaps", "export")
 #: the path (and query) of each source's real URL, served under /<source id>/
 PATHS = {
@@ -242,29 +242,22 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
     (source, stage, stored run dir), a replay of one source's payload with that stage under cProfile."""
     from transiscope import runs
     from transiscope.core.errors import TransiscopeError
-    from transiscope.ingest import pipeline
+    from transiscope.ingest import replay
     from transiscope.ingest.mappings import load_registry
+    from transiscope.ingest.run_context import NOT_MODIFIED, start_run
+    from transiscope.ingest.stages import stage_named
     from transiscope.store.embedded import compaction_deferred
 
-    funcs: dict[str, Callable[..., dict[str, Any]]] = {
-        "extract": pipeline.extract,
-        "normalise": pipeline.normalise,
-        "geocode": pipeline.geocode,
-        "validate": pipeline.validate,
-        "to_rdf": pipeline.to_rdf,
-        "shapes": pipeline.shapes,
-        "load": pipeline.load,
-    }
     outcomes: dict[str, Any] = {}
     sources = [s.id for s in load_registry(settings.registry_path).sources]
     with contextlib.ExitStack() as deferred:
         if profile is None:  # as in `transiscope run`: one store compaction after the last load
             deferred.enter_context(compaction_deferred(settings))
         for source_id in sources if profile is None else [profile[0]]:
-            run_dir = pipeline.start_run(source_id, settings=settings, runner="bench")
+            run_dir = start_run(source_id, settings=settings, runner="bench")
             stages = list(SOURCE_STAGES)
             if profile is not None and profile[1] != "extract":
-                for name in pipeline.REPLAY_INPUTS:  # replay the stored payload: a fetch would be answered 304
+                for name in replay.REPLAY_INPUTS:  # replay the stored payload: a fetch would be answered 304
                     if (Path(profile[2]) / name).exists():
                         shutil.copy2(Path(profile[2]) / name, run_dir / name)
                 stages.remove("extract")
@@ -274,7 +267,7 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
                     with meter.stage(source_id, name) as row:
                         if profiler:
                             profiler.enable()
-                        stats = funcs[name](run_dir, settings)
+                        stats = stage_named(name)(run_dir, settings)
                         if profiler:
                             profiler.disable()
                             out = io.StringIO()
@@ -283,7 +276,7 @@ def run_sources(settings: Any, meter: Meter, profile: tuple[str, str, str] | Non
                     row.update(_figures(name, stats, runs.read_run(run_dir)))
                     if profile is not None and name == profile[1]:
                         break
-                    if name == "extract" and runs.read_run(run_dir)["outcome"] == pipeline.NOT_MODIFIED:
+                    if name == "extract" and runs.read_run(run_dir)["outcome"] == NOT_MODIFIED:
                         row["not_modified"] = True
                         break
             except TransiscopeError as exc:

@@ -40,6 +40,7 @@ from transiscope.core import vocab
 from transiscope.ingest import (
     rdf,
     shapes,
+    shapes_compiler,
 )
 
 BASE = "https://w3id.org/transiscope/"
@@ -80,7 +81,7 @@ def core_shapes(destination: Path) -> Path:
 
     triples = [
         t
-        for t in ox.parse(path=str(shapes.DEFAULT_SHAPES), format=ox.RdfFormat.TURTLE)
+        for t in ox.parse(path=str(shapes_compiler.DEFAULT_SHAPES), format=ox.RdfFormat.TURTLE)
         if t.predicate.value != SH_SPARQL
     ]
     with destination.open("wb") as out:
@@ -99,9 +100,9 @@ def _owner(iri: str) -> str:
 def measure(method: str, data: Path, shapes_path: Path) -> dict:
     started = time.perf_counter()
     if method == "compiled":
-        store = shapes.data_store(data, shapes.vocabulary_files(shapes.DEFAULT_SHAPES))
+        store = shapes.data_store(data, shapes.vocabulary_files(shapes_compiler.DEFAULT_SHAPES))
         loaded = time.perf_counter()
-        results = shapes.run_queries(store, shapes.load_shapes(shapes_path))
+        results = shapes.run_queries(store, shapes_compiler.load_shapes(shapes_path))
         done = time.perf_counter()
         violating = {r.owner for r in results if r.severity == "Violation"}
         detail = f"load {loaded - started:.2f} s + queries {done - loaded:.2f} s"
@@ -114,7 +115,7 @@ def measure(method: str, data: Path, shapes_path: Path) -> dict:
         logging.getLogger("rdflib").setLevel(logging.CRITICAL)
         graph = rdflib.Graph()
         graph.parse(data, format="nt")
-        for vocabulary in shapes.vocabulary_files(shapes.DEFAULT_SHAPES):
+        for vocabulary in shapes.vocabulary_files(shapes_compiler.DEFAULT_SHAPES):
             graph.parse(vocabulary, format="turtle")
         shapes_graph = rdflib.Graph().parse(shapes_path, format="turtle")
         loaded = time.perf_counter()
@@ -180,7 +181,7 @@ def main() -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-shacl-") as tmp:
         tmp_dir = Path(tmp)
-        full, core = shapes.DEFAULT_SHAPES, core_shapes(tmp_dir / "core.ttl")
+        full, core = shapes_compiler.DEFAULT_SHAPES, core_shapes(tmp_dir / "core.ttl")
         for size in args.sizes:
             records, faulty = make_records(size)
             data = tmp_dir / f"initiatives-{size}.nt"

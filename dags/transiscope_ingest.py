@@ -5,8 +5,11 @@ The DAGs are thin: every step is a call into ``transiscope.jobs`` over the run d
 the only thing that goes through XCom (a string). The ``load`` task carries the source's live graph
 as an Asset outlet, so ``link``/``export``/``gaps`` DAGs are triggered only by a load that succeeded.
 
-Parse-time cost stays small: only the registry (TOML) is read here; ``transiscope.ingest.pipeline`` (pandas,
-Great Expectations, pyoxigraph) is imported inside the tasks. A registry that cannot be read makes this
+The tasks of the stages are built from the stage table (``transiscope.ingest.stages``: name, timeout, pool,
+retries, whether it fetches or writes the store), one loop, no task body per stage.
+
+Parse-time cost stays small: only the registry (TOML) and the stage table are read here; the stage functions
+(pandas, Great Expectations, pyoxigraph) are imported inside the tasks. A registry that cannot be read makes this
 file fail to import with the one-line ConfigError message, shown as the import error in Airflow.
 """
 
@@ -21,6 +24,7 @@ from transiscope_airflow import RetryIfTransient, source_asset
 
 from transiscope import runs
 from transiscope.ingest.mappings import load_registry
+from transiscope.ingest.stages import GEOCODER_POOL, SOURCE_HOST_POOL, STAGES, STORE_WRITES_POOL, Stage
 from transiscope.operations import STORE_WRITE_POOL, host_pool
 from transiscope.registry.sources import Source
 from transiscope.settings import Settings
@@ -28,7 +32,7 @@ from transiscope.settings import Settings
 log = logging.getLogger("transiscope.dags.ingest")
 
 DAG_ID_PREFIX = "ingest_"
-#: the run counts copied into the extra of the Asset event (``pipeline.load`` returns them)
+#: the run counts copied into the extra of the Asset event (the load stage returns them)
 COUNTS = ("fetched", "loaded", "quarantined", "warnings", "triples")
 
 
@@ -44,18 +48,9 @@ DEFAULT_ARGS: dict[str, Any] = {
     "execution_timeout": timedelta(minutes=30),
 }
 
-#: per-task limits, sized for ~10x the largest known source (about 500,000 initiatives)
-EXECUTION_TIMEOUTS = {
-    "start": timedelta(minutes=2),
-    "extract": timedelta(minutes=30),  # HTTP retries with backoff happen inside the extract itself
-    "normalise": timedelta(minutes=20),
-    "geocode": timedelta(minutes=30),  # bounded by the run's request budget and the rate limit
-    "validate": timedelta(minutes=20),
-    "to_rdf": timedelta(minutes=20),
-    "shapes": timedelta(minutes=20),
-    "load": timedelta(minutes=30),
-    "summary": timedelta(minutes=2),
-}
+#: the limits of the two tasks around the stages (the stages' own are in transiscope.ingest.stages)
+START_TIMEOUT = timedelta(minutes=2)
+SUMMARY_TIMEOUT = timedelta(minutes=2)
 #: tasks without a rate-limited host go to Airflow's default pool
 DEFAULT_POOL = "default_pool"
 
@@ -124,6 +119,13 @@ def build_dag(source: Source, settings: Settings):
     source_id = source.id
     asset = source_asset(source_id, settings.base_iri)
     geocoder_pool = (host_pool(settings.geocode.url) if settings.geocode.provider != "none" else None) or DEFAULT_POOL
+    # One pool per source host (`transiscope airflow-pools`): one extract at a time towards a partner. The
+    # store-writes pool has one slot: loads queue in Airflow rather than hit the embedded store's lock.
+    pools = {
+        SOURCE_HOST_POOL: host_pool(source.url) or DEFAULT_POOL,
+        GEOCODER_POOL: geocoder_pool,
+        STORE_WRITES_POOL: STORE_WRITE_POOL,
+    }
 
     @dag(
         dag_id=dag_id_of(source_id),
@@ -137,16 +139,16 @@ def build_dag(source: Source, settings: Settings):
         doc_md=_doc_md(source, asset),
     )
     def ingest() -> None:
-        @task(task_id="start", execution_timeout=EXECUTION_TIMEOUTS["start"])
+        @task(task_id="start", execution_timeout=START_TIMEOUT)
         def start() -> str:
             from airflow.sdk import get_current_context
 
-            from transiscope.ingest import pipeline
+            from transiscope.ingest.run_context import start_run
 
             context = get_current_context()
             # a run triggered with {"force": true} goes through every stage even if the inputs are unchanged
             conf = getattr(context.get("dag_run"), "conf", None) or {}
-            run_dir = pipeline.start_run(
+            run_dir = start_run(
                 source_id,
                 runner="airflow",
                 airflow={"dag_id": context["dag"].dag_id, "run_id": context["run_id"]},
@@ -155,82 +157,8 @@ def build_dag(source: Source, settings: Settings):
             log.info("run directory: %s", run_dir)
             return str(run_dir)
 
-        # One pool per source host (`transiscope airflow-pools`): one extract at a time towards a partner.
-        @task(
-            task_id="extract",
-            execution_timeout=EXECUTION_TIMEOUTS["extract"],
-            retries=1,
-            retry_policy=RetryIfTransient(),
-            pool=host_pool(source.url) or DEFAULT_POOL,
-        )
-        def extract(run_dir: str) -> str:
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from transiscope import jobs
-
-            stats = jobs.run_stage("extract", run_dir)
-            if stats.get("not_modified"):
-                # nothing to load: the later steps are skipped, so no Asset event wakes the downstream DAGs
-                raise AirflowSkipException(stats["note"])
-            return _report(stats)
-
-        @task(task_id="normalise", execution_timeout=EXECUTION_TIMEOUTS["normalise"])
-        def normalise(run_dir: str) -> str:
-            from transiscope import jobs
-
-            return _report(jobs.run_stage("normalise", run_dir))
-
-        @task(task_id="geocode", execution_timeout=EXECUTION_TIMEOUTS["geocode"], pool=geocoder_pool)
-        def geocode(run_dir: str) -> str:
-            from transiscope import jobs
-
-            return _report(jobs.run_stage("geocode", run_dir))
-
-        @task(task_id="validate", execution_timeout=EXECUTION_TIMEOUTS["validate"])
-        def validate(run_dir: str) -> str:
-            from transiscope import jobs
-
-            return _report(jobs.run_stage("validate", run_dir))
-
-        @task(task_id="to_rdf", execution_timeout=EXECUTION_TIMEOUTS["to_rdf"])
-        def to_rdf(run_dir: str) -> str:
-            from transiscope import jobs
-
-            return _report(jobs.run_stage("to_rdf", run_dir))
-
-        @task(task_id="shapes", execution_timeout=EXECUTION_TIMEOUTS["shapes"])
-        def shapes(run_dir: str) -> str:
-            from transiscope import jobs
-
-            return _report(jobs.run_stage("shapes", run_dir))
-
-        # The embedded store takes one writer at a time: a load that finds it locked (StoreLocked is
-        # transient) waits and retries instead of failing the run.
-        # The store-writes pool has one slot: loads queue in Airflow rather than hit the lock.
-        @task(
-            task_id="load",
-            execution_timeout=EXECUTION_TIMEOUTS["load"],
-            outlets=[asset],
-            retries=3,
-            retry_delay=timedelta(minutes=2),
-            retry_policy=RetryIfTransient(),
-            pool=STORE_WRITE_POOL,
-        )
-        def load(run_dir: str, *, outlet_events: Any = None) -> str:
-            from transiscope import jobs
-
-            stats = jobs.run_stage("load", run_dir)
-            _report(stats)
-            # Reached only when the swap succeeded: the Asset event says which run and how much.
-            outlet_events[asset].extra = {
-                "source": source_id,
-                "run_id": runs.read_run(run_dir)["run_id"],
-                **{name: stats[name] for name in COUNTS if name in stats},
-            }
-            return run_dir
-
         # A teardown: it runs whatever happened upstream, and its own state does not decide the run's.
-        @task(task_id="summary", execution_timeout=EXECUTION_TIMEOUTS["summary"])
+        @task(task_id="summary", execution_timeout=SUMMARY_TIMEOUT)
         def summary() -> dict[str, Any] | None:
             from airflow.sdk import get_current_context
 
@@ -244,10 +172,56 @@ def build_dag(source: Source, settings: Settings):
             log.info("%s", summary_line(result))
             return result  # a few hundred bytes: XCom stays small
 
-        loaded = load(shapes(to_rdf(validate(geocode(normalise(extract(start())))))))
-        loaded >> summary().as_teardown()
+        # start, then the stages in the order of the table, each passing the run directory on
+        passed = start()
+        for stage in STAGES:
+            passed = _stage_task(stage, source_id, asset, pools)(passed)
+        passed >> summary().as_teardown()
 
     return ingest()
+
+
+def _stage_task(stage: Stage, source_id: str, asset: Asset, pools: dict[str, str]) -> Any:
+    """The task of one stage: a call into ``transiscope.jobs`` over the run directory, which it passes on.
+
+    The fetch's "not modified" skips the later tasks, so no Asset event wakes the downstream DAGs. The
+    stage that writes the store carries the source's live graph as its outlet: its event is emitted only
+    when the swap succeeded, and says which run and how much. Retries (extract: the source unreachable;
+    load: the embedded store locked by another writer) are only for failures the core marks transient.
+    """
+    options: dict[str, Any] = {"retries": stage.retries} if stage.retries else {}
+    if stage.retries:
+        options["retry_policy"] = RetryIfTransient()
+    if stage.retry_delay is not None:
+        options["retry_delay"] = stage.retry_delay
+    if stage.writes_store:
+        options["outlets"] = [asset]
+
+    @task(
+        task_id=stage.name,
+        execution_timeout=stage.execution_timeout,
+        pool=pools.get(stage.pool or "", DEFAULT_POOL),
+        **options,
+    )
+    def run_stage(run_dir: str) -> str:
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from transiscope import jobs
+
+        stats = jobs.run_stage(stage.name, run_dir)
+        if stage.fetches and stats.get("not_modified"):
+            raise AirflowSkipException(stats["note"])
+        _report(stats)
+        if stage.writes_store:
+            get_current_context()["outlet_events"][asset].extra = {
+                "source": source_id,
+                "run_id": runs.read_run(run_dir)["run_id"],
+                **{name: stats[name] for name in COUNTS if name in stats},
+            }
+        return run_dir
+
+    return run_stage
 
 
 def _report(stats: dict[str, Any]) -> str:

@@ -15,24 +15,14 @@ from typing import Any
 
 from transiscope.downstream import steps as downstream_steps
 from transiscope.downstream.link import linker
-from transiscope.ingest import pipeline
+from transiscope.ingest import pipeline, replay, stages
 from transiscope.ingest.mappings import load_registry
+from transiscope.ingest.run_context import NOT_MODIFIED
 from transiscope.reports.quality import write_reports
 from transiscope.runs import read_run
 from transiscope.settings import Settings
 
 log = logging.getLogger(__name__)
-
-#: the stages a DAG task or a person may run one by one, in their order
-STAGE_FUNCTIONS: dict[str, Callable[..., dict[str, Any]]] = {
-    "extract": pipeline.extract,
-    "normalise": pipeline.normalise,
-    "geocode": pipeline.geocode,
-    "validate": pipeline.validate,
-    "to_rdf": pipeline.to_rdf,
-    "shapes": pipeline.shapes,
-    "load": pipeline.load,
-}
 
 
 def refresh_reports(settings: Settings, source_ids: list[str] | None = None) -> None:
@@ -47,20 +37,22 @@ def refresh_reports(settings: Settings, source_ids: list[str] | None = None) -> 
 
 
 def run_stage(name: str, run_dir: Path | str, settings: Settings | None = None, **kwargs: Any) -> dict[str, Any]:
-    """One stage of a run (an Airflow task); the source's report is rewritten after a load or a failure."""
+    """One stage of a run (an Airflow task), by its name in :data:`transiscope.ingest.stages.STAGES`; the
+    source's report is rewritten after a load or a failure."""
     settings = settings or Settings.from_env()
+    stage = stages.stage_named(name)  # a stage of transiscope.ingest.stages
     try:
-        stats = STAGE_FUNCTIONS[name](run_dir, settings, **kwargs)
+        stats = stage(run_dir, settings, **kwargs)
     except Exception:
         refresh_reports(settings, [read_run(run_dir)["source"]])
         raise
-    if name == "load" and not stats.get("skipped"):
+    if stage.writes_store and not stats.get("skipped"):
         refresh_reports(settings, [read_run(run_dir)["source"]])
     return stats
 
 
 def _after_run(summary: pipeline.RunSummary, settings: Settings | None) -> pipeline.RunSummary:
-    if summary.outcome != pipeline.NOT_MODIFIED:
+    if summary.outcome != NOT_MODIFIED:
         refresh_reports(settings or Settings.from_env(), [summary.source])
     return summary
 
@@ -72,9 +64,9 @@ def run_source(source_id: str, **kwargs: Any) -> pipeline.RunSummary:
 
 
 def replay_run(run_dir: Path | str, **kwargs: Any) -> pipeline.RunSummary:
-    """A stored run's payload through the stages again (:func:`transiscope.ingest.pipeline.replay_run`),
+    """A stored run's payload through the stages again (:func:`transiscope.ingest.replay.replay_run`),
     then the source's report."""
-    return _after_run(pipeline.replay_run(run_dir, **kwargs), kwargs.get("settings"))
+    return _after_run(replay.replay_run(run_dir, **kwargs), kwargs.get("settings"))
 
 
 def run_link(settings: Settings, **kwargs: Any) -> linker.LinkSummary:

@@ -11,12 +11,14 @@ import pytest
 from tests.conftest import Bus, Reply, sample_path
 from tests.sample_counts import SAMPLE_COUNTS
 from transiscope.core import vocab
+from transiscope.ingest.stages import NAMES as STAGE_NAMES
 
 pytestmark = pytest.mark.airflow
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
-TASK_IDS = ["start", "extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load"]
+#: start, then the stages of the stage table in their order
+TASK_IDS = ["start", *STAGE_NAMES]
 #: from transforms/samples/README.md
 FETCHED, LOADED, QUARANTINED = SAMPLE_COUNTS["transiscope"]
 

@@ -45,13 +45,14 @@ import requests
 from tests.conftest import PROJECT, PayloadServer, Reply, sample_path, write_registry
 from tests.integration.servers import Server, _die_with_parent, free_port, start_oxigraph
 from tests.integration.webhook_receiver import WebhookReceiver
+from transiscope.ingest.stages import NAMES as STAGE_NAMES
 
 pytestmark = pytest.mark.e2e
 
 SOURCE = "transiscope"
 INGEST = f"ingest_{SOURCE}"
 DOWNSTREAM = ("transiscope_link", "transiscope_gaps", "transiscope_export")
-INGEST_TASKS = ("start", "extract", "normalise", "geocode", "validate", "to_rdf", "shapes", "load", "summary")
+INGEST_TASKS = ("start", *STAGE_NAMES, "summary")
 BASE_IRI = "https://w3id.org/transiscope/"
 SOURCE_GRAPH = f"{BASE_IRI}graph/source/{SOURCE}"
 #: transforms/samples/README.md: 12 of the 14 elements of the transiscope sample load

@@ -12,7 +12,7 @@ from tests.conftest import Bus, Reply
 from tests.integration.webhook_receiver import WebhookReceiver
 from transiscope import jobs, notify, runs
 from transiscope.core.errors import ConfigError, SourceHTTPError
-from transiscope.ingest import pipeline
+from transiscope.ingest import run_context, stage_functions
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
@@ -29,9 +29,9 @@ def receiver() -> Iterator[WebhookReceiver]:
 def _failed_airflow_run(bus: Bus, airflow_run_id: str, reply: Reply) -> str:
     """What the ingest DAG does: start a run tagged with the Airflow run, then an extract that fails."""
     bus.server.set(urlsplit(bus.urls[SOURCE]).path, reply)
-    run_dir = pipeline.start_run(SOURCE, runner="airflow", airflow={"dag_id": DAG_ID, "run_id": airflow_run_id})
+    run_dir = run_context.start_run(SOURCE, runner="airflow", airflow={"dag_id": DAG_ID, "run_id": airflow_run_id})
     with pytest.raises(SourceHTTPError):
-        pipeline.extract(run_dir)
+        stage_functions.extract(run_dir)
     return runs.read_run(run_dir)["run_id"]
 
 

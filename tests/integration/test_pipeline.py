@@ -13,10 +13,11 @@ from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs, runs
 from transiscope.core import vocab
 from transiscope.core.errors import StoreLocked
-from transiscope.ingest import pipeline
+from transiscope.ingest import pipeline, run_context, safety_valves, stage_functions
 from transiscope.ingest.mappings import load_registry
 from transiscope.reports.quality import build_source_report
 from transiscope.settings import Settings
+from transiscope.store import provenance
 from transiscope.store.embedded import EmbeddedStore
 
 #: (fetched, loaded, quarantined) of each bundled sample, from transforms/samples/README.md
@@ -74,7 +75,7 @@ def test_idempotent_rerun(bus: Bus) -> None:
     load = runs.read_run(Path(second.run_dir))["stages"]["load"]
     assert load["graph"] == f"unchanged: same triples as run {first.run_id}"
     with bus.store() as store:
-        live = pipeline.previous_good_load(store, rdf_base(), "presdecheznous")
+        live = provenance.previous_good_load(store, rdf_base(), "presdecheznous")
     assert live is not None and live.run_id == second.run_id and live.triples_digest.startswith("sha256:")
 
 
@@ -298,9 +299,9 @@ def test_shrink_threshold(loaded: int, rejected: bool) -> None:
     counts = {"fetched": loaded, "loaded": loaded, "quarantined": 0}
     if rejected:
         with pytest.raises(BatchRejected, match=f"shrank from 100 to {loaded} loadable records"):
-            pipeline.check_batch(source, counts, ("r1", 100), settings)
+            safety_valves.check_batch(source, counts, ("r1", 100), settings)
     else:
-        pipeline.check_batch(source, counts, ("r1", 100), settings)
+        safety_valves.check_batch(source, counts, ("r1", 100), settings)
 
 
 def test_rejected_batch_still_accounts_for_every_record(bus: Bus, loaded: set[str]) -> None:
@@ -370,18 +371,18 @@ def test_void_statistics_and_validation_summary(bus: Bus) -> None:
 
 def test_shape_violations_are_quarantined_before_the_load(bus: Bus) -> None:
     """A record the expectations let through but the SHACL shapes reject never reaches the store."""
-    run_dir = pipeline.start_run("transiscope")
-    for stage in (pipeline.extract, pipeline.normalise, pipeline.validate):
+    run_dir = run_context.start_run("transiscope")
+    for stage in (stage_functions.extract, stage_functions.normalise, stage_functions.validate):
         stage(run_dir)
     valid_path = run_dir / "valid.jsonl"
     records = [json.loads(line) for line in valid_path.read_text(encoding="utf-8").splitlines()]
     broken = records[0]
     broken["concepts"] = ["n-existe-pas"]  # a crosswalk typo: not a concept of the taxonomy
     valid_path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    pipeline.to_rdf(run_dir)
-    stats = pipeline.shapes(run_dir)
+    stage_functions.to_rdf(run_dir)
+    stats = stage_functions.shapes(run_dir)
     assert stats["quarantined"] == 1 and stats["violations"] >= 1
-    counts = pipeline.load(run_dir)
+    counts = stage_functions.load(run_dir)
     assert counts["loaded"] == len(records) - 1 and counts["shape_violations"] == stats["violations"]
     assert counts["fetched"] == counts["loaded"] + counts["quarantined"]
     entry = next(e for e in runs.iter_quarantine(run_dir) if e["stage"] == "shapes")
@@ -398,9 +399,9 @@ def test_shape_violations_are_quarantined_before_the_load(bus: Bus) -> None:
 
 
 def test_load_refuses_triples_the_shapes_have_not_checked(bus: Bus) -> None:
-    run_dir = pipeline.start_run("transiscope")
-    for stage in (pipeline.extract, pipeline.normalise, pipeline.validate, pipeline.to_rdf):
+    run_dir = run_context.start_run("transiscope")
+    for stage in (stage_functions.extract, stage_functions.normalise, stage_functions.validate, stage_functions.to_rdf):
         stage(run_dir)
     with pytest.raises(RuntimeError, match="shapes stage has not run"):
-        pipeline.load(run_dir, record_failures=False)
+        stage_functions.load(run_dir, record_failures=False)
     assert bus.graph_triples("transiscope") == set()

@@ -14,7 +14,7 @@ from tests.sample_counts import SAMPLE_COUNTS
 from transiscope import jobs, runs
 from transiscope.cli import main
 from transiscope.core.errors import ConfigError
-from transiscope.ingest import pipeline
+from transiscope.ingest import replay
 
 SOURCE = "transiscope"
 
@@ -50,7 +50,7 @@ def test_replay_without_load_leaves_the_store_alone(bus: Bus, capsys) -> None:
     first = jobs.run_source(SOURCE)
     live = bus.graph_triples(SOURCE)
     summary = jobs.replay_run(first.run_dir, load_store=False)
-    assert summary.outcome == pipeline.NOT_LOADED
+    assert summary.outcome == replay.NOT_LOADED
     counts = summary.counts
     assert (
         counts["loaded"] == 0

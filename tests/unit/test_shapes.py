@@ -13,7 +13,7 @@ import pytest
 import rdflib
 
 from transiscope.core import vocab
-from transiscope.ingest import rdf, shapes
+from transiscope.ingest import rdf, shapes, shapes_compiler
 from transiscope.ingest.formats import RecordRejected, connector
 from transiscope.ingest.mappings import load_mapping, load_registry
 from transiscope.ingest.validate import suite_config, validate_records
@@ -144,7 +144,7 @@ def shapes_graph() -> rdflib.Graph:
 
 # -- the shapes file itself ------------------------------------------------------------------------------------
 def test_every_shape_compiles_and_speaks_both_languages(shapes_graph: rdflib.Graph) -> None:
-    checks = shapes.compile_shapes(ox.parse(path=str(SHAPES), format=ox.RdfFormat.TURTLE))
+    checks = shapes_compiler.compile_shapes(ox.parse(path=str(SHAPES), format=ox.RdfFormat.TURTLE))
     assert len(checks) > 80
     targets = " ".join(c.target for c in checks)
     for target in (
@@ -159,7 +159,7 @@ def test_every_shape_compiles_and_speaks_both_languages(shapes_graph: rdflib.Gra
         assert target + ">" in targets
     for check in checks:
         assert {"en", "fr"} <= set(check.messages), f"{check.shape} has no French and English sh:message"
-    queries = shapes.load_shapes(SHAPES)
+    queries = shapes_compiler.load_shapes(SHAPES)
     assert len(queries) < len(checks)  # the planner groups checks into fewer queries
     for query in queries:
         ox.Store().query(query.text)  # every query parses
@@ -169,13 +169,13 @@ def test_an_unsupported_constraint_is_refused_not_skipped() -> None:
     turtle = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
         ex:S a sh:NodeShape ; sh:targetClass ex:C ;
             sh:property [ sh:path ex:p ; sh:qualifiedValueShape [ sh:class ex:D ] ; sh:qualifiedMinCount 1 ] ."""
-    with pytest.raises(shapes.UnsupportedShape, match="qualified"):
-        shapes.compile_shapes(ox.parse(turtle, format=ox.RdfFormat.TURTLE))
+    with pytest.raises(shapes_compiler.UnsupportedShape, match="qualified"):
+        shapes_compiler.compile_shapes(ox.parse(turtle, format=ox.RdfFormat.TURTLE))
     nested = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
         ex:S a sh:NodeShape ; sh:targetClass ex:C ;
             sh:property [ sh:path ex:p ; sh:or ( [ sh:path ex:q ; sh:minCount 1 ] ) ] ."""
-    with pytest.raises(shapes.UnsupportedShape):
-        shapes.compile_shapes(ox.parse(nested, format=ox.RdfFormat.TURTLE))
+    with pytest.raises(shapes_compiler.UnsupportedShape):
+        shapes_compiler.compile_shapes(ox.parse(nested, format=ox.RdfFormat.TURTLE))
 
 
 # -- conforming data conforms ----------------------------------------------------------------------------------

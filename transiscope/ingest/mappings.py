@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transiscope.core.errors import ConfigError, TransiscopeError
 from transiscope.core.taxonomy import read_taxonomy
 from transiscope.ingest.formats import connector
+from transiscope.ingest.formats.base import DeclarativeConnector
 from transiscope.ingest.mapping import compile_spec
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS
 from transiscope.registry.schemas import KINDS, config_error, line_of, mapping_problems, problems_of, source_problems
@@ -58,7 +59,7 @@ def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: st
     problems = mapping_problems(data, path)
     if problems:
         raise ConfigError(problems[0])
-    module = connector(data["format"])
+    module = cast(DeclarativeConnector, connector(data["format"]))  # the registry's DECLARATIVE_FORMATS
     default_kind: str = getattr(module, "DEFAULT_KIND", "initiatives")
     kind: str = data.get("kind") or registry_kind or default_kind
     if registry_kind and data.get("kind") and registry_kind != data["kind"]:

@@ -1,4 +1,5 @@
-"""Canonical records -> RDF, with stable IRIs and no blank nodes (design §3).
+"""Canonical records -> RDF, with stable IRIs (minted from the source id and the record's own id, so a record
+keeps its IRI from run to run) and no blank nodes (every node can be named, linked and diffed).
 
 The bulk path builds pyoxigraph terms (which check and escape IRIs and literals) and lets
 pyoxigraph serialise N-Triples: close to the f-string floor in speed, without writing our own

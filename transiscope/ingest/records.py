@@ -1,4 +1,4 @@
-"""Canonical records: the one tabular shape every source is normalised into (design §1).
+"""Canonical records: the one tabular shape every source is normalised into, whatever its format.
 
 Every connector produces dicts with exactly :data:`INITIATIVE_COLUMNS`; validation, RDF mapping
 and the quality report only ever see this shape, never a source's own. The helpers here read the

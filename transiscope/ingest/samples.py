@@ -12,10 +12,8 @@ next pages) stay on 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -143,9 +141,3 @@ def _content_type(path: Path) -> str:
     return {".ics": "text/calendar; charset=utf-8", ".csv": "text/csv", ".geojson": "application/geo+json"}.get(
         path.suffix, "application/json; charset=utf-8"
     )
-
-
-@contextlib.contextmanager
-def serve_samples(registry: Registry) -> Iterator[SampleServer]:
-    with SampleServer(registry) as server:
-        yield server

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from transiscope.core.errors import ConfigError
 from transiscope.registry.schemas import source_problems
 
-#: formats the normalise engine knows (one connector module each in transiscope/formats/)
+#: the formats of the bus, listed here only (one connector module each in transiscope.ingest.formats, which
+#: reads this list: the registry layer never imports the ingest one)
 SUPPORTED_FORMATS = ("gogocarto", "kvm", "openagenda", "ical", "csv", "geojson", "jsonapi", "murmurations")
-#: formats whose mapping is the declarative engine of transiscope/mapping.py (GoGoCarto has its own)
-DECLARATIVE_FORMATS = SUPPORTED_FORMATS[1:]
+#: formats whose mapping is the declarative engine of transiscope.ingest.mapping (GoGoCarto has its own)
+DECLARATIVE_FORMATS = tuple(name for name in SUPPORTED_FORMATS if name != "gogocarto")
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 _REQUIRED = ("id", "name", "format", "url", "licence", "mapping")

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transiscope.settings import PROJECT_ROOT
 
@@ -144,7 +144,8 @@ def _paths(spec: Any) -> str:
 
 
 def block_formats(lang: str) -> str:
-    from transiscope.ingest.formats import connector
+    from transiscope.ingest.formats import connector, gogocarto
+    from transiscope.ingest.formats.base import DeclarativeConnector
     from transiscope.registry.schemas import MAPPING_SCHEMA
     from transiscope.registry.sources import SUPPORTED_FORMATS
 
@@ -159,7 +160,7 @@ def block_formats(lang: str) -> str:
                     f"`{name}`",
                     kinds,
                     t["gogocarto_fields"],
-                    ", ".join(f"{column} = {' / '.join(paths)}" for column, paths in module.DEFAULT_FIELDS.items()),
+                    ", ".join(f"{column} = {' / '.join(paths)}" for column, paths in gogocarto.DEFAULT_FIELDS.items()),
                 )
             )
             continue
@@ -174,7 +175,9 @@ def block_formats(lang: str) -> str:
         fields = (
             "; ".join(
                 f"{column} = {_paths(spec)}"
-                for column, spec in module.default_fields(getattr(module, "KINDS", ("initiatives",))[0]).items()
+                for column, spec in cast(DeclarativeConnector, module)
+                .default_fields(getattr(module, "KINDS", ("initiatives",))[0])
+                .items()
             )
             or t["none"]
         )

@@ -8,7 +8,7 @@ failures next to successes.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyoxigraph as ox
 
@@ -29,7 +29,7 @@ from transiscope.core.vocab import (
     source_iri,
 )
 from transiscope.registry.sources import Source
-from transiscope.store.base import insert_data
+from transiscope.store.base import TripleStore, insert_data
 
 _INT = ox.NamedNode(XSD + "integer")
 _DT = ox.NamedNode(XSD + "dateTime")
@@ -180,3 +180,27 @@ def failure_update(source: Source, run: dict[str, Any], base: str) -> str:
             insert_data(graph, run_triples(run, base)),
         ]
     )
+
+
+# -- the live graph's run, read back -------------------------------------------------------------------
+class LiveLoad(NamedTuple):
+    """The run whose data is the source's live graph, as the metadata graph records it."""
+
+    run_id: str
+    loaded: int
+    #: ``sha256:…`` of the N-Triples file that run loaded (None for runs before digests were recorded)
+    triples_digest: str | None = None
+
+
+def previous_good_load(store: TripleStore, base: str, source_id: str) -> LiveLoad | None:
+    """The source's last successful run (run id, loaded count, triples digest), from the metadata graph."""
+    rows = store.select(
+        f"SELECT ?id ?n ?digest WHERE {{ GRAPH <{metadata_graph(base)}> {{ "
+        f"<{source_iri(base, source_id)}> <{TS}lastSuccessfulRun> ?r . "
+        f"?r <{TS}loaded> ?n ; <{DCT}identifier> ?id . "
+        f"OPTIONAL {{ ?r <{TS}triplesDigest> ?digest }} }} }}"
+    )
+    if not rows:
+        return None
+    digest = rows[0].get("digest")
+    return LiveLoad(rows[0]["id"].value, int(rows[0]["n"].value), digest.value if digest else None)

@@ -1,4 +1,4 @@
-"""GoGoCarto ``elements.json`` (``ontology=gogofull``), in its 2018 and its 2021+ shapes (design §4).
+"""GoGoCarto ``elements.json`` (``ontology=gogofull``), in its 2018 and its 2021+ shapes.
 
 2018: ``categories`` are option ids and dates are ``d/m/Y``; 2021+: ``categories`` are names and
 dates are ISO 8601. Both carry ``categoriesFull`` ({id, name, ...}) when exported in gogofull,
@@ -229,6 +229,16 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
             notes.append(f"{key} {value!r} is not a date")
             record["unparsed"].append(f"{key}={value!r}")
     return record
+
+
+def element_id(element: Any, mapping: Mapping) -> Any:
+    """The element's own ``id`` (GoGoCarto's fields are fixed: the mapping does not move it)."""
+    return element.get("id") if isinstance(element, dict) else None
+
+
+def required_fields(mapping: Mapping) -> tuple[str, ...]:
+    """The same fields whatever the mapping: :data:`REQUIRED_FIELDS`."""
+    return REQUIRED_FIELDS
 
 
 def is_inactive(element: Any) -> str | None:

@@ -20,9 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from transiscope.core.errors import MalformedPayload
-from transiscope.ingest.mapping import element_id, normalise, required_fields  # noqa: F401 - the connector interface
+from transiscope.ingest import mapping as declarative
 from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Source
+
+#: the connector interface (transiscope.ingest.formats.base.Connector) of a declarative format, from its mapping
+element_id = declarative.element_id
+normalise = declarative.normalise
+required_fields = declarative.required_fields
 
 KINDS = ("events",)
 DEFAULT_KIND = "events"

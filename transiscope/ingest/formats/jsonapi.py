@@ -15,10 +15,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 from transiscope.core.errors import MalformedPayload
+from transiscope.ingest import mapping as declarative
 from transiscope.ingest.extract import Fetcher, parse_json
-from transiscope.ingest.mapping import element_id, normalise, parse_path, required_fields, resolve  # noqa: F401
+from transiscope.ingest.mapping import parse_path, resolve
 from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Mapping, Source
+
+#: the connector interface (transiscope.ingest.formats.base.Connector) of a declarative format, from its mapping
+element_id = declarative.element_id
+normalise = declarative.normalise
+required_fields = declarative.required_fields
 
 KINDS = ("initiatives", "events")
 EXPECT = "JSON"

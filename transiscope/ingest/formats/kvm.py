@@ -14,10 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from transiscope.core.errors import MalformedPayload
+from transiscope.ingest import mapping as declarative
 from transiscope.ingest.extract import Fetcher
 from transiscope.ingest.formats.jsonapi import pages_of
-from transiscope.ingest.mapping import element_id, normalise, required_fields  # noqa: F401 - the connector interface
 from transiscope.registry.sources import Mapping, Source
+
+#: the connector interface (transiscope.ingest.formats.base.Connector) of a declarative format, from its mapping
+element_id = declarative.element_id
+normalise = declarative.normalise
+required_fields = declarative.required_fields
 
 KINDS = ("initiatives", "events")
 EXPECT = "JSON"

@@ -12,12 +12,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 from transiscope.core.errors import MalformedPayload, SourceHTTPError
+from transiscope.ingest import mapping as declarative
 from transiscope.ingest.extract import Fetcher
 from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.formats.jsonapi import pages_of
-from transiscope.ingest.mapping import element_id, required_fields  # noqa: F401 - the connector interface
-from transiscope.ingest.mapping import normalise as _normalise
 from transiscope.registry.sources import Mapping, Source
+
+#: the connector interface (transiscope.ingest.formats.base.Connector) of a declarative format, from its mapping
+element_id = declarative.element_id
+required_fields = declarative.required_fields
 
 KINDS = ("initiatives",)
 EXPECT = "JSON"
@@ -117,4 +120,4 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
         raise RecordRejected(f"the profile could not be read: {element['error']}")
     if isinstance(element, dict) and not isinstance(element.get("profile"), dict):
         raise RecordRejected("the profile is not a JSON object")
-    return _normalise(element, index, source, mapping)
+    return declarative.normalise(element, index, source, mapping)

@@ -32,9 +32,6 @@ from transiscope.core.errors import ConfigError, GeocodeBudgetExhausted, Geocode
 from transiscope.core.http import RETRY_STATUSES, make_session
 from transiscope.settings import GeocodeSettings, HttpSettings
 
-#: precisions, from the most to the least exact; "source" is a point the source gave itself
-PRECISIONS = ("source", "address", "street", "postcode", "commune")
-
 
 @dataclass(frozen=True)
 class Query:

@@ -11,7 +11,8 @@ and says what would load, what would be quarantined and why, and what to fix fir
 of a file, not a rewrite.
 
 Nothing here parses a format itself: records come from the connectors of :mod:`transiscope.ingest.formats` and
-the stages from :mod:`transiscope.ingest.pipeline`, run in a temporary home with a temporary one-source registry.
+the stages of :mod:`transiscope.ingest.stages` (all but the fetch and the load), run in a temporary home with a
+temporary one-source registry.
 No store is opened, no geocoding service is asked, nothing is left behind but the proposed mapping.
 
 One module per step, in the order a check runs them:

@@ -12,7 +12,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from transiscope.core.errors import ConfigError, MalformedPayload, TransiscopeError
@@ -60,9 +60,10 @@ def check_source(
     progress: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Read ``target`` (URL or file), propose a mapping (written to ``out``), and check the records with it."""
-    from transiscope.ingest import pipeline
+    from transiscope.ingest import stages
     from transiscope.ingest.formats import connector
     from transiscope.ingest.mappings import load_registry
+    from transiscope.ingest.run_context import start_run
     from transiscope.registry.schemas import mapping_problems
 
     say = progress or (lambda _message: None)
@@ -89,10 +90,11 @@ def check_source(
         module = connector(detection.format)
         if detection.raw is None or (is_url(target) and detection.options.get("pagination") == "next_url"):
             from transiscope.ingest.extract import Fetcher, source_http
+            from transiscope.ingest.formats.base import PagedConnector
 
             say(f"{detection.format}: fetching every page the way the bus does")
             with Fetcher(source_http(settings.http, source), name, connect_retries=0) as fetcher:
-                pages = module.extract_pages(fetcher, target, source, load_mapping(source), None)
+                pages = cast(PagedConnector, module).extract_pages(fetcher, target, source, load_mapping(source), None)
             detection.raw = json.dumps(pages, ensure_ascii=False).encode("utf-8")
             say(f"{detection.format}: {fetcher.requests} request(s), {fetcher.bytes:,} bytes")
         elements = module.parse(detection.raw, source)
@@ -122,13 +124,13 @@ def check_source(
         say(f"proposed mapping written to {out}")
 
         load_registry(workspace.settings.registry_path)
-        run_dir = pipeline.start_run(name, settings=workspace.settings, runner="check-source", url=url, mode="check")
+        run_dir = start_run(name, settings=workspace.settings, runner="check-source", url=url, mode="check")
         (run_dir / "raw.json").write_bytes(detection.raw)
         verdict = None
         try:
             # every stage before the load, the SHACL shapes included: what would be quarantined is all there
-            for stage in (pipeline.normalise, pipeline.geocode, pipeline.validate, pipeline.to_rdf, pipeline.shapes):
-                say(f"{name}: {stage.__name__}")
+            for stage in (s for s in stages.REPLAYED if not s.writes_store):
+                say(f"{name}: {stage.name}")
                 stage(run_dir, workspace.settings, record_failures=False)
         except TransiscopeError as exc:  # schema drift and the like: what the bus would say about the batch
             verdict = str(exc)

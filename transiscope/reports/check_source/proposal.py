@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.reports.check_source.columns import GOGOCARTO_FIELDS, WRITE_ORDER
@@ -67,7 +67,8 @@ def build_proposal(
     matches: list[LabelMatch] | None = None,
 ) -> Proposal:
     """The mapping file proposed for the source: TOML text with comments, and its data."""
-    from transiscope.ingest.formats import connector
+    from transiscope.ingest.formats import MODULES, connector
+    from transiscope.ingest.formats.base import DeclarativeConnector
 
     fmt = detection.format
     module = connector(fmt)
@@ -113,7 +114,7 @@ def build_proposal(
         options = {k: v for k, v in detection.options.items() if k not in ("encoding", "delimiter") or fmt == "csv"}
         if options:
             data["options"] = options
-        defaults = module.default_fields(kind)
+        defaults = cast(DeclarativeConnector, module).default_fields(kind)  # GoGoCarto is handled above
         fields_out: dict[str, Any] = {}
         if fmt in ("csv", "geojson", "jsonapi"):
             skip = frozenset({"id"}) if fmt == "geojson" and not any(p.path == "id" for p in profiles) else frozenset()
@@ -156,10 +157,10 @@ def build_proposal(
             field_lines.append("# the index's node_id is stable whichever host serves the profile; profile_url is not")
             field_lines.append(f"source_id = {toml_value(fields_out['source_id'])}")
         if fmt not in ("csv",):
-            module_file = module.__name__.rsplit(".", 1)[1]
+            module_file = MODULES[fmt]
             field_lines.insert(
                 0,
-                f"# the connector's default fields apply (transiscope/formats/{module_file}.py); "
+                f"# the connector's default fields apply (transiscope/ingest/formats/{module_file}.py); "
                 "listed here only what differs",
             )
             for column, spec in defaults.items():
