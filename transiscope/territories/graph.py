@@ -54,8 +54,6 @@ FILES: dict[str, str] = {
     "postcodes_csv": "postcodes/laposte-hexasmal-2025.csv",
 }
 
-LEVELS = ("commune", "epci", "departement", "region", "france")
-
 #: zone -> EPSG code of the projected CRS distances are measured in
 ZONE_CRS: dict[str, int] = {
     "metropole": 2154,  # RGF93 v1 / Lambert-93

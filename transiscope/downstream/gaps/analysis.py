@@ -40,8 +40,8 @@ import numpy as np
 
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError
+from transiscope.core.geo import LEVELS
 from transiscope.territories.graph import (
-    LEVELS,
     VINTAGE,
     ZONES,
     Territories,
