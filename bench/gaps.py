@@ -26,19 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from transiscope.downstream.gaps.analysis import (
-    GapSettings,
-    Items,
-    _two_step_fca,
-    compute,
-    load_taxonomy,
-    place,
-    write_csv,
-    write_cube_ntriples,
-    write_geojson,
-    write_links_ntriples,
-)
-from transiscope.settings import PROJECT_ROOT, Settings
+from transiscope.downstream.gaps.concepts import load_taxonomy
+from transiscope.downstream.gaps.files import write_csv, write_geojson
+from transiscope.downstream.gaps.graphs import write_cube_ntriples, write_links_ntriples
+from transiscope.downstream.gaps.indicators import _two_step_fca, compute
+from transiscope.downstream.gaps.items import Items
+from transiscope.downstream.gaps.placing import place
+from transiscope.settings import PROJECT_ROOT, GapsSettings, Settings
 from transiscope.territories.graph import Territories, load_territories, territory_files
 
 BASE = "https://w3id.org/transiscope/"
@@ -130,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return elapsed
 
     started = time.perf_counter()
-    files = territory_files(settings.territories_dir, settings.cache_dir)
+    files = territory_files(settings.territories_dir, settings.cache_dir, settings.territories_url)
     territories = load_territories(files, settings.cache_dir)
     timed("load territories (disk cache; first run parses the GeoJSON, ~4 s)", started)
     taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
@@ -141,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.items:,} initiatives, {len(taxonomy.notations)} concepts ({len(leaves)} leaves)",
         flush=True,
     )
-    gap_settings = GapSettings()
+    gap_settings = GapsSettings()
     gc.disable()  # millions of small objects are not built here, but the arrays are: no cycles to collect
     total = time.perf_counter()
     started = time.perf_counter()
@@ -180,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print("files: " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes.items()))
 
     if not args.skip_alternatives:
-        from transiscope.downstream.gaps.analysis import membership
+        from transiscope.downstream.gaps.indicators import membership
 
         member = membership(items, taxonomy)
         started = time.perf_counter()

@@ -7,11 +7,13 @@ connections or config files.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from transiscope.core.errors import ConfigError
+from transiscope.core.geo import LEVELS
 
 #: the checkout this package lives in (the package is installed in editable mode from it)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +194,45 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class GapsSettings:
+    """The knobs of the territorial gap analysis (``TRANSISCOPE_GAPS_*``, see :func:`gaps_settings_from_env`).
+
+    Checked on construction, so that the CLI's options (which replace some of them) are checked the same way.
+    """
+
+    #: population shares beyond these straight-line distances (km)
+    thresholds_km: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0)
+    #: a commune whose population point has no initiative of the concept within this distance is a "zone blanche"
+    white_zone_km: float = 10.0
+    #: 2SFCA catchment radius (km)
+    catchment_km: float = 20.0
+    #: territories under this population get no Poisson z-score nor priority rank (their ratios are noise)
+    min_population: int = 5000
+    #: a point outside every commune polygon but this close to one is placed in it (simplified coastlines)
+    snap_km: float = 1.0
+    #: priority territories listed per level and concept
+    priority_count: int = 20
+    #: levels written as Data Cube observations; EPCI and communes go to the CSV and GeoJSON files by default
+    #: (an EPCI cube with every concept is ~4 M triples, a commune one ~100 M)
+    cube_levels: tuple[str, ...] = ("france", "region", "departement")
+    #: levels written as CSV and GeoJSON files
+    file_levels: tuple[str, ...] = LEVELS
+
+    def __post_init__(self) -> None:
+        if not self.thresholds_km or any(not (t > 0 and math.isfinite(t)) for t in self.thresholds_km):
+            raise ConfigError(f"gap thresholds must be positive distances in km, not {self.thresholds_km}")
+        for name in ("white_zone_km", "catchment_km", "snap_km"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)) or (name == "catchment_km" and value == 0):
+                raise ConfigError(f"gap setting {name}={value!r} must be a positive distance in km")
+        if self.min_population < 0 or self.priority_count < 0:
+            raise ConfigError("gap settings min_population and priority_count must not be negative")
+        unknown = [level for level in self.cube_levels + self.file_levels if level not in LEVELS]
+        if unknown:
+            raise ConfigError(f"unknown territory level(s) {', '.join(unknown)}: use {', '.join(LEVELS)}")
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     registry_path: Path
@@ -210,6 +251,7 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "transiscope")
     geocode: GeocodeSettings = field(default_factory=GeocodeSettings)
     link: LinkSettings = field(default_factory=LinkSettings)
+    gaps: GapsSettings = field(default_factory=GapsSettings)
     #: where the exports go (``TRANSISCOPE_EXPORTS_DIR``); None: ``<home>/exports``
     exports_override: Path | None = None
     serve: ServeDefaults = field(default_factory=ServeDefaults)
@@ -286,6 +328,7 @@ class Settings:
             territories_url=_env_url("TRANSISCOPE_TERRITORIES_URL"),
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
+            gaps=gaps_settings_from_env(),
             cache_dir=_env_path(
                 "TRANSISCOPE_CACHE_DIR",
                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "transiscope",
@@ -359,3 +402,57 @@ def link_settings_from_env() -> LinkSettings:
         low=low,
         decisions_path=_env_path("TRANSISCOPE_LINK_DECISIONS", PROJECT_ROOT / "transforms" / "link-decisions.csv"),
     )
+
+
+def gaps_settings_from_env() -> GapsSettings:
+    """``TRANSISCOPE_GAPS_THRESHOLDS_KM`` (comma list), ``_WHITE_ZONE_KM``, ``_CATCHMENT_KM``,
+    ``_MIN_POPULATION``, ``_SNAP_KM``, ``_PRIORITY_COUNT``, ``_CUBE_LEVELS``, ``_FILE_LEVELS`` (comma lists)."""
+
+    def number(suffix: str, default: float, positive: bool = False) -> float:
+        name = f"TRANSISCOPE_GAPS_{suffix}"
+        value = _env_number(name, default)
+        if not math.isfinite(value) or (positive and value == 0):
+            raise ConfigError(
+                f"{name}={os.environ.get(name)!r} must be a {'positive ' if positive else ''}finite number"
+            )
+        return value
+
+    def listed(suffix: str, default: str) -> tuple[str, str]:
+        name = f"TRANSISCOPE_GAPS_{suffix}"
+        return os.environ.get(name) or default, name
+
+    defaults = GapsSettings()
+    return GapsSettings(
+        thresholds_km=parse_thresholds(*listed("THRESHOLDS_KM", "5,10,20,30")),
+        white_zone_km=number("WHITE_ZONE_KM", defaults.white_zone_km),
+        catchment_km=number("CATCHMENT_KM", defaults.catchment_km, positive=True),
+        min_population=int(number("MIN_POPULATION", defaults.min_population)),
+        snap_km=number("SNAP_KM", defaults.snap_km),
+        priority_count=int(number("PRIORITY_COUNT", defaults.priority_count)),
+        cube_levels=parse_levels(*listed("CUBE_LEVELS", ",".join(defaults.cube_levels))),
+        file_levels=parse_levels(*listed("FILE_LEVELS", ",".join(defaults.file_levels))),
+    )
+
+
+def parse_thresholds(text: str, name: str = "") -> tuple[float, ...]:
+    """``"5,10,20"`` -> (5.0, 10.0, 20.0), sorted, with a clear error (naming the variable ``name``, if given)
+    for anything else."""
+    where = f"{name}: " if name else ""
+    try:
+        values = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"{where}distance thresholds {text!r} must be numbers in km separated by commas") from None
+    if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
+        raise ConfigError(f"{where}distance thresholds {text!r} must be positive numbers in km")
+    return tuple(values)
+
+
+def parse_levels(text: str, name: str = "") -> tuple[str, ...]:
+    """``"region,departement"`` -> ("region", "departement"); a name that is not a territory level is an error
+    (naming the variable ``name``, if given)."""
+    where = f"{name}: " if name else ""
+    levels = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [level for level in levels if level not in LEVELS]
+    if unknown:
+        raise ConfigError(f"{where}unknown territory level(s) {', '.join(unknown)}: use {', '.join(LEVELS)}")
+    return levels

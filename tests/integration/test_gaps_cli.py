@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import Bus
 from transiscope.cli import main
 from transiscope.core import vocab
-from transiscope.downstream.gaps.analysis import gaps_graph, links_graph
+from transiscope.downstream.gaps.graphs import gaps_graph, links_graph
 from transiscope.settings import DEFAULT_BASE_IRI
 from transiscope.territories.graph import territories_graph
 

@@ -2,8 +2,8 @@
 
 Every figure is checked against an independent computation written here: a brute-force distance matrix in
 Lambert-93 (numpy, no spatial index), geodesic distances with pyproj.Geod on a sample, and plain shapely
-point-in-polygon tests. Order-of-magnitude anchors come from design §7 (14 % of the metropolitan population
-beyond 20 km of a tiers-lieu, 2.2 % in Île-de-France, 38.7 % in Normandie).
+point-in-polygon tests. Order-of-magnitude anchors: 14 % of the metropolitan population lives beyond 20 km of a
+tiers-lieu, 2.2 % in Île-de-France, 38.7 % in Normandie.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from transiscope.downstream.gaps.analysis import GapSettings, Items, compute, load_taxonomy, place
-from transiscope.settings import PROJECT_ROOT, shared_data_dir
+from transiscope.downstream.gaps.concepts import load_taxonomy
+from transiscope.downstream.gaps.indicators import compute
+from transiscope.downstream.gaps.items import Items
+from transiscope.downstream.gaps.placing import place
+from transiscope.settings import PROJECT_ROOT, GapsSettings, shared_data_dir
 from transiscope.territories.graph import load_territories, territory_files
 
 BASE = "https://w3id.org/transiscope/"
@@ -58,7 +61,7 @@ def analysis(territories, tiers_lieux):
     taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
     items = Items.from_records(tiers_lieux, BASE)
     placement = place(territories, items)
-    result = compute(territories, items, placement, taxonomy, GapSettings(thresholds_km=(5, 10, 20, 30)))
+    result = compute(territories, items, placement, taxonomy, GapsSettings(thresholds_km=(5, 10, 20, 30)))
     return items, placement, result
 
 
@@ -149,7 +152,7 @@ def test_distances_against_brute_force_and_geodesic(territories, analysis) -> No
     # the population share beyond 20 km, recomputed from the brute-force distances
     population = communes.population[continent]
     share = population[nearest > 20].sum() / population.sum()
-    assert 0.10 < share < 0.18  # design §7: ~14 % in the metropole
+    assert 0.10 < share < 0.18  # ~14 % in the metropole
     regions = territories.levels["region"]
     for code, anchor in (("11", 0.022), ("28", 0.387)):
         mine = territories.parent["region"][continent] == regions.index[code]

@@ -158,10 +158,11 @@ def test_map_page_gaps_choropleth(browser, site) -> None:
     """The gap analysis as a choropleth: a level, a concept and a measure chosen, a legend with the caveat."""
     import json
 
-    from transiscope.downstream.gaps.analysis import GapSettings, run_gaps
+    from transiscope.downstream.gaps.step import run_gaps
+    from transiscope.settings import GapsSettings
 
     settings = site["settings"]
-    run_gaps(settings, GapSettings(file_levels=("region", "departement")), write_store=False)
+    run_gaps(settings, GapsSettings(file_levels=("region", "departement")), write_store=False)
     departements = json.loads((settings.exports_dir / "gaps" / "gaps-departement.geojson").read_text("utf-8"))
     browser.get_log("browser")  # forget what earlier tests left in the log
     _load(browser, site["serve"](""))

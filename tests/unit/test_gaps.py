@@ -27,20 +27,13 @@ from pyproj import Transformer
 from tests.conftest import PayloadServer, Reply
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError
-from transiscope.downstream.gaps.analysis import (
-    GapSettings,
-    Items,
-    compute,
-    load_taxonomy,
-    parse_thresholds,
-    place,
-    priorities,
-    write_csv,
-    write_cube_ntriples,
-    write_geojson,
-    write_links_ntriples,
-)
-from transiscope.settings import PROJECT_ROOT
+from transiscope.downstream.gaps.concepts import load_taxonomy
+from transiscope.downstream.gaps.files import priorities, write_csv, write_geojson
+from transiscope.downstream.gaps.graphs import write_cube_ntriples, write_links_ntriples
+from transiscope.downstream.gaps.indicators import compute
+from transiscope.downstream.gaps.items import Items
+from transiscope.downstream.gaps.placing import place
+from transiscope.settings import PROJECT_ROOT, GapsSettings, parse_thresholds
 from transiscope.territories.graph import (
     FILES,
     build_territories,
@@ -194,7 +187,7 @@ def items(
     )
 
 
-SETTINGS = GapSettings(
+SETTINGS = GapsSettings(
     thresholds_km=(5.0, 15.0),
     white_zone_km=15.0,
     catchment_km=12.0,
@@ -413,9 +406,9 @@ def test_bad_settings_are_clear_errors() -> None:
     with pytest.raises(ConfigError, match="positive"):
         parse_thresholds("-5")
     with pytest.raises(ConfigError, match="catchment_km"):
-        GapSettings(catchment_km=0)
+        GapsSettings(catchment_km=0)
     with pytest.raises(ConfigError, match="unknown territory level"):
-        GapSettings(cube_levels=("canton",))
+        GapsSettings(cube_levels=("canton",))
 
 
 def test_missing_files_are_downloaded_once_from_the_configured_url(tmp_path: Path) -> None:

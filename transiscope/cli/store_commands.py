@@ -185,9 +185,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from transiscope.downstream.gaps.analysis import GapSettings, parse_levels, parse_thresholds, run_gaps
+    from transiscope.downstream.gaps.step import run_gaps
+    from transiscope.settings import parse_levels, parse_thresholds
 
-    gap = GapSettings.from_env()
+    gap = settings.gaps
     changes: dict[str, Any] = {}
     if args.thresholds:
         changes["thresholds_km"] = parse_thresholds(args.thresholds)

@@ -6,6 +6,10 @@ swapped, zeroed or foreign coordinates; the point-in-commune test belongs to the
 
 from __future__ import annotations
 
+#: the territory levels, finest first: the territories data has an outline and a population at each, the gap
+#: analysis measures at each, the settings check the levels they name against these
+LEVELS = ("commune", "epci", "departement", "region", "france")
+
 #: (name, min_lon, min_lat, max_lon, max_lat), generous by a few km around each coast
 FRANCE_BOXES: tuple[tuple[str, float, float, float, float], ...] = (
     ("metropole", -5.3, 41.3, 9.7, 51.2),

@@ -73,7 +73,7 @@ def link_step(settings: Settings, progress: Callable[[str], None] | None = None)
 
 
 def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
-    from transiscope.downstream.gaps.analysis import run_gaps
+    from transiscope.downstream.gaps.step import run_gaps
 
     started = time.monotonic()
     summary = run_gaps(settings, progress=progress)

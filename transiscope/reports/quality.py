@@ -200,7 +200,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
                 for f in sorted(found, key=lambda f: -f.km)[:10]
             ],
         )
-        from transiscope.downstream.gaps.analysis import quality_disagreements
+        from transiscope.downstream.gaps.disagreements import quality_disagreements
 
         far["other_commune"] = quality_disagreements(settings, measured)
 

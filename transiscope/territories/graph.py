@@ -24,7 +24,6 @@ import csv
 import functools
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,8 +53,6 @@ FILES: dict[str, str] = {
     "mouvements_csv": "insee-cog-2026/mouvements-communes.csv",
     "postcodes_csv": "postcodes/laposte-hexasmal-2025.csv",
 }
-
-LEVELS = ("commune", "epci", "departement", "region", "france")
 
 #: zone -> EPSG code of the projected CRS distances are measured in
 ZONE_CRS: dict[str, int] = {
@@ -163,16 +160,15 @@ def project(lon: np.ndarray, lat: np.ndarray, zone: np.ndarray) -> tuple[np.ndar
 def territory_files(
     directory: Path | None,
     cache_dir: Path,
-    url: str | None = None,
+    url: str = "",
     http: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """The path of every input file: in ``directory`` when there, else downloaded once from ``url`` into the cache.
 
-    ``url`` defaults to ``TRANSISCOPE_TERRITORIES_URL``; without it, a missing file is a :class:`ConfigError`
-    naming the files and both settings.
+    ``url`` is ``settings.territories_url`` (``TRANSISCOPE_TERRITORIES_URL``); without it, a missing file is a
+    :class:`ConfigError` naming the files and both settings.
     """
-    url = url if url is not None else os.environ.get("TRANSISCOPE_TERRITORIES_URL", "")
     found: dict[str, Path] = {}
     missing: list[str] = []
     for role, relative in FILES.items():
