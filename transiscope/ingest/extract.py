@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from transiscope.core.errors import MalformedPayload, PayloadTooLarge, SourceHTTPError, SourceUnreachable
+from transiscope.core.files import atomic_open, atomic_write
 from transiscope.core.http import LIMITER, RETRY_STATUSES, host_of, make_session
 from transiscope.ingest.mappings import load_mapping
 from transiscope.settings import HttpSettings
@@ -162,7 +163,6 @@ def fetch(
     """
     started = time.monotonic()
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
     headers = {}
     if conditional and conditional.get("etag"):
         headers["If-None-Match"] = str(conditional["etag"])
@@ -175,21 +175,15 @@ def fetch(
     ):
         size = 0
         if response.status_code != 304:
-            try:
-                with partial.open("wb") as out:
-                    first = True
-                    for chunk in _chunks(response, url, source_id, http.max_bytes):
-                        if first:
-                            check_content(
-                                source_id, url, response.headers.get("Content-Type", ""), chunk[:2048], expect
-                            )
-                            first = False
-                        size += len(chunk)
-                        out.write(chunk)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(destination)
+            # a payload cut short (size cap, wrong content, dropped connection) never replaces the last one
+            with atomic_open(destination, "wb") as out:
+                first = True
+                for chunk in _chunks(response, url, source_id, http.max_bytes):
+                    if first:
+                        check_content(source_id, url, response.headers.get("Content-Type", ""), chunk[:2048], expect)
+                        first = False
+                    size += len(chunk)
+                    out.write(chunk)
         result = FetchResult(
             url=url,
             path=str(destination),
@@ -327,9 +321,7 @@ def extract_source(
         ) as fetcher:
             pages = fmt.extract_pages(fetcher, url, source, mapping, previous)
         body = json.dumps(pages, ensure_ascii=False).encode("utf-8")
-        partial = destination.with_name(destination.name + ".part")
-        partial.write_bytes(body)
-        partial.replace(destination)
+        atomic_write(destination, body)
         meta = {
             "url": url,
             "path": str(destination),
