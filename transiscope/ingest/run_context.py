@@ -4,12 +4,12 @@
 ``start_run`` creates ``runs/<source>/<run id>/run.json``; each stage reads what the previous one wrote
 there and adds its own file, so a stage can run in another process (an Airflow task) and a run can be
 replayed and audited from its files. A stage that fails records the failure in ``run.json`` and in the
-store's metadata graph, and the live graph of the source is left as it was.
+store's metadata graph (or, when the store cannot be written, in the run folder until the next writer
+writes it: :mod:`transiscope.ingest.run_records`), and the live graph of the source is left as it was.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import time
@@ -22,11 +22,10 @@ from transiscope.core.errors import BatchRejected, TransiscopeError
 from transiscope.core.files import append_jsonl, read_jsonl
 from transiscope.ingest.formats import connector
 from transiscope.ingest.mappings import load_registry
+from transiscope.ingest.run_records import record_run
 from transiscope.registry.sources import Registry, Source
 from transiscope.runs import iter_quarantine, new_run_id, now, read_run, write_run
 from transiscope.settings import Settings
-from transiscope.store import provenance
-from transiscope.store.embedded import open_store
 
 #: outcome of a run whose conditional request was answered 304: nothing to load, the live graph kept
 NOT_MODIFIED = "not-modified"
@@ -191,9 +190,8 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
         error_kind=getattr(exc, "kind", type(exc).__name__),
     )
     write_run(ctx.run_dir, run)
-    # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
-    with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
-        store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+    # The failure goes to the metadata graph too; if the store is busy, the next writer writes it there.
+    record_run(ctx.settings, ctx.run_dir, run)
 
 
 def quarantine_entry(
