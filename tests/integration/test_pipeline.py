@@ -328,6 +328,37 @@ def test_a_failure_while_the_store_is_locked_is_recorded_by_the_next_writer(
     assert bus.graph_triples("transiscope") == loaded
 
 
+def test_a_stage_retried_after_a_failure_leaves_one_outcome(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: extract failed on a 500 and passed on its Airflow retry; run.json kept ``failed_stage`` and the
+    500 next to ``outcome: success``, and the metadata graph held both outcomes and both end times."""
+    from transiscope.core.errors import TransiscopeError
+    from transiscope.ingest import stages
+
+    monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "0")  # the 500 fails the stage, as after the HTTP retries
+    path = "/flaky/elements.json"
+    url = bus.server.set(path, Reply(500, b"oops"), Reply(200, sample_path("transiscope").read_bytes()))
+    _point_source_at(bus, "transiscope", url)
+    run_dir = run_context.start_run("transiscope", runner="airflow", force=True)
+    with pytest.raises(TransiscopeError, match="500"):
+        jobs.run_stage("extract", run_dir)
+    failed = runs.read_run(run_dir)
+    assert failed["outcome"] == "failed" and failed["failed_stage"] == "extract" and "500" in failed["error"]
+    assert _run_record(bus, failed["run_id"])["outcome"] == ["failed"]
+
+    for name in stages.NAMES:  # the retry of extract, then the stages after it
+        jobs.run_stage(name, run_dir)
+    run = runs.read_run(run_dir)
+    assert run["outcome"] == "success" and run["counts"]["loaded"] == EXPECTED["transiscope"][1]
+    assert not {"failed_stage", "error", "error_kind"} & set(run) and run["ended"]
+    assert bus.server.hits[path] == 2
+    record = _run_record(bus, run["run_id"])
+    assert record["outcome"] == ["success"] and len(record["ended"]) == 1 and record["error"] == []
+    rows, _ = _status_rows(capsys)
+    assert "success" in rows["transiscope"] and run["run_id"] in rows["transiscope"]
+
+
 # -- batch-level valves (issue: data quality) --------------------------------------------------------
 def test_schema_drift_stops_the_load(bus: Bus, loaded: set[str]) -> None:
     payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))
