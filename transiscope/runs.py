@@ -34,6 +34,8 @@ VALID = "valid.jsonl"
 WARNINGS = "warnings.jsonl"
 TRIPLES = "triples.nt"
 VALIDATION = "validation.json"
+#: present while the run's record (its PROV activity) is not yet in the store's metadata graph
+PENDING = "provenance.pending"
 
 
 def now() -> str:
@@ -72,6 +74,37 @@ def recent_runs(settings: Settings, source_id: str, newest: int | None = None) -
     for run_dir in folders if newest is None else folders[:newest]:
         try:
             yield run_dir, read_run(run_dir)
+        except (OSError, ValueError):
+            continue
+
+
+def mark_pending(run_dir: Path | str) -> None:
+    """Say that the run's record must still be written to the metadata graph.
+
+    Why a file in the run folder: a failure is often caused by the store itself (locked by another
+    writer, unreachable), so its record cannot always go there at once; the marker is what the next writer
+    finds (:func:`pending_runs`) and writes, so that no run is missing from the metadata graph for long.
+    """
+    (Path(run_dir) / PENDING).touch()
+
+
+def clear_pending(run_dir: Path | str) -> None:
+    """The run's record is in the metadata graph (or the run started again, and will write its own)."""
+    (Path(run_dir) / PENDING).unlink(missing_ok=True)
+
+
+def is_pending(run_dir: Path | str) -> bool:
+    return (Path(run_dir) / PENDING).exists()
+
+
+def pending_runs(settings: Settings, source_id: str | None = None) -> Iterator[tuple[Path, RunState]]:
+    """The runs whose record is not yet in the metadata graph (of one source, or of all), oldest first,
+    with their readable ``run.json`` (an unreadable one is skipped: there is nothing to record)."""
+    pattern = f"{source_id or '*'}/*/{PENDING}"
+    markers = sorted(settings.runs_dir.glob(pattern), key=lambda marker: marker.parent.name)
+    for marker in markers:
+        try:
+            yield marker.parent, read_run(marker.parent)
         except (OSError, ValueError):
             continue
 

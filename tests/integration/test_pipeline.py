@@ -268,6 +268,97 @@ def test_locked_store_gives_a_clear_error(bus: Bus, loaded: set[str]) -> None:
     assert bus.graph_triples("transiscope") == loaded
 
 
+def _run_record(bus: Bus, run_id: str) -> dict[str, list[str]]:
+    """What the metadata graph says of one run: its outcomes, end times and error messages."""
+    base = rdf_base()
+    found: dict[str, list[str]] = {}
+    with bus.store() as store:
+        for name, predicate in (
+            ("outcome", f"{vocab.TS}outcome"),
+            ("ended", f"{vocab.PROV}endedAtTime"),
+            ("error", f"{vocab.TS}errorMessage"),
+        ):
+            rows = store.select(
+                f"SELECT ?v WHERE {{ GRAPH <{vocab.metadata_graph(base)}> {{ "
+                f'?r <{vocab.DCT}identifier> "{run_id}" ; <{predicate}> ?v }} }}'
+            )
+            found[name] = sorted(r["v"].value for r in rows)
+    return found
+
+
+def _status_rows(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, str], str]:
+    from transiscope.cli import main
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    return {line.split()[0]: line for line in out.splitlines()[2:] if line and not line.startswith(" ")}, out
+
+
+def test_a_failure_while_the_store_is_locked_is_recorded_by_the_next_writer(
+    bus: Bus, loaded: set[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: two failures of a source while another writer held the store left no PROV activity, and
+    ``status`` said 'never run'. They are kept in their run folders, shown by ``status``, and written to the
+    metadata graph, once each, by the next load of any source."""
+    with EmbeddedStore(bus.home / "store"):
+        first = _run("transiscope")
+        second = _run("transiscope")
+        while_locked, _ = _status_rows(capsys)  # readers are not stopped by the writer
+    for summary in (first, second):
+        assert summary.outcome == "failed" and "being written by another process" in summary.error
+        assert runs.is_pending(Path(summary.run_dir))
+        assert _run_record(bus, summary.run_id)["outcome"] == []
+    rows, out = _status_rows(capsys)
+    for row in (while_locked["transiscope"], rows["transiscope"]):
+        assert "failed (not yet in the store)" in row and second.run_id in row
+    assert "transiscope: the embedded store" in out and "being written by another process" in out
+
+    assert _run("presdecheznous").outcome == "success"  # the next writer, of another source
+    for summary in (first, second):
+        record = _run_record(bus, summary.run_id)
+        assert record["outcome"] == ["failed"] and len(record["ended"]) == 1
+        assert record["error"] == [summary.error]
+        assert not runs.is_pending(Path(summary.run_dir))
+    rows, _ = _status_rows(capsys)
+    assert "not yet in the store" not in rows["transiscope"]
+    assert "failed" in rows["transiscope"] and second.run_id in rows["transiscope"]
+    # written once: a later writer finds nothing left to write
+    assert _run("presdecheznous").outcome == "success"
+    assert _run_record(bus, second.run_id)["outcome"] == ["failed"]
+    assert bus.graph_triples("transiscope") == loaded
+
+
+def test_a_stage_retried_after_a_failure_leaves_one_outcome(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: extract failed on a 500 and passed on its Airflow retry; run.json kept ``failed_stage`` and the
+    500 next to ``outcome: success``, and the metadata graph held both outcomes and both end times."""
+    from transiscope.core.errors import TransiscopeError
+    from transiscope.ingest import stages
+
+    monkeypatch.setenv("TRANSISCOPE_HTTP_RETRIES", "0")  # the 500 fails the stage, as after the HTTP retries
+    path = "/flaky/elements.json"
+    url = bus.server.set(path, Reply(500, b"oops"), Reply(200, sample_path("transiscope").read_bytes()))
+    _point_source_at(bus, "transiscope", url)
+    run_dir = run_context.start_run("transiscope", runner="airflow", force=True)
+    with pytest.raises(TransiscopeError, match="500"):
+        jobs.run_stage("extract", run_dir)
+    failed = runs.read_run(run_dir)
+    assert failed["outcome"] == "failed" and failed["failed_stage"] == "extract" and "500" in failed["error"]
+    assert _run_record(bus, failed["run_id"])["outcome"] == ["failed"]
+
+    for name in stages.NAMES:  # the retry of extract, then the stages after it
+        jobs.run_stage(name, run_dir)
+    run = runs.read_run(run_dir)
+    assert run["outcome"] == "success" and run["counts"]["loaded"] == EXPECTED["transiscope"][1]
+    assert not {"failed_stage", "error", "error_kind"} & set(run) and run["ended"]
+    assert bus.server.hits[path] == 2
+    record = _run_record(bus, run["run_id"])
+    assert record["outcome"] == ["success"] and len(record["ended"]) == 1 and record["error"] == []
+    rows, _ = _status_rows(capsys)
+    assert "success" in rows["transiscope"] and run["run_id"] in rows["transiscope"]
+
+
 # -- batch-level valves (issue: data quality) --------------------------------------------------------
 def test_schema_drift_stops_the_load(bus: Bus, loaded: set[str]) -> None:
     payload = json.loads(sample_path("transiscope").read_text(encoding="utf-8"))

@@ -56,6 +56,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     with open_read_only(settings) as store:
         for source in registry.sources:
             found = store.select(query.replace("SOURCE", vocab.source_iri(base, source.id)))
+            pending = _newest_pending(settings, source.id)
+            if pending and (not found or pending["run_id"] > found[0]["id"].value):
+                rows.append(_pending_row(pending))
+                if pending.get("error"):
+                    errors.append(f"{source.id}: {pending['error']}")
+                continue
             if not found:
                 rows.append((source.id, "never run", "", "", "", "", "", ""))
                 continue
@@ -82,6 +88,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for line in errors:
         print(line)
     return 0
+
+
+def _newest_pending(settings: Settings, source_id: str) -> dict[str, Any] | None:
+    """The source's newest run whose record is not yet in the metadata graph (its store was busy)."""
+    from transiscope.runs import pending_runs
+
+    newest = None
+    for _run_dir, run in pending_runs(settings, source_id):
+        newest = run  # oldest first
+    return newest
+
+
+def _pending_row(run: dict[str, Any]) -> tuple[str | None, ...]:
+    """A run known only from its run.json: shown as it ended, and said to be not yet in the store (the next
+    writer of the store records it), rather than hidden behind an older run or "never run"."""
+    counts = run.get("counts") or {}
+    return (
+        run["source"],
+        f"{run['outcome']} (not yet in the store)",
+        run.get("mode"),
+        run.get("ended") or run.get("started"),
+        *(None if counts.get(name) is None else str(counts[name]) for name in ("fetched", "loaded", "quarantined")),
+        run["run_id"],
+    )
 
 
 def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:

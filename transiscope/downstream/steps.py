@@ -74,8 +74,11 @@ def link_step(settings: Settings, progress: Callable[[str], None] | None = None)
 
 def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
     from transiscope.downstream.gaps.step import run_gaps
+    from transiscope.ingest.run_records import write_pending_now
 
     started = time.monotonic()
+    # the gaps step holds the store for minutes: the runs that could not be recorded are written first
+    write_pending_now(settings)
     summary = run_gaps(settings, progress=progress)
     figures = {
         "items": summary.items,

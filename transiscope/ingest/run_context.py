@@ -4,13 +4,16 @@
 ``start_run`` creates ``runs/<source>/<run id>/run.json``; each stage reads what the previous one wrote
 there and adds its own file, so a stage can run in another process (an Airflow task) and a run can be
 replayed and audited from its files. A stage that fails records the failure in ``run.json`` and in the
-store's metadata graph, and the live graph of the source is left as it was.
+store's metadata graph (or, when the store cannot be written, in the run folder until the next writer
+writes it: :mod:`transiscope.ingest.run_records`), and the live graph of the source is left as it was.
+A stage that starts again after a failure (an Airflow retry, a cleared task) takes the failure off
+``run.json``: the run's outcome is the one its end records.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -22,14 +25,17 @@ from transiscope.core.errors import BatchRejected, TransiscopeError
 from transiscope.core.files import append_jsonl, read_jsonl
 from transiscope.ingest.formats import connector
 from transiscope.ingest.mappings import load_registry
+from transiscope.ingest.run_records import record_run
 from transiscope.registry.sources import Registry, Source
-from transiscope.runs import iter_quarantine, new_run_id, now, read_run, write_run
+from transiscope.runs import clear_pending, iter_quarantine, new_run_id, now, read_run, write_run
 from transiscope.settings import Settings
-from transiscope.store import provenance
-from transiscope.store.embedded import open_store
 
 #: outcome of a run whose conditional request was answered 304: nothing to load, the live graph kept
 NOT_MODIFIED = "not-modified"
+#: the outcomes a stage's failure leaves in run.json (see record_failure)
+FAILED_OUTCOMES = ("failed", "rejected")
+#: the fields of run.json that say how a run failed: cleared when a stage starts again
+FAILURE_FIELDS = ("failed_stage", "error", "error_kind")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable
             run_dir: Path | str, settings: Settings | None = None, *, record_failures: bool = True, **kwargs: Any
         ) -> dict[str, Any]:
             ctx = context_of(run_dir, settings)
+            if ctx.run.get("outcome") in FAILED_OUTCOMES:
+                ctx = _started_again(ctx)
             if name != "extract" and ctx.run.get("outcome") == NOT_MODIFIED:
                 return {"run_dir": str(ctx.run_dir), "stage": name, "skipped": "source not modified"}
             started = time.monotonic()
@@ -139,6 +147,24 @@ def stage(name: str) -> Callable[[Callable[[Context], dict[str, Any]]], Callable
         return wrapper
 
     return decorate
+
+
+def _started_again(ctx: Context) -> Context:
+    """A stage starts again in a run that failed (an Airflow retry, a cleared task): the run is running
+    again, so run.json loses the failure's outcome, end time, stage and error.
+
+    Why: the retry's success left ``outcome: success`` next to the failed try's ``failed_stage`` and error,
+    and the reports and the DAG's summary showed a failure for a run that loaded. The store's record of
+    the failure is replaced by the one the run's end writes (load or failure), and a record still pending
+    for the failed try is dropped (the marker first, so no writer records a run that is running again).
+    """
+    clear_pending(ctx.run_dir)
+    run = read_run(ctx.run_dir)
+    for key in FAILURE_FIELDS:
+        run.pop(key, None)
+    run.update(outcome="running", ended=None)
+    write_run(ctx.run_dir, run)
+    return dataclasses.replace(ctx, run=run)
 
 
 def _quarantine_rejected_batch(ctx: Context, exc: BatchRejected) -> dict[str, int]:
@@ -191,9 +217,8 @@ def record_failure(ctx: Context, stage_name: str, exc: BaseException) -> None:
         error_kind=getattr(exc, "kind", type(exc).__name__),
     )
     write_run(ctx.run_dir, run)
-    # The failure goes to the metadata graph too; if the store is busy, run.json still has it.
-    with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
-        store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+    # The failure goes to the metadata graph too; if the store is busy, the next writer writes it there.
+    record_run(ctx.settings, ctx.run_dir, run)
 
 
 def quarantine_entry(

@@ -12,7 +12,6 @@ readable reasons, and ``load`` checks ``fetched == loaded + quarantined`` before
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -28,6 +27,7 @@ from transiscope.ingest.fingerprint import file_digest, inputs_digest, payload_d
 from transiscope.ingest.formats import RecordRejected, connector
 from transiscope.ingest.mappings import load_mapping
 from transiscope.ingest.run_context import NOT_MODIFIED, Context, quarantine_entry, raw_elements, stage
+from transiscope.ingest.run_records import record_run, write_pending
 from transiscope.ingest.safety_valves import check_batch
 from transiscope.ingest.validate import validate_by_kind
 from transiscope.registry.sources import Source
@@ -79,8 +79,7 @@ def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
         run = read_run(ctx.run_dir)
         run.update(outcome=NOT_MODIFIED, ended=now(), counts={"fetched": 0, "loaded": 0, "quarantined": 0}, note=note)
         write_run(ctx.run_dir, run)
-        with contextlib.suppress(TransiscopeError, OSError), open_store(ctx.settings) as store:
-            store.update(provenance.failure_update(ctx.source, run, ctx.settings.base_iri))
+        record_run(ctx.settings, ctx.run_dir, run)  # a busy store: the next writer records it
     return stats
 
 
@@ -351,6 +350,7 @@ def load(ctx: Context) -> dict[str, Any]:
     triples_path = ctx.run_dir / "triples.nt"
     graph = vocab.source_graph(base, ctx.source.id)
     with open_store(ctx.settings) as store:
+        write_pending(store, ctx.settings)  # the runs that could not be recorded when they ended
         previous = provenance.previous_good_load(store, base, ctx.source.id)
         check_batch(ctx.source, counts, previous, ctx.settings)
         run = read_run(ctx.run_dir)

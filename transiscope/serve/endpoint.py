@@ -126,12 +126,14 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
     """Run one query or update against the store; every failure becomes an HTTP answer."""
     import pyoxigraph as ox
 
+    from transiscope.ingest.run_records import write_pending
     from transiscope.serve.sparql import user_position, with_prefixes
     from transiscope.store.embedded import open_store
 
     try:
         if request["kind"] == "update":
             with open_store(settings) as store:
+                write_pending(store, settings)  # every writer writes the run records still pending
                 store.update(request["text"])
             return Answer(int(HTTPStatus.NO_CONTENT), "text/plain", b"", {})
         sparql = with_prefixes(request["text"])

@@ -139,6 +139,22 @@ def run_triples(run: dict[str, Any], base: str) -> list[ox.Triple]:
     return triples
 
 
+def forget_run(run: dict[str, Any], base: str) -> list[str]:
+    """SPARQL Update operations deleting what the metadata graph says about one run (its check results too).
+
+    Why: a run is written more than once when a stage is retried (its failure, then its success) or when
+    a pending record is written by the next writer; without this the run kept both outcomes and both end
+    times, and ``status`` showed the failure of a run that loaded. Each run update starts with these, so a
+    run has exactly one description, the latest.
+    """
+    graph = metadata_graph(base)
+    r = run_iri(base, run["source"], run["run_id"])
+    return [
+        f"DELETE WHERE {{ GRAPH <{graph}> {{ <{r}> <{TS}checkResult> ?c . ?c ?cp ?co }} }}",
+        f"DELETE WHERE {{ GRAPH <{graph}> {{ <{r}> ?p ?o }} }}",
+    ]
+
+
 def success_update(source: Source, run: dict[str, Any], base: str) -> str:
     """SPARQL Update run in the same transaction as the graph swap: catalogue + run."""
     graph = metadata_graph(base)
@@ -164,17 +180,20 @@ def success_update(source: Source, run: dict[str, Any], base: str) -> str:
             f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}/publisher> ?pp ?po }} }}",
             f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}> <{VOID}classPartition> ?cp . ?cp ?cpp ?cpo }} }}",
             f"DELETE WHERE {{ GRAPH <{graph}> {{ <{s}> ?p ?o }} }}",
+            *forget_run(run, base),
             insert_data(graph, dataset_triples(source, base) + stats + run_triples(run, base)),
         ]
     )
 
 
 def failure_update(source: Source, run: dict[str, Any], base: str) -> str:
-    """Record a failed run; the catalogue entry is created if missing but its statistics kept."""
+    """Record a run that loaded nothing (failed, rejected, not modified) in place of what the metadata graph
+    held about it; the catalogue entry is created if missing but its statistics kept."""
     graph = metadata_graph(base)
     s = source_iri(base, source.id)
     return " ;\n".join(
         [
+            *forget_run(run, base),
             f"INSERT {{ GRAPH <{graph}> {{ <{s}> <{TS}format> {ox.Literal(source.format)} }} }} "
             f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{graph}> {{ <{s}> ?p ?o }} }} }}",
             insert_data(graph, run_triples(run, base)),

@@ -481,6 +481,7 @@ def run_link(
     ``decide``: (decision, record, record) to record in the decisions file first; each record as
     ``SOURCE/ID`` or IRI, and both must be in the store.
     """
+    from transiscope.ingest.run_records import write_pending
     from transiscope.store.embedded import open_store
 
     say = progress or (lambda _m: None)
@@ -490,6 +491,7 @@ def run_link(
     out_dir = settings.home / "links"
     out_dir.mkdir(parents=True, exist_ok=True)
     with open_store(settings) as store:
+        write_pending(store, settings)  # the runs that could not be recorded when they ended
         started = time.perf_counter()
         say("link: reading the initiatives of every source graph")
         records = read_records(store, base)
