@@ -19,6 +19,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAny, dag, task
 from transiscope_airflow import RetryIfTransient, source_asset
 
+from transiscope.downstream.steps import TASKS, WRITES_STORE
 from transiscope.ingest.mappings import load_registry
 from transiscope.operations import STORE_WRITE_POOL
 from transiscope.settings import Settings
@@ -28,36 +29,68 @@ log = logging.getLogger("transiscope.dags.downstream")
 DAG_ID_PREFIX = "transiscope_"
 DEFAULT_POOL = "default_pool"
 
-#: step -> (what it does, does it write the store, execution timeout)
-STEPS: dict[str, tuple[str, bool, timedelta]] = {
+#: step -> (what it does, execution timeout of each of its tasks); which tasks write the store: WRITES_STORE
+STEPS: dict[str, tuple[str, timedelta]] = {
     "link": (
         "Finds the same initiative across sources: owl:sameAs links, candidates for human review, "
         "consolidated initiatives, the overlap between sources (links graph).",
-        True,
         timedelta(hours=1),
     ),
     "gaps": (
         "Places every initiative and event in its territories and measures, per territory and taxonomy "
         "concept, counts, distances, accessibility and priority territories (gaps graph and files).",
-        True,
         timedelta(hours=1),
     ),
     "export": (
         "Writes the map's and the agenda's files from the store (GoGoCarto JSON, GeoJSON, JSON-LD, CSV, "
         "iCalendar), with licences and credits.",
-        False,
         timedelta(minutes=30),
     ),
 }
 
 
+GAPS_FILES = """Two tasks: `gaps` computes the indicators and writes the graphs in the store-writes pool, then
+`gaps_files` writes the CSV and GeoJSON files (a few hundred MB at commune level) in the default pool, so
+that the files never hold the store's single writer slot.
+"""
+
 #: emitted by the link DAG; the export DAG is scheduled on it, so each export credits the current links
 LINKS_ASSET = Asset(name="transiscope_links", uri="x-transiscope://graph/links", group="transiscope")
 
 
+def _task(task_id: str, timeout: timedelta, outlets: list[Asset]) -> Any:
+    """One task of a downstream DAG: the store-writes pool only for the tasks that write the store."""
+
+    @task(
+        task_id=task_id,
+        execution_timeout=timeout,
+        pool=STORE_WRITE_POOL if task_id in WRITES_STORE else DEFAULT_POOL,
+        retry_policy=RetryIfTransient(),
+        outlets=outlets,
+    )
+    def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
+        from transiscope.jobs import run_task
+
+        result = run_task(task_id, Settings.from_env(), progress=log.info)
+        log.info("%s: %s (%.1f s)", task_id, result.line, result.seconds)
+        if outlets:  # say which source runs this link run followed
+            runs = sorted(
+                {
+                    str(event.extra.get("run_id"))
+                    for events in (triggering_asset_events or {}).values()
+                    for event in events
+                    if event.extra.get("run_id")
+                }
+            )
+            outlet_events[LINKS_ASSET].extra = {"after_runs": runs, "same_as": result.figures.get("same_as")}
+        return result.as_dict()
+
+    return run
+
+
 def build_dag(step: str, schedule: Any):
     """One downstream DAG; ``step`` is bound here, never as a DAG param."""
-    what, writes_store, timeout = STEPS[step]
+    what, timeout = STEPS[step]
     outlets = [LINKS_ASSET] if step == "link" else []
     when = (
         "Scheduled on the links Asset, which the link DAG emits after each of its runs: the exports follow "
@@ -81,36 +114,18 @@ def build_dag(step: str, schedule: Any):
 
 {when}
 The same step runs in `transiscope run` after its sources, and alone with `transiscope downstream {step}`.
+{GAPS_FILES if step == "gaps" else ""}
 Its one-line result is in the task log and in the XCom of the task; a failure fails the task with the
 bus's one-line message, retried twice only when transient (the embedded store locked by a load).
 """,
     )
     def downstream() -> None:
-        @task(
-            task_id=step,
-            execution_timeout=timeout,
-            pool=STORE_WRITE_POOL if writes_store else DEFAULT_POOL,
-            retry_policy=RetryIfTransient(),
-            outlets=outlets,
-        )
-        def run(*, triggering_asset_events: Any = None, outlet_events: Any = None) -> dict[str, Any]:
-            from transiscope.jobs import run_step
-
-            result = run_step(step, Settings.from_env(), progress=log.info)
-            log.info("%s: %s (%.1f s)", step, result.line, result.seconds)
-            if outlets:  # say which source runs this link run followed
-                runs = sorted(
-                    {
-                        str(event.extra.get("run_id"))
-                        for events in (triggering_asset_events or {}).values()
-                        for event in events
-                        if event.extra.get("run_id")
-                    }
-                )
-                outlet_events[LINKS_ASSET].extra = {"after_runs": runs, "same_as": result.figures.get("same_as")}
-            return result.as_dict()
-
-        run()
+        previous = None
+        for task_id in TASKS[step]:
+            current = _task(task_id, timeout, outlets if task_id == "link" else [])()
+            if previous is not None:
+                previous >> current
+            previous = current
 
     return downstream()
 

@@ -93,6 +93,15 @@ def run_step(
     return result
 
 
+def run_task(
+    task_id: str, settings: Settings, progress: Callable[[str], None] | None = None
+) -> downstream_steps.StepResult:
+    """One task of a downstream DAG (``downstream.steps.TASKS``); the reports are rewritten after the link."""
+    result = downstream_steps.run_task(task_id, settings, progress)
+    _refresh_after_link(settings)(result)
+    return result
+
+
 def run_downstream(
     settings: Settings,
     steps: Sequence[str] = downstream_steps.STEPS,

@@ -1,4 +1,4 @@
-"""The DAGs after the loads (link, gaps, export): scheduled on the source Assets, one task each."""
+"""The DAGs after the loads (link, gaps, export): scheduled on the source Assets, one task each but gaps (two)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,14 @@ def test_one_dag_per_step_scheduled_on_every_source_asset(dagbag_of) -> None:
             assert names == sorted(source_asset_name(s.id) for s in sources)  # any source's successful load
         outlets = [o.name for t in dag.tasks for o in t.outlets]
         assert outlets == (["transiscope_links"] if step == "link" else [])
-        assert [t.task_id for t in dag.tasks] == [step]
-        (task,) = dag.tasks
-        assert task.pool == (STORE_WRITE_POOL if step in ("link", "gaps") else "default_pool")
-        assert task.execution_timeout is not None and task.retries == 2
+        # gaps writes its files after the store phase, outside the store-writes pool
+        tasks = ["gaps", "gaps_files"] if step == "gaps" else [step]
+        assert [t.task_id for t in dag.tasks] == tasks
+        for task in dag.tasks:
+            assert task.pool == (STORE_WRITE_POOL if task.task_id in ("link", "gaps") else "default_pool")
+            assert task.execution_timeout is not None and task.retries == 2
+        if step == "gaps":
+            assert dag.get_task("gaps_files").upstream_task_ids == {"gaps"}
         assert dag.max_active_runs == 1 and dag.catchup is False
         assert {"transiscope", "downstream", step} <= set(dag.tags)
         assert f"transiscope downstream {step}" in dag.doc_md

@@ -98,3 +98,32 @@ def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
     capsys.readouterr()
     assert main(["gaps", "--thresholds", "cinq"]) == 2
     assert capsys.readouterr().err.strip().startswith("transiscope: error: distance thresholds 'cinq'")
+
+
+def test_gaps_files_phase_writes_what_one_run_writes(
+    bus: Bus, territories_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Airflow gaps DAG runs the store phase in the store-writes pool and the files after it, outside:
+    the two phases write the same files as one run, and the files phase alone says what to run first."""
+    from dataclasses import replace
+
+    from transiscope.core.errors import ConfigError
+    from transiscope.downstream.gaps.step import run_gaps, write_gaps_files
+
+    monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(territories_dir))
+    assert main(["run", "--no-downstream"]) == 0
+    settings = bus.settings()
+    settings = replace(settings, gaps=replace(settings.gaps, file_levels=("region", "departement")))
+    with pytest.raises(ConfigError, match="run the gaps step first"):
+        write_gaps_files(settings, out_dir=tmp_path / "none")
+    one = run_gaps(settings, out_dir=tmp_path / "one")
+    store_phase = run_gaps(settings, write_files=False)
+    assert store_phase.files == [] and store_phase.triples == one.triples
+    files_phase = write_gaps_files(settings, out_dir=tmp_path / "two")
+    assert files_phase.items == one.items and files_phase.national == one.national
+    names = sorted(Path(p).name for p in one.files)
+    assert names == sorted(Path(p).name for p in files_phase.files) and "gaps-region.geojson" in names
+    for name in names:
+        if name == "index.json":  # it carries the time it was written
+            continue
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name

@@ -72,14 +72,16 @@ def link_step(settings: Settings, progress: Callable[[str], None] | None = None)
     return StepResult("link", "success", line, time.monotonic() - started, figures)
 
 
-def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+def gaps_step(
+    settings: Settings, progress: Callable[[str], None] | None = None, *, write_files: bool = True
+) -> StepResult:
     from transiscope.downstream.gaps.step import run_gaps
     from transiscope.ingest.run_records import write_pending_now
 
     started = time.monotonic()
-    # the gaps step holds the store for minutes: the runs that could not be recorded are written first
+    # the gaps step holds the store for a while: the runs that could not be recorded are written first
     write_pending_now(settings)
-    summary = run_gaps(settings, progress=progress)
+    summary = run_gaps(settings, progress=progress, write_files=write_files)
     figures = {
         "items": summary.items,
         "disagreements": summary.disagreements,
@@ -91,6 +93,21 @@ def gaps_step(settings: Settings, progress: Callable[[str], None] | None = None)
         f"{summary.disagreements:,} points in another commune than declared"
     )
     return StepResult("gaps", "success", line, time.monotonic() - started, figures)
+
+
+def gaps_store_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    """The gaps step without its files: what must hold the store's writer slot."""
+    return gaps_step(settings, progress, write_files=False)
+
+
+def gaps_files_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    """The gaps files (CSV, GeoJSON) from the result the store phase left: no store opened."""
+    from transiscope.downstream.gaps.step import write_gaps_files
+
+    started = time.monotonic()
+    summary = write_gaps_files(settings, progress=progress)
+    line = f"{len(summary.files)} files of {summary.items:,} initiatives and events placed"
+    return StepResult("gaps_files", "success", line, time.monotonic() - started, {"files": len(summary.files)})
 
 
 def export_step(settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
@@ -118,6 +135,26 @@ RUNNERS: dict[str, Callable[[Settings, Callable[[str], None] | None], StepResult
     "gaps": gaps_step,
     "export": export_step,
 }
+
+
+#: the Airflow tasks of each step, in order; the CLI runs a step's tasks as one (``RUNNERS``)
+TASKS: dict[str, tuple[str, ...]] = {"link": ("link",), "gaps": ("gaps", "gaps_files"), "export": ("export",)}
+#: what each task runs; ``gaps`` there is the store phase only, ``gaps_files`` the files it leaves for later
+TASK_RUNNERS: dict[str, Callable[[Settings, Callable[[str], None] | None], StepResult]] = {
+    "link": link_step,
+    "gaps": gaps_store_step,
+    "gaps_files": gaps_files_step,
+    "export": export_step,
+}
+#: the tasks that write the store (the embedded store has one writer: they share the store-writes pool)
+WRITES_STORE = frozenset({"link", "gaps"})
+
+
+def run_task(task_id: str, settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
+    """One Airflow task of a downstream DAG (:data:`TASKS`); errors propagate as in :func:`run_step`."""
+    if task_id not in TASK_RUNNERS:
+        raise ConfigError(f"unknown downstream task {task_id!r}: choose among {', '.join(TASK_RUNNERS)}")
+    return TASK_RUNNERS[task_id](settings, progress)
 
 
 def run_step(step: str, settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -419,6 +420,22 @@ LEVEL_CLASS = {
 }
 #: the COG code of France as a country
 FRANCE_CODE = "99100"
+
+
+#: bumped when :func:`write_territories_ntriples` writes other triples from the same files
+GRAPH_FORMAT = 1
+
+
+def territories_key(files: dict[str, Path]) -> str:
+    """What the territories graph is made from: the input files (path, size, date) and the graph's format.
+
+    The gaps step writes the graph (a few hundred thousand triples) only when the store holds another key, so
+    that a new load does not rewrite territories that have not changed.
+    """
+    text = "|".join(
+        f"{role}:{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}" for role, path in sorted(files.items())
+    )
+    return f"{VINTAGE}-{GRAPH_FORMAT}-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def territories_graph(base: str) -> str:
