@@ -4,7 +4,9 @@ processor from parsing it as one).
 
 Why a policy and not plain ``retries``: retrying a 404, a malformed payload or a rejected batch gives the
 same answer and delays the failure an operator must see; only failures the core marks ``transient``
-(connection errors, 429, 5xx, the embedded store locked by another writer) are worth another try.
+(connection errors, 429, 5xx, the embedded store locked by another writer) and failures of the
+infrastructure itself (a time-out or a dropped connection towards Airflow's Execution API or any other
+service, which the core never raises as its own errors) are worth another try.
 """
 
 from __future__ import annotations
@@ -25,12 +27,25 @@ class RetryIfTransient(RetryPolicy):
     """
 
     def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
-        if getattr(exception, "transient", False):
-            return RetryDecision.retry(reason=f"transient failure ({getattr(exception, 'kind', 'error')})")
-        return RetryDecision.fail(reason=f"not transient ({getattr(exception, 'kind', type(exception).__name__)})")
+        kind = getattr(exception, "kind", type(exception).__name__)
+        if getattr(exception, "transient", False) or _infrastructure(exception):
+            if try_number > max_tries:  # Airflow retries while the try number is at most max_tries
+                return RetryDecision.fail(reason=f"fail: still failing after {try_number} tries ({kind})")
+            return RetryDecision.retry(reason=f"transient failure ({kind}), try {try_number} of {max_tries}")
+        return RetryDecision.fail(reason=f"fail: not transient ({kind}), retrying would give the same answer")
 
     def serialize(self) -> dict[str, Any]:
         return {"__type": "RetryIfTransient"}
+
+
+def _infrastructure(exception: BaseException) -> bool:
+    """A time-out or a lost connection outside the bus's own errors (those carry ``transient`` themselves):
+    Airflow's Execution API answering late, a socket reset. A bug (``ValueError``...) is not one."""
+    if hasattr(exception, "transient"):
+        return False
+    import httpx
+
+    return isinstance(exception, httpx.TransportError | ConnectionError | TimeoutError)
 
 
 def source_asset(source_id: str, base_iri: str) -> Asset:

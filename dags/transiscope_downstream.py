@@ -106,6 +106,8 @@ def build_dag(step: str, schedule: Any):
         start_date=datetime(2025, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
+        # they only follow the loads: paused, the loads made meanwhile would wake nothing
+        is_paused_upon_creation=False,
         default_args={"owner": "transiscope", "retries": 2, "retry_delay": timedelta(minutes=2)},
         tags=["transiscope", "downstream", step],
         doc_md=f"""### Transiscope: {step}

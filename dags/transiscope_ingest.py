@@ -139,7 +139,7 @@ def build_dag(source: Source, settings: Settings):
         doc_md=_doc_md(source, asset),
     )
     def ingest() -> None:
-        @task(task_id="start", execution_timeout=START_TIMEOUT)
+        @task(task_id="start", execution_timeout=START_TIMEOUT, retries=2, retry_policy=RetryIfTransient())
         def start() -> str:
             from airflow.sdk import get_current_context
 
@@ -158,7 +158,7 @@ def build_dag(source: Source, settings: Settings):
             return str(run_dir)
 
         # A teardown: it runs whatever happened upstream, and its own state does not decide the run's.
-        @task(task_id="summary", execution_timeout=SUMMARY_TIMEOUT)
+        @task(task_id="summary", execution_timeout=SUMMARY_TIMEOUT, retries=2, retry_policy=RetryIfTransient())
         def summary() -> dict[str, Any] | None:
             from airflow.sdk import get_current_context
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.dags.conftest import AIRFLOW_ENV, DAGS_FOLDER, PROJECT_REGISTRY
@@ -72,7 +73,8 @@ def test_each_dag_has_the_tasks_in_a_chain(project_bag, source) -> None:
     assert all(t.execution_timeout is not None for t in dag.tasks)
     assert dag.get_task("extract").retries == 1
     assert dag.get_task("load").retries == 3  # only while the embedded store is locked
-    assert all(t.retries == 0 for t in dag.tasks if t.task_id not in ("extract", "load"))
+    # every other task retries infrastructure failures (an Execution-API time-out) twice, data errors never
+    assert all(t.retries == 2 for t in dag.tasks if t.task_id not in ("extract", "load"))
 
     outlets = {t.task_id: list(t.outlets) for t in dag.tasks}
     (asset,) = outlets.pop("load")
@@ -167,7 +169,12 @@ def test_extract_retries_only_transient_failures(monkeypatch) -> None:
         SourceHTTPError("busy", 503),
         SourceHTTPError("slow", 429),
         StoreLocked("locked"),
+        httpx.ReadTimeout("the Execution API did not answer"),
+        ConnectionResetError("reset"),
     ):
         assert policy.evaluate(exc, 1, 2).action is RetryAction.RETRY, exc
+        last = policy.evaluate(exc, 3, 2)  # the last of 1 + 2 tries says it fails, and why
+        assert last.action is RetryAction.FAIL and last.reason.startswith("fail: still failing"), exc
     for exc in (SourceHTTPError("gone", 404), ConfigError("bad"), ValueError("bug")):
-        assert policy.evaluate(exc, 1, 2).action is RetryAction.FAIL, exc
+        decision = policy.evaluate(exc, 1, 2)
+        assert decision.action is RetryAction.FAIL and decision.reason.startswith("fail: not transient"), exc

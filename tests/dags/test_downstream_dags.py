@@ -43,6 +43,7 @@ def test_one_dag_per_step_scheduled_on_every_source_asset(dagbag_of) -> None:
         if step == "gaps":
             assert dag.get_task("gaps_files").upstream_task_ids == {"gaps"}
         assert dag.max_active_runs == 1 and dag.catchup is False
+        assert dag.is_paused_upon_creation is False  # a load made before anyone unpaused it still wakes it
         assert {"transiscope", "downstream", step} <= set(dag.tags)
         assert f"transiscope downstream {step}" in dag.doc_md
 

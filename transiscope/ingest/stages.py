@@ -45,7 +45,9 @@ class Stage:
     #: per-task limit, sized for ~10x the largest known source (about 500,000 initiatives)
     execution_timeout: timedelta
     pool: str | None = None  #: one of the ``*_POOL`` names above; None: Airflow's default pool
-    retries: int = 0  #: Airflow retries, only for failures the core marks transient
+    #: Airflow retries, only for failures the core marks transient or of the infrastructure (an Execution-API
+    #: time-out): a data error fails at once whatever this says
+    retries: int = 2
     retry_delay: timedelta | None = None  #: None: the DAG's default
     #: the stage that asks the source: its 304 (or unchanged inputs) ends the run, and a replay starts after it
     fetches: bool = False
