@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from transiscope.core.errors import NotificationError
+from transiscope.downstream.steps import TASKS, last_task_result
 from transiscope.operations import (
     find_airflow_run,
     last_successful_run,
@@ -34,6 +35,9 @@ from transiscope.operations import (
 from transiscope.settings import NotifySettings, Settings
 
 log = logging.getLogger(__name__)
+
+#: the downstream DAGs are ``transiscope_<step>`` (dags/transiscope_downstream.py)
+DOWNSTREAM_DAG_PREFIX = "transiscope_"
 
 EVENTS_FILE = Path("events") / "failures.jsonl"
 
@@ -62,7 +66,7 @@ def failure_event(
     }
     source_id = source_of_dag_id(dag_id)
     if source_id is None:
-        return event
+        return _downstream_failure(settings, dag_id, event)
     event["source"] = source_id
     base = base_url or settings.public_url
     event["report_url"] = report_url(base, source_id)
@@ -82,6 +86,25 @@ def failure_event(
     return event
 
 
+def _downstream_failure(settings: Settings, dag_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A downstream DAG's event gets the step that failed, the kind of error and its message, as its task
+    recorded them (the Airflow message alone says only that a task failed)."""
+    step = dag_id.removeprefix(DOWNSTREAM_DAG_PREFIX)
+    if not dag_id.startswith(DOWNSTREAM_DAG_PREFIX) or step not in TASKS:
+        return event
+    event["step"] = step
+    for task_id in TASKS[step]:
+        result = last_task_result(settings, task_id)
+        if result and result.get("outcome") == "failed":
+            event.update(failed_task=task_id, error_kind=result.get("error_kind"), error=result.get("error"))
+            break
+    else:
+        event["error"] = (
+            f"the {step} step did not finish ({event['airflow_message'] or 'no message'}); see the task logs"
+        )
+    return event
+
+
 def event_text(event: dict[str, Any]) -> str:
     """The event in one line for people; ``&``, ``<`` and ``>`` escaped as chat webhooks require."""
     if "source" in event:
@@ -91,6 +114,10 @@ def event_text(event: dict[str, Any]) -> str:
             f"Transiscope: the ingest of {event['source']} failed{where}{kind}: {event.get('error')}. "
             f"Live graph {event.get('live_graph', 'unchanged')}. Report: {event['report_url']}"
         )
+    elif "step" in event:
+        where = f" at {event['failed_task']}" if event.get("failed_task") else ""
+        kind = f" ({event['error_kind']})" if event.get("error_kind") else ""
+        text = f"Transiscope: the {event['step']} step failed{where}{kind}: {event.get('error')}"
     else:
         text = f"Transiscope: DAG {event['dag_id']} run {event['airflow_run_id']} failed: {event['airflow_message']}"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -104,8 +104,30 @@ def test_run_that_never_started_and_other_dags(bus: Bus) -> None:
     )
     assert event["error"] == f"the run of {SOURCE} failed before it started (task_failure)"
     other = notify.failure_event(settings, dag_id="transiscope_export", airflow_run_id="r1", message="task_failure")
-    assert "source" not in other
-    assert notify.event_text(other) == "Transiscope: DAG transiscope_export run r1 failed: task_failure"
+    assert "source" not in other and other["step"] == "export"
+    assert notify.event_text(other) == (
+        "Transiscope: the export step failed: the export step did not finish (task_failure); see the task logs"
+    )
+    unknown = notify.failure_event(settings, dag_id="someone_else", airflow_run_id="r2", message="task_failure")
+    assert notify.event_text(unknown) == "Transiscope: DAG someone_else run r2 failed: task_failure"
+
+
+def test_downstream_failure_says_step_kind_and_message(bus: Bus, monkeypatch) -> None:
+    """A failed downstream task records its outcome; the DAG's notification says which step, which task,
+    what kind of error and its message, not only that a task failed."""
+    from transiscope import jobs
+    from transiscope.downstream.steps import last_task_result
+
+    monkeypatch.setenv("TRANSISCOPE_TERRITORIES_DIR", str(bus.home / "no-territories"))
+    monkeypatch.setenv("TRANSISCOPE_CACHE_DIR", str(bus.home / "empty-cache"))
+    settings = bus.settings()
+    with pytest.raises(ConfigError) as failure:
+        jobs.run_task("gaps", settings)
+    recorded = last_task_result(settings, "gaps")
+    assert recorded is not None and recorded["outcome"] == "failed" and recorded["error"] == str(failure.value)
+    event = notify.failure_event(settings, dag_id="transiscope_gaps", airflow_run_id="r3", message="task_failure")
+    assert event["step"] == "gaps" and event["failed_task"] == "gaps" and event["error_kind"] == "config"
+    assert notify.event_text(event).startswith("Transiscope: the gaps step failed at gaps (config): ")
 
 
 def test_hostile_error_text_is_escaped_for_chat() -> None:

@@ -10,12 +10,17 @@ initiative), gaps second (the map's gap layer), exports last.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from transiscope.core.errors import ConfigError, TransiscopeError
+from transiscope.core.files import write_json
 from transiscope.settings import Settings
 
 #: in the order they run
@@ -150,11 +155,49 @@ TASK_RUNNERS: dict[str, Callable[[Settings, Callable[[str], None] | None], StepR
 WRITES_STORE = frozenset({"link", "gaps"})
 
 
+#: the last outcome of each downstream task, one JSON file per task under the data home: what a failure
+#: notification of a downstream DAG says (the step, the kind of error and its message)
+TASK_RESULTS_DIR = "downstream"
+
+
+def task_result_path(settings: Settings, task_id: str) -> Path:
+    return settings.home / TASK_RESULTS_DIR / f"{task_id}.json"
+
+
+def last_task_result(settings: Settings, task_id: str) -> dict[str, Any] | None:
+    """The recorded outcome of the task's last run (None when it never ran or the file is unreadable)."""
+    try:
+        value = json.loads(task_result_path(settings, task_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def run_task(task_id: str, settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
-    """One Airflow task of a downstream DAG (:data:`TASKS`); errors propagate as in :func:`run_step`."""
+    """One Airflow task of a downstream DAG (:data:`TASKS`); errors propagate as in :func:`run_step`, after the
+    outcome is recorded (:func:`last_task_result`)."""
     if task_id not in TASK_RUNNERS:
         raise ConfigError(f"unknown downstream task {task_id!r}: choose among {', '.join(TASK_RUNNERS)}")
-    return TASK_RUNNERS[task_id](settings, progress)
+    started = time.monotonic()
+    ended: dict[str, Any] = {"task": task_id}
+    try:
+        result = TASK_RUNNERS[task_id](settings, progress)
+    except TransiscopeError as error:
+        ended |= {"outcome": "failed", "error_kind": getattr(error, "kind", "error"), "error": str(error)}
+        raise
+    except Exception as error:  # a bug: still say which step and what, then let Airflow fail the task
+        ended |= {"outcome": "failed", "error_kind": type(error).__name__, "error": str(error) or repr(error)}
+        raise
+    else:
+        ended |= {"outcome": "success", "line": result.line}
+        return result
+    finally:
+        ended |= {
+            "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        with contextlib.suppress(OSError):  # the record must not hide the task's own outcome
+            write_json(task_result_path(settings, task_id), ended)
 
 
 def run_step(step: str, settings: Settings, progress: Callable[[str], None] | None = None) -> StepResult:
