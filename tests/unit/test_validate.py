@@ -188,3 +188,13 @@ def test_event_suite() -> None:
     assert outcome.quarantined[2] == ["no readable start date"]
     assert 3 not in outcome.warnings  # no position is fine for an online event
     assert any("more than three years ahead" in r for r in outcome.warnings[4])
+
+
+def test_great_expectations_says_nothing_at_info_level(suite: dict, caplog: pytest.LogCaptureFixture) -> None:
+    """A validate task's log is the bus's own lines: GX's registrations and temporary folders stay out."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        assert validate_records([_record("ok")], suite).valid == [0]
+    noise = [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations") and r.levelno < 30]
+    assert noise == []

@@ -149,14 +149,26 @@ def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str,
     return f"{column}={value!r} fails {config.get('type')} {json.dumps(kwargs, ensure_ascii=False)}"
 
 
+def _quiet_great_expectations() -> None:
+    """Keep Great Expectations' INFO lines (function registrations, temporary folders: most of a validate
+    task's log otherwise) out of the logs; its warnings and errors still show."""
+    import logging
+
+    for name, logger in [
+        ("great_expectations", logging.getLogger("great_expectations")),
+        *logging.root.manager.loggerDict.items(),
+    ]:
+        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.WARNING)
+
+
 def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> ValidationOutcome:
     """Run the suite on the records; every failing record gets one reason per failed expectation."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import logging
-
+    _quiet_great_expectations()  # before the import: it logs its registrations while importing
     import great_expectations as gx  # ≈2 s import: keep it off module import (DAG parsing)
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # ~100 INFO lines per run otherwise
+    _quiet_great_expectations()  # after: the import sets a level of its own on some of its loggers
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     if not records:
