@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from transiscope.core.errors import ConfigError
 from transiscope.downstream import steps as downstream_steps
 from transiscope.downstream.link import linker
 from transiscope.ingest import pipeline, replay, stages
 from transiscope.ingest.mappings import load_registry
 from transiscope.ingest.run_context import NOT_MODIFIED
 from transiscope.reports.quality import write_reports
-from transiscope.runs import read_run
+from transiscope.runs import PruneResult, prune_runs, read_run
 from transiscope.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,3 +111,18 @@ def run_downstream(
     """The steps after the loads, in order, with the reports rewritten after the link (before the export
     copies them)."""
     return downstream_steps.run_downstream(settings, steps, progress, after=_refresh_after_link(settings))
+
+
+def prune(
+    settings: Settings, sources: Sequence[str] | None = None, keep: int | None = None, *, dry_run: bool = False
+) -> list[PruneResult]:
+    """``transiscope prune`` and the maintenance DAG: the run folders of every source (or of ``sources``) but
+    the newest ``keep`` (``settings.keep_runs`` by default) and those the bus still needs
+    (:func:`transiscope.runs.prune_runs`). The folders of a source no longer in the registry are pruned too."""
+    keep = settings.keep_runs if keep is None else keep
+    if keep < 1:
+        raise ConfigError(f"--keep {keep}: keep at least one run per source")
+    ids = [s.id for s in load_registry(settings.registry_path).select(list(sources or ()))]
+    if not sources and settings.runs_dir.is_dir():
+        ids += sorted(p.name for p in settings.runs_dir.iterdir() if p.is_dir() and p.name not in ids)
+    return [prune_runs(settings, source_id, keep, dry_run=dry_run) for source_id in ids]

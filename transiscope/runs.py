@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,66 @@ def previous_loaded_run(
             "inputs_digest": run.get("inputs_digest"),
         }
     return None
+
+
+#: longer than every stage's execution timeout put together: a run "running" for longer has died
+RUNNING_AT_MOST = timedelta(days=1)
+
+
+def _started_since(run: RunState, when: datetime) -> bool:
+    try:
+        started = datetime.fromisoformat(str(run.get("started")))
+    except ValueError:
+        return False
+    return (started if started.tzinfo else started.replace(tzinfo=UTC)) >= when
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What :func:`prune_runs` did for one source."""
+
+    source: str
+    kept: int
+    removed: tuple[str, ...]
+    #: folders kept beyond ``keep`` because the bus still needs them, with why
+    held: dict[str, str]
+
+
+def prune_runs(settings: Settings, source_id: str, keep: int, *, dry_run: bool = False) -> PruneResult:
+    """Remove the source's run folders but the newest ``keep``, never one the bus still needs.
+
+    Held whatever their age: a run still going (``running`` and started less than :data:`RUNNING_AT_MOST`
+    ago: an older one was cut short by a dead worker and is kept only by ``keep``), a run whose record is not
+    yet in the metadata graph (:func:`pending_runs`), the newest successful run (its validators make the next
+    request conditional; its raw file seeds incremental formats and replays), and the newest run that reached
+    a verdict (its quarantine is the source's current one, which the quality report shows).
+    """
+    if keep < 1:
+        raise ValueError("keep at least one run")
+    runs = list(recent_runs(settings, source_id))
+    newest_success = next((d for d, r in runs if r.get("outcome") == "success"), None)
+    processed = latest_processed_run(settings, source_id)
+    removed: list[str] = []
+    held: dict[str, str] = {}
+    now_utc = datetime.now(UTC)
+    for position, (run_dir, run) in enumerate(runs):
+        if position < keep:
+            continue
+        reason = (
+            "still running"
+            if run.get("outcome") in (None, "running") and _started_since(run, now_utc - RUNNING_AT_MOST)
+            else "its record is not yet in the store"
+            if is_pending(run_dir)
+            else "newest successful run"
+            if run_dir == newest_success
+            else "newest verdict on the records (current quarantine)"
+            if run_dir == processed
+            else None
+        )
+        if reason:
+            held[run_dir.name] = reason
+            continue
+        removed.append(run_dir.name)
+        if not dry_run:
+            shutil.rmtree(run_dir)
+    return PruneResult(source_id, len(runs) - len(removed), tuple(removed), held)

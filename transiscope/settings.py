@@ -265,6 +265,9 @@ class Settings:
     #: a mirror of the territories files, downloaded once into the cache when they are not on disk
     #: (``TRANSISCOPE_TERRITORIES_URL``; empty: none)
     territories_url: str = ""
+    #: run folders kept per source by ``transiscope prune`` and the maintenance DAG (``TRANSISCOPE_KEEP_RUNS``);
+    #: the runs the bus still needs are kept beyond it
+    keep_runs: int = 30
 
     @property
     def exports_dir(self) -> Path:
@@ -326,6 +329,7 @@ class Settings:
             public_url=_env_url("TRANSISCOPE_PUBLIC_URL", DEFAULT_PUBLIC_URL),
             store_write_slots=_env_int("TRANSISCOPE_STORE_WRITE_SLOTS", 1, 1),
             territories_url=_env_url("TRANSISCOPE_TERRITORIES_URL"),
+            keep_runs=_env_int("TRANSISCOPE_KEEP_RUNS", 30, 1),
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
             gaps=gaps_settings_from_env(),

@@ -13,7 +13,14 @@ from transiscope.cli.inspect_commands import (
     cmd_sources,
     cmd_status,
 )
-from transiscope.cli.run_commands import cmd_airflow_pools, cmd_downstream, cmd_replay, cmd_report, cmd_run
+from transiscope.cli.run_commands import (
+    cmd_airflow_pools,
+    cmd_downstream,
+    cmd_prune,
+    cmd_replay,
+    cmd_report,
+    cmd_run,
+)
 from transiscope.cli.store_commands import cmd_export, cmd_gaps, cmd_link, cmd_query, cmd_serve
 from transiscope.downstream.steps import STEPS as DOWNSTREAM_STEPS
 
@@ -166,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--out", type=Path, help="folder of the CSV/GeoJSON files (default: <exports>/gaps)")
     gaps.add_argument("--no-store", action="store_true", help="read the store only; write the files, not the graphs")
     gaps.set_defaults(func=cmd_gaps)
+
+    prune = sub.add_parser(
+        "prune",
+        help="remove old run folders, keeping the newest of each source and every run the bus still needs",
+    )
+    prune.add_argument("sources", nargs="*", metavar="SOURCE", help="only these sources (default: all)")
+    prune.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="run folders kept per source (default $TRANSISCOPE_KEEP_RUNS, else 30)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    prune.set_defaults(func=cmd_prune)
 
     replay = sub.add_parser(
         "replay",

@@ -121,6 +121,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- replay ---------------------------------------------------------------------------------------
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove old run folders; say, per source, what went and what was held and why."""
+    from transiscope.jobs import prune
+
+    results = prune(settings, args.sources, args.keep, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    rows = [(r.source, r.kept, len(r.removed), ", ".join(f"{k} ({v})" for k, v in r.held.items())) for r in results]
+    print(table(("source", "kept", verb, "held beyond --keep"), rows, numeric={1, 2}))
+    total = sum(len(r.removed) for r in results)
+    print(f"{verb} {total} run folder(s) in {settings.runs_dir}", file=sys.stderr)
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Redo a stored run from its raw.json (the run directory, or SOURCE/RUN_ID under the runs folder)."""
     from transiscope.jobs import replay_run
