@@ -125,3 +125,58 @@ def test_bulk_loads_are_compacted_on_close_or_once_after_a_batch(
     assert _files(settings.store_path) < inside
     with EmbeddedStore(settings.store_path, read_only=True) as store:
         assert store.count(G) == 160_000
+
+
+def test_readers_open_the_snapshot_of_the_last_closed_writer(tmp_path: Path) -> None:
+    """A reader never opens the directory being written: it sees the state the last writer published
+    when it closed, not the writes of a session still open."""
+    from transiscope.store.snapshots import snapshots_dir
+
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 10))
+    with EmbeddedStore(tmp_path / "store") as writer:
+        writer.replace_graph(G, S, _nt(tmp_path / "b.nt", 20))
+        with EmbeddedStore(tmp_path / "store", read_only=True) as reader:
+            assert len(_content(reader)) == 10
+            assert reader._pin is not None and reader._pin.path.parent == snapshots_dir(tmp_path / "store")
+    with EmbeddedStore(tmp_path / "store", read_only=True) as reader:
+        assert len(_content(reader)) == 20
+
+
+def test_a_snapshot_stays_while_a_reader_holds_it(tmp_path: Path) -> None:
+    """The clean-up after a publish removes old snapshots, but not one a reader has open; the reader's
+    own close removes it once it lets go."""
+    from transiscope.store.snapshots import current_name, snapshots_dir
+
+    root = snapshots_dir(tmp_path / "store")
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 10))
+    first = current_name(root)
+    reader = EmbeddedStore(tmp_path / "store", read_only=True)
+    for n in (20, 30):  # two writes while the reader holds the first snapshot
+        with EmbeddedStore(tmp_path / "store") as store:
+            store.replace_graph(G, S, _nt(tmp_path / f"{n}.nt", n))
+            store._store.optimize()  # the files of the first snapshot are gone from the store itself
+    names = {entry.name for entry in root.iterdir() if entry.is_dir()}
+    assert names == {first, current_name(root)}  # the middle one, held by nobody, went at once
+    assert len(_content(reader)) == 10  # and the held one still reads whole
+    reader.close()
+    last = current_name(root)
+    assert {entry.name for entry in root.iterdir()} == {"current", f"{last}", f"{last}.lock"}
+
+
+def test_a_store_without_snapshot_gets_one_from_its_first_reader(tmp_path: Path) -> None:
+    """A store written before snapshots existed: the first reader publishes one (when nobody writes it),
+    and while a writer holds the store it gets StoreLocked rather than a read of a directory in use."""
+    import shutil
+
+    from transiscope.core.errors import StoreLocked
+    from transiscope.store.snapshots import snapshots_dir
+
+    with EmbeddedStore(tmp_path / "store") as store:
+        store.replace_graph(G, S, _nt(tmp_path / "a.nt", 10))
+    shutil.rmtree(snapshots_dir(tmp_path / "store"))
+    with EmbeddedStore(tmp_path / "store"), pytest.raises(StoreLocked):
+        EmbeddedStore(tmp_path / "store", read_only=True)
+    with EmbeddedStore(tmp_path / "store", read_only=True) as reader:
+        assert len(_content(reader)) == 10

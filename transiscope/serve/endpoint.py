@@ -4,7 +4,8 @@ Why worker processes: neither pyoxigraph nor a remote store lets a running query
 Python, and one runaway query must not take the endpoint down. Each query runs in a worker process
 that the server kills when it exceeds the time limit (and replaces). Workers open the store read-only
 for each query (≈10 ms on the embedded store), so the endpoint never holds the writer's lock and the
-pipeline can load while it serves.
+pipeline can load while it serves; on the embedded store that is the latest snapshot the last writer
+published (:mod:`transiscope.store.snapshots`), so a query never reads files a running load compacts.
 
 Routes: ``/sparql`` (GET and POST, SPARQL 1.1 Protocol; updates only with the configured token),
 ``/`` (the query page for analysts), ``/queries.json`` (the example queries of ``queries/``),
@@ -171,7 +172,7 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
     except SyntaxError as exc:
         return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} is not valid: {exc}")
     except (OSError, RuntimeError, ValueError) as exc:
-        # a read-only snapshot can trip over files a concurrent writer just compacted: retry soon
+        # the store's disk or a remote store failed in a way it did not classify: worth retrying soon
         return _error(
             HTTPStatus.SERVICE_UNAVAILABLE, f"the store could not answer right now ({exc})", {"Retry-After": "2"}
         )

@@ -6,6 +6,8 @@ nobody reads, and one SPARQL Update moves it over the live graph and writes the 
 pyoxigraph runs an update as one transaction, so readers see the old graph or the new one.
 
 pyoxigraph takes a single-writer lock on the directory; a second process gets :class:`StoreLocked`.
+Readers never open that directory: each writer publishes a snapshot when it closes the store, and a store
+opened ``read_only`` is the latest snapshot (see :mod:`transiscope.store.snapshots` for why).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from transiscope.core.errors import ConfigError, StoreError, StoreLocked
-from transiscope.store import graph_diff
+from transiscope.store import graph_diff, snapshots
 from transiscope.store.base import Row, TripleStore
 
 if TYPE_CHECKING:
@@ -92,15 +94,17 @@ class EmbeddedStore:
         self.read_only = read_only
         #: triples written by the bulk loader or by large updates since the store was opened (see close)
         self._bulk_written = 0
+        #: read-only: the published snapshot this store is, pinned until close
+        self._pin: snapshots.Pin | None = None
         try:
             if read_only:
-                if not (self.path / "CURRENT").exists():
-                    raise StoreError(f"no store at {self.path} yet: run `transiscope run` first to load the sources")
-                self._store = ox.Store.read_only(str(self.path))
+                self._store = self._open_snapshot()
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._store = ox.Store(str(self.path))
         except OSError as exc:
+            if self._pin is not None:
+                self._pin.release()
             if "lock" in str(exc).lower():
                 raise StoreLocked(
                     f"the embedded store {self.path} is being written by another process (one writer at a "
@@ -108,14 +112,41 @@ class EmbeddedStore:
                 ) from None
             raise StoreError(f"cannot open the embedded store {self.path}: {exc}") from None
 
+    def _open_snapshot(self) -> ox.Store:
+        """The latest published snapshot, pinned, opened read-only (nobody writes a snapshot).
+
+        A store written before snapshots existed has none yet: the reader publishes the first one itself
+        if nobody writes the store (taking the writer's lock for the few milliseconds of the backup), and
+        otherwise gets :class:`StoreLocked` — never a read of a directory being written."""
+        if not (self.path / "CURRENT").exists():
+            raise StoreError(f"no store at {self.path} yet: run `transiscope run` first to load the sources")
+        self._pin = snapshots.pin_current(self.path)
+        if self._pin is None:
+            EmbeddedStore(self.path).close()  # a writer's close publishes
+            self._pin = snapshots.pin_current(self.path)
+        if self._pin is None:
+            raise StoreError(f"no snapshot of the embedded store {self.path} could be published")
+        return ox.Store.read_only(str(self._pin.path))
+
     def __enter__(self) -> EmbeddedStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        if exc_info[0] is None:
+            self.close()
+            return
+        with contextlib.suppress(StoreError):  # the error of the block is the one to report
+            self.close()
 
     def close(self) -> None:
-        """Compact what this session wrote in bulk, flush, and release the directory lock.
+        """Compact what this session wrote in bulk, flush, publish the snapshot readers open, and release
+        the directory lock (a read-only store releases its snapshot).
+
+        Why publish on close rather than after each transaction: a run's session is a handful of updates
+        (the load, its provenance), every one of which leaves the store consistent, and readers only need
+        a committed state, not every one of them; a backup per update would multiply files for nothing.
+        A writer that dies without closing publishes nothing: readers keep the previous snapshot, and the
+        next writer's close publishes everything since.
 
         Why compact here: the bulk loader and large updates leave many small overlapping files, which RocksDB
         merges in the background — but the bus's processes are short-lived, so that rarely happened and every
@@ -124,6 +155,7 @@ class EmbeddedStore:
         the size of what was just written (1.5 s per 1.4 M triples), and nothing on an already compact store.
         """
         store = self.__dict__.pop("_store", None)
+        failure: OSError | None = None
         if store is not None and not self.read_only:
             with contextlib.suppress(OSError):
                 if self._bulk_written >= _COMPACT_AFTER:
@@ -132,7 +164,21 @@ class EmbeddedStore:
                     else:
                         store.optimize()
                 store.flush()
-        del store  # dropping the last reference releases the directory lock
+            try:
+                snapshots.publish(store, self.path)
+            except OSError as exc:
+                failure = exc
+        del store  # dropping the last reference releases the directory lock (or the snapshot's files)
+        if self._pin is not None:
+            self._pin.release()
+            self._pin = None
+            with contextlib.suppress(OSError):
+                snapshots.collect(snapshots.snapshots_dir(self.path))  # what writers could not remove
+        if failure is not None:
+            raise StoreError(
+                f"the embedded store {self.path} was written but its snapshot for readers could not be "
+                f"published ({failure}); readers see the previous state until the next write"
+            )
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
