@@ -158,6 +158,38 @@ def post_webhook(notify: NotifySettings, payload: dict[str, Any]) -> int:
     return reply.status_code
 
 
+def notify_stale(settings: Settings, notify: NotifySettings, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``source_stale`` event per stale source (:func:`transiscope.operations.stale_sources`), recorded and
+    posted like a failure; never raises."""
+    events = []
+    for alert in alerts:
+        event = {
+            "event": "source_stale",
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            **alert,
+            "report_url": report_url(settings.public_url, alert["source"]),
+        }
+        text = (
+            f"Transiscope: the data of {alert['source']} is stale: {'; '.join(alert['reasons'])}. "
+            f"Report: {event['report_url']}"
+        )
+        event["text"] = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if notify.webhook_url:
+            try:
+                status = post_webhook(notify, {"text": event["text"], "event": event})
+                event["webhook"] = f"delivered (HTTP {status})"
+            except NotificationError as exc:
+                log.error("staleness notification not delivered: %s", exc)
+                event["webhook"] = f"not delivered: {exc}"
+        try:
+            record_event(settings, event)
+        except OSError as exc:
+            log.error("could not record the staleness event in %s: %s", events_path(settings), exc)
+        log.warning("%s", event["text"])
+        events.append(event)
+    return events
+
+
 def notify_failure(
     settings: Settings, notify: NotifySettings, *, dag_id: str, airflow_run_id: str, message: str = ""
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ module never imports Airflow.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -151,3 +152,58 @@ def last_successful_run(settings: Settings, source_id: str, newest: int = 200) -
         if run.get("outcome") == "success":
             return run["run_id"]
     return None
+
+
+# -- freshness -------------------------------------------------------------------------------------
+#: the outcomes that say the live graph is the source's current data (a 304 confirms it without a load)
+CONFIRMED = ("success", "not-modified")
+
+
+def stale_sources(settings: Settings, registry: Registry, when: datetime | None = None) -> list[dict[str, Any]]:
+    """The sources whose data nobody has confirmed lately, with why, for the maintenance DAG's alert.
+
+    Stale: ``settings.stale_failures`` failed or rejected runs in a row, or no run confirming the data
+    (loaded, or answered "not modified") for ``settings.stale_days`` days. A source that has never run is not
+    listed: nothing was expected of it yet. Only the run folders are read (no store), so the check works while
+    the store is busy.
+    """
+    when = when or datetime.now(UTC)
+    limit = when - timedelta(days=settings.stale_days)
+    alerts: list[dict[str, Any]] = []
+    for source in registry.sources:
+        runs = list(recent_runs(settings, source.id, newest=200))
+        if not runs:
+            continue
+        failures = 0
+        for _run_dir, run in runs:
+            if run.get("outcome") not in ("failed", "rejected"):
+                break
+            failures += 1
+        confirmed = next((run for _run_dir, run in runs if run.get("outcome") in CONFIRMED), None)
+        last = _time(confirmed.get("ended") or confirmed.get("started")) if confirmed else None
+        reasons = []
+        if failures >= settings.stale_failures:
+            reasons.append(f"{failures} failed runs in a row (last: {runs[0][1].get('error') or 'no message'})")
+        if last is None:
+            reasons.append("never loaded")
+        elif last < limit:
+            reasons.append(f"data last confirmed {(when - last).days} days ago")
+        if reasons:
+            alerts.append(
+                {
+                    "source": source.id,
+                    "reasons": reasons,
+                    "consecutive_failures": failures,
+                    "last_confirmed": last.isoformat(timespec="seconds") if last else None,
+                    "last_run": runs[0][1].get("run_id"),
+                }
+            )
+    return alerts
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

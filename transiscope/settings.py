@@ -268,6 +268,10 @@ class Settings:
     #: run folders kept per source by ``transiscope prune`` and the maintenance DAG (``TRANSISCOPE_KEEP_RUNS``);
     #: the runs the bus still needs are kept beyond it
     keep_runs: int = 30
+    #: a source is stale when its data was last confirmed (loaded, or not modified) more than this many days
+    #: ago (``TRANSISCOPE_STALE_DAYS``), or after this many failed runs in a row (``TRANSISCOPE_STALE_FAILURES``)
+    stale_days: float = 7.0
+    stale_failures: int = 3
 
     @property
     def exports_dir(self) -> Path:
@@ -330,6 +334,8 @@ class Settings:
             store_write_slots=_env_int("TRANSISCOPE_STORE_WRITE_SLOTS", 1, 1),
             territories_url=_env_url("TRANSISCOPE_TERRITORIES_URL"),
             keep_runs=_env_int("TRANSISCOPE_KEEP_RUNS", 30, 1),
+            stale_days=_env_number("TRANSISCOPE_STALE_DAYS", 7.0, 0.01),
+            stale_failures=_env_int("TRANSISCOPE_STALE_FAILURES", 3, 1),
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
             gaps=gaps_settings_from_env(),
