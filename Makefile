@@ -94,17 +94,25 @@ airflow: $(STAMP)
 	@echo ""
 	@echo "Airflow UI and REST API: http://127.0.0.1:$(AIRFLOW_PORT)   (Ctrl-C stops every component)"
 	@echo "user: admin   password: generated at the first start, in $(AIRFLOW_LOCAL_HOME)/simple_auth_manager_passwords.json.generated"
-	@echo "DAGs: $(CURDIR)/dags (paused at creation: unpause one to run it)   store and runs: $(CURDIR)/var"
+	@echo "DAGs: $(CURDIR)/dags (ingest DAGs paused at creation: unpause the ones to run)   store and runs: $(CURDIR)/var"
+	@echo "SPARQL endpoint, quality reports and map (the UI's links): http://127.0.0.1:8890/"
 	@echo ""
 	@# what `airflow standalone` starts, minus its log servers (they bind every interface and are only needed
-	@# by remote workers): every component on 127.0.0.1, all stopped together by Ctrl-C
-	$(AIRFLOW_LOCAL_ENV) bash -c 'trap "kill 0" INT TERM EXIT; \
-	  airflow api-server --host 127.0.0.1 --port $(AIRFLOW_PORT) & \
-	  airflow scheduler --skip-serve-logs & airflow dag-processor & airflow triggerer --skip-serve-logs & \
-	  wait -n; echo "an Airflow component stopped: stopping the others" >&2'
+	@# by remote workers), plus `transiscope serve` for the links the plugin adds: every component on 127.0.0.1,
+	@# in a session of their own, all stopped together by Ctrl-C: SIGTERM to that process group (workers included),
+	@# then SIGKILL to what is left after 15 s
+	$(AIRFLOW_LOCAL_ENV) bash -c 'setsid bash -c "\
+	    airflow api-server --host 127.0.0.1 --port $(AIRFLOW_PORT) & \
+	    airflow scheduler --skip-serve-logs & airflow dag-processor & airflow triggerer --skip-serve-logs & \
+	    transiscope serve --host 127.0.0.1 --port 8890 & \
+	    wait -n; echo \"a component stopped: stopping the others\" >&2" & group=$$!; \
+	  stop() { trap - INT TERM EXIT; kill -TERM -- -$$group 2>/dev/null; \
+	    for _ in $$(seq 15); do kill -0 -- -$$group 2>/dev/null || break; sleep 1; done; \
+	    kill -KILL -- -$$group 2>/dev/null; }; \
+	  trap stop INT TERM EXIT; wait $$group'
 
-## the gates CI runs before the tests: lint, formatting and the layers of the core package (mypy is configured
-## in pyproject.toml and not yet a gate: `.venv/bin/mypy` lists what is left)
+## the gates CI runs before the tests: lint, formatting, types (mypy, configured in pyproject.toml) and the
+## layers of the core package (import-linter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
