@@ -110,6 +110,8 @@ def test_project_folders_are_mounted(compose: dict) -> None:
             assert f"./{folder}" in mounts.values(), (name, folder)
         env = service["environment"]
         assert _mounts(service)[env["TRANSISCOPE_HOME"]] in compose["volumes"]  # runs + store on a volume
+        # the territories the gaps DAG reads: the shared data folder, mounted read-only
+        assert mounts[env["TRANSISCOPE_SHARED_DATA"]] == "../shared/data"
         registry = Path(env["TRANSISCOPE_REGISTRY"])
         assert mounts[str(registry.parent)] == "./transforms"
         for source in mounts.values():
