@@ -134,6 +134,8 @@ def build_dag(source: Source, settings: Settings):
         start_date=datetime(2025, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
+        # no backfill: a run fetches the source as it is now, whatever its logical date says
+        allowed_run_types=("scheduled", "manual"),
         default_args=DEFAULT_ARGS,
         tags=["transiscope", "ingest", source.format],
         doc_md=_doc_md(source, asset),

@@ -71,6 +71,7 @@ def test_each_dag_has_the_tasks_in_a_chain(project_bag, source) -> None:
     ):
         assert text in dag.doc_md
     assert all(t.execution_timeout is not None for t in dag.tasks)
+    assert {t.value for t in dag.allowed_run_types} == {"scheduled", "manual"}  # a backfill would fetch today's data
     assert dag.get_task("extract").retries == 1
     assert dag.get_task("load").retries == 3  # only while the embedded store is locked
     # every other task retries infrastructure failures (an Execution-API time-out) twice, data errors never
