@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +54,15 @@ def _env_url(name: str, default: str = "") -> str:
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"{name}={url!r} is not an http(s) URL")
     return url
+
+
+def _env_urls(name: str) -> tuple[str, ...]:
+    """http(s) URLs separated by commas or spaces, as written (no trailing slash removed: an IRI is exact)."""
+    urls = tuple(part for part in re.split(r"[,\s]+", os.environ.get(name) or "") if part)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: {url!r} is not an http(s) URL")
+    return urls
 
 
 def _env_number(name: str, default: float, minimum: float = 0.0) -> float:
@@ -169,6 +179,11 @@ class ServeDefaults:
     update_token: str = field(default="", repr=False)
     map_tiles: str = DEFAULT_TILES
     map_assets: Path = DEFAULT_MAP_ASSETS
+    #: the only endpoints a query's SERVICE clause may call (``TRANSISCOPE_SERVE_SERVICE_ALLOW``, URLs separated
+    #: by commas or spaces); none by default: the endpoint sends no request a client can steer
+    service_allow: tuple[str, ...] = ()
+    #: brackets a query may nest before it is refused unparsed (``TRANSISCOPE_SERVE_MAX_DEPTH``)
+    max_depth: int = 64
 
 
 @dataclass(frozen=True)
@@ -371,6 +386,8 @@ def serve_defaults_from_env() -> ServeDefaults:
         update_token=os.environ.get("TRANSISCOPE_SERVE_UPDATE_TOKEN", ""),
         map_tiles=DEFAULT_TILES if tiles is None else tiles.strip(),
         map_assets=_env_path("TRANSISCOPE_MAP_ASSETS", DEFAULT_MAP_ASSETS),
+        service_allow=_env_urls("TRANSISCOPE_SERVE_SERVICE_ALLOW"),
+        max_depth=_env_int("TRANSISCOPE_SERVE_MAX_DEPTH", 64, 1, 10_000),
     )
 
 

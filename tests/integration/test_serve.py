@@ -297,3 +297,97 @@ def test_pages_and_reports(site) -> None:
     with urllib.request.urlopen(site["url"] + "/queries.json") as r:
         titles = {q["title"] for q in json.loads(r.read())}
     assert "Initiatives within N km of a point" in titles
+
+
+class _Listener:
+    """An HTTP server of the test's own on 127.0.0.1 that records every request and answers one SPARQL JSON
+    solution: what a federated call from the endpoint would reach."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                listener.requests.append(f"{self.command} {self.path} {self.rfile.read(length)[:200]!r}")
+                body = json.dumps(
+                    {"head": {"vars": ["x"]}, "results": {"bindings": [{"x": {"type": "literal", "value": "far"}}]}}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sparql"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    server = _Listener()
+    yield server
+    server.close()
+
+
+def _sparql_error(site_url: str, query: str) -> tuple[int, str]:
+    return _http_error(site_url + "/sparql", ("query=" + urllib.parse.quote(query)).encode())
+
+
+def test_service_is_refused_and_no_request_leaves(site, listener: _Listener) -> None:
+    """SERVICE would make the endpoint send requests wherever a client says (loopback and private addresses
+    included): refused with 400 before anything runs, whatever its spelling."""
+    for query in (
+        f"SELECT * WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}",
+        f"select * where {{ service silent <{listener.url}> {{ ?s ?p ?o }} }}",
+        f"SELECT * WHERE {{ BIND(<{listener.url}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
+        f"SELECT * WHERE {{ \\u0053ERVICE <{listener.url}> {{ ?s ?p ?o }} }}",
+        f"SELECT * WHERE {{ ?a ?b ?c FILTER EXISTS {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }} }}",
+    ):
+        code, message = _sparql_error(site["url"], query)
+        assert code == 400 and "is refused: this endpoint does not send requests to other servers" in message, query
+    assert listener.requests == []
+    # the word in a literal, an IRI or a comment is not a SERVICE clause
+    assert _rows(site, 'SELECT ?x WHERE { BIND("SERVICE <http://x/>" AS ?x) } # SERVICE <http://y/>') == [
+        {"x": "SERVICE <http://x/>"}
+    ]
+
+
+def test_deep_nesting_is_refused_before_parsing(site) -> None:
+    """A query nested thousands deep crashes the parser of the store: refused unparsed, the workers untouched."""
+    deep = "SELECT * WHERE { " + "{ " * 5000 + "?s ?p ?o " + "} " * 5000 + "}"
+    code, message = _sparql_error(site["url"], deep)
+    assert code == 400 and "nested more than 64 levels deep" in message
+    assert _rows(site, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ts:Initiative }")[0]["n"] == str(LOADED)
+
+
+def test_an_allowed_service_is_called(site, listener: _Listener) -> None:
+    """The operator may list the endpoints a federated query can reach (TRANSISCOPE_SERVE_SERVICE_ALLOW)."""
+    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1, allowed_services=frozenset({listener.url})))
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    try:
+        host, port = endpoint.server_address[:2]
+        sparql = SPARQLWrapper(f"http://{host}:{port}/sparql")
+        sparql.setQuery(f"SELECT ?x WHERE {{ SERVICE <{listener.url}> {{ ?x ?p ?o }} }}")
+        sparql.setReturnFormat(JSON)
+        bindings = sparql.queryAndConvert()["results"]["bindings"]  # type: ignore[index]
+        assert [b["x"]["value"] for b in bindings] == ["far"]
+        assert len(listener.requests) == 1
+        other = f"SELECT * WHERE {{ SERVICE <{listener.url}/other> {{ ?s ?p ?o }} }}"
+        assert _sparql_error(f"http://{host}:{port}", other)[0] == 400 and len(listener.requests) == 1
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()

@@ -157,6 +157,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         update_token=defaults.update_token,
         map_tiles=defaults.map_tiles,
         map_assets=defaults.map_assets,
+        allowed_services=frozenset(defaults.service_allow),
+        max_depth=defaults.max_depth,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -31,6 +31,7 @@ from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from transiscope.core.errors import StoreLocked, TransiscopeError
+from transiscope.serve.sparql import QueryRefused, check_query
 from transiscope.serve.static_files import MAP_PACKAGES, StaticFiles, map_assets_missing
 from transiscope.settings import DEFAULT_MAP_ASSETS, DEFAULT_TILES, PROJECT_ROOT, Settings
 
@@ -81,6 +82,10 @@ class ServeSettings:
     map_tiles: str = DEFAULT_TILES
     #: the npm packages of the map page (``TRANSISCOPE_MAP_ASSETS``; ``make map-assets`` installs them)
     map_assets: Path = DEFAULT_MAP_ASSETS
+    #: the endpoints a SERVICE clause may call (``TRANSISCOPE_SERVE_SERVICE_ALLOW``); none: SERVICE is refused
+    allowed_services: frozenset[str] = frozenset()
+    #: brackets a query may nest before it is refused unparsed
+    max_depth: int = 64
 
 
 @dataclass
@@ -413,6 +418,12 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 )
                 return
+        try:
+            check_query(text, allowed_services=serve.allowed_services, max_depth=serve.max_depth)
+        except QueryRefused as refused:
+            log.info("%s refused before execution: %s", kind, refused)
+            self._send(_error(HTTPStatus.BAD_REQUEST, str(refused)))
+            return
         explicit = params["format"][0] if params.get("format") else None
         request = {
             "kind": kind,
