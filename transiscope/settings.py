@@ -184,6 +184,9 @@ class ServeDefaults:
     service_allow: tuple[str, ...] = ()
     #: brackets a query may nest before it is refused unparsed (``TRANSISCOPE_SERVE_MAX_DEPTH``)
     max_depth: int = 64
+    #: address space of each query worker in MB (``TRANSISCOPE_SERVE_WORKER_MB``; 0: no limit): a query that
+    #: needs more ends its worker, never the server
+    worker_mb: int = 4096
 
 
 @dataclass(frozen=True)
@@ -388,6 +391,7 @@ def serve_defaults_from_env() -> ServeDefaults:
         map_assets=_env_path("TRANSISCOPE_MAP_ASSETS", DEFAULT_MAP_ASSETS),
         service_allow=_env_urls("TRANSISCOPE_SERVE_SERVICE_ALLOW"),
         max_depth=_env_int("TRANSISCOPE_SERVE_MAX_DEPTH", 64, 1, 10_000),
+        worker_mb=_env_int("TRANSISCOPE_SERVE_WORKER_MB", 4096, 0),
     )
 
 

@@ -391,3 +391,27 @@ def test_an_allowed_service_is_called(site, listener: _Listener) -> None:
     finally:
         endpoint.shutdown()
         endpoint.server_close()
+
+
+def test_a_query_over_the_memory_limit_ends_its_worker_not_the_server(site) -> None:
+    """Each worker has its own address-space limit: a query that doubles a string past it crashes that worker
+    only; the client is told it crashed (not that it ran too long), the pool refills, /health says so."""
+    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1, timeout=60, worker_mb=700))
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    try:
+        host, port = endpoint.server_address[:2]
+        base = f"http://{host}:{port}"
+        doublings = " ".join(f"BIND(CONCAT(?s{i}, ?s{i}) AS ?s{i + 1})" for i in range(30))
+        code, message = _sparql_error(
+            base, f'SELECT (STRLEN(?s30) AS ?n) WHERE {{ BIND("xxxxxxxx" AS ?s0) {doublings} }}'
+        )
+        assert code == 500 and "worker crashed" in message and "700 MB per query" in message, message
+        sparql = SPARQLWrapper(f"{base}/sparql")
+        sparql.setQuery("SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/transiscope/ontology#Initiative> }")
+        sparql.setReturnFormat(JSON)
+        assert sparql.queryAndConvert()["results"]["bindings"][0]["n"]["value"] == str(LOADED)  # type: ignore[index]
+        with urllib.request.urlopen(f"{base}/health") as health:
+            assert json.loads(health.read()) == {"workers": 1, "idle": 1, "missing": 0}
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()

@@ -159,6 +159,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         map_assets=defaults.map_assets,
         allowed_services=frozenset(defaults.service_allow),
         max_depth=defaults.max_depth,
+        worker_mb=defaults.worker_mb,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if host not in ("127.0.0.1", "localhost", "::1"):

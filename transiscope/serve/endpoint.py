@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_ready
 from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -86,6 +87,8 @@ class ServeSettings:
     allowed_services: frozenset[str] = frozenset()
     #: brackets a query may nest before it is refused unparsed
     max_depth: int = 64
+    #: address space of each query worker, in MB (0: no limit)
+    worker_mb: int = 4096
 
 
 @dataclass
@@ -183,7 +186,12 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
         )
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, memory_bytes: int = 0) -> None:
+    if memory_bytes > 0:
+        import resource
+
+        # the address space of this worker: a query that needs more fails here, never in the server
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     settings = Settings.from_env()
     while True:
         try:
@@ -200,19 +208,32 @@ class Worker:
 
     _context = multiprocessing.get_context("spawn")  # no fork of a threaded server
 
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int = 0) -> None:
         self.conn, child = self._context.Pipe()
-        self.process = self._context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process = self._context.Process(target=_worker_main, args=(child, memory_bytes), daemon=True)
         self.process.start()
         child.close()
 
     def run(self, request: dict[str, Any], timeout: float) -> Answer | None:
-        """The answer, or None when the query ran out of time (the worker is then dead)."""
+        """The answer, or None when the query ran out of time (the worker is then dead); raises
+        :class:`WorkerCrashed` when the worker died before answering (out of memory, a crash of the store's
+        query engine)."""
         self.conn.send(request)
-        if not self.conn.poll(timeout):
+        ready = wait_ready([self.conn, self.process.sentinel], timeout)
+        if self.conn not in ready:
+            if self.process.sentinel in ready:
+                self.process.join(5)
+                code = self.process.exitcode
+                self.conn.close()
+                raise WorkerCrashed(code)
             self.kill()
             return None
-        status, content_type, body, headers = self.conn.recv()
+        try:
+            status, content_type, body, headers = self.conn.recv()
+        except EOFError:  # the pipe closed: the worker died as it answered
+            self.process.join(5)
+            self.conn.close()
+            raise WorkerCrashed(self.process.exitcode) from None
         return Answer(status, content_type, body, headers)
 
     def kill(self) -> None:
@@ -224,11 +245,58 @@ class Worker:
         return self.process.is_alive()
 
 
+class WorkerCrashed(Exception):
+    """The worker process died while it answered a query."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(exitcode)
+        self.exitcode = exitcode
+
+
 class WorkerPool:
-    def __init__(self, size: int) -> None:
+    """Query workers, each answering one query at a time; a worker that times out or dies is replaced, and
+    a replacement that cannot start (too many open files, no memory) is retried in the background with
+    backoff, so that the pool always comes back to its size (``missing`` says how far it is, for /health)."""
+
+    def __init__(self, size: int, memory_bytes: int = 0) -> None:
+        self.size = size
+        self.memory_bytes = memory_bytes
         self.idle: queue.Queue[Worker] = queue.Queue()
+        self.missing = 0
+        self._lock = threading.Lock()
+        self._closed = False
         for _ in range(size):
-            self.idle.put(Worker())
+            self._replace()
+
+    def _replace(self) -> None:
+        """Start one worker into the pool, or count it missing and retry later."""
+        try:
+            self.idle.put(Worker(self.memory_bytes))
+        except OSError as exc:
+            log.error("a query worker could not start (%s): retrying in the background", exc)
+            with self._lock:
+                self.missing += 1
+                first = self.missing == 1
+            if first:
+                threading.Thread(target=self._refill, daemon=True).start()
+
+    def _refill(self) -> None:
+        delay = 0.5
+        while not self._closed:
+            time.sleep(delay)
+            with self._lock:
+                if self.missing == 0:
+                    return
+            try:
+                worker = Worker(self.memory_bytes)
+            except OSError as exc:
+                log.error("a query worker still cannot start (%s)", exc)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.idle.put(worker)
+            with self._lock:
+                self.missing -= 1
+            delay = 0.5
 
     def run(self, request: dict[str, Any], timeout: float) -> Answer:
         try:
@@ -238,12 +306,26 @@ class WorkerPool:
                 HTTPStatus.SERVICE_UNAVAILABLE, "all query workers are busy; try again shortly", {"Retry-After": "5"}
             )
         answer = None
+        crashed: WorkerCrashed | None = None
         try:
             answer = worker.run(request, timeout)
+        except WorkerCrashed as exc:
+            crashed = exc
         except (EOFError, OSError, BrokenPipeError):
             worker.kill()
         finally:
-            self.idle.put(worker if answer is not None and worker.alive() else Worker())
+            if answer is not None and worker.alive():
+                self.idle.put(worker)
+            else:
+                self._replace()
+        if crashed is not None:
+            limit = f" (the limit is {self.memory_bytes // 2**20:,} MB per query, TRANSISCOPE_SERVE_WORKER_MB)"
+            return _error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                f"the query's worker crashed (exit code {crashed.exitcode}) before answering: most often a query "
+                f"that needs more memory than a worker may take{limit if self.memory_bytes else ''}; "
+                "narrow the query or add a LIMIT",
+            )
         if answer is None:
             return _error(
                 HTTPStatus.SERVICE_UNAVAILABLE,
@@ -253,6 +335,7 @@ class WorkerPool:
         return answer
 
     def close(self) -> None:
+        self._closed = True
         while True:
             try:
                 self.idle.get_nowait().kill()
@@ -297,7 +380,7 @@ class Endpoint(ThreadingHTTPServer):
         self.files = StaticFiles("public, max-age=300")
         self.asset_files = StaticFiles("public, max-age=86400")
         super().__init__((serve.host, serve.port), Handler)  # bind first: a busy port fails before workers
-        self.pool = WorkerPool(serve.workers)
+        self.pool = WorkerPool(serve.workers, serve.worker_mb * 2**20)
 
     def server_close(self) -> None:
         super().server_close()
@@ -351,6 +434,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(_error(HTTPStatus.BAD_REQUEST, "missing the query parameter (SPARQL 1.1 Protocol)"))
         elif parts.path in ("/", "/index.html"):
             self._send(Answer(200, "text/html; charset=utf-8", self.server.page, {}))
+        elif parts.path == "/health":
+            pool = self.server.pool
+            state = {"workers": pool.size, "idle": pool.idle.qsize(), "missing": pool.missing}
+            status = 503 if pool.missing >= pool.size else 200
+            self._send(Answer(status, "application/json", json.dumps(state).encode(), {"Cache-Control": "no-cache"}))
         elif parts.path == "/queries.json":
             body = json.dumps(example_queries(), ensure_ascii=False).encode()
             self._send(Answer(200, "application/json", body, {}))
