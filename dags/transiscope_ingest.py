@@ -177,13 +177,15 @@ def build_dag(source: Source, settings: Settings):
         # start, then the stages in the order of the table, each passing the run directory on
         passed = start()
         for stage in STAGES:
-            passed = _stage_task(stage, source_id, asset, pools)(passed)
+            passed = _stage_task(stage, source_id, asset, pools, settings.retry_delay)(passed)
         passed >> summary().as_teardown()
 
     return ingest()
 
 
-def _stage_task(stage: Stage, source_id: str, asset: Asset, pools: dict[str, str]) -> Any:
+def _stage_task(
+    stage: Stage, source_id: str, asset: Asset, pools: dict[str, str], retry_delay: float | None = None
+) -> Any:
     """The task of one stage: a call into ``transiscope.jobs`` over the run directory, which it passes on.
 
     The fetch's "not modified" skips the later tasks, so no Asset event wakes the downstream DAGs. The
@@ -194,7 +196,9 @@ def _stage_task(stage: Stage, source_id: str, asset: Asset, pools: dict[str, str
     options: dict[str, Any] = {"retries": stage.retries} if stage.retries else {}
     if stage.retries:
         options["retry_policy"] = RetryIfTransient()
-    if stage.retry_delay is not None:
+    if retry_delay is not None:  # the operator's, for every task (TRANSISCOPE_RETRY_DELAY)
+        options["retry_delay"] = timedelta(seconds=retry_delay)
+    elif stage.retry_delay is not None:
         options["retry_delay"] = stage.retry_delay
     if stage.writes_store:
         options["outlets"] = [asset]

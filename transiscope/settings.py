@@ -290,6 +290,9 @@ class Settings:
     #: ago (``TRANSISCOPE_STALE_DAYS``), or after this many failed runs in a row (``TRANSISCOPE_STALE_FAILURES``)
     stale_days: float = 7.0
     stale_failures: int = 3
+    #: seconds between two tries of a retried Airflow task (``TRANSISCOPE_RETRY_DELAY``); None: each task's own
+    #: (minutes: a source or a store that failed seldom comes back within seconds)
+    retry_delay: float | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -354,6 +357,7 @@ class Settings:
             keep_runs=_env_int("TRANSISCOPE_KEEP_RUNS", 30, 1),
             stale_days=_env_number("TRANSISCOPE_STALE_DAYS", 7.0, 0.01),
             stale_failures=_env_int("TRANSISCOPE_STALE_FAILURES", 3, 1),
+            retry_delay=_env_number("TRANSISCOPE_RETRY_DELAY", 0.0, 0.0) or None,
             geocode=geocode_settings_from_env(),
             link=link_settings_from_env(),
             gaps=gaps_settings_from_env(),

@@ -179,3 +179,12 @@ def test_extract_retries_only_transient_failures(monkeypatch) -> None:
     for exc in (SourceHTTPError("gone", 404), ConfigError("bad"), ValueError("bug")):
         decision = policy.evaluate(exc, 1, 2)
         assert decision.action is RetryAction.FAIL and decision.reason.startswith("fail: not transient"), exc
+
+
+def test_the_operator_sets_the_retry_delay(dagbag_of, monkeypatch) -> None:
+    """``TRANSISCOPE_RETRY_DELAY`` (seconds) replaces the stages' own delays between tries."""
+    from datetime import timedelta
+
+    monkeypatch.setenv("TRANSISCOPE_RETRY_DELAY", "2")
+    dag = dagbag_of(PROJECT_REGISTRY).dags["ingest_transiscope"]
+    assert {dag.get_task(name).retry_delay for name in TASK_IDS if name != "start"} == {timedelta(seconds=2)}

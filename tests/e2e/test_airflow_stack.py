@@ -15,7 +15,9 @@ The story: trigger the ingest DAG -> the run succeeds, the load's Asset event st
 and export DAGs, which succeed; the store holds the source graph and the exports exist. Then the source
 answers 404 and the ingest is triggered again -> the run fails at extract with the bus's one-line
 message in the task log and in the summary's XCom, the source graph is unchanged, no downstream run
-starts, and the plugin's listener posts the failure to the webhook.
+starts, and the plugin's listener posts the failure to the webhook. Then the source answers 503 before it
+comes back: Airflow retries the extract (a transient failure), the run succeeds, and the metadata graph holds
+one outcome for it.
 
 Every process is stopped by the fixtures' finalizers (its whole process group, so the LocalExecutor's
 workers go too), every wait is bounded. Set ``TRANSISCOPE_E2E_RECORD=FILE`` to keep what the REST API
@@ -162,8 +164,9 @@ class Stack:
         pytest.fail(f"{what}: not within {timeout:g} s\n{self.tails()}")
 
     # -- REST API v2 -----------------------------------------------------------------------------
-    def trigger(self, dag_id: str, note: str) -> str:
-        run = self.call("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "note": note})
+    def trigger(self, dag_id: str, note: str, conf: dict[str, Any] | None = None) -> str:
+        body: dict[str, Any] = {"logical_date": None, "note": note, **({"conf": conf} if conf else {})}
+        run = self.call("POST", f"dags/{dag_id}/dagRuns", json=body)
         return run["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -215,6 +218,21 @@ class Stack:
         return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
 
     # -- the store ---------------------------------------------------------------------------------
+    def outcomes(self, run_id: str) -> list[str]:
+        """Every ts:outcome the metadata graph holds for the run (exactly one when its record is honest)."""
+        query = (
+            f"SELECT ?outcome WHERE {{ GRAPH <{BASE_IRI}graph/metadata> {{ "
+            f'?run <http://purl.org/dc/terms/identifier> "{run_id}" ; <{BASE_IRI}ontology#outcome> ?outcome }} }}'
+        )
+        reply = requests.get(
+            self.store.query_url,
+            timeout=30,
+            headers={"Accept": "application/sparql-results+json"},
+            params={"query": query},
+        )
+        reply.raise_for_status()
+        return sorted(b["outcome"]["value"] for b in reply.json()["results"]["bindings"])
+
     def source_graph(self) -> set[tuple[str, str, str]]:
         reply = requests.get(
             self.store.query_url,
@@ -303,6 +321,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, territories_dir: Path) -> It
             "TRANSISCOPE_HTTP_BACKOFF": "0.05",
             "TRANSISCOPE_HTTP_CONNECT_TIMEOUT": "2",
             "TRANSISCOPE_HTTP_READ_TIMEOUT": "20",
+            "TRANSISCOPE_RETRY_DELAY": "2",  # a retried task tries again within seconds, not minutes
         }
         env = _component_env(home, port, bus)
         airflow = [sys.executable, "-m", "airflow"]
@@ -466,6 +485,27 @@ def test_ingest_feeds_downstream_and_a_failure_is_contained_and_notified(stack: 
         "extract_log_line": _line_with(extract_log, message),
         "summary_log_line": _line_with(failed_log, "failed at extract"),
         "webhook_payload": payload,
+    }
+
+    # 5. the source is busy (503 on both of the extract's HTTP tries), then back: Airflow retries the extract
+    # (transient), the run succeeds, and its run has one outcome in the metadata graph and in run.json
+    stack.payloads.set(
+        stack.source_path, Reply(503, b"busy"), Reply(503, b"busy"), Reply(200, sample_path(SOURCE).read_bytes())
+    )
+    retried_id = stack.trigger(INGEST, "e2e: source busy, then back", conf={"force": True})
+    retried = stack.finished(INGEST, retried_id)
+    tis = stack.task_instances(INGEST, retried_id)
+    assert retried["state"] == "success", (_ti_states(tis), stack.tails())
+    assert tis["extract"]["try_number"] == 2  # one Airflow retry after the transient failure
+    assert "503" in stack.task_log(INGEST, retried_id, "extract", try_number=1)
+    retried_summary = stack.xcom(INGEST, retried_id, "summary")
+    assert retried_summary["outcome"] == "success" and "failed_stage" not in retried_summary, retried_summary
+    outcomes = stack.outcomes(retried_summary["run_id"])
+    assert outcomes == ["success"], outcomes  # not "failed" next to "success"
+    stack.record["retried"] = {
+        "dag_run": _trim(retried, DAG_RUN_FIELDS),
+        "extract_tries": tis["extract"]["try_number"],
+        "metadata_outcomes": outcomes,
     }
     stack.record["seconds_after_stack_up"] = round(time.monotonic() - began, 1)
     print(f"failure contained and notified at {time.monotonic() - began:.1f} s")
