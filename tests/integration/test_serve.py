@@ -396,7 +396,7 @@ def test_an_allowed_service_is_called(site, listener: _Listener) -> None:
 def test_a_query_over_the_memory_limit_ends_its_worker_not_the_server(site) -> None:
     """Each worker has its own address-space limit: a query that doubles a string past it crashes that worker
     only; the client is told it crashed (not that it ran too long), the pool refills, /health says so."""
-    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1, timeout=60, worker_mb=700))
+    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1, timeout=60, worker_mb=1500))
     threading.Thread(target=endpoint.serve_forever, daemon=True).start()
     try:
         host, port = endpoint.server_address[:2]
@@ -405,7 +405,7 @@ def test_a_query_over_the_memory_limit_ends_its_worker_not_the_server(site) -> N
         code, message = _sparql_error(
             base, f'SELECT (STRLEN(?s30) AS ?n) WHERE {{ BIND("xxxxxxxx" AS ?s0) {doublings} }}'
         )
-        assert code == 500 and "worker crashed" in message and "700 MB per query" in message, message
+        assert code == 500 and "worker crashed" in message and "1,500 MB per query" in message, message
         sparql = SPARQLWrapper(f"{base}/sparql")
         sparql.setQuery("SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/transiscope/ontology#Initiative> }")
         sparql.setReturnFormat(JSON)
@@ -415,3 +415,9 @@ def test_a_query_over_the_memory_limit_ends_its_worker_not_the_server(site) -> N
     finally:
         endpoint.shutdown()
         endpoint.server_close()
+
+
+def test_a_query_the_engine_cannot_evaluate_is_the_clients_error(site) -> None:
+    """An unknown function is the query's problem: 400 with the engine's reason, not 503 "try again later"."""
+    code, message = _sparql_error(site["url"], "SELECT (<http://example.org/no-such-function>(1) AS ?x) {}")
+    assert code == 400 and "cannot be evaluated" in message and "no-such-function" in message, message

@@ -179,7 +179,10 @@ def execute(settings: Settings, request: dict[str, Any]) -> Answer:
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, message, {"Retry-After": "10"})
     except SyntaxError as exc:
         return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} is not valid: {exc}")
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError) as exc:
+        # the query engine cannot evaluate what the query asks (an unknown function...): the client's to change
+        return _error(HTTPStatus.BAD_REQUEST, f"the SPARQL {request['kind']} cannot be evaluated: {exc}")
+    except OSError as exc:
         # the store's disk or a remote store failed in a way it did not classify: worth retrying soon
         return _error(
             HTTPStatus.SERVICE_UNAVAILABLE, f"the store could not answer right now ({exc})", {"Retry-After": "2"}
