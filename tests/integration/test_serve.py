@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -421,3 +422,69 @@ def test_a_query_the_engine_cannot_evaluate_is_the_clients_error(site) -> None:
     """An unknown function is the query's problem: 400 with the engine's reason, not 503 "try again later"."""
     code, message = _sparql_error(site["url"], "SELECT (<http://example.org/no-such-function>(1) AS ?x) {}")
     assert code == 400 and "cannot be evaluated" in message and "no-such-function" in message, message
+
+
+def _raw(site_url: str, request: bytes) -> bytes:
+    """Send bytes as they are on a new connection; what the server answered, until it closed or went quiet."""
+    import socket
+
+    host, port = urllib.parse.urlsplit(site_url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        sock.settimeout(3)
+        received = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    return received
+
+
+def test_request_framing_is_strict(site) -> None:
+    """A negative or doubled Content-Length, or a chunked body, is refused and the connection closed: what
+    follows on it is never read as another request (no smuggled query gets an answer)."""
+    smuggled = b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+    for headers in (
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 10\r\nContent-Length: 12\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Content-Length: 99999999\r\n",
+    ):
+        request = (
+            b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            + headers
+            + b"\r\nquery=ASK%7B%7D"
+            + smuggled
+        )
+        answer = _raw(site["url"], request)
+        assert answer.count(b"HTTP/1.") == 1, (headers, answer)  # one answer, the refusal
+        assert answer.split(b" ", 2)[1] in (b"400", b"411", b"413"), (headers, answer)
+
+
+def test_protocol_details(site) -> None:
+    url = site["url"]
+    ask = urllib.parse.quote("ASK {}")
+    # /sparql/ is the endpoint too
+    with urllib.request.urlopen(f"{url}/sparql/?query={ask}") as reply:
+        assert json.loads(reply.read())["boolean"] is True
+    # repeated operations, a missing or unknown Content-Type, a body that is not UTF-8, other methods
+    assert _http_error(f"{url}/sparql?query={ask}&query={ask}")[0] == 400
+    assert _http_error(f"{url}/sparql", f"query={ask}&query={ask}".encode())[0] == 400
+    assert _http_error(f"{url}/sparql", f"query={ask}&update=x".encode())[0] == 400
+    request = urllib.request.Request(f"{url}/sparql", data=b"ASK {}", headers={"Content-Type": ""})
+    code, message = _http_error_of(request)
+    assert code == 400 and "missing Content-Type" in message
+    code, _ = _http_error(f"{url}/sparql", b"ASK {}", {"Content-Type": "text/plain"})
+    assert code == 415
+    code, message = _http_error(f"{url}/sparql", b"ASK { \xff }", {"Content-Type": "application/sparql-query"})
+    assert code == 400 and "not UTF-8" in message
+    code, message = _http_error_of(urllib.request.Request(f"{url}/sparql", method="DELETE"))
+    assert code == 405 and "not allowed" in message
+
+
+def _http_error_of(request: urllib.request.Request) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(request):
+            pass
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    raise AssertionError("expected an HTTP error")

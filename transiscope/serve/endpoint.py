@@ -428,9 +428,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
-        if parts.path == "/sparql":
+        if parts.path in ("/sparql", "/sparql/"):
             if "update" in params:
                 self._send(_error(HTTPStatus.BAD_REQUEST, "SPARQL Update must be sent with POST"))
+            elif len(params.get("query", ())) > 1:
+                self._send(_error(HTTPStatus.BAD_REQUEST, "give exactly one query parameter (SPARQL 1.1 Protocol)"))
             elif "query" in params:
                 self._sparql("query", params["query"][0], params)
             else:
@@ -465,33 +467,67 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path != "/sparql":
+        if parts.path not in ("/sparql", "/sparql/"):
             self._send(_error(HTTPStatus.NOT_FOUND, "not found; the SPARQL endpoint is /sparql"))
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self._send(
-                _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"requests are limited to {MAX_REQUEST_BYTES:,} bytes")
-            )
+        body = self._body()
+        if body is None:
             return
-        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            self._send(_error(HTTPStatus.BAD_REQUEST, "the request body is not UTF-8 (SPARQL 1.1 Protocol)"))
+            return
         params = parse_qs(parts.query)
         media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media == "application/sparql-query":
-            self._sparql("query", body, params)
+            self._sparql("query", text, params)
         elif media == "application/sparql-update":
-            self._sparql("update", body, params)
-        elif media in ("application/x-www-form-urlencoded", ""):
-            form = parse_qs(body)
+            self._sparql("update", text, params)
+        elif media == "application/x-www-form-urlencoded":
+            form = parse_qs(text)
             params = {**params, **form}
-            if "update" in form:
-                self._sparql("update", form["update"][0], params)
-            elif "query" in form:
-                self._sparql("query", form["query"][0], params)
-            else:
-                self._send(_error(HTTPStatus.BAD_REQUEST, "missing the query (or update) parameter"))
+            operations = [name for name in ("query", "update") if name in form]
+            if len(operations) != 1 or len(form[operations[0]]) != 1:
+                one = "give exactly one query or one update parameter (SPARQL 1.1 Protocol)"
+                self._send(_error(HTTPStatus.BAD_REQUEST, one))
+                return
+            self._sparql(operations[0], form[operations[0]][0], params)
+        elif media == "":
+            self._send(
+                _error(
+                    HTTPStatus.BAD_REQUEST,
+                    "missing Content-Type: application/x-www-form-urlencoded, application/sparql-query "
+                    "or application/sparql-update",
+                )
+            )
         else:
             self._send(_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Type {media!r}"))
+
+    def _body(self) -> bytes | None:
+        """The request body, read whole only when its declared length is one valid number under the cap; a
+        refusal closes the connection, so that an unread body is never read as the next request."""
+        lengths = self.headers.get_all("Content-Length") or []
+        refusal: tuple[HTTPStatus, str] | None = None
+        if self.headers.get("Transfer-Encoding"):
+            refusal = (HTTPStatus.BAD_REQUEST, "Transfer-Encoding is not accepted: send a Content-Length")
+        elif len(lengths) != 1 or not lengths[0].strip().isdigit():
+            refusal = (HTTPStatus.LENGTH_REQUIRED, "one Content-Length header with a whole number is required")
+        elif int(lengths[0]) > MAX_REQUEST_BYTES:
+            refusal = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"requests are limited to {MAX_REQUEST_BYTES:,} bytes")
+        if refusal is not None:
+            self.close_connection = True
+            self._send(_error(*refusal, {"Connection": "close"}))
+            return None
+        return self.rfile.read(int(lengths[0]))
+
+    def _not_allowed(self) -> None:
+        allowed = "GET, HEAD, POST, OPTIONS"
+        self._send(
+            _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed here: {allowed}", {"Allow": allowed})
+        )
+
+    do_PUT = do_DELETE = do_PATCH = _not_allowed
 
     def _sparql(self, kind: str, text: str, params: dict[str, list[str]]) -> None:
         serve = self.server.serve
