@@ -488,3 +488,18 @@ def _http_error_of(request: urllib.request.Request) -> tuple[int, str]:
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
     raise AssertionError("expected an HTTP error")
+
+
+def test_a_silent_client_is_disconnected(site) -> None:
+    """A client that opens a connection and sends half a request does not hold a server thread for ever."""
+    import socket
+
+    endpoint = Endpoint(site["settings"], ServeSettings(port=0, workers=1, connection_timeout=1))
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(endpoint.server_address[:2], timeout=10) as sock:
+            sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+            assert sock.recv(1024) == b""  # closed by the server (the client's own time-out would raise)
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()

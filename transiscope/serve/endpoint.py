@@ -89,6 +89,8 @@ class ServeSettings:
     max_depth: int = 64
     #: address space of each query worker, in MB (0: no limit)
     worker_mb: int = 4096
+    #: seconds a connection may stay silent (a request not sent whole, an idle keep-alive) before it is closed
+    connection_timeout: float = 30.0
 
 
 @dataclass
@@ -373,6 +375,8 @@ def negotiate(accept: str, explicit: str | None) -> str:
 
 class Endpoint(ThreadingHTTPServer):
     daemon_threads = True
+    #: connections waiting to be accepted (the standard library's 5 drops clients of a busy endpoint)
+    request_queue_size = 256
 
     def __init__(self, settings: Settings, serve: ServeSettings) -> None:
         self.settings = settings
@@ -395,6 +399,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: headers and body go out as two writes: TCP_NODELAY spares keep-alive clients a ~40 ms delayed-ACK stall
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        # a client that sends nothing (or too slowly) for this long is disconnected: it holds a thread
+        super().setup()
+        self.connection.settimeout(self.server.serve.connection_timeout)
 
     def log_message(self, format: str, *args: object) -> None:
         log.info("%s %s", self.address_string(), format % args)
