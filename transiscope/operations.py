@@ -164,14 +164,18 @@ def stale_sources(settings: Settings, registry: Registry, when: datetime | None 
 
     Stale: ``settings.stale_failures`` failed or rejected runs in a row, or no run confirming the data
     (loaded, or answered "not modified") for ``settings.stale_days`` days. A source that has never run is not
-    listed: nothing was expected of it yet. Only the run folders are read (no store), so the check works while
-    the store is busy.
+    listed (nothing was expected of it yet), and runs still going are not counted (a first run in progress
+    is not "never loaded"). Only the run folders are read (no store), so the check works while the store is
+    busy.
     """
     when = when or datetime.now(UTC)
     limit = when - timedelta(days=settings.stale_days)
     alerts: list[dict[str, Any]] = []
     for source in registry.sources:
-        runs = list(recent_runs(settings, source.id, newest=200))
+        # a run still going says nothing yet (a first run in progress is not "never loaded")
+        runs = [
+            (d, r) for d, r in recent_runs(settings, source.id, newest=200) if r.get("outcome") not in (None, "running")
+        ]
         if not runs:
             continue
         failures = 0

@@ -469,7 +469,12 @@ def test_ingest_feeds_downstream_and_a_failure_is_contained_and_notified(stack: 
     assert stack.source_graph() == loaded_graph
 
     # 4. the plugin's listener (in the scheduler) posts one notification for the failed run
-    (payload,) = stack.wait(lambda: stack.receiver.received, NOTIFY_TIMEOUT, "the webhook notification")
+    def ingest_notifications() -> list[dict[str, Any]]:
+        return [p for p in stack.receiver.received if p["event"].get("dag_id") == INGEST]
+
+    (payload,) = stack.wait(ingest_notifications, NOTIFY_TIMEOUT, "the webhook notification")
+    others = [p for p in stack.receiver.received if p["event"].get("dag_id") != INGEST]
+    assert others == [], others  # no other DAG failed, no source went stale
     event = payload["event"]
     assert event["dag_id"] == INGEST and event["airflow_run_id"] == failed_id
     assert event["failed_stage"] == "extract" and event["error_kind"] == "http" and event["error"] == message

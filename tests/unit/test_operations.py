@@ -100,3 +100,39 @@ def test_run_summary_success_and_failure(tmp_path: Path, monkeypatch) -> None:
     assert operations.find_airflow_run(settings, "s", "zz") is None
     assert operations.last_successful_run(settings, "s") == "20260101T000000.000Z-aaaaaa"
     assert operations.last_successful_run(settings, "other") is None
+
+
+def test_stale_sources(tmp_path: Path, monkeypatch) -> None:
+    """Stale: K failed runs in a row, or no confirmation for N days; a first run still going is not stale."""
+    from datetime import UTC, datetime, timedelta
+
+    from transiscope.registry.sources import Registry
+
+    monkeypatch.setenv("TRANSISCOPE_HOME", str(tmp_path))
+    settings = Settings.from_env()
+    registry = load_registry(PROJECT / "transforms" / "sources.toml")
+    one = Registry(registry.path, tuple(s for s in registry.sources if s.id == "transiscope"))
+    now = datetime(2026, 12, 2, 12, tzinfo=UTC)
+
+    def at(days_ago: float) -> str:
+        return (now - timedelta(days=days_ago)).isoformat()
+
+    def run(run_id: str, outcome: str, days_ago: float) -> None:
+        run_dir = tmp_path / "runs" / "transiscope" / run_id
+        run_dir.mkdir(parents=True)
+        state = {"source": "transiscope", "run_id": run_id, "outcome": outcome, "started": at(days_ago)}
+        (run_dir / "run.json").write_text(json.dumps({**state, "ended": at(days_ago), "error": "HTTP 503"}))
+
+    assert operations.stale_sources(settings, one, now) == []  # never ran: nothing expected yet
+    run("20261202T110000Z-a", "running", 0.04)
+    assert operations.stale_sources(settings, one, now) == []  # its first run is still going
+    run("20261201T110000Z-b", "success", 1)
+    run("20261202T100000Z-c", "failed", 0.08)
+    run("20261202T103000Z-d", "failed", 0.06)
+    assert operations.stale_sources(settings, one, now) == []  # two failures, confirmed yesterday
+    run("20261202T104500Z-e", "rejected", 0.05)
+    (alert,) = operations.stale_sources(settings, one, now)
+    assert alert["consecutive_failures"] == 3 and alert["reasons"][0].startswith("3 failed runs in a row")
+    assert operations.stale_sources(settings, one, now + timedelta(days=10))[0]["reasons"][1] == (
+        "data last confirmed 11 days ago"
+    )
