@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.integration.servers import serve_on_loopback
+
+if TYPE_CHECKING:
+    from tests.integration.webhook_receiver import WebhookReceiver
 
 PROJECT = Path(__file__).resolve().parents[1]
 TRANSFORMS = PROJECT / "transforms"
@@ -206,3 +210,13 @@ def bus(tmp_path: Path, payload_server: PayloadServer, monkeypatch: pytest.Monke
     monkeypatch.setenv("TRANSISCOPE_HTTP_CONNECT_TIMEOUT", "2")
     monkeypatch.setenv("TRANSISCOPE_HTTP_READ_TIMEOUT", "10")
     return Bus(home=home, registry=registry, server=payload_server, urls=urls)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver of the test's own on 127.0.0.1, answering 200 to every notification."""
+    from tests.integration.webhook_receiver import WebhookReceiver
+
+    server = WebhookReceiver(200)
+    yield server
+    server.close()

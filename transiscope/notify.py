@@ -174,20 +174,26 @@ def notify_stale(settings: Settings, notify: NotifySettings, alerts: list[dict[s
             f"Report: {event['report_url']}"
         )
         event["text"] = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        if notify.webhook_url:
-            try:
-                status = post_webhook(notify, {"text": event["text"], "event": event})
-                event["webhook"] = f"delivered (HTTP {status})"
-            except NotificationError as exc:
-                log.error("staleness notification not delivered: %s", exc)
-                event["webhook"] = f"not delivered: {exc}"
-        try:
-            record_event(settings, event)
-        except OSError as exc:
-            log.error("could not record the staleness event in %s: %s", events_path(settings), exc)
-        log.warning("%s", event["text"])
-        events.append(event)
+        events.append(_deliver(settings, notify, event, event["text"]))
     return events
+
+
+def _deliver(settings: Settings, notify: NotifySettings, event: dict[str, Any], text: str) -> dict[str, Any]:
+    """Post the event to the webhook when one is configured, then record it with the delivery's outcome; a
+    problem is logged and kept in the event, never raised."""
+    if notify.webhook_url:
+        try:
+            status = post_webhook(notify, {"text": text, "event": event})
+            event["webhook"] = f"delivered (HTTP {status})"
+        except NotificationError as exc:
+            log.error("%s notification not delivered: %s", event["event"], exc)
+            event["webhook"] = f"not delivered: {exc}"
+    try:
+        record_event(settings, event)
+    except OSError as exc:
+        log.error("could not record the %s event in %s: %s", event["event"], events_path(settings), exc)
+    log.warning("%s", text)
+    return event
 
 
 def notify_failure(
@@ -207,16 +213,4 @@ def notify_failure(
             "airflow_message": message,
             "error": f"(the run's record could not be read: {exc})",
         }
-    if notify.webhook_url:
-        try:
-            status = post_webhook(notify, {"text": event_text(event), "event": event})
-            event["webhook"] = f"delivered (HTTP {status})"
-        except NotificationError as exc:
-            log.error("failure notification not delivered: %s", exc)
-            event["webhook"] = f"not delivered: {exc}"
-    try:
-        record_event(settings, event)
-    except OSError as exc:
-        log.error("could not record the failure event in %s: %s", events_path(settings), exc)
-    log.warning("%s", event_text(event))
-    return event
+    return _deliver(settings, notify, event, event_text(event))

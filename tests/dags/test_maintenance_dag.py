@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from transiscope.runs import recent_runs
 pytestmark = pytest.mark.airflow
 
 SOURCE = "transiscope"
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver(200)
-    yield server
-    server.close()
 
 
 def test_maintenance_dag_shape(dagbag_of) -> None:

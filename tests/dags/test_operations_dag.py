@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.airflow
 
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver(200)
-    yield server
-    server.close()
 
 
 def test_failed_run_is_notified_once(dagbag_of, bus: Bus, receiver: WebhookReceiver, monkeypatch) -> None:

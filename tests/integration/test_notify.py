@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,13 +16,6 @@ from transiscope.ingest import run_context, stage_functions
 SOURCE = "transiscope"
 DAG_ID = f"ingest_{SOURCE}"
 PUBLIC = "http://127.0.0.1:8890"
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver(200)
-    yield server
-    server.close()
 
 
 def _failed_airflow_run(bus: Bus, airflow_run_id: str, reply: Reply) -> str:
