@@ -21,12 +21,12 @@ from transiscope_airflow import RetryIfTransient, source_asset
 
 from transiscope.downstream.steps import TASKS, WRITES_STORE
 from transiscope.ingest.mappings import load_registry
-from transiscope.operations import STORE_WRITE_POOL
+from transiscope.operations import DOWNSTREAM_DAG_PREFIX, STORE_WRITE_POOL
 from transiscope.settings import Settings
 
 log = logging.getLogger("transiscope.dags.downstream")
 
-DAG_ID_PREFIX = "transiscope_"
+DAG_ID_PREFIX = DOWNSTREAM_DAG_PREFIX
 DEFAULT_POOL = "default_pool"
 
 #: step -> (what it does, execution timeout of each of its tasks); which tasks write the store: WRITES_STORE

@@ -85,15 +85,6 @@ def _refresh_after_link(settings: Settings) -> Callable[[downstream_steps.StepRe
     return after
 
 
-def run_step(
-    step: str, settings: Settings, progress: Callable[[str], None] | None = None
-) -> downstream_steps.StepResult:
-    """One downstream step (an Airflow task); the reports are rewritten after the link."""
-    result = downstream_steps.run_step(step, settings, progress)
-    _refresh_after_link(settings)(result)
-    return result
-
-
 def run_task(
     task_id: str, settings: Settings, progress: Callable[[str], None] | None = None
 ) -> downstream_steps.StepResult:

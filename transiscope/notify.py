@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 from transiscope.core.errors import NotificationError
 from transiscope.downstream.steps import TASKS, last_task_result
 from transiscope.operations import (
+    DOWNSTREAM_DAG_PREFIX,
     find_airflow_run,
     last_successful_run,
     report_url,
@@ -36,8 +37,6 @@ from transiscope.settings import NotifySettings, Settings
 
 log = logging.getLogger(__name__)
 
-#: the downstream DAGs are ``transiscope_<step>`` (dags/transiscope_downstream.py)
-DOWNSTREAM_DAG_PREFIX = "transiscope_"
 
 EVENTS_FILE = Path("events") / "failures.jsonl"
 
@@ -120,6 +119,11 @@ def event_text(event: dict[str, Any]) -> str:
         text = f"Transiscope: the {event['step']} step failed{where}{kind}: {event.get('error')}"
     else:
         text = f"Transiscope: DAG {event['dag_id']} run {event['airflow_run_id']} failed: {event['airflow_message']}"
+    return _for_chat(text)
+
+
+def _for_chat(text: str) -> str:
+    """``&``, ``<`` and ``>`` escaped, as chat webhooks require."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -173,7 +177,7 @@ def notify_stale(settings: Settings, notify: NotifySettings, alerts: list[dict[s
             f"Transiscope: the data of {alert['source']} is stale: {'; '.join(alert['reasons'])}. "
             f"Report: {event['report_url']}"
         )
-        event["text"] = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        event["text"] = _for_chat(text)
         events.append(_deliver(settings, notify, event, event["text"]))
     return events
 

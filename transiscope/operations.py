@@ -19,6 +19,8 @@ from transiscope.settings import Settings
 
 #: DAG ids of the ingest DAGs are this prefix + the source id (``dags/transiscope_ingest.py``)
 INGEST_DAG_PREFIX = "ingest_"
+#: DAG ids of the downstream DAGs are this prefix + the step (``dags/transiscope_downstream.py``)
+DOWNSTREAM_DAG_PREFIX = "transiscope_"
 #: one slot: the embedded pyoxigraph store takes a single writer (the load, link and gaps tasks)
 STORE_WRITE_POOL = "transiscope_store_writes"
 #: prefix of the per-host pools that keep requests to one host one at a time
