@@ -20,7 +20,8 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperExceptio
 
 from tests.conftest import SOURCE_IDS, PayloadServer, Reply, sample_path, write_registry
 from transiscope import jobs, runs
-from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
+from transiscope.serve.app import example_queries
+from transiscope.serve.endpoint import Endpoint, ServeSettings
 from transiscope.settings import Settings
 from transiscope.store.embedded import EmbeddedStore
 
@@ -185,8 +186,9 @@ def test_result_formats(site) -> None:
     query = "SELECT ?s WHERE { ?s a ts:Initiative } ORDER BY ?s LIMIT 3"
     assert _wrapper(site, query, CSV).query().convert().decode().startswith("s\r\n")
     for fmt, media in (("xml", "application/sparql-results+xml"), ("tsv", "text/tab-separated-values")):
-        with urllib.request.urlopen(f"{site['url']}/sparql?format={fmt}&query={urllib.parse.quote(query)}") as r:
-            assert r.headers["Content-Type"] == media and r.headers["Access-Control-Allow-Origin"] == "*"
+        url = f"{site['url']}/sparql?format={fmt}&query={urllib.parse.quote(query)}"
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://example.org"})) as r:
+            assert r.headers["Content-Type"].split(";")[0] == media and r.headers["Access-Control-Allow-Origin"] == "*"
     construct = "CONSTRUCT { ?s schema:name ?n } WHERE { ?s a ts:Initiative ; schema:name ?n }"
     graph = _wrapper(site, construct, TURTLE).query().convert()
     assert len(rdflib.Graph().parse(data=graph, format="turtle")) == LOADED
@@ -213,9 +215,19 @@ def test_rdflib_sparqlstore_client(site) -> None:
 
 
 def test_cors_preflight(site) -> None:
-    request = urllib.request.Request(site["url"] + "/sparql", method="OPTIONS")
+    """What a browser sends before a cross-origin POST of SPARQL (a query page on another site)."""
+    request = urllib.request.Request(
+        site["url"] + "/sparql",
+        method="OPTIONS",
+        headers={
+            "Origin": "https://example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
     with urllib.request.urlopen(request) as r:
-        assert r.status == 204 and "POST" in r.headers["Access-Control-Allow-Methods"]
+        assert r.status == 200 and "POST" in r.headers["Access-Control-Allow-Methods"]
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
 
 
 # -- hostile queries: clean HTTP errors, and the server keeps serving ---------------------------------

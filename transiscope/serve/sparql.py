@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from transiscope.core.sparql_lexer import TOKENS as _TOKENS
+from transiscope.core.sparql_lexer import unescape
 from transiscope.core.vocab import PREFIXES
 
 
@@ -31,28 +33,6 @@ def user_position(message: str) -> str:
 
 
 # -- what a query would make the server do, read before any parser sees it ----------------------------------------
-#: what the scanner skips: comments, strings (long ones first), IRIs; what it looks at: keywords and brackets
-_TOKENS = re.compile(
-    r"""(?P<comment>\#[^\n]*)
-      | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-                  |'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-      | (?P<iri><[^<>"{}|^`\\\s]*>)
-      | (?P<word>[?$]?[A-Za-z_][\w\-]*(?::[\w\-.]*)?|:[\w\-.]*)
-      | (?P<open>[{(\[])
-      | (?P<close>[})\]])
-    """,
-    re.VERBOSE,
-)
-
-
-_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-
-
-def _unescape(match: re.Match[str]) -> str:
-    code = int(match.group(1) or match.group(2), 16)
-    return chr(code) if code <= 0x10FFFF else "\ufffd"
-
-
 class QueryRefused(ValueError):
     """The query asks for something this endpoint does not do (a federated call, too deep a nesting): the
     message says what and why; the caller answers 400 without running anything."""
@@ -74,7 +54,7 @@ def check_query(sparql: str, *, allowed_services: frozenset[str] = frozenset(), 
     transiscope.serve.sparql.QueryRefused: SERVICE <http://127.0.0.1:9/sparql> is refused: ...
     """
     # SPARQL lets \\uXXXX escapes stand for any character of the text: read them as the parser may
-    sparql = _ESCAPE.sub(_unescape, sparql)
+    sparql = unescape(sparql)
     depth = deepest = 0
     expect_service: bool = False
     for match in _TOKENS.finditer(sparql):

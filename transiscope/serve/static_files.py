@@ -4,7 +4,9 @@ Why ETag + Cache-Control: the map and GoGoCarto instances poll the exports; a cl
 it got (``If-None-Match``) gets a bodiless 304 while the file is unchanged, and since unchanged data gives
 byte-identical files, the ETag (a digest of the content) stays the same across export runs too. A client that
 accepts gzip gets the ``.gz`` copy written next to each export. Paths are resolved under their root folder and
-anything outside it (``..``, symlinks out) is refused.
+anything outside it (``..``, symlinks out) is refused. The files are never read whole into memory: the digest
+is computed in blocks (once per file version) and the server streams the file, with ``Range`` for the clients
+that read parts of it (map tiles archives, resumed downloads).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +47,11 @@ def map_assets_missing(directory: Path = DEFAULT_MAP_ASSETS) -> list[str]:
 
 @dataclass
 class FileAnswer:
+    """What to answer: 304 with headers only, or 200 with the file at ``path`` (the server streams it)."""
+
     status: int
     content_type: str
-    body: bytes
+    path: Path | None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -58,18 +63,25 @@ class StaticFiles:
         self._etags: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
 
-    def _etag(self, path: Path, body: bytes, stat: os.stat_result) -> str:
+    def _etag(self, path: Path, stat: os.stat_result) -> str:
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         with self._lock:
             etag = self._etags.get(key)
-            if etag is None:
+        if etag is None:
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+            etag = '"' + digest.hexdigest()[:32] + '"'
+            with self._lock:
                 if len(self._etags) > 4096:  # bounded: forget everything rather than grow forever
                     self._etags.clear()
-                etag = self._etags[key] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+                self._etags[key] = etag
         return etag
 
-    def answer(self, root: Path, relative: str, request_headers: dict[str, str]) -> FileAnswer | None:
-        """The file's answer, or None when there is no such file under ``root``."""
+    def answer(self, root: Path, relative: str, request_headers: Mapping[str, str]) -> FileAnswer | None:
+        """The file's answer, or None when there is no such file under ``root`` (``request_headers`` with
+        lower-case names, as ASGI gives them)."""
         root = root.resolve()
         target = (root / relative).resolve()
         if root not in target.parents or not target.is_file() or target.name.startswith("."):
@@ -78,7 +90,7 @@ class StaticFiles:
         headers = {"Cache-Control": self.cache_control, "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
         chosen, suffix = target, ""
         compressed = target.with_name(target.name + ".gz")
-        accepts_gzip = "gzip" in (request_headers.get("Accept-Encoding") or "").lower()
+        accepts_gzip = "gzip" in (request_headers.get("accept-encoding") or "").lower()
         if (
             accepts_gzip
             and target.suffix != ".gz"
@@ -88,13 +100,11 @@ class StaticFiles:
             chosen, suffix = compressed, "-gzip"
             headers["Content-Encoding"] = "gzip"
         try:
-            stat = chosen.stat()
-            body = chosen.read_bytes()
+            etag = self._etag(chosen, chosen.stat())[:-1] + suffix + '"'
         except OSError:
             return None
-        etag = self._etag(chosen, body, stat)[:-1] + suffix + '"'
         headers["ETag"] = etag
-        wanted = [tag.strip().removeprefix("W/") for tag in (request_headers.get("If-None-Match") or "").split(",")]
+        wanted = [tag.strip().removeprefix("W/") for tag in (request_headers.get("if-none-match") or "").split(",")]
         if etag in wanted or "*" in wanted:
-            return FileAnswer(304, media, b"", headers)
-        return FileAnswer(200, media, body, headers)
+            return FileAnswer(304, media, None, headers)
+        return FileAnswer(200, media, chosen, headers)

@@ -5,6 +5,7 @@ result row, and the one way updates write triples (so that escaping is pyoxigrap
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -13,6 +14,30 @@ import pyoxigraph as ox
 from transiscope.core.errors import StoreError
 
 Row = dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]
+
+
+@dataclass(frozen=True)
+class QueryDataset:
+    """The RDF dataset a query runs over when its caller chooses it (the SPARQL 1.1 Protocol's
+    ``default-graph-uri`` and ``named-graph-uri``), and the base IRI its relative IRIs resolve against.
+
+    Given graphs replace the query's own ``FROM`` / ``FROM NAMED``, as the Protocol says. With named graphs
+    and no default graph, the default graph is empty (it is not the union of the store's graphs).
+
+    >>> QueryDataset().chosen
+    False
+    >>> QueryDataset(named_graphs=("https://example.org/g",)).chosen
+    True
+    """
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    base_iri: str | None = None
+
+    @property
+    def chosen(self) -> bool:
+        """Whether the caller set the graphs (otherwise: the query's FROM clauses, or the union of all graphs)."""
+        return bool(self.default_graphs or self.named_graphs)
 
 
 class TripleStore(Protocol):
@@ -24,8 +49,11 @@ class TripleStore(Protocol):
 
     def close(self) -> None: ...
 
-    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
-        """Any SPARQL query; the default graph is the union of all named graphs."""
+    def query(
+        self, sparql: str, dataset: QueryDataset | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Any SPARQL query; the default graph is the union of all named graphs unless ``dataset`` (or the
+        query's FROM clauses) chooses graphs."""
 
     def select(self, sparql: str) -> list[Row]:
         """A SELECT as a list of ``{variable: term}`` rows (unbound variables left out)."""
@@ -33,8 +61,9 @@ class TripleStore(Protocol):
     def count(self, graph: str) -> int:
         """Number of triples in a named graph."""
 
-    def update(self, sparql: str) -> None:
-        """A SPARQL Update, applied as one transaction where the store allows it."""
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
+        """A SPARQL Update, applied as one transaction where the store allows it; relative IRIs resolve
+        against ``base_iri`` when given."""
 
     def replace_graph(self, graph: str, staging: str, data: Path, then: str = "") -> int:
         """Make ``graph`` hold exactly the triples of the RDF file ``data`` (staging, then MOVE), running

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from transiscope.core.errors import ConfigError, StoreError, StoreLocked
+from transiscope.core.sparql_lexer import declares_dataset
 from transiscope.store import graph_diff, snapshots
-from transiscope.store.base import Row, TripleStore
+from transiscope.store.base import QueryDataset, Row, TripleStore
 
 if TYPE_CHECKING:
     from transiscope.settings import Settings
@@ -181,9 +182,21 @@ class EmbeddedStore:
             )
 
     # -- reading -------------------------------------------------------------------------------
-    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+    def query(
+        self, sparql: str, dataset: QueryDataset | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
         try:
-            return self._store.query(sparql, use_default_graph_as_union=True)
+            base_iri = dataset.base_iri if dataset else None
+            if dataset is None or not dataset.chosen:
+                # the default graph is the union of the graphs, unless the query names its own with FROM
+                union = not declares_dataset(sparql)
+                return self._store.query(sparql, use_default_graph_as_union=union, base_iri=base_iri)
+            return self._store.query(
+                sparql,
+                default_graph=[ox.NamedNode(g) for g in dataset.default_graphs],
+                named_graphs=[ox.NamedNode(g) for g in dataset.named_graphs],
+                base_iri=dataset.base_iri,
+            )
         except SyntaxError as exc:
             raise StoreError(f"the SPARQL query is not valid: {exc}") from None
 
@@ -204,10 +217,10 @@ class EmbeddedStore:
             yield graph.value
 
     # -- writing -------------------------------------------------------------------------------
-    def update(self, sparql: str) -> None:
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
         self._bulk_written += len(sparql) // _BYTES_PER_TRIPLE
         try:
-            self._store.update(sparql)
+            self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as exc:
             raise StoreError(f"the SPARQL update is not valid: {exc}") from None
         except (OSError, RuntimeError) as exc:

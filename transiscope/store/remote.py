@@ -70,7 +70,7 @@ from urllib3.util.retry import Retry
 
 from transiscope.core.errors import StoreError
 from transiscope.settings import StoreSettings
-from transiscope.store.base import Row
+from transiscope.store.base import QueryDataset, Row
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ INSERT_MAX_BYTES = 1_000_000
 _CONNECT_TIMEOUT = 10.0
 _NT = "application/n-triples"
 _RESULTS_JSON = "application/sparql-results+json"
+#: a graph IRI the bus never writes: as a ``default-graph-uri`` it gives the empty default graph the Protocol
+#: asks for when a query names graphs and no default graph
+EMPTY_GRAPH = "urn:x-transiscope:empty-default-graph"
 _RDF_ACCEPT = "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8, application/rdf+xml;q=0.5"
 
 # The query form (SELECT, ASK, CONSTRUCT, DESCRIBE) after the prologue: decides what to ask the server
@@ -357,14 +360,26 @@ class RemoteStore:
             )
 
     # -- reading ---------------------------------------------------------------------------------
-    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
-        """Any SPARQL query, as the same pyoxigraph objects the embedded store returns."""
+    def query(
+        self, sparql: str, dataset: QueryDataset | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Any SPARQL query, as the same pyoxigraph objects the embedded store returns; a chosen dataset is
+        forwarded as the Protocol's parameters, a base IRI as a ``BASE`` declaration."""
         graph_form = query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
+        form: list[tuple[str, str]] = []
+        if dataset is not None:
+            if dataset.base_iri:
+                sparql = f"BASE <{dataset.base_iri}>\n{sparql}"
+            form += [("default-graph-uri", g) for g in dataset.default_graphs]
+            form += [("named-graph-uri", g) for g in dataset.named_graphs]
+            if dataset.named_graphs and not dataset.default_graphs:
+                # the Protocol's empty default graph: a graph IRI no store holds
+                form.append(("default-graph-uri", EMPTY_GRAPH))
         response = self._request(
             "POST",
             self.query_url,
             "the SPARQL query",
-            data={"query": sparql},
+            data=[("query", sparql), *form],
             headers={"Accept": _RDF_ACCEPT if graph_form else _RESULTS_JSON},
         )
         self._check_complete(response)
@@ -436,9 +451,11 @@ class RemoteStore:
             yield row["g"].value
 
     # -- writing ---------------------------------------------------------------------------------
-    def update(self, sparql: str) -> None:
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
         """One SPARQL Update request (one transaction on Oxigraph; on Virtuoso see the module docstring)."""
         self._writable("the SPARQL update")
+        if base_iri:
+            sparql = f"BASE <{base_iri}>\n{sparql}"
         self._request(
             "POST",
             self.update_url,
