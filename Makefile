@@ -44,9 +44,10 @@ virtuoso:
 	  if command -v update-rc.d >/dev/null 2>&1; then update-rc.d virtuoso-opensource-7 disable >/dev/null 2>&1 || true; fi; \
 	}
 
-## the map page's JavaScript/CSS (Leaflet, Leaflet.markercluster) from the npm registry, pinned in
+## the pages' JavaScript/CSS (Leaflet, Leaflet.markercluster for the map; YASGUI for the query page) from the npm registry, pinned in
 ## map/package.json, into map/node_modules (not committed); installs Debian's nodejs + npm when npm is missing
-MAP_ASSETS := map/node_modules/leaflet/dist/leaflet.js map/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js
+MAP_ASSETS := map/node_modules/leaflet/dist/leaflet.js map/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
+              map/node_modules/@zazuko/yasgui/build/yasgui.min.js
 map-assets: $(MAP_ASSETS)
 $(MAP_ASSETS): map/package.json
 	@command -v npm >/dev/null 2>&1 || { \

@@ -191,3 +191,48 @@ def test_map_page_gaps_choropleth(browser, site) -> None:
     assert errors == []
     ARTEFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTEFACTS / "map-gaps.png"))
+
+
+def _run_query(driver, query: str) -> None:
+    """Type a query into the active YASGUI tab and run it; wait for its results to be drawn."""
+    driver.execute_script(
+        """const tab = window.transiscopeYasgui.getTab(); tab.getYasqe().setValue(arguments[0]);
+        window.__drawn = false; tab.getYasr().once('drawn', () => { window.__drawn = true; });
+        tab.getYasqe().query();""",
+        query,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not driver.execute_script("return window.__drawn"):
+        time.sleep(0.1)
+    assert driver.execute_script("return window.__drawn") is True
+
+
+def test_query_page_runs_pages_and_disarms_links(browser, site) -> None:
+    """The query page (YASGUI from npm, no CDN) under its Content-Security-Policy: the examples open in tabs with
+    the project's prefixes declared, results are paged, and a result IRI that is not http(s) is no link."""
+    base = site["serve"]("").removesuffix("map/")
+    _load(browser, base)
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+    titles = [o.text for o in browser.find_elements("css selector", "#examples option")][1:]
+    assert "Initiatives within N km of a point" in titles
+    browser.execute_script(
+        "const s = document.getElementById('examples'); s.value = 'initiatives-per-category';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    editor = browser.execute_script("return window.transiscopeYasgui.getTab().getYasqe().getValue()")
+    assert "PREFIX skos:" in editor and "PREFIX tx:" not in editor  # only the prefixes the query uses
+    _run_query(browser, "SELECT ?i WHERE { ?i a ts:Initiative }")
+    rows = browser.find_elements("css selector", ".yasr table.dataTable tbody tr")
+    assert 0 < len(rows) <= 50  # one page of results
+    _run_query(
+        browser,
+        'SELECT ?x ?y WHERE { BIND(IRI("javascript:alert(document.domain)") AS ?x) '
+        "BIND(<https://transiscope.org/> AS ?y) }",
+    )
+    links = [a.get_attribute("href") for a in browser.find_elements("css selector", ".yasr table.dataTable a[href]")]
+    assert not [href for href in links if href.lower().startswith("javascript:")]
+    assert any(href.startswith("https://transiscope.org/") for href in links)
+    assert "javascript:alert" in browser.find_element("css selector", ".yasr table.dataTable").text
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTEFACTS / "query-page.png"))

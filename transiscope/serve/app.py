@@ -34,6 +34,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from transiscope.core.vocab import PREFIXES
 from transiscope.serve.options import ServeSettings
 from transiscope.serve.protocol import (
     GRAPH_FORMATS,
@@ -165,6 +166,8 @@ class EndpointApp:
             Route("/exports/{path:path}", self.exports, methods=["GET", "HEAD"]),
             Route("/map", lambda request: RedirectResponse("/map/", 301), methods=["GET", "HEAD"]),
             Route("/map/{path:path}", self.map, methods=["GET", "HEAD"]),
+            Route("/vendor/{path:path}", self.vendor, methods=["GET", "HEAD"]),
+            Route("/prefixes.json", self.prefixes, methods=["GET", "HEAD"]),
         ]
         middleware = [
             Middleware(
@@ -348,6 +351,10 @@ class EndpointApp:
         body = json.dumps(example_queries(), ensure_ascii=False)
         return Response(body, 200, media_type="application/json")
 
+    async def prefixes(self, request: Request) -> Response:
+        """The prefixes every query may use undeclared (the query page declares them in the editor)."""
+        return Response(json.dumps(PREFIXES), 200, media_type="application/json")
+
     async def reports(self, request: Request) -> Response:
         return await self._static(request, self.settings.home / "reports", request.path_params.get("path", ""))
 
@@ -387,19 +394,26 @@ class EndpointApp:
             return self.map_page.response(request.method)
         if relative == "config.json":
             return Response(json.dumps(self._map_config()), 200, {"Cache-Control": "no-cache"}, "application/json")
-        if relative.startswith("vendor/") and relative.count("/") >= 2:
-            package, _, rest = relative.removeprefix("vendor/").partition("/")
-            if package not in MAP_PACKAGES:
-                return text_error(404, "not a map asset")
-            return await self._static(
-                request,
-                self.serve.map_assets / package / "dist",
-                rest,
-                default="-",
-                files=self.asset_files,
-                missing="map asset missing: run `make map-assets` (npm packages of map/package.json)",
-            )
+        if relative.startswith("vendor/"):
+            return await self._vendor(request, relative.removeprefix("vendor/"))
         return text_error(404, "not found; the map page is /map/")
+
+    async def vendor(self, request: Request) -> Response:
+        return await self._vendor(request, request.path_params["path"])
+
+    async def _vendor(self, request: Request, relative: str) -> Response:
+        """A built file of one of the pages' npm packages (``<package>/<file>``)."""
+        package, _, rest = relative.partition("/")
+        if package not in MAP_PACKAGES or not rest:
+            return text_error(404, "not a page asset")
+        return await self._static(
+            request,
+            self.serve.map_assets / MAP_PACKAGES[package],
+            rest,
+            default="-",
+            files=self.asset_files,
+            missing="page asset missing: run `make map-assets` (npm packages of map/package.json)",
+        )
 
     def _map_config(self) -> dict[str, object]:
         gaps_dir = self.exports_dir / "gaps"

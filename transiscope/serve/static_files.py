@@ -36,13 +36,18 @@ MEDIA_TYPES = {
     ".map": "application/json",
     ".txt": "text/plain",
 }
-#: the npm packages the map page uses (map/package.json), served from their ``dist`` folders
-MAP_PACKAGES = ("leaflet", "leaflet.markercluster")
+#: the npm packages the pages use (map/package.json): the name they are served under (``/vendor/<name>/``, and
+#: ``/map/vendor/<name>/`` for the map page) -> their folder of built files under node_modules
+MAP_PACKAGES = {
+    "leaflet": "leaflet/dist",
+    "leaflet.markercluster": "leaflet.markercluster/dist",
+    "yasgui": "@zazuko/yasgui/build",
+}
 
 
 def map_assets_missing(directory: Path = DEFAULT_MAP_ASSETS) -> list[str]:
-    """The map packages not installed in ``directory`` (``make map-assets`` installs them)."""
-    return [name for name in MAP_PACKAGES if not (directory / name / "dist").is_dir()]
+    """The page packages not installed in ``directory`` (``make map-assets`` installs them)."""
+    return [name for name, folder in MAP_PACKAGES.items() if not (directory / folder).is_dir()]
 
 
 @dataclass
