@@ -27,7 +27,7 @@ from transiscope.core import vocab
 from transiscope.core.errors import StoreError
 from transiscope.ingest import rdf
 from transiscope.settings import DEFAULT_BASE_IRI, Settings, StoreSettings
-from transiscope.store.base import TripleStore
+from transiscope.store.base import QueryDataset, TripleStore
 from transiscope.store.embedded import EmbeddedStore, open_store
 from transiscope.store.remote import RemoteStore, StoreHTTPError, StoreUnreachable
 
@@ -477,3 +477,31 @@ def test_the_pipeline_runs_on_each_store(
     assert cli.main(["status"]) == 0
     status = capsys.readouterr().out
     assert "transiscope" in status and "success" in status
+
+
+# -- the dataset a query chooses ---------------------------------------------------------------------------------
+def test_a_query_chooses_its_dataset_and_base(backend: Backend, graphs: tuple[str, str, str]) -> None:
+    """What the endpoint forwards from the Protocol's dataset parameters: the given graphs replace the union
+    default graph and the query's FROM; named graphs alone leave an empty default graph; a base IRI resolves
+    relative IRIs. Same answers on every store."""
+    live, staging, meta = graphs
+    with backend.open() as store:
+        store.update(f"INSERT DATA {{ GRAPH <{live}> {{ <https://example.org/a> <https://example.org/p> 1 }} }}")
+        store.update(f"INSERT DATA {{ GRAPH <{meta}> {{ <https://example.org/b> <https://example.org/p> 2 }} }}")
+    values = "SELECT ?o WHERE { ?s <https://example.org/p> ?o } ORDER BY ?o"
+    with backend.open(read_only=True) as store:
+
+        def answer(sparql: str, dataset: QueryDataset | None = None) -> list[int]:
+            result = store.query(sparql, dataset)
+            assert isinstance(result, ox.QuerySolutions)
+            return [int(row["o"].value) for row in result]
+
+        assert answer(values) == [1, 2]  # the union of the graphs
+        assert answer(values, QueryDataset(default_graphs=(meta,))) == [2]
+        assert answer(values.replace("WHERE", f"FROM <{live}> WHERE")) == [1]
+        assert answer(values.replace("WHERE", f"FROM <{live}> WHERE"), QueryDataset(default_graphs=(meta,))) == [2]
+        assert answer(values, QueryDataset(named_graphs=(live,))) == []
+        named = "SELECT ?o WHERE { GRAPH ?g { ?s <https://example.org/p> ?o } } ORDER BY ?o"
+        assert answer(named, QueryDataset(named_graphs=(live,))) == [1]
+        based = "SELECT ?o WHERE { <a> <p> ?o }"
+        assert answer(based, QueryDataset(base_iri="https://example.org/")) == [1]

@@ -50,3 +50,32 @@ def declares_dataset(sparql: str) -> bool:
     return any(
         match.lastgroup == "word" and match.group().upper() == "FROM" for match in TOKENS.finditer(unescape(sparql))
     )
+
+
+def split_dataset(sparql: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The query without its ``FROM <iri>`` / ``FROM NAMED <iri>`` clauses, and the graphs they named: what a
+    client of a remote store sends as the Protocol's dataset parameters instead, since some servers ignore
+    ``FROM`` over a union default graph (Oxigraph) or merge it with the parameters (Virtuoso). A ``FROM`` with a
+    prefixed name is left in the text.
+
+    >>> split_dataset("SELECT * FROM <http://g/1> FROM NAMED <http://g/2> WHERE { ?s ?p ?o }")
+    ('SELECT *   WHERE { ?s ?p ?o }', ('http://g/1',), ('http://g/2',))
+    """
+    text = unescape(sparql)
+    tokens = [(m.lastgroup, m.group(), m.start(), m.end()) for m in TOKENS.finditer(text)]
+    cuts: list[tuple[int, int]] = []
+    defaults: list[str] = []
+    named: list[str] = []
+    for index, (kind, word, start, _) in enumerate(tokens):
+        if kind != "word" or word.upper() != "FROM":
+            continue
+        following = tokens[index + 1 : index + 3]
+        is_named = bool(following) and following[0][0] == "word" and following[0][1].upper() == "NAMED"
+        target = following[1] if is_named and len(following) > 1 else following[0] if following else None
+        if target is None or target[0] != "iri":
+            continue
+        (named if is_named else defaults).append(target[1][1:-1])
+        cuts.append((start, target[3]))
+    for start, end in reversed(cuts):
+        text = text[:start] + text[end:]
+    return text, tuple(defaults), tuple(named)

@@ -69,6 +69,7 @@ from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 from urllib3.util.retry import Retry
 
 from transiscope.core.errors import StoreError
+from transiscope.core.sparql_lexer import declares_dataset, split_dataset
 from transiscope.settings import StoreSettings
 from transiscope.store.base import QueryDataset, Row
 
@@ -367,14 +368,19 @@ class RemoteStore:
         forwarded as the Protocol's parameters, a base IRI as a ``BASE`` declaration."""
         graph_form = query_form(sparql) in ("CONSTRUCT", "DESCRIBE")
         form: list[tuple[str, str]] = []
-        if dataset is not None:
-            if dataset.base_iri:
-                sparql = f"BASE <{dataset.base_iri}>\n{sparql}"
-            form += [("default-graph-uri", g) for g in dataset.default_graphs]
-            form += [("named-graph-uri", g) for g in dataset.named_graphs]
-            if dataset.named_graphs and not dataset.default_graphs:
+        chosen = dataset is not None and dataset.chosen
+        if chosen or declares_dataset(sparql):
+            # the dataset always as parameters, never as FROM: servers disagree on FROM (see split_dataset)
+            sparql, defaults, named = split_dataset(sparql)
+            if dataset is not None and dataset.chosen:
+                defaults, named = dataset.default_graphs, dataset.named_graphs
+            form += [("default-graph-uri", g) for g in defaults]
+            form += [("named-graph-uri", g) for g in named]
+            if named and not defaults:
                 # the Protocol's empty default graph: a graph IRI no store holds
                 form.append(("default-graph-uri", EMPTY_GRAPH))
+        if dataset is not None and dataset.base_iri:
+            sparql = f"BASE <{dataset.base_iri}>\n{sparql}"
         response = self._request(
             "POST",
             self.query_url,
