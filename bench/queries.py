@@ -5,7 +5,9 @@
 A synthetic GoGoCarto payload (bench/synthetic.py) is served on 127.0.0.1 and loaded by
 ``pipeline.run_source`` into a fresh embedded store (per-stage seconds printed), then each example query
 of ``queries/`` is timed: in-process on the read-only store, and through ``transiscope serve`` over HTTP
-(the same query, JSON results). Median and p95 over ``--runs`` warm runs, side by side.
+(the same query, JSON results). Median and p95 over ``--runs`` warm runs, side by side. The link step runs
+first (it writes the source overlap's statistics). Where a query reads the statistics graphs, the scan it
+replaces (``queries/scans/``, ``OVERLAP_SCAN``) is timed in the same run, in-process: the "scan" column.
 """
 
 from __future__ import annotations
@@ -84,11 +86,14 @@ def main() -> None:
         TRANSISCOPE_EXPECTATIONS_DIR=str(work / "expectations"),
     )
 
+    from transiscope.downstream.link.linker import run_link
     from transiscope.ingest import pipeline
-    from transiscope.serve.endpoint import Endpoint, ServeSettings, example_queries
+    from transiscope.serve.app import example_queries
+    from transiscope.serve.endpoint import Endpoint, ServeSettings
     from transiscope.serve.sparql import with_prefixes
     from transiscope.settings import Settings
     from transiscope.store.embedded import EmbeddedStore
+    from transiscope.store.statistics import OVERLAP_SCAN
 
     started = time.perf_counter()
     summary = pipeline.run_source("bench")
@@ -99,6 +104,12 @@ def main() -> None:
     server.shutdown()
 
     settings = Settings.from_env()
+    started = time.perf_counter()
+    link = run_link(settings)
+    stages["link"] = time.perf_counter() - started
+    stages.update({f"  {name}": seconds for name, seconds in link.seconds.items()})
+    scans = {path.stem: path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "queries" / "scans").glob("*.rq")}
+    scans["source-overlap"] = "PREFIX owl: <http://www.w3.org/2002/07/owl#>\n" + OVERLAP_SCAN
     endpoint = Endpoint(settings, ServeSettings(port=0, timeout=120, max_bytes=2**31, workers=1))
     threading.Thread(target=endpoint.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{endpoint.server_address[1]}/sparql"
@@ -122,10 +133,19 @@ def main() -> None:
                 response.read()
             if i:
                 http.append(time.perf_counter() - t)
+        scan: list[float] = []
+        if example["id"] in scans:
+            for i in range(min(args.runs, 3) + 1):
+                t = time.perf_counter()
+                with EmbeddedStore(settings.store_path, read_only=True) as store:
+                    sum(1 for _ in store.query(with_prefixes(scans[example["id"]])))
+                if i:
+                    scan.append(time.perf_counter() - t)
         latencies.append(
             {
                 "query": example["id"],
                 "rows": rows,
+                "scan_median": statistics.median(scan) if scan else None,
                 "direct_median": statistics.median(direct),
                 "direct_p95": percentile(direct, 0.95),
                 "http_median": statistics.median(http),
@@ -157,12 +177,17 @@ def main() -> None:
         print(f"{name:<10} {seconds:>7.2f}  {c['fetched'] / seconds if seconds else 0:>9,.0f}")
     print(f"{'whole run':<10} {total:>7.2f}  (including reports)")
     print(
-        f"\nquery latency over {args.runs} warm runs (s)          rows   direct med/p95     HTTP med/p95   HTTP/direct"
+        f"\nquery latency over {args.runs} warm runs (s)          rows   direct med/p95     HTTP med/p95   "
+        "HTTP/direct   scan med  scan/direct"
     )
     for q in latencies:
+        scan_text = (
+            f"{q['scan_median']:>9.3f}  {q['scan_median'] / q['direct_median']:>9.0f}×" if q["scan_median"] else ""
+        )
         print(
             f"{q['query']:<40} {q['rows']:>7}  {q['direct_median']:>7.3f} {q['direct_p95']:>7.3f}  "
             f"{q['http_median']:>7.3f} {q['http_p95']:>7.3f}   {q['http_median'] / q['direct_median']:>5.2f}×"
+            f"  {scan_text}"
         )
 
 

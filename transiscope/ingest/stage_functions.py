@@ -33,7 +33,7 @@ from transiscope.ingest.validate import validate_by_kind
 from transiscope.registry.sources import Source
 from transiscope.runs import now, previous_loaded_run, read_run, write_run
 from transiscope.settings import Settings
-from transiscope.store import provenance
+from transiscope.store import provenance, statistics
 from transiscope.store.embedded import open_store
 from transiscope.store.vocabularies import load_vocabularies, vocabulary_files
 
@@ -372,6 +372,8 @@ def load(ctx: Context) -> dict[str, Any]:
             in_graph = store.replace_graph(graph, vocab.staging_graph(base, ctx.source.id), triples_path, then=then)
         if in_graph != counts["triples"]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
+        if not unchanged or store.count(statistics.source_statistics_graph(base, ctx.source.id)) == 0:
+            statistics.write_source_statistics(store, base, ctx.source.id)  # the example queries read them
         load_vocabularies(store, ctx.settings, ctx.registry)
     write_run(ctx.run_dir, run)
     return {

@@ -483,6 +483,7 @@ def run_link(
     """
     from transiscope.ingest.run_records import write_pending
     from transiscope.store.embedded import open_store
+    from transiscope.store.statistics import write_overlap_statistics
 
     say = progress or (lambda _m: None)
     base = settings.base_iri
@@ -529,6 +530,10 @@ def run_link(
         say(f"link: writing {count:,} triples to {graph}")
         store.replace_graph(graph, graph + "/staging", nt)
         seconds["write"] = time.perf_counter() - started
+        started = time.perf_counter()
+        say("link: counting the records the sources share (the overlap statistics)")
+        write_overlap_statistics(store, base)
+        seconds["overlap statistics"] = time.perf_counter() - started
     rows = candidate_rows(result, records)
     write_candidates_csv(rows, out_dir / "candidates.csv")
     per_source: dict[str, list[dict[str, Any]]] = {}
