@@ -6,6 +6,7 @@ Needs ``make map-assets`` (Leaflet from npm) and the Debian packages: ``make tes
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -236,3 +237,31 @@ def test_query_page_runs_pages_and_disarms_links(browser, site) -> None:
     assert "javascript:alert" in browser.find_element("css selector", ".yasr table.dataTable").text
     ARTEFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTEFACTS / "query-page.png"))
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)], ids=["laptop", "phone"])
+def test_quality_reports_read_as_a_maintainer_would(browser, site, width: int, height: int) -> None:
+    """The maintainers' pages fit the window (wide tables scroll in their own box, never the page), speak in
+    words (fields, states, dates), give no command to run, and link example records to their pages."""
+    base = site["serve"]("").removesuffix("map/")
+    browser.set_window_size(width, height)
+    try:
+        for page in ("reports/index.fr.html", "reports/transiscope.fr.html", "reports/presdecheznous.en.html"):
+            browser.get(base + page)
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (page, width, overflow)
+            text = browser.find_element("tag name", "body").text
+            assert "transiscope link" not in text and "TRANSISCOPE_" not in text, page
+            assert "updated_at" not in text and "success" not in text.split(), page
+            if page.endswith(".fr.html"):
+                assert "réussi" in text and re.search(r"\d+ \w+ \d{4} à \d+ h \d\d \((il y a|à l'instant)", text), page
+            ARTEFACTS.mkdir(exist_ok=True)
+            name = page.removeprefix("reports/").replace(".html", "")
+            browser.save_screenshot(str(ARTEFACTS / f"report-{name}-{width}.png"))
+        browser.get(base + "reports/transiscope.fr.html")
+        links = [a.get_attribute("href") for a in browser.find_elements("css selector", "a[title]")]
+        assert any("/map#/fiche/" in href for href in links)  # an example record links to its page
+    finally:
+        browser.set_window_size(1200, 800)

@@ -74,11 +74,14 @@ def test_stale_records_and_trend(bus: Bus) -> None:
     assert jobs.run_source("transiscope").outcome == "failed"
     settings = bus.settings()
     report = build_source_report(settings, load_registry(settings.registry_path).get("transiscope"))
-    assert report["stale"]["examples"][0] == {
+    stale = report["stale"]["examples"][0]
+    assert stale == {
         "source_id": "3aF",
         "name": payload["data"][0]["name"],
         "updated_at": "2015-03-01T10:00:00+01:00",
+        "page": stale["page"],
     }
+    assert stale["page"].endswith("/map#/fiche/AMAP-des-Pentes/3aF/")  # the record's page on the source's map
     assert [t["outcome"] for t in report["trend"]] == ["failed", "success"]
     assert "HTTP 500" in report["trend"][0]["error"]
     assert report["run"]["outcome"] == "success"  # the last run that read records

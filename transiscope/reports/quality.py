@@ -23,10 +23,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from transiscope.core.files import read_jsonl
 from transiscope.core.text import fold
 from transiscope.registry.sources import Registry, Source
+from transiscope.reports.labels import field_label, state_label, when_label
 from transiscope.runs import latest_processed_run, read_run, recent_runs
 from transiscope.settings import Settings
 
@@ -148,6 +150,7 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         else {"expectations": []}
     )
     fetched = (run.get("stages", {}).get("normalise") or {}).get("fetched", len(records))
+    pages = {r["source_id"]: r["source_url"] for r in records if _web_page(r.get("source_url"))}
     quarantined_ids = {e["record_index"] for e in quarantine}
     loaded = [r for r in records if r["record_index"] not in quarantined_ids]
 
@@ -252,7 +255,49 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         scores=scores,
         score=round(100 * sum(WEIGHTS[k] * v for k, v in scores.items()), 1),
     )
+    _link_examples(report, pages)
+    report["raise_most"] = _raise_most(report, len(stale) + len(undated))
     return report
+
+
+def _web_page(url: object) -> bool:
+    """Only http(s) pages become links on a report (a source's value is hostile until checked)."""
+    return isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)
+
+
+def _link_examples(report: dict[str, Any], pages: dict[str, str]) -> None:
+    """Give every example record of the report its page at the source, where the source publishes one."""
+    groups = [
+        *(g["examples"] for g in report["rejected_at_normalise"]),
+        *(e["examples"] for e in report["expectations"]),
+        report["stale"]["examples"],
+        report["uncategorised"]["examples"],
+        report["far_from_declared"]["examples"],
+        *(f["examples"] for f in (report.get("positions") or {}).get("flags", [])),
+    ]
+    for examples in groups:
+        for example in examples:
+            page = pages.get(str(example.get("source_id")))
+            if page:
+                example["page"] = page
+
+
+def _raise_most(report: dict[str, Any], old_or_undated: int) -> list[dict[str, Any]]:
+    """The three parts of the score whose repair would raise it most, with the points each would bring and
+    what to repair (for the sentence the page writes)."""
+    scores, run = report["scores"], report["run"]
+    weakest = min(report["key_fields"].items(), key=lambda item: item[1], default=("name", 1.0))
+    facts = {
+        "validity": {"count": run["quarantined"]},
+        "completeness": {"field": weakest[0], "share": weakest[1]},
+        "warning_free": {"count": run["warnings"]},
+        "freshness": {"count": old_or_undated},
+    }
+    gains = [
+        {"part": part, "points": round(100 * WEIGHTS[part] * (1 - value), 1), **facts[part]}
+        for part, value in scores.items()
+    ]
+    return [g for g in sorted(gains, key=lambda g: -g["points"]) if g["points"] > 0][:3]
 
 
 def positions_of(records: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +378,7 @@ TEXT: dict[str, dict[str, str]] = {
         "stale_text": "{count} fiches non mises à jour depuis {years} ans ; {undated} sans date de mise à jour.",
         "far": "Points loin de la commune ou du code postal déclarés",
         "far_text": "{count} fiches dont le point est à plus de {km} km (à vol d'oiseau) des communes déclarées.",
-        "far_unchecked": "Non vérifié : données des territoires non configurées (TRANSISCOPE_TERRITORIES_DIR).",
+        "far_unchecked": "Non vérifié : les données des territoires ne sont pas installées sur ce serveur.",
         "other_commune": "{count} fiches dont le point est dans une autre commune que celle déclarée (à toute "
         "distance) ; l'analyse des manques territoriaux les place d'après leur point.",
         "positions": "Positions : précision, méthode et contrôles",
@@ -399,7 +444,7 @@ TEXT: dict[str, dict[str, str]] = {
         "far": "Points far from their declared commune or postcode",
         "far_text": "{count} records whose point lies more than {km} km (straight line) from the communes "
         "they declare.",
-        "far_unchecked": "Not checked: no territories data configured (TRANSISCOPE_TERRITORIES_DIR).",
+        "far_unchecked": "Not checked: no territories data on this server.",
         "other_commune": "{count} records whose point lies in another commune than the one they declare (at any "
         "distance); the territorial gap analysis places them by their point.",
         "positions": "Positions: precision, method and checks",
@@ -482,15 +527,26 @@ TEXT["fr"].update(
         "links": "Les mêmes initiatives ailleurs",
         "links_text": "{linked} fiches de cette source sont reliées (owl:sameAs) à une fiche décrivant "
         "la même initiative (score ≥ {high}) ; {inside} groupes de doublons dans la source même.",
-        "links_none": "L'étape de liaison n'a pas encore été lancée (transiscope link).",
+        "links_none": "La recherche des mêmes initiatives dans les autres sources n'a pas encore été faite.",
         "shared_with": "Initiatives partagées avec :",
         "to_review": "Paires à vérifier (score entre {low} et {high})",
-        "to_review_text": "{count} paires ; confirmer : transiscope link --confirm SOURCE/ID SOURCE/ID, "
-        "rejeter : --reject. Liste complète : links/candidates.csv.",
+        "to_review_text": "{count} paires que l'équipe de Transiscope vérifie ; si vous savez que deux fiches "
+        "décrivent la même initiative (ou non), dites-le-lui.",
         "overlap": "Recouvrement entre sources (initiatives partagées ; diagonale : doublons internes)",
         "pair": "Paire",
         "evidence": "Indices",
         "initiatives": "Initiatives",
+        "more": "… et {n} de plus",
+        "raise_title": "Ce qui ferait le plus monter le score",
+        "raise_validity": "Corriger les {count} fiches mises de côté (quarantaine) : jusqu'à +{points} points.",
+        "raise_completeness": "Compléter le champ « {field} » (renseigné dans {share} des fiches) et les autres "
+        "champs clés : jusqu'à +{points} points.",
+        "raise_warning_free": "Corriger les fiches qui ont un avertissement ({count}) : jusqu'à +{points} points.",
+        "raise_freshness": "Mettre à jour les {count} fiches anciennes ou sans date : jusqu'à +{points} points.",
+        "score_words": "Le score va de 0 à 100. Il compte surtout la part des fiches chargées sur la carte "
+        "(40 %), puis la présence des champs clés (30 %), l'absence d'avertissements (15 %) et la "
+        "fraîcheur des fiches (15 %).",
+        "page_link": "voir la fiche à la source",
     }
 )
 TEXT["en"].update(
@@ -498,15 +554,26 @@ TEXT["en"].update(
         "links": "The same initiatives elsewhere",
         "links_text": "{linked} records of this source are linked (owl:sameAs) to a record describing "
         "the same initiative (score ≥ {high}); {inside} groups of duplicates inside the source itself.",
-        "links_none": "The link step has not run yet (transiscope link).",
+        "links_none": "The search for the same initiatives in the other sources has not been made yet.",
         "shared_with": "Initiatives shared with:",
         "to_review": "Pairs to review (score between {low} and {high})",
-        "to_review_text": "{count} pairs; confirm: transiscope link --confirm SOURCE/ID SOURCE/ID, reject: --reject. "
-        "Full list: links/candidates.csv.",
+        "to_review_text": "{count} pairs the Transiscope team checks; if you know that two records describe the "
+        "same initiative (or not), tell them.",
         "overlap": "Overlap between sources (shared initiatives; diagonal: duplicates inside a source)",
         "pair": "Pair",
         "evidence": "Evidence",
         "initiatives": "Initiatives",
+        "more": "… and {n} more",
+        "raise_title": "What would raise the score most",
+        "raise_validity": "Fix the {count} records set aside (quarantine): up to +{points} points.",
+        "raise_completeness": 'Fill in the field "{field}" (present in {share} of the records) and the other key '
+        "fields: up to +{points} points.",
+        "raise_warning_free": "Fix the records that have a warning ({count}): up to +{points} points.",
+        "raise_freshness": "Update the {count} old or undated records: up to +{points} points.",
+        "score_words": "The score goes from 0 to 100. It counts mostly the share of records loaded on the map "
+        "(40 %), then the presence of the key fields (30 %), the absence of warnings (15 %) and how "
+        "recent the records are (15 %).",
+        "page_link": "see the record at the source",
     }
 )
 
@@ -525,6 +592,9 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda value: "–" if value is None else f"{100 * value:.0f} %"
+    env.filters["label"] = field_label
+    env.filters["state"] = state_label
+    env.filters["when"] = when_label
     return env
 
 
