@@ -64,6 +64,12 @@ def run_source(source_id: str, **kwargs: Any) -> pipeline.RunSummary:
     return _after_run(pipeline.run_source(source_id, **kwargs), kwargs.get("settings"))
 
 
+def run_sources(jobs: list[pipeline.SourceJob], *, settings: Settings, **kwargs: Any) -> list[pipeline.RunSummary]:
+    """Several sources, their stages before the load in worker processes
+    (:func:`transiscope.ingest.pipeline.run_sources`), then their reports."""
+    return [_after_run(summary, settings) for summary in pipeline.run_sources(jobs, settings=settings, **kwargs)]
+
+
 def replay_run(run_dir: Path | str, **kwargs: Any) -> pipeline.RunSummary:
     """A stored run's payload through the stages again (:func:`transiscope.ingest.replay.replay_run`),
     then the source's report."""

@@ -496,3 +496,21 @@ def test_load_refuses_triples_the_shapes_have_not_checked(bus: Bus) -> None:
     with pytest.raises(RuntimeError, match="shapes stage has not run"):
         stage_functions.load(run_dir, record_failures=False)
     assert bus.graph_triples("transiscope") == set()
+
+
+def test_sources_prepared_in_worker_processes(bus: Bus) -> None:
+    """``run --jobs 2``: the stages before the load run in two worker processes, the loads here one at a time;
+    every source ends as it does alone, and the summaries come in the order asked."""
+    settings = Settings.from_env()
+    asked = list(SOURCE_IDS)
+    summaries = jobs.run_sources([pipeline.SourceJob(s) for s in asked], settings=settings, workers=2)
+    assert [s.source for s in summaries] == asked
+    for summary in summaries:
+        assert summary.outcome == "success", (summary.source, summary.error)
+        counts = summary.counts
+        assert (counts["fetched"], counts["loaded"], counts["quarantined"]) == EXPECTED[summary.source]
+    with bus.store() as store:
+        for source_id in asked:
+            assert store.count(vocab.source_graph(settings.base_iri, source_id)) == next(
+                s.counts["triples"] for s in summaries if s.source == source_id
+            )

@@ -36,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the pipeline of some or all sources into the store")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="sources prepared at once in worker processes (default: the number of cores; 1: one after the "
+        "other in this process); the loads run one at a time",
+    )
     run.add_argument("sources", nargs="*", metavar="SOURCE", help="source ids (default: all)")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 
 from transiscope.cli.output import progress, table
@@ -19,14 +20,14 @@ from transiscope.settings import Settings
 
 # -- run -----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from transiscope.ingest.pipeline import SourceJob
     from transiscope.ingest.samples import SampleServer
-    from transiscope.jobs import run_source
+    from transiscope.jobs import run_sources
     from transiscope.store.embedded import compaction_deferred
 
     registry = load_registry(settings.registry_path)
     sources = registry.select(args.sources)
     steps = parse_steps(args.downstream)  # a typo fails before any source is fetched
-    summaries = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(compaction_deferred(settings))  # one store compaction after the last load
         server: SampleServer | None = None
@@ -37,28 +38,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 server = stack.enter_context(SampleServer(registry))
             return server
 
+        jobs: list[SourceJob] = []
         for source in sources:
             if args.sample:
-                summaries.append(
-                    run_source(
-                        source.id,
-                        settings=settings,
-                        url=samples().url_for(source),
-                        mode="sample",
-                        progress=progress,
-                        force=args.force,
-                    )
-                )
+                jobs.append(SourceJob(source.id, url=samples().url_for(source), mode="sample", force=args.force))
             else:
-                fallback = None
-                if args.offline_fallback and source.sample_path:
-
-                    def fallback(source=source) -> str:
-                        return samples().url_for(source)
-
-                summaries.append(
-                    run_source(source.id, settings=settings, fallback_url=fallback, progress=progress, force=args.force)
-                )
+                fallback = samples().url_for(source) if args.offline_fallback and source.sample_path else None
+                jobs.append(SourceJob(source.id, fallback_url=fallback, force=args.force))
+        workers = args.jobs if args.jobs is not None else os.cpu_count() or 1
+        summaries = run_sources(jobs, settings=settings, workers=workers, progress=progress)
     headers = ("source", "mode", "outcome", "fetched", "loaded", "quarantined", "warnings", "triples", "seconds")
     rows = [
         (

@@ -5,7 +5,8 @@ directory :func:`transiscope.ingest.run_context.start_run` creates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,14 @@ def run_source(
     fallback_url: Callable[[], str] | None = None,
     progress: Callable[[str], None] | None = None,
     force: bool = False,
+    until_store: bool = False,
 ) -> RunSummary:
     """Run every stage of one source in this process (the CLI's path; Airflow runs them as tasks).
 
     ``fallback_url``: when the source is unreachable, fetch from this URL instead (the bundled
-    sample served on 127.0.0.1) and say so in the summary and the provenance.
+    sample served on 127.0.0.1) and say so in the summary and the provenance. ``until_store``: stop before
+    the first stage that writes the store (:func:`run_sources` runs it in the parent process); the summary
+    then says ``running``.
     """
     settings = settings or Settings.from_env()
     say = progress or (lambda _message: None)
@@ -98,13 +102,103 @@ def run_source(
         if read_run(run_dir)["outcome"] == NOT_MODIFIED:
             say(f"{source_id}: {read_run(run_dir)['note']}")
             return summary_of(run_dir)
-        for stage in stages.REPLAYED:
-            say(f"{source_id}: {stage.name}")
-            stats = stage(run_dir, settings)
-            if stage.name == "geocode":
-                say(f"{source_id}: geocode: {geocode_line(stats)}")
-                for message in stats["messages"]:
-                    say(f"{source_id}: geocode: {message}")
+        _run_stages(run_dir, settings, say, (s for s in stages.REPLAYED if not (until_store and s.writes_store)))
     except TransiscopeError:
         pass  # recorded in run.json and the metadata graph by the stage wrapper
     return summary_of(run_dir)
+
+
+def _run_stages(run_dir: Path, settings: Settings, say: Callable[[str], None], chosen: Iterable[stages.Stage]) -> None:
+    source_id = read_run(run_dir)["source"]
+    for stage in chosen:
+        say(f"{source_id}: {stage.name}")
+        stats = stage(run_dir, settings)
+        if stage.name == "geocode":
+            say(f"{source_id}: geocode: {geocode_line(stats)}")
+            for message in stats["messages"]:
+                say(f"{source_id}: geocode: {message}")
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    """One source for :func:`run_sources`: what :func:`run_source` takes, in a form that crosses processes
+    (the fallback is a URL already served, not a function)."""
+
+    source_id: str
+    url: str | None = None
+    mode: str = "live"
+    fallback_url: str | None = None
+    force: bool = False
+
+
+def _prepare(job: SourceJob, settings: Settings, progress: Callable[[str], None] | None) -> RunSummary:
+    fallback = job.fallback_url
+    return run_source(
+        job.source_id,
+        settings=settings,
+        url=job.url,
+        mode=job.mode,
+        fallback_url=(lambda: fallback) if fallback else None,
+        progress=progress,
+        force=job.force,
+        until_store=True,
+    )
+
+
+def run_sources(
+    jobs: list[SourceJob],
+    *,
+    settings: Settings,
+    workers: int,
+    progress: Callable[[str], None] | None = None,
+) -> list[RunSummary]:
+    """Run several sources, the stages before the load in ``workers`` processes at once, the loads one at a
+    time in this process as each source gets there (the embedded store takes one writer).
+
+    Why processes: the stages are CPU-bound Python (mapping, validation, shapes) and a source's stages are
+    independent of the others'; on two cores two sources run in about the time of the longer one. With one
+    worker, everything runs in this process, source after source. Summaries come in the order of ``jobs``.
+    """
+    say = progress or (lambda _message: None)
+    if workers <= 1 or len(jobs) <= 1:
+        return [_finish(_prepare(job, settings, progress), settings, say) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and a store
+    summaries: dict[int, RunSummary] = {}
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(_prepare, job, settings, progress): index for index, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                prepared = future.result()
+            except Exception as exc:  # a worker that died (killed, out of memory): the run must say so
+                job = jobs[index]
+                say(f"{job.source_id}: its worker process failed: {type(exc).__name__}: {exc}")
+                prepared = _lost_worker(job, settings, exc)
+            summaries[index] = _finish(prepared, settings, say)
+    return [summaries[index] for index in range(len(jobs))]
+
+
+def _finish(prepared: RunSummary, settings: Settings, say: Callable[[str], None]) -> RunSummary:
+    """The stages left to a prepared run (the load): the run's outcome is known when it is not ``running``."""
+    if prepared.outcome != "running":
+        return prepared
+    run_dir = Path(prepared.run_dir)
+    with contextlib.suppress(TransiscopeError):  # recorded in run.json and the metadata graph by the stage wrapper
+        _run_stages(run_dir, settings, say, (s for s in stages.REPLAYED if s.writes_store))
+    return summary_of(run_dir)
+
+
+def _lost_worker(job: SourceJob, settings: Settings, exc: BaseException) -> RunSummary:
+    """A run whose worker process died: recorded as failed at the stage it was in, with the reason."""
+    from transiscope.runs import recent_runs
+
+    error = TransiscopeError(f"the worker process running this source died: {type(exc).__name__}: {exc}")
+    for run_dir, run in recent_runs(settings, job.source_id, newest=1):
+        if run.get("outcome") == "running":
+            stage = next((s.name for s in stages.REPLAYED if s.name not in run["stages"]), stages.NAMES[-1])
+            record_failure(context_of(run_dir, settings), stage, error)
+            return summary_of(run_dir)
+    return RunSummary(job.source_id, "", "", job.mode, "failed", {}, 0.0, str(error))
