@@ -148,7 +148,9 @@ def test_a_messy_csv_gets_a_sensible_proposal_and_a_report_naming_its_problems(h
     assert fields["updated_at"] == {"path": "Dernière modif", "apply": ["parse_date:%d/%m/%Y"]}
     assert fields["website"]["path"] == "Site" and fields["email"]["path"] == "Mél"
     assert data["categories"]["Jardin Partagé"] == ["jardins-partages"]
-    assert "Trucs divers" not in data["categories"] and '# "Trucs divers"' in out.read_text(encoding="utf-8")
+    assert "Trucs divers" not in data["categories"] and '# suggestion: "Trucs divers"' in out.read_text(
+        encoding="utf-8"
+    )
     # 10 records (empty rows skipped): no name (M05) and the (0, 0) point (M09) are quarantined
     assert result.counts == {"fetched": 10, "loaded": 8, "quarantined": 2}
     assert "Every initiative has a name" in report and "lies in France" in report

@@ -63,6 +63,10 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         (_entry(url="ftp://amap.example.org/x"), "is not an http(s) URL"),
         (_entry(mapping="missing.toml"), "mapping of source 'amap-idf' not found"),
         (_entry() + _entry(), "appears twice"),
+        (
+            _entry(businesses="sell"),
+            "source 'amap-idf' in sources.toml: businesses: 'sell' is not one of ['drop', 'keep']",
+        ),
         ("[[source]\nid = 1", "is not valid TOML"),
         ("title = 'no sources'", "has no [[source]] entries"),
     ],

@@ -11,6 +11,7 @@ from typing import Any
 from transiscope.cli.output import progress, table
 from transiscope.cli.store_commands import open_read_only
 from transiscope.core import vocab
+from transiscope.core.errors import TransiscopeError
 from transiscope.ingest.mappings import load_registry
 from transiscope.settings import Settings
 
@@ -157,14 +158,41 @@ def cmd_quarantine(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- check-source, guide -------------------------------------------------------------------------
 def cmd_check_source(args: argparse.Namespace, settings: Settings) -> int:
-    """Propose a mapping for a source and say what the bus would load of it; never touches the store."""
-    from transiscope.reports.check_source import check_source, format_report
+    """Propose a mapping for a source and say what the bus would load of it; never touches the store.
 
-    result = check_source(
-        args.target, args.format, args.out, name=args.name, licence=args.licence, settings=settings, progress=progress
-    )
-    print(format_report(result))
-    return 1 if result.verdict or result.counts["loaded"] == 0 else 0
+    ``--json``: the report as one JSON document on standard output and nothing else there (progress and the
+    error line go to standard error); a source that cannot be read still gives a document (``ok`` false), so a
+    script or the web self-check always has JSON to read. Exit status: 0, 1 (batch rejected or nothing loads),
+    2 (the source could not be read)."""
+    from transiscope.reports.check_source import check_source, error_document, format_report, report_document
+
+    def run() -> Any:
+        return check_source(
+            args.target,
+            args.format,
+            args.out,
+            name=args.name,
+            licence=args.licence,
+            settings=settings,
+            progress=progress,
+        )
+
+    if not args.json:
+        result = run()
+        print(format_report(result))
+        return 1 if result.verdict or result.counts["loaded"] == 0 else 0
+    try:
+        result = run()
+    except TransiscopeError as exc:
+        message = str(exc)
+    except Exception as exc:  # a hostile payload met a bug: still one document and one line, never a traceback
+        message = f"check-source could not finish ({type(exc).__name__}: {exc})"
+    else:
+        print(json.dumps(report_document(result), ensure_ascii=False, indent=1))
+        return 1 if result.verdict or result.counts["loaded"] == 0 else 0
+    print(json.dumps(error_document(args.target, message), ensure_ascii=False, indent=1))
+    print(f"transiscope: error: {message}", file=sys.stderr)
+    return 2
 
 
 def cmd_guide(args: argparse.Namespace, settings: Settings) -> int:

@@ -236,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         "source's id brings its own expectation suite and licence",
     )
     check.add_argument("--licence", metavar="SPDX", help="the licence the data is published under (e.g. ODbL-1.0)")
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON document on standard output (progress on standard error); exit 0, "
+        "1 (batch rejected or nothing loads) or 2 (source unreadable, the document says why)",
+    )
     check.set_defaults(func=cmd_check_source)
 
     guide = sub.add_parser(

@@ -7,7 +7,8 @@ A multi-request source (tiling, pagination, index then profiles) has as sample a
 JSON list of pages its connector fetched (``{"url", "params", "payload"}``). Each request is answered
 with the page recorded for the same host, path and query, under ``/<source id>/_/<host>/<path>``, and
 every recorded origin in the answers points back to this server, so links between pages (profile URLs,
-next pages) stay on 127.0.0.1.
+next pages) stay on 127.0.0.1. A recorded page may name ``volatile`` parameters (Karte von morgen's
+``start_min``, which depends on the day of the run): they are left out when requests and pages are compared.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ class SampleServer:
         self.files: dict[str, Path] = {s.id: s.sample_path for s in registry.sources if s.sample_path is not None}
         self.recorded: dict[str, dict[tuple[str, str, str], Any]] = {}
         self.origins: dict[str, set[str]] = {}
+        self.volatile: dict[str, frozenset[str]] = {}
         for source_id, path in self.files.items():
             pages = _recorded_pages(path)
             if pages is not None:
-                self.recorded[source_id] = {_key(p["url"], p.get("params")): p["payload"] for p in pages}
+                volatile = frozenset(name for p in pages for name in p.get("volatile") or ())
+                self.volatile[source_id] = volatile
+                self.recorded[source_id] = {
+                    _key(p["url"], _without(p.get("params"), volatile)): p["payload"] for p in pages
+                }
                 self.origins[source_id] = {f"{urlsplit(p['url']).scheme}://{urlsplit(p['url']).netloc}" for p in pages}
         files = self.files
         server = self
@@ -78,11 +84,10 @@ class SampleServer:
         rest = request_path.split("/", 3)[3] if request_path.count("/") >= 3 else ""
         host, _, path_query = rest.partition("/")
         path, _, query = ("/" + path_query).partition("?")
+        pairs = [(k, v) for k, v in parse_qsl(query) if k not in self.volatile.get(source_id, frozenset())]
         payload = None
         for scheme in ("https", "http"):
-            payload = self.recorded[source_id].get(
-                _key(f"{scheme}://{host}{path}", dict(parse_qsl(query)), parse_qsl(query))
-            )
+            payload = self.recorded[source_id].get(_key(f"{scheme}://{host}{path}", dict(pairs), pairs))
             if payload is not None:
                 break
         if payload is None:
@@ -122,6 +127,10 @@ def _recorded_pages(path: Path) -> list[dict[str, Any]] | None:
     if isinstance(data, list) and data and all(isinstance(p, dict) and "url" in p and "payload" in p for p in data):
         return data
     return None
+
+
+def _without(params: dict[str, Any] | None, names: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in (params or {}).items() if k not in names}
 
 
 def _key(url: str, params: dict[str, Any] | None, pairs: list[tuple[str, str]] | None = None) -> tuple[str, str, str]:

@@ -42,6 +42,8 @@ SOURCE_SCHEMA: dict[str, Any] = {
         "mapping": {"type": "string"},
         "sample": {"type": "string"},
         "international": {"type": ["boolean", "string"]},
+        #: Karte von morgen: companies (commercial entries) are dropped (default) or kept, tagged "entreprise"
+        "businesses": {"enum": ["drop", "keep"]},
         "max_shrink": _NUMBER,
         "max_quarantine_share": _NUMBER,
         #: seconds between two requests to the source's host (per-host rate limit)

@@ -11,6 +11,15 @@ Times: a DTSTART with TZID keeps its zone (the offset is computed for that date,
 times are right); a floating time takes ``options.timezone``; an all-day event (DTSTART;VALUE=DATE)
 stays a date, and its exclusive DTEND becomes the last day of the event. ORGANIZER keeps its common
 name only: the address behind ``mailto:`` is a person's, not published on the map.
+
+The update date is LAST-MODIFIED, else DTSTAMP: feeds that never write LAST-MODIFIED (many do not) carry
+DTSTAMP on every event (RFC 5545 requires it), and without it an iCal source would have no update date at all.
+
+Feeds from other continents exist: an event with no GEO whose TZID is a zone outside France — not one of the
+French zones (metropole and outre-mer) nor a zone with Paris' offsets all year (a neighbour, whose country the
+address or the point decides), nor UTC — is quarantined as outside France, unless the registry marks the source
+``international`` (then it loads, with a note). Only the time zone is read here: points are judged by the
+point checks.
 """
 
 from __future__ import annotations
@@ -21,13 +30,34 @@ from zoneinfo import ZoneInfo
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.ingest import mapping as declarative
+from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.mappings import load_mapping
-from transiscope.registry.sources import Source
+from transiscope.registry.sources import Mapping, Source
 
 #: the connector interface (transiscope.ingest.formats.base.Connector) of a declarative format, from its mapping
 element_id = declarative.element_id
-normalise = declarative.normalise
 required_fields = declarative.required_fields
+
+#: the time zones of France: the metropole and Corsica, the DROM and the overseas collectivities
+FRENCH_ZONES = frozenset(
+    {
+        "Europe/Paris",
+        "America/Guadeloupe",
+        "America/Martinique",
+        "America/Cayenne",
+        "Indian/Reunion",
+        "Indian/Mayotte",
+        "America/Miquelon",
+        "America/St_Barthelemy",
+        "America/Marigot",
+        "Pacific/Noumea",
+        "Pacific/Tahiti",
+        "Pacific/Marquesas",
+        "Pacific/Gambier",
+        "Pacific/Wallis",
+        "Indian/Kerguelen",
+    }
+)
 
 KINDS = ("events",)
 DEFAULT_KIND = "events"
@@ -53,6 +83,7 @@ KNOWN_FIELDS = frozenset(
         "created",
         "recurring",
         "sequence",
+        "dtstamp",
     }
 )
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -159,7 +190,8 @@ def _element(component: Any, zone: str, uid: str, parent: str | None) -> dict[st
         "url": _text(component, "URL"),
         "status": (_text(component, "STATUS") or "CONFIRMED").lower(),
         "organizer": organizer.params.get("CN") if organizer is not None and hasattr(organizer, "params") else None,
-        "last_modified": _moment(component.get("LAST-MODIFIED"), "UTC")[0],
+        "last_modified": _moment(component.get("LAST-MODIFIED"), "UTC")[0]
+        or _moment(component.get("DTSTAMP"), "UTC")[0],
         "created": _moment(component.get("CREATED"), "UTC")[0],
         "recurring": parent is not None,
     }
@@ -233,3 +265,36 @@ def parse(raw: bytes, source: Source) -> list[Any]:
     if not raw.strip():
         raise MalformedPayload(f"source {source.id!r}: the feed is empty")
     return expand(raw, source.id, load_mapping(source).spec.options)
+
+
+def foreign_zone(zone: str | None, start: str | None) -> bool:
+    """Whether a TZID places an event outside France: not a French zone, not UTC, and not a neighbour sharing
+    Paris' offsets in January and in July of the event's year (its country is the address's or the point's)."""
+    if not zone or zone in FRENCH_ZONES or zone.upper() in ("UTC", "GMT", "Z") or zone.startswith("Etc/"):
+        return False
+    try:
+        there = ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):  # an unknown zone: the engine notes it and assumes Paris
+        return False
+    year = int(start[:4]) if start and start[:4].isdigit() else datetime.now(UTC).year
+    paris = ZoneInfo("Europe/Paris")
+    for month in (1, 7):
+        moment = datetime(year, month, 15, 12, tzinfo=UTC)
+        if moment.astimezone(there).utcoffset() != moment.astimezone(paris).utcoffset():
+            return True
+    return False
+
+
+def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dict[str, Any]:
+    """The declarative mapping; then an event with no point whose time zone lies outside France is quarantined
+    (or, for a source the registry marks ``international``, loaded with a note)."""
+    record = declarative.normalise(element, index, source, mapping)
+    zone = element.get("tzid") if isinstance(element, dict) else None
+    if record.get("lat") is None and record.get("lon") is None and foreign_zone(zone, record.get("start")):
+        if not source.extra.get("international"):
+            raise RecordRejected(
+                f"the event's time zone is {zone} and it has no GEO: it takes place outside France (a source "
+                "outside France is declared international in the registry)"
+            )
+        record["notes"].append(f"time zone {zone}: an event outside France (international source)")
+    return record

@@ -8,6 +8,9 @@
   records are the full agenda: the live graph is replaced by the whole state, as for every source.
 - One event with many ``timings`` becomes a parent event (from its first start to its last end) and one
   sub-event per timing, whose id is ``<uid>@<start>`` (stable across runs while the timing exists).
+- List answers may carry ``firstTiming``/``lastTiming`` (``{begin, end}``) and no ``timings`` (an agenda's
+  list without ``detailed``, or a client that asks for less): the event then runs from the first timing's
+  begin to the last timing's end, one event without sub-events (the timings in between are not known).
 - Multilingual fields (``title``, ``description``, ``keywords``) are read in ``options.lang``, then fr, en.
 - The location's INSEE commune code is kept (``insee``).
 """
@@ -59,6 +62,9 @@ KNOWN_FIELDS = frozenset(
         "originAgenda",
         "timings",
         "timings_count",
+        "firstTiming",
+        "lastTiming",
+        "nextTiming",
         "image",
         "conditions",
         "registration",
@@ -175,7 +181,7 @@ def _compact(moment: str) -> str:
     return _COMPACT.sub("", moment)
 
 
-def _flat(event: dict[str, Any], uid: Any, begin: Any, end: Any, parent: Any, count: int) -> dict[str, Any]:
+def _flat(event: dict[str, Any], uid: Any, begin: Any, end: Any, parent: Any, count: int | None) -> dict[str, Any]:
     element = {k: v for k, v in event.items() if k != "timings"}
     status = event.get("status")
     element.update(
@@ -198,9 +204,11 @@ def parse(raw: bytes, source: Source) -> list[Any]:
             continue
         timings = [t for t in event.get("timings") or () if isinstance(t, dict) and t.get("begin")]
         uid = event.get("uid")
-        if len(timings) <= 1:
-            first = timings[0] if timings else {}
-            out.append(_flat(event, uid, first.get("begin"), first.get("end"), None, len(timings)))
+        if not timings:
+            out.append(_first_to_last(event, uid))
+            continue
+        if len(timings) == 1:
+            out.append(_flat(event, uid, timings[0]["begin"], timings[0].get("end"), None, 1))
             continue
         begins = sorted(str(t["begin"]) for t in timings)
         ends = sorted(str(t.get("end") or t["begin"]) for t in timings)
@@ -210,6 +218,18 @@ def parse(raw: bytes, source: Source) -> list[Any]:
                 _flat(event, f"{uid}@{_compact(str(timing['begin']))}", timing["begin"], timing.get("end"), uid, 1)
             )
     return out
+
+
+def _first_to_last(event: dict[str, Any], uid: Any) -> dict[str, Any]:
+    """An event without ``timings``: from ``firstTiming``'s begin to ``lastTiming``'s end when the answer has them
+    (a list answer); without them either, no start (the checks say so)."""
+    first, last = event.get("firstTiming"), event.get("lastTiming")
+    first = first if isinstance(first, dict) and first.get("begin") else {}
+    last = last if isinstance(last, dict) and last.get("begin") else first
+    if not first:
+        return _flat(event, uid, None, None, None, 0)
+    same = str(first["begin"]) == str(last["begin"])
+    return _flat(event, uid, first["begin"], last.get("end") or first.get("end"), None, 1 if same else None)
 
 
 def is_inactive(element: Any) -> str | None:

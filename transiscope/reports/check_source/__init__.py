@@ -26,7 +26,7 @@ One module per step, in the order a check runs them:
 :mod:`.proposal`   the proposed mapping file, data and commented TOML text
 :mod:`.workspace`  the temporary home the bus's stages run in
 :mod:`.findings`   what the run would load and quarantine, the batch's verdict, what to fix first
-:mod:`.report`     the report the command prints
+:mod:`.report`     the report the command prints, as text or as one JSON document (``--json``)
 :mod:`.check`      :func:`check_source`, the whole sequence
 :mod:`.text`       the text forms they share: folded names, ids, TOML literals, examples, shares
 ================  ==========================================================================================
@@ -34,6 +34,6 @@ One module per step, in the order a check runs them:
 
 from transiscope.reports.check_source.check import FORMAT_CHOICES, check_source
 from transiscope.reports.check_source.findings import CheckResult
-from transiscope.reports.check_source.report import format_report
+from transiscope.reports.check_source.report import error_document, format_report, report_document
 
-__all__ = ["FORMAT_CHOICES", "CheckResult", "check_source", "format_report"]
+__all__ = ["FORMAT_CHOICES", "CheckResult", "check_source", "error_document", "format_report", "report_document"]

@@ -3,6 +3,13 @@
 Why: mapping a source's categories to ``ontology/taxonomy.ttl`` is the part of a mapping that needs a person;
 this proposes the candidates with a score (folded-label similarity, rapidfuzz) and reuses the decisions other
 sources' crosswalks already hold, so that the person reviews a short list instead of reading the taxonomy.
+
+Only sure matches become active lines of the draft, since an active line files records under a concept
+without anyone deciding it: a label that another source's (reviewed) crosswalk maps, or one whose folded form
+(case, accents, punctuation and small words set aside) is the folded form of a concept's label, alternative
+label or notation, or within :data:`EXACT_RATIO` of it by plain edit-distance similarity (``fuzz.ratio``, over
+the whole string: no partial or word-set matching, which scored "tür" 90 against "Agriculture"). Every other
+candidate is written as a commented ``# suggestion:`` line for a person to decide.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from pathlib import Path
 from transiscope.core.taxonomy import Concept, read_taxonomy
 from transiscope.reports.check_source.text import fold
 
-#: a draft crosswalk entry is written (not commented out) from this similarity score (0-100)
-CONFIDENT_SCORE = 88
+#: a draft crosswalk entry is active when the folded label is this similar (``fuzz.ratio``, 0-100) to a concept's
+EXACT_RATIO = 90
 #: candidates below this score are not even suggested
 SUGGEST_SCORE = 55
 _STOPWORDS = frozenset(
@@ -56,16 +63,24 @@ class LabelMatch:
     records: int
     #: (notation, score 0-100, why) best first
     candidates: list[tuple[str, int, str]]
+    #: the concept whose label the folded label equals or nearly equals (:data:`EXACT_RATIO`), if any
+    exact: str | None = None
+
+    @property
+    def reviewed(self) -> list[str]:
+        """The notations another source's crosswalk gives for the same folded label."""
+        return [n for n, _score, why in self.candidates if why.startswith("as in ")]
 
     @property
     def confident(self) -> bool:
-        return bool(self.candidates) and self.candidates[0][1] >= CONFIDENT_SCORE
+        """Whether the draft writes the label as an active line: a reviewed decision or a (near-)exact label."""
+        return bool(self.reviewed) or self.exact is not None
 
     @property
     def proposed(self) -> list[str]:
-        """The draft's notations: every one a reviewed crosswalk gives for the label, else the closest concept."""
-        reviewed = [n for n, _score, why in self.candidates if why.startswith("as in ")]
-        return reviewed or [self.candidates[0][0]]
+        """The draft's notations: every one a reviewed crosswalk gives for the label, else the (near-)exact
+        concept, else (for a suggestion only) the closest one."""
+        return self.reviewed or ([self.exact] if self.exact else [self.candidates[0][0]] if self.candidates else [])
 
 
 def _words(text: str) -> str:
@@ -95,16 +110,20 @@ def match_labels(
         if reviewed:
             for notation in reviewed[0]:
                 best[notation] = (100, f"as in {reviewed[1]}")
+        exact: tuple[int, str] | None = None  # (ratio, notation) of the closest (near-)exact label
         for target, notation, shown in targets:
             if not words:
                 break
             score = int(round(max(fuzz.WRatio(words, target), fuzz.token_sort_ratio(words, target))))
             if score > best.get(notation, (-1, ""))[0]:
                 best[notation] = (score, f"{shown!r}")
+            ratio = int(round(fuzz.ratio(words, target)))
+            if ratio >= EXACT_RATIO and (exact is None or ratio > exact[0]):
+                exact = (ratio, notation)
         order = {notation: i for i, notation in enumerate(best)}  # a reviewed crosswalk's order first
         ranked = sorted(
             ((n, s, why) for n, (s, why) in best.items() if s >= SUGGEST_SCORE),
             key=lambda item: (-item[1], order[item[0]]),
         )
-        out.append(LabelMatch(label, count, ranked[:3]))
+        out.append(LabelMatch(label, count, ranked[:3], exact[1] if exact else None))
     return out

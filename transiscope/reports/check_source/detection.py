@@ -121,6 +121,14 @@ def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None
             raw,
             [f"a recorded JSON API run ({len(payload)} pages), records at {found[0] or 'the top level'!r}"],
         )
+    if forced in (None, "murmurations") and _murmurations_profile(payload):
+        return Detection(
+            "murmurations",
+            "initiatives",
+            {},
+            _profile_run(payload, origin),
+            [f"a single Murmurations profile (schemas {', '.join(map(str, payload['linked_schemas'][:3]))})"],
+        )
     if (
         isinstance(payload, dict)
         and payload.get("type") in ("FeatureCollection", "Feature")
@@ -184,6 +192,30 @@ def detect_json(payload: Any, raw: bytes, origin: str, forced: str | None = None
         options.update(pagination="next_url", next_path=next_path)
         how.append(f"next page link at {next_path!r}")
     return Detection("jsonapi", "initiatives", options, _pages(payload, origin), how)
+
+
+def _murmurations_profile(payload: Any) -> bool:
+    """A Murmurations profile: an object naming the schemas it follows (``linked_schemas``) and the initiative
+    (``name`` or ``primary_url``), as a profile host serves it (not the index, whose records are in ``data``)."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("linked_schemas"), list)
+        and bool(payload["linked_schemas"])
+        and ("name" in payload or "primary_url" in payload)
+    )
+
+
+def _profile_run(profile: dict[str, Any], origin: str) -> bytes:
+    """A single profile as a run's ``raw.json`` holds it: an index page of one entry, then the profile."""
+    entry: dict[str, Any] = {"profile_url": origin, "status": "posted"}
+    for key in ("primary_url", "tags", "locality", "country", "geolocation", "last_updated", "name"):
+        if key in profile:
+            entry[key] = profile[key]
+    pages = [
+        {"role": "index", "url": origin, "params": {}, "payload": {"data": [entry]}},
+        {"role": "profile", "url": origin, "profile_url": origin, "payload": profile},
+    ]
+    return json.dumps(pages, ensure_ascii=False).encode("utf-8")
 
 
 def _keys(payload: Any) -> str:

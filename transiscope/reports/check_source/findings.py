@@ -40,6 +40,10 @@ class CheckResult:
     licence: str
     geocode: str = ""
     extra: list[str] = field(default_factory=list)
+    #: the canonical records that would load, and the quarantine entries (id, name, stage, reasons), record by
+    #: record: what ``check-source --json`` lists (the run's files are gone when the check ends)
+    loaded_records: list[dict[str, Any]] = field(default_factory=list)
+    quarantined_records: list[dict[str, Any]] = field(default_factory=list)
 
 
 def result_of_run(
@@ -128,6 +132,11 @@ def result_of_run(
         geocode,
     )
     result.fix_first = fix_first(result, records)
+    result.loaded_records = [r for r in records if r["record_index"] not in quarantined_at]
+    result.quarantined_records = [
+        {"id": e.get("source_id"), "name": e.get("name"), "stage": e.get("stage"), "reasons": list(e["reasons"])}
+        for e in sorted(quarantine, key=lambda e: e["record_index"])
+    ]
     return result
 
 

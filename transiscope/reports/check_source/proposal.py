@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from transiscope.core.errors import MalformedPayload
 from transiscope.reports.check_source.columns import GOGOCARTO_FIELDS, WRITE_ORDER
-from transiscope.reports.check_source.crosswalk import CONFIDENT_SCORE, LabelMatch
+from transiscope.reports.check_source.crosswalk import EXACT_RATIO, LabelMatch
 from transiscope.reports.check_source.detection import Detection
 from transiscope.reports.check_source.profiling import (
     DMY,
@@ -252,9 +252,10 @@ def _render(
         lines += [
             "",
             "# Crosswalk draft: the source's category label -> taxonomy notations (ontology/taxonomy.ttl).",
-            f"# Written when the closest concept scores {CONFIDENT_SCORE}+ (folded-label similarity, 0-100,",
-            "# or the same label in another source's crosswalk); the others are commented out for a person",
-            "# to decide.",
+            "# Active lines: the same label in another source's crosswalk, or a label that is (nearly, "
+            f"{EXACT_RATIO}+ of 100)",
+            "# a concept's label once case and accents are set aside. The other candidates are commented",
+            "# `# suggestion:` lines for a person to decide (remove the `# suggestion: ` to accept one).",
             "# An unmapped label is kept as the source's label; its records get no taxonomy category.",
             "[categories]",
         ]
@@ -266,7 +267,7 @@ def _render(
                 )
             elif match.candidates:
                 lines.append(
-                    f"# {toml_value(match.label)} = {toml_value([match.candidates[0][0]])}"
+                    f"# suggestion: {toml_value(match.label)} = {toml_value(match.proposed)}"
                     f"  # {match.records} record(s), not sure: {others}"
                 )
             else:
