@@ -53,6 +53,7 @@ KNOWN_FIELDS = frozenset(
         "categoriesFull",
         "sourceKey",
         "openHours",
+        "osm_opening_hours",
         "createdAt",
         "updatedAt",
         "status",
@@ -424,7 +425,10 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     record["email"] = clean_contact(email)
     if email and record["email"] is None:
         notes.append(f"email {str(email)!r} means not published: dropped")
-    record["opening_hours"] = _opening_hours(element.get("openHours"))
+    # openHours is GoGoCarto's day map; other OSM syntax travels as osm_opening_hours (the bus's own export)
+    record["opening_hours"] = _opening_hours(element.get("openHours")) or _opening_hours(
+        element.get("osm_opening_hours")
+    )
     record["upstream_source"] = clean_text(element.get("sourceKey"), multiline=False)
     record["licence"] = facts.get("licence") or source.licence
     if facts.get("licence_note"):
