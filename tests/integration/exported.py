@@ -27,6 +27,8 @@ EVENT_SOURCE = "agenda-test"
 EVENT_GRAPH = f"{BASE}graph/source/{EVENT_SOURCE}"
 HOSTILE_IRI = f"{BASE}id/initiative/{EVENT_SOURCE}/evil"
 HOSTILE_NAME = '<script>alert("x")</script>=HYPERLINK("http://evil.example/"); Evil & co'
+#: opening hours in OSM syntax that GoGoCarto's day map cannot hold (a range of days, public holidays)
+HOSTILE_HOURS = "Mo-Fr 09:00-12:30; Sa 10:00-12:00; PH off"
 GEO = "http://www.opengis.net/ont/geosparql#"
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
@@ -146,6 +148,7 @@ def event_triples(today: date) -> tuple[str, dict[str, dict]]:
         f"<{TS}source> {source} ; <{TS}sourceId> {_lit('evil')} ; "
         f"<{SCHEMA}description> {_lit('<iframe src=javascript:alert(1)></iframe>Bonjour')} ; "
         f"<{SCHEMA}url> {_lit('javascript:alert(1)', XSD + 'anyURI')} ; <{TS}category> <{TX}culture> ; "
+        f"<{SCHEMA}openingHours> {_lit(HOSTILE_HOURS)} ; "
         f"<{GEO}hasGeometry> <{HOSTILE_IRI}/geometry> . <{HOSTILE_IRI}/geometry> "
         f"<{SCHEMA}latitude> {_lit('45.75', XSD + 'decimal')} ; "
         f"<{SCHEMA}longitude> {_lit('4.85', XSD + 'decimal')} ."

@@ -18,7 +18,7 @@ import rdflib
 from icalendar import Calendar
 
 from tests.conftest import SOURCE_IDS, PayloadServer
-from tests.integration.exported import EVENT_SOURCE, HOSTILE_IRI, build_site
+from tests.integration.exported import EVENT_SOURCE, HOSTILE_HOURS, HOSTILE_IRI, build_site
 from transiscope import cli, runs
 from transiscope.downstream.exports import export_all
 from transiscope.downstream.exports.jsonld import CONTEXT
@@ -123,11 +123,54 @@ def test_gogocarto_round_trip_through_the_bus_connector(site) -> None:
             ):
                 assert again[key] == original[key], (original["source_id"], key)
             assert sorted(again["concepts"]) == sorted(original["concepts"]), original["source_id"]
-            assert not again["unmapped_categories"]
+            # the only label outside the domains is the source's credit (the "Sources" group)
+            assert again["unmapped_categories"] == [again["upstream_source"]], original["source_id"]
             compared += 1
     assert compared == INITIATIVES - 1
     assert list(back) == [f"{EVENT_SOURCE}:evil"]  # the hostile one, written outside the pipeline
     assert "<script" not in back[f"{EVENT_SOURCE}:evil"]["name"] and "<" not in raw.decode()
+
+
+def test_gogocarto_export_is_plain_text_credits_the_source_and_keeps_osm_hours(site) -> None:
+    """What GoGoCarto's importer reads: names and categories as in taxonomy.json (it matches them by slug),
+    the source as a category of the "Sources" group and as ``source``, OSM hours beside the day map."""
+    raw = _read(site, "gogocarto/elements.json")
+    for entity in ("&#x27;", "&#39;", "&quot;", "&amp;", "&lt;", "&gt;"):
+        assert entity not in raw
+    elements = {e["id"]: e for e in json.loads(raw)["data"]}
+    assert elements["transiscope:3fT"]["name"] == "Comptoir L'Escargot – monnaie locale dijonnaise"
+    assert elements["transiscope:3eR"]["name"] == 'Café associatif "Le Zinc"'
+    assert elements["presdecheznous:2Xk"]["name"] == "L'Épi Vert – épicerie vrac"
+    assert elements[f"{EVENT_SOURCE}:evil"]["name"].endswith("Evil & co")
+    taxonomy = json.loads(_read(site, "gogocarto/taxonomy.json"))["taxonomy"]
+    names: set[str] = set()
+
+    def walk(options):
+        for option in options:
+            names.add(option["name"])
+            for sub in option.get("subcategories", []):
+                walk(sub["options"])
+
+    walk(next(g for g in taxonomy if g["id"] == "domaines")["options"])
+    sources = next(g for g in taxonomy if g["name"] == "Sources")["options"]
+    credit = {o["id"]: o["name"] for o in sources}
+    assert "Systèmes d'échange alternatifs" in names
+    for element in elements.values():
+        source_id = element["id"].split(":", 1)[0]
+        assert element["source"] == credit[source_id]
+        assert element["categories"][-1] == credit[source_id]
+        assert element["categoriesFull"][-1] == {
+            "id": source_id,
+            "name": credit[source_id],
+            "description": "",
+            "index": len(element["categoriesFull"]) - 1,
+        }
+        assert set(element["categories"][:-1]) <= names
+        assert [c["name"] for c in element["categoriesFull"]] == element["categories"]
+    hostile = elements[f"{EVENT_SOURCE}:evil"]
+    assert hostile["osm_opening_hours"] == HOSTILE_HOURS and "openHours" not in hostile
+    day_map = next(e for e in elements.values() if "openHours" in e)
+    assert isinstance(day_map["openHours"], dict) and "osm_opening_hours" not in day_map
 
 
 def test_geojson_is_valid_rfc7946(site) -> None:

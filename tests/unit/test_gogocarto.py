@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -95,11 +96,112 @@ def test_records_that_cannot_be_tracked_are_rejected(element: object) -> None:
         _normalise("transiscope", element)
 
 
-def test_negative_status_means_inactive() -> None:
+def test_statuses_the_map_does_not_show_mean_inactive() -> None:
     assert "deleted" in gogocarto.is_inactive({"status": -4})
     assert "duplicate" in gogocarto.is_inactive({"status": "-6"})
+    assert "never validated" in gogocarto.is_inactive({"status": 0})
+    assert gogocarto.is_inactive({"status": -1}) is None  # validated, a modification pending: shown on the map
     assert gogocarto.is_inactive({"status": 7}) is None
     assert gogocarto.is_inactive({"status": None}) is None
+    assert gogocarto.is_inactive({"status": True}) is None
+
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "gogocarto"
+
+
+def test_taxonomy_json_gives_every_option_name_nested_or_not() -> None:
+    names = gogocarto.option_names(json.loads((FIXTURES / "taxonomy.json").read_text(encoding="utf-8")))
+    assert names["10"] == "Agriculture & Alimentation"  # entities decoded
+    assert names["11"] == "AMAP / Paniers" and names["21"] == "Habitat participatif"  # in subcategories
+    assert names["90"] == "Bio"  # another group
+    assert "1" not in names and "2" not in names  # groups are not options
+    assert gogocarto.option_names({"taxonomy": [{"options": [{"id": 5, "name": "X"}]}]}) == {"5": "X"}
+    assert gogocarto.option_names("not a taxonomy") == {}
+
+
+def _bound(source_id: str, option_names: dict[str, str], **fields: tuple[str, ...]):
+    source = REGISTRY.get(source_id)
+    mapping = load_mapping(source)
+    mapping = dataclasses.replace(mapping, fields={**mapping.fields, **fields})
+    return gogocarto.bind_run(
+        mapping,
+        {"taxonomy": {"url": "u", "payload": [{"options": [{"id": k, "name": v} for k, v in option_names.items()]}]}},
+        source,
+    )
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {"optionValues": [12, 81]},
+        {"optionValues": ["12", "81"]},
+        {"optionValues": [{"id": 12, "description": "le samedi"}, {"id": "81", "description": ""}]},
+        {"taxonomy": [12, 81]},
+        {"categories": [12, 81]},
+    ],
+)
+def test_option_ids_anywhere_resolve_through_the_taxonomy(element: dict) -> None:
+    mapping = _bound("presdecheznous", {"12": "Jardin partagé", "81": "Spiritualité"})
+    record = gogocarto.normalise({"id": "x", "name": "n", **element}, 0, REGISTRY.get("presdecheznous"), mapping)
+    assert record["categories"] == ["Jardin partagé", "Spiritualité"]
+    assert record["concepts"] == ["jardins-partages"] and record["unmapped_categories"] == ["Spiritualité"]
+
+
+def test_categories_full_comes_first_and_unknown_ids_are_noted() -> None:
+    mapping = _bound("presdecheznous", {"12": "Jardin partagé"})
+    element = {"id": "x", "name": "n", "categoriesFull": [{"id": 3, "name": "Habitat"}], "optionValues": [12]}
+    assert gogocarto.normalise(element, 0, REGISTRY.get("presdecheznous"), mapping)["categories"] == ["Habitat"]
+    record = gogocarto.normalise(
+        {"id": "y", "name": "n", "optionValues": [12, 99]}, 1, REGISTRY.get("presdecheznous"), mapping
+    )
+    assert record["categories"] == ["Jardin partagé", "99"]
+    assert any("99" in note and "not in the map's taxonomy.json" in note for note in record["notes"])
+
+
+def test_a_mapping_can_point_categories_elsewhere() -> None:
+    mapping = _bound("transiscope", {}, categories=("thematiques",))
+    element = {"id": "x", "name": "n", "categories": ["Culture"], "thematiques": ["Santé", "Solidarité"]}
+    record = gogocarto.normalise(element, 0, REGISTRY.get("transiscope"), mapping)
+    assert record["categories"] == ["Santé", "Solidarité"] and record["concepts"] == ["sante", "solidarite"]
+
+
+def test_ids_that_need_the_taxonomy_are_detected() -> None:
+    mapping = load_mapping(REGISTRY.get("presdecheznous"))
+    assert gogocarto.needs_taxonomy([{"optionValues": [{"id": 4}]}], mapping)
+    assert not gogocarto.needs_taxonomy([{"categories": [4], "categoriesFull": [{"id": 4, "name": "A"}]}], mapping)
+    assert not gogocarto.needs_taxonomy([{"categories": ["Culture"]}], load_mapping(REGISTRY.get("transiscope")))
+
+
+def test_the_taxonomy_url_is_beside_the_elements_endpoint() -> None:
+    source = REGISTRY.get("presdecheznous")
+    url = "https://presdecheznous.gogocarto.fr/api/elements.json?ontology=gogofull&limit=10"
+    assert gogocarto.taxonomy_url(url, source) == "https://presdecheznous.gogocarto.fr/api/taxonomy.json"
+    other = dataclasses.replace(source, extra={"taxonomy_url": "https://carte.example.org/taxo.json"})
+    assert gogocarto.taxonomy_url(url, other) == "https://carte.example.org/taxo.json"
+
+
+@pytest.mark.parametrize(
+    ("stated", "spdx"),
+    [
+        ("https://opendatacommons.org/licenses/odbl/summary/", "ODbL-1.0"),
+        ("ODbL", "ODbL-1.0"),
+        ("https://creativecommons.org/publicdomain/zero/1.0/", "CC0-1.0"),
+        ("CC BY-SA 4.0", "CC-BY-SA-4.0"),
+        ("Licence Ouverte / Etalab 2.0", "etalab-2.0"),
+        ("https://carte.example.org/conditions", "https://carte.example.org/conditions"),
+        ("libre de droits", None),
+        (12, None),
+    ],
+)
+def test_the_payload_licence_is_read(stated: object, spdx: str | None) -> None:
+    assert gogocarto.licence_of(stated) == spdx
+
+
+def test_an_unreadable_payload_licence_leaves_the_registrys_with_a_note() -> None:
+    source = REGISTRY.get("transiscope")
+    mapping = gogocarto.bind_run(load_mapping(source), {"licence": "libre de droits"}, source)
+    record = gogocarto.normalise({"id": "x", "name": "n"}, 0, source, mapping)
+    assert record["licence"] == "ODbL-1.0" and any("names no licence" in note for note in record["notes"])
 
 
 @pytest.mark.parametrize(

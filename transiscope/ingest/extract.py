@@ -353,7 +353,29 @@ def extract_source(
         expect=expect,
         min_interval=min_interval,
     )
-    stats = {"bytes": result.bytes, "http_status": result.status, "url": result.url, "requests": 1}
+    stats: dict[str, Any] = {"bytes": result.bytes, "http_status": result.status, "url": result.url, "requests": 1}
     if result.status == 304:
         stats.update(not_modified=True, since_run=previous["run_id"] if previous else None)
+    elif hasattr(fmt, "extract_companions"):
+        # what the records need besides the payload (GoGoCarto: the map's taxonomy.json), with the same HTTP rules
+        with Fetcher(http, source.id, min_interval=min_interval, connect_retries=connect_retries) as fetcher:
+            companions = fmt.extract_companions(fetcher, url, destination, source, load_mapping(source))
+        atomic_write(run_dir / COMPANIONS, json.dumps(companions, ensure_ascii=False, indent=1).encode("utf-8"))
+        stats["requests"] += fetcher.requests
+        stats["bytes"] += fetcher.bytes
+        if "taxonomy" in companions:
+            stats["taxonomy"] = companions["taxonomy"].get("error") or companions["taxonomy"]["url"]
     return stats
+
+
+#: the run file of what a one-request format fetched or read besides its payload (``extract_companions``)
+COMPANIONS = "companions.json"
+
+
+def read_companions(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ``companions.json`` (None when the format keeps none, or a run from before they existed)."""
+    path = run_dir / COMPANIONS
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else None

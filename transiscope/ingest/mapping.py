@@ -120,11 +120,13 @@ def _parse_date(value: Any, arg: str | None) -> Any:
     return parsed.isoformat() if has_time else parsed.date().isoformat()
 
 
-def _timestamp(value: Any, _arg: str | None) -> Any:
-    """Unix seconds -> ISO 8601 UTC date-time."""
+def _timestamp(value: Any, arg: str | None) -> Any:
+    """Unix seconds (``timestamp``) or milliseconds (``timestamp:ms``, Murmurations) -> ISO 8601 UTC date-time."""
     number = to_float(value) if not isinstance(value, bool) else None
     if number is None:
         return value
+    if arg == "ms":
+        number /= 1000
     try:
         return datetime.fromtimestamp(number, UTC).isoformat()
     except (OverflowError, OSError, ValueError):

@@ -16,8 +16,9 @@ from transiscope.runs import iter_quarantine, now, read_run, write_run
 from transiscope.settings import Settings
 
 NOT_LOADED = "not-loaded"
-#: the files of a stored run a replay starts from (the extract's output and its HTTP validators)
-REPLAY_INPUTS = ("raw.json", "raw.json.meta.json")
+#: the files of a stored run a replay starts from (the extract's output, its HTTP validators and what the
+#: format fetched besides the payload, such as GoGoCarto's taxonomy)
+REPLAY_INPUTS = ("raw.json", "raw.json.meta.json", "companions.json")
 
 
 def replay_run(

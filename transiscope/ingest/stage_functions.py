@@ -22,7 +22,7 @@ from transiscope.core import vocab
 from transiscope.core.errors import BatchRejected, StoreError, TransiscopeError
 from transiscope.core.files import append_jsonl, iter_jsonl, read_jsonl, write_jsonl
 from transiscope.ingest import rdf
-from transiscope.ingest.extract import extract_source
+from transiscope.ingest.extract import COMPANIONS, extract_source, read_companions
 from transiscope.ingest.fingerprint import file_digest, inputs_digest, payload_digest
 from transiscope.ingest.formats import RecordRejected, connector
 from transiscope.ingest.mappings import load_mapping
@@ -58,6 +58,8 @@ def extract(ctx: Context, connect_retries: int | None = None) -> dict[str, Any]:
             payload = payload_digest(ctx.run_dir / "raw.json", ctx.source)
         except TransiscopeError:
             payload = None  # unreadable: the normalise stage says why, with its usual message
+        if payload and (ctx.run_dir / COMPANIONS).exists():  # a new taxonomy.json changes the records too
+            payload += "+" + file_digest(ctx.run_dir / COMPANIONS)
         digest = payload and inputs_digest(payload, ctx.source, ctx.settings, ctx.run["mode"])
         run = read_run(ctx.run_dir)
         run["inputs_digest"] = digest
@@ -98,6 +100,10 @@ def _is_live(settings: Settings, source_id: str, run_id: str) -> bool:
 def normalise(ctx: Context) -> dict[str, Any]:
     fmt = connector(ctx.source.format)
     mapping = load_mapping(ctx.source)
+    companions = read_companions(ctx.run_dir)
+    bind_run = getattr(fmt, "bind_run", None)  # optional: what the run's payload says for every record
+    if bind_run is not None:
+        mapping = bind_run(mapping, companions or {}, ctx.source)
     elements = raw_elements(ctx)
     known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in mapping.fields.values() for path in paths}
     required = fmt.required_fields(mapping)

@@ -52,6 +52,8 @@ SOURCE_SCHEMA: dict[str, Any] = {
         "max_bytes": _NUMBER,
         #: requests one run of a multi-request source may send (pages, tiles, batches of ids)
         "max_requests": {"type": "integer", "minimum": 1},
+        #: GoGoCarto: the map's taxonomy.json, when not beside the elements' endpoint (``.../api/taxonomy.json``)
+        "taxonomy_url": {"type": "string", "pattern": r"^https?://[^\s/]+"},
     },
 }
 

@@ -45,6 +45,9 @@ class Mapping:
     kind: str = "initiatives"
     #: declarative formats: the compiled field specs, options and defaults (transiscope/mapping.py)
     spec: Any = None
+    #: what one run's payload says for all its records (GoGoCarto: the top-level licence, the map's option
+    #: names from taxonomy.json), set by the connector's optional ``bind_run``; empty outside a run
+    payload_facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ T: dict[str, dict[str, str]] = {
         "weight": "poids",
         "part": "composante",
         "gogocarto_fields": '`shape` = `"2018"` ou `"2021"` ; `[fields]` : listes de champs personnalisés '
-        "pour description, website, phone, email",
+        "pour description, website, phone, email, categories",
         "key_fields": "Champs clés de la complétude",
     },
     "en": {
@@ -84,7 +84,7 @@ T: dict[str, dict[str, str]] = {
         "weight": "weight",
         "part": "part",
         "gogocarto_fields": '`shape` = `"2018"` or `"2021"`; `[fields]`: lists of custom fields for '
-        "description, website, phone, email",
+        "description, website, phone, email, categories",
         "key_fields": "Key fields of completeness",
     },
 }

@@ -6,9 +6,12 @@ The stages read a connector through this protocol; mypy checks that every format
 Optional, read with ``getattr`` by the modules that use them: ``is_inactive(element) -> str | None`` (a
 deleted or duplicate element, quarantined with that reason), ``extract_pages(fetcher, url, source, mapping,
 previous)`` for formats that need several requests (tiling, pagination, index then profiles: the run's raw
-file is then the JSON list of the pages it fetched), ``DIGEST_RECORDS`` (the payload digest is taken over the
-parsed records), and for the declarative formats ``KINDS``, ``DEFAULT_KIND``, ``default_fields(kind)``,
-``DEFAULT_OPTIONS`` and ``OPTIONS_SCHEMA``.
+file is then the JSON list of the pages it fetched), ``extract_companions(fetcher, url, raw_path, source,
+mapping)`` for a one-request format whose records need more than the payload (GoGoCarto: the payload's licence,
+the map's taxonomy.json; kept as the run's ``companions.json``) and ``bind_run(mapping, companions, source)``,
+which gives the normalise stage a mapping carrying it (``Mapping.payload_facts``), ``DIGEST_RECORDS`` (the
+payload digest is taken over the parsed records), and for the declarative formats ``KINDS``,
+``DEFAULT_KIND``, ``default_fields(kind)``, ``DEFAULT_OPTIONS`` and ``OPTIONS_SCHEMA``.
 """
 
 from __future__ import annotations

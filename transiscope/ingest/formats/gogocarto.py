@@ -1,18 +1,38 @@
 """GoGoCarto ``elements.json`` (``ontology=gogofull``), in its 2018 and its 2021+ shapes.
 
 2018: ``categories`` are option ids and dates are ``d/m/Y``; 2021+: ``categories`` are names and
-dates are ISO 8601. Both carry ``categoriesFull`` ({id, name, ...}) when exported in gogofull,
-which is where labels are read from first. Custom fields (website, telephone, description...) sit at
-the top level of each element; which ones hold what is the mapping's ``[fields]`` table.
+dates are ISO 8601. Custom fields (website, telephone, description...) sit at the top level of each
+element; which ones hold what is the mapping's ``[fields]`` table.
+
+Categories are read as GoGoCartoJs reads them, ``categoriesFull || categories || taxonomy``, then the 2018
+API's ``optionValues`` (option ids, or objects ``{id, description}``): the first of the mapping's
+``[fields].categories`` that is not empty (:data:`DEFAULT_FIELDS`; a mapping may point elsewhere). Ids are
+resolved through the element's own ``categoriesFull``, then through the map's ``/api/taxonomy.json``
+(groups of options, each with ``id``, ``name`` and nested ``subcategories``), which the extract fetches
+once per run when some id needs it (:func:`extract_companions`, kept as the run's ``companions.json``, read
+back by :func:`bind_run`); an id it cannot resolve stays as its label, with a note.
+
+Statuses (GoGoCarto's ``ElementStatus``): the map shows ``status >= -1``. -1 is a validated element with a
+modification waiting for moderation: its validated version loads, with a note. 0 is an addition never
+validated: not an active initiative (quarantined). 1 to 7 are validated or imported. -2 to -6 are refused,
+deleted or duplicate (quarantined, see :func:`is_inactive`).
+
+Licence: the payload's top-level ``licence`` is what the publisher says of the data it serves, so it is the
+licence recorded on each record (``dct:license``) when it names a known licence; the registry's ``licence``
+stays the dataset's declared licence in the metadata graph's catalogue and is the records' licence when
+the payload has none or names none the bus can read (then each record carries a note).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from transiscope.core.errors import MalformedPayload
+from transiscope.core.errors import MalformedPayload, TransiscopeError
 from transiscope.core.text import clean_contact, clean_text, slug
 from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.records import empty_record, parse_date, to_float
@@ -33,6 +53,7 @@ KNOWN_FIELDS = frozenset(
         "categoriesFull",
         "sourceKey",
         "openHours",
+        "osm_opening_hours",
         "createdAt",
         "updatedAt",
         "status",
@@ -48,26 +69,34 @@ KNOWN_FIELDS = frozenset(
         "urls",
         "stamps",
         "optionValues",
+        "taxonomy",
         "subscriberEmails",
     }
 )
 
+#: which element fields hold what; the first non-empty one wins (the mapping's ``[fields]`` overrides a key)
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("description", "abstract"),
     "website": ("website",),
     "phone": ("telephone",),
     "email": ("email",),
+    # GoGoCartoJs: categoriesFull || categories || taxonomy; then the 2018 API's optionValues
+    "categories": ("categoriesFull", "categories", "taxonomy", "optionValues"),
 }
+#: the keys a GoGoCarto mapping's ``[fields]`` table may set
+FIELD_KEYS = frozenset(DEFAULT_FIELDS)
 
-#: GoGoCarto's ElementStatus constants below zero
-_NEGATIVE_STATUS = {
-    -1: "pending modification",
+#: GoGoCarto's ElementStatus constants that are not shown on the map (visible: status >= -1)
+_HIDDEN_STATUS = {
+    0: "pending addition, never validated by the map's moderators",
     -2: "refused by an administrator",
     -3: "refused by collaborative moderation",
     -4: "deleted",
     -5: "pending version of a modification",
     -6: "duplicate",
 }
+#: the element's status -1: validated, with a modification waiting for moderation (shown on the map)
+PENDING_MODIFICATION = -1
 _DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
 
@@ -78,6 +107,14 @@ def _preview(raw: bytes) -> str:
 
 def parse(raw: bytes, source: Source) -> list[Any]:
     """The elements of a GoGoCarto response, or :class:`MalformedPayload` saying what is wrong."""
+    payload = _payload(raw, source)
+    if isinstance(payload, list):
+        return payload
+    return list(payload["data"])
+
+
+def _payload(raw: bytes, source: Source) -> list[Any] | dict[str, Any]:
+    """The response: a bare list of elements, or an object with its ``data`` list (checked)."""
     if not raw.strip():
         raise MalformedPayload(f"source {source.id!r}: the response body is empty")
     try:
@@ -103,7 +140,7 @@ def parse(raw: bytes, source: Source) -> list[Any]:
     data = payload["data"]
     if not isinstance(data, list):
         raise MalformedPayload(f'source {source.id!r}: "data" is a {type(data).__name__}, not a list')
-    return data
+    return payload
 
 
 def _first(element: dict[str, Any], paths: tuple[str, ...]) -> Any:
@@ -116,33 +153,201 @@ def _first(element: dict[str, Any], paths: tuple[str, ...]) -> Any:
     return None
 
 
-def _labels(element: dict[str, Any], shape: str) -> list[str]:
-    """Category labels, read from ``categoriesFull`` first, then ``categories``."""
-    full = element.get("categoriesFull")
-    names_by_id: dict[str, str] = {}
-    labels: list[str] = []
-    if isinstance(full, list):
-        for option in full:
-            if isinstance(option, dict) and option.get("name"):
-                name = clean_text(option["name"], multiline=False)
-                if name:
-                    names_by_id[str(option.get("id"))] = name
-                    labels.append(name)
-    if labels:
-        return list(dict.fromkeys(labels))
-    raw = element.get("categories")
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list):
+_OPTION_ID = re.compile(r"^\d+$")
+
+
+def _refs(value: Any, shape: str) -> list[tuple[str | None, str | None]]:
+    """(option id, name) of each category in one field's value: names (2021+), option ids (ints, digit
+    strings, or any string in the 2018 shape), objects ``{id, name}`` or ``{id, description}``, a
+    comma-separated string of ids."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")] if "," in value and shape == "2018" else [value]
+        value = parts
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
         return []
-    for value in raw:
-        if shape == "2018" or isinstance(value, int):
-            label = names_by_id.get(str(value), str(value))
-        else:
-            label = clean_text(value, multiline=False) or ""
+    out: list[tuple[str | None, str | None]] = []
+    for item in value:
+        if isinstance(item, dict):
+            raw_id = item.get("id", item.get("optionId"))
+            name = clean_text(item.get("name"), multiline=False) if isinstance(item.get("name"), str) else None
+            ident = None if raw_id in (None, "") or isinstance(raw_id, bool) else str(raw_id).strip()
+            if ident or name:
+                out.append((ident, name))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            out.append((str(item), None))
+        elif isinstance(item, str) and item.strip():
+            text = item.strip()
+            if shape == "2018" or _OPTION_ID.match(text):
+                out.append((text, None))
+            else:
+                out.append((None, clean_text(text, multiline=False)))
+    return out
+
+
+def _category_refs(element: dict[str, Any], fields: dict[str, tuple[str, ...]], shape: str) -> list[Any]:
+    """The categories of the first non-empty field of ``fields["categories"]``, as (id, name) pairs."""
+    for path in fields["categories"]:
+        refs = _refs(_first(element, (path,)), shape)
+        if refs:
+            return refs
+    return []
+
+
+def _own_names(element: dict[str, Any]) -> dict[str, str]:
+    """Option id -> name, from the element's own ``categoriesFull``."""
+    names: dict[str, str] = {}
+    full = element.get("categoriesFull")
+    for option in full if isinstance(full, list) else ():
+        if isinstance(option, dict) and option.get("id") not in (None, "") and isinstance(option.get("name"), str):
+            name = clean_text(option["name"], multiline=False)
+            if name:
+                names[str(option["id"]).strip()] = name
+    return names
+
+
+def _labels(
+    element: dict[str, Any], fields: dict[str, tuple[str, ...]], shape: str, facts: dict[str, Any], notes: list[str]
+) -> list[str]:
+    """Category labels: names as given, ids resolved through ``categoriesFull`` then the map's taxonomy."""
+    own = _own_names(element)
+    taxonomy: dict[str, str] = facts.get("option_names") or {}
+    labels: list[str] = []
+    unresolved: list[str] = []
+    for ident, name in _category_refs(element, fields, shape):
+        label = name or (own.get(ident) or taxonomy.get(ident) if ident else None)
+        if not label and ident:
+            unresolved.append(ident)
+            label = ident
         if label:
             labels.append(label)
+    if unresolved and (taxonomy or facts.get("taxonomy_error")):
+        why = facts.get("taxonomy_error") or "they are not in the map's taxonomy.json"
+        notes.append(f"category id(s) {', '.join(unresolved[:10])} could not be resolved to names: {why}")
     return list(dict.fromkeys(labels))
+
+
+def needs_taxonomy(elements: list[Any], mapping: Mapping) -> bool:
+    """Whether some element has a category given by option id that its own ``categoriesFull`` does not name."""
+    fields = {**DEFAULT_FIELDS, **mapping.fields}
+    for element in elements:
+        if not isinstance(element, dict):
+            continue
+        refs = _category_refs(element, fields, mapping.shape)
+        if any(ident and not name for ident, name in refs):
+            own = _own_names(element)
+            if any(ident and not name and ident not in own for ident, name in refs):
+                return True
+    return False
+
+
+def taxonomy_url(url: str, source: Source) -> str:
+    """The map's taxonomy: the registry's ``taxonomy_url``, else ``taxonomy.json`` beside the elements'
+    endpoint (``.../api/elements.json?...`` -> ``.../api/taxonomy.json``)."""
+    configured = source.extra.get("taxonomy_url")
+    if configured:
+        return str(configured)
+    parts = urlsplit(url)
+    folder = parts.path.rsplit("/", 1)[0] if "/" in parts.path else ""
+    return urlunsplit((parts.scheme, parts.netloc, f"{folder}/taxonomy.json", "", ""))
+
+
+def option_names(taxonomy: Any) -> dict[str, str]:
+    """Option id -> name over a GoGoCarto taxonomy: a list of groups (``options``, each option with ``id``,
+    ``name`` and ``subcategories``: groups again), or an object holding it under ``taxonomy``."""
+    names: dict[str, str] = {}
+    stack: list[Any] = [taxonomy]
+    seen = 0
+    while stack and seen < 100_000:  # bounded: a hostile taxonomy cannot make this loop for ever
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            if "options" in node or "subcategories" in node or "taxonomy" in node:
+                for key in ("taxonomy", "options", "subcategories", "children"):
+                    if isinstance(node.get(key), list | dict):
+                        stack.append(node[key])
+            if node.get("id") not in (None, "") and isinstance(node.get("name"), str) and "options" not in node:
+                name = clean_text(node["name"], multiline=False)
+                if name:
+                    names.setdefault(str(node["id"]).strip(), name)
+    return names
+
+
+#: licence texts and URLs GoGoCarto maps publish -> SPDX identifiers
+_LICENCES = (
+    (re.compile(r"odbl|open ?database licen[cs]e", re.I), "ODbL-1.0"),
+    (re.compile(r"publicdomain/zero|\bcc0\b|cc-zero", re.I), "CC0-1.0"),
+    (re.compile(r"licen[cs]es/by-sa/4\.0|\bcc[- ]by[- ]sa([- ]4\.0)?\b", re.I), "CC-BY-SA-4.0"),
+    (re.compile(r"licen[cs]es/by/4\.0|\bcc[- ]by([- ]4\.0)?\b", re.I), "CC-BY-4.0"),
+    (re.compile(r"etalab|licence ouverte|open licen[cs]e", re.I), "etalab-2.0"),
+)
+_SPDX_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*-[0-9][A-Za-z0-9.+-]*$")
+
+
+def licence_of(value: Any) -> str | None:
+    """The SPDX identifier (or licence URL) a payload's ``licence`` names; None when it names none."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    for pattern, spdx in _LICENCES:
+        if pattern.search(text):
+            return spdx
+    if _SPDX_LIKE.match(text):
+        return text
+    if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc and " " not in text:
+        return text
+    return None
+
+
+def extract_companions(fetcher: Any, url: str, raw_path: Path, source: Source, mapping: Mapping) -> dict[str, Any]:
+    """What the run needs besides ``elements.json`` (kept as the run's ``companions.json``): the payload's
+    top-level ``licence`` and, when some category id needs it, the map's ``taxonomy.json``, fetched once
+    through the run's :class:`~transiscope.ingest.extract.Fetcher` (same retries, rate limit and size cap).
+
+    A taxonomy that cannot be read costs the names, not the run: the ids stay labels, with a note.
+    """
+    try:
+        payload = _payload(raw_path.read_bytes(), source)
+    except (TransiscopeError, OSError):
+        return {}  # the normalise stage says what is wrong with the payload
+    companions: dict[str, Any] = {}
+    if isinstance(payload, dict) and payload.get("licence") not in (None, ""):
+        companions["licence"] = payload["licence"]
+    elements = payload if isinstance(payload, list) else payload["data"]
+    if needs_taxonomy(elements, mapping):
+        where = taxonomy_url(url, source)
+        try:
+            companions["taxonomy"] = {"url": where, "payload": fetcher.get_json(where)}
+        except TransiscopeError as exc:
+            companions["taxonomy"] = {"url": where, "error": str(exc).removeprefix(f"source {source.id!r}: ")}
+    return companions
+
+
+def bind_run(mapping: Mapping, companions: dict[str, Any], source: Source) -> Mapping:
+    """The mapping with what this run's payload says for all its elements (:attr:`Mapping.payload_facts`)."""
+    facts: dict[str, Any] = {}
+    stated = companions.get("licence")
+    if stated not in (None, ""):
+        facts["licence"] = licence_of(stated)
+        if facts["licence"] is None:
+            facts["licence_note"] = (
+                f"the payload's licence {str(stated)[:80]!r} names no licence the bus knows: "
+                f"the registry's {source.licence} is recorded"
+            )
+    taxonomy = companions.get("taxonomy")
+    if isinstance(taxonomy, dict):
+        names = option_names(taxonomy.get("payload")) if "payload" in taxonomy else {}
+        facts["option_names"] = names
+        if taxonomy.get("error"):
+            facts["taxonomy_error"] = (
+                f"the map's taxonomy {taxonomy.get('url')} could not be read ({taxonomy['error']})"
+            )
+        elif not names:
+            facts["taxonomy_error"] = f"the map's taxonomy {taxonomy.get('url')} holds no option with an id and a name"
+    return dataclasses.replace(mapping, payload_facts=facts)
 
 
 def _opening_hours(value: Any) -> str | None:
@@ -184,8 +389,11 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
 
     status = element.get("status")
     record["status"] = str(status) if status is not None else None
+    if _status(element) == PENDING_MODIFICATION:
+        notes.append("status -1: a modification waits for moderation on the map; its validated version is loaded")
 
-    labels = _labels(element, mapping.shape)
+    facts = mapping.payload_facts
+    labels = _labels(element, fields, mapping.shape, facts, notes)
     record["categories"] = labels
     concepts: list[str] = []
     for label in labels:
@@ -217,9 +425,14 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     record["email"] = clean_contact(email)
     if email and record["email"] is None:
         notes.append(f"email {str(email)!r} means not published: dropped")
-    record["opening_hours"] = _opening_hours(element.get("openHours"))
+    # openHours is GoGoCarto's day map; other OSM syntax travels as osm_opening_hours (the bus's own export)
+    record["opening_hours"] = _opening_hours(element.get("openHours")) or _opening_hours(
+        element.get("osm_opening_hours")
+    )
     record["upstream_source"] = clean_text(element.get("sourceKey"), multiline=False)
-    record["licence"] = source.licence
+    record["licence"] = facts.get("licence") or source.licence
+    if facts.get("licence_note"):
+        notes.append(facts["licence_note"])
     record["source_url"] = record_url(source, source_id, record["name"])
 
     for key, column in (("createdAt", "created_at"), ("updatedAt", "updated_at")):
@@ -241,16 +454,19 @@ def required_fields(mapping: Mapping) -> tuple[str, ...]:
     return REQUIRED_FIELDS
 
 
-def is_inactive(element: Any) -> str | None:
-    """Why an element is not an active initiative (negative GoGoCarto status), or None."""
-    if not isinstance(element, dict):
+def _status(element: Any) -> int | None:
+    if not isinstance(element, dict) or isinstance(element.get("status"), bool):
         return None
     try:
-        raw_status: Any = element.get("status")
-        status = int(raw_status)
+        return int(element.get("status"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    if status < 0:
-        meaning = _NEGATIVE_STATUS.get(status, "not active")
-        return f"status {status} ({meaning}) on the source: not an active initiative"
-    return None
+
+
+def is_inactive(element: Any) -> str | None:
+    """Why an element is not an active initiative (a status GoGoCarto does not show: below -1, or 0), or None."""
+    status = _status(element)
+    if status is None or status > 0 or status == PENDING_MODIFICATION:
+        return None
+    meaning = _HIDDEN_STATUS.get(status, "not shown on the map")
+    return f"status {status} ({meaning}) on the source: not an active initiative"
