@@ -187,6 +187,9 @@ class ServeDefaults:
     #: address space of each query worker in MB (``TRANSISCOPE_SERVE_WORKER_MB``; 0: no limit): a query that
     #: needs more ends its worker, never the server
     worker_mb: int = 4096
+    #: hosts (``host`` or ``host:port``) the self-check may fetch although they are private or loopback
+    #: addresses (``TRANSISCOPE_SERVE_VERIFIER_ALLOW``, separated by commas or spaces); none by default
+    verifier_allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -396,6 +399,11 @@ def serve_defaults_from_env() -> ServeDefaults:
         service_allow=_env_urls("TRANSISCOPE_SERVE_SERVICE_ALLOW"),
         max_depth=_env_int("TRANSISCOPE_SERVE_MAX_DEPTH", 64, 1, 10_000),
         worker_mb=_env_int("TRANSISCOPE_SERVE_WORKER_MB", 4096, 0),
+        verifier_allow=tuple(
+            part.lower()
+            for part in re.split(r"[,\s]+", os.environ.get("TRANSISCOPE_SERVE_VERIFIER_ALLOW") or "")
+            if part
+        ),
     )
 
 

@@ -160,6 +160,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         allowed_services=frozenset(defaults.service_allow),
         max_depth=defaults.max_depth,
         worker_mb=defaults.worker_mb,
+        verifier_allow=frozenset(defaults.verifier_allow),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if host not in ("127.0.0.1", "localhost", "::1"):

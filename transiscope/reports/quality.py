@@ -579,7 +579,7 @@ TEXT["en"].update(
 
 
 @functools.cache
-def _environment():
+def template_environment():
     """One Jinja environment per process: it keeps the compiled templates (compiling them took 0.5 s of
     every load, which rewrites its source's report)."""
     import jinja2
@@ -601,7 +601,7 @@ def _environment():
 def render(report: dict[str, Any], lang: str, template: str = "report.html.j2") -> str:
     other = "en" if lang == "fr" else "fr"
     return (
-        _environment()
+        template_environment()
         .get_template(template)
         .render(r=report, t=TEXT[lang], lang=lang, other=other, weights=WEIGHTS, years=STALE_YEARS)
     )

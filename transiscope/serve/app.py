@@ -22,11 +22,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import pyoxigraph as ox
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -34,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from transiscope.core.taxonomy import read_taxonomy
 from transiscope.core.vocab import PREFIXES
 from transiscope.serve.options import ServeSettings
 from transiscope.serve.protocol import (
@@ -46,6 +49,16 @@ from transiscope.serve.protocol import (
 )
 from transiscope.serve.sparql import QueryRefused, check_query
 from transiscope.serve.static_files import MAP_PACKAGES, StaticFiles, map_assets_missing
+from transiscope.serve.verifier import (
+    PAGE_TEXT,
+    SHOWN,
+    CheckRequest,
+    RateLimit,
+    Refused,
+    check_target,
+    run_check,
+    too_large,
+)
 from transiscope.serve.workers import Answer, SparqlRequest, WorkerPool
 from transiscope.settings import PROJECT_ROOT, Settings
 from transiscope.store.base import QueryDataset
@@ -132,7 +145,7 @@ class Page:
 #: the policy of the static HTML files (the quality reports): no script at all
 REPORT_POLICY = (
     "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -151,6 +164,9 @@ class EndpointApp:
         # requests waiting for a worker beyond the pool's size wait here, each for at most serve.queue_wait
         self._slots = anyio.Semaphore(max(pool.size, 1))
         self._threads = anyio.CapacityLimiter(max(pool.size, 1))
+        # the self-check: a process per check, two at a time, a few per client
+        self._checks = anyio.CapacityLimiter(2)
+        self._check_rate = RateLimit(serve.verifier_per_client)
 
     def starlette(self) -> Starlette:
         sparql_methods = ["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
@@ -167,6 +183,9 @@ class EndpointApp:
             Route("/map", lambda request: RedirectResponse("/map/", 301), methods=["GET", "HEAD"]),
             Route("/map/{path:path}", self.map, methods=["GET", "HEAD"]),
             Route("/vendor/{path:path}", self.vendor, methods=["GET", "HEAD"]),
+            Route("/verifier", lambda request: RedirectResponse("/verifier/", 301), methods=["GET", "HEAD"]),
+            Route("/verifier/", self.verifier, methods=["GET", "HEAD", "POST"]),
+            Route("/verifier/en/", self.verifier, methods=["GET", "HEAD", "POST"]),
             Route("/prefixes.json", self.prefixes, methods=["GET", "HEAD"]),
         ]
         middleware = [
@@ -354,6 +373,104 @@ class EndpointApp:
     async def prefixes(self, request: Request) -> Response:
         """The prefixes every query may use undeclared (the query page declares them in the editor)."""
         return Response(json.dumps(PREFIXES), 200, media_type="application/json")
+
+    async def verifier(self, request: Request) -> Response:
+        """``/verifier/``: the self-check's form (GET) and its result (POST: a file or a URL); the result is the
+        page, or with ``Accept: application/json`` the ``check-source --json`` document."""
+        lang = "en" if request.url.path.startswith("/verifier/en") else "fr"
+        wants_json = "application/json" in (request.headers.get("accept") or "") and not prefers_html(
+            request.headers.get("accept") or ""
+        )
+        serve = self.serve
+        if request.method != "POST":
+            return self._verifier_page(lang, request.method)
+        declared = request.headers.get("content-length")
+        if declared is None or not declared.isdigit():
+            return self._verifier_answer(lang, wants_json, 411, refused="Content-Length ?")
+        if int(declared) > serve.verifier_max_bytes + 64 * 1024:
+            return self._verifier_answer(lang, wants_json, 413, refused=too_large(serve.verifier_max_bytes), close=True)
+        wait = self._check_rate.wait(request.client.host if request.client else "?")
+        if wait:
+            message = (
+                f"trop de vérifications depuis votre adresse : réessayez dans {wait / 60:.0f} min / too many "
+                f"checks from your address: try again in {wait / 60:.0f} min"
+            )
+            return self._verifier_answer(lang, wants_json, 429, refused=message, headers={"Retry-After": f"{wait:.0f}"})
+        try:
+            form = await request.form(max_files=1, max_fields=8, max_part_size=serve.verifier_max_bytes + 1)
+        except (HTTPException, ValueError, ClientDisconnect) as exc:
+            return self._verifier_answer(
+                lang, wants_json, 400, refused=f"formulaire illisible / unreadable form ({exc})"
+            )
+        upload, url = form.get("file"), str(form.get("url") or "").strip()
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read(serve.verifier_max_bytes + 1)
+            if len(data) > serve.verifier_max_bytes:
+                return self._verifier_answer(lang, wants_json, 413, refused=too_large(serve.verifier_max_bytes))
+            check = CheckRequest(origin=Path(upload.filename).name[:200], data=data)
+        elif url:
+            try:
+                await anyio.to_thread.run_sync(check_target, url, serve.verifier_allow)
+            except Refused as refused:
+                return self._verifier_answer(lang, wants_json, refused.status, refused=str(refused), url=url)
+            check = CheckRequest(origin=url, url=url, max_bytes=serve.verifier_max_bytes, allowed=serve.verifier_allow)
+        else:
+            return self._verifier_answer(lang, wants_json, 400, refused=PAGE_TEXT[lang]["missing"])
+        status, document, mapping = await anyio.to_thread.run_sync(
+            lambda: run_check(check, timeout=serve.verifier_timeout, memory_mb=serve.verifier_mb),
+            limiter=self._checks,
+        )
+        log.info("self-check of %s: %s (%s records)", check.origin, status, document.get("records"))
+        return self._verifier_answer(lang, wants_json, status, document=document, mapping=mapping, url=url)
+
+    def _verifier_page(self, lang: str, method: str = "GET", status: int = 200, **context: Any) -> Response:
+        from transiscope.reports.quality import template_environment
+
+        env = template_environment()
+        if "concept_label" not in env.filters:
+            taxonomy = read_taxonomy(self.settings.ontology_dir / "taxonomy.ttl")
+
+            def concept_label(iri: str, language: str) -> str:
+                concept = taxonomy.get(iri.rsplit("/", 1)[-1])
+                return concept.label(language) if concept else iri
+
+            env.filters["concept_label"] = concept_label
+        own = "/verifier/en/" if lang == "en" else "/verifier/"
+        html = env.get_template("verifier.html.j2").render(
+            t=PAGE_TEXT[lang],
+            lang=lang,
+            other="fr" if lang == "en" else "en",
+            own_path=own,
+            other_path="/verifier/" if lang == "en" else "/verifier/en/",
+            max_mb=f"{self.serve.verifier_max_bytes / 2**20:.2g}",
+            shown=SHOWN,
+            doc=context.get("document"),
+            mapping=context.get("mapping"),
+            refused=context.get("refused"),
+            url=context.get("url"),
+        )
+        headers = {
+            "Content-Security-Policy": REPORT_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            **context.get("headers", {}),
+        }
+        if context.get("close"):
+            headers["Connection"] = "close"
+        body = b"" if method == "HEAD" else html.encode()
+        return Response(body, status, headers, media_type="text/html; charset=utf-8")
+
+    def _verifier_answer(self, lang: str, wants_json: bool, status: int, **context: Any) -> Response:
+        if not wants_json:
+            return self._verifier_page(lang, "POST", status, **context)
+        document = context.get("document")
+        if document is None:
+            from transiscope.reports.check_source import error_document
+
+            document = error_document(context.get("url") or "", str(context.get("refused") or ""))
+        headers = dict(context.get("headers", {}))
+        if context.get("close"):
+            headers["Connection"] = "close"
+        return Response(json.dumps(document, ensure_ascii=False), status, headers, media_type="application/json")
 
     async def reports(self, request: Request) -> Response:
         return await self._static(request, self.settings.home / "reports", request.path_params.get("path", ""))

@@ -37,3 +37,10 @@ class ServeSettings:
     queue_wait: float = 10.0
     #: connections the system queues before the server accepts them
     backlog: int = 256
+    #: the self-check (``/verifier/``): bytes of a file or a fetched URL, seconds and MB of its worker, checks
+    #: per client and per 10 minutes, hosts it may fetch although private or loopback (operator's list)
+    verifier_max_bytes: int = 10 * 1024 * 1024
+    verifier_timeout: float = 120.0
+    verifier_mb: int = 2048
+    verifier_per_client: int = 10
+    verifier_allow: frozenset[str] = frozenset()
