@@ -351,7 +351,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, territories_dir: Path) -> It
         assert token.status_code == 201, f"GET /auth/token: HTTP {token.status_code} {token.text[:300]}"
         up.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         for name, pool in pools.items():  # what `make airflow` does with `airflow pools import`
-            up.call("POST", "pools", json={"name": name, **pool})
+            # the api-server's SQLite may be busy with the scheduler's first writes (HTTP 500 after its 5 s lock
+            # wait): the same POST again, a few times at most
+            for attempt in range(5):
+                reply = up.session.post(f"{up.api}/api/v2/pools", json={"name": name, **pool}, timeout=30)
+                if reply.status_code < 500 or attempt == 4:
+                    break
+                time.sleep(2)
+            assert reply.ok, f"POST /api/v2/pools: HTTP {reply.status_code} {reply.text[:500]}\n{up.tails()}"
         for dag_id in (INGEST, *DOWNSTREAM):
             up.wait(
                 lambda dag_id=dag_id: up.session.get(f"{up.api}/api/v2/dags/{dag_id}", timeout=10).ok,
