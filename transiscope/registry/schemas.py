@@ -41,7 +41,8 @@ SOURCE_SCHEMA: dict[str, Any] = {
         "maintainer": {"type": "string"},
         "mapping": {"type": "string"},
         "sample": {"type": "string"},
-        "international": {"type": ["boolean", "string"]},
+        #: true: the source lists initiatives abroad too (loaded, never placed in a French territory)
+        "international": {"type": "boolean"},
         "max_shrink": _NUMBER,
         "max_quarantine_share": _NUMBER,
         #: seconds between two requests to the source's host (per-host rate limit)
