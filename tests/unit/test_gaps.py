@@ -173,6 +173,7 @@ def items(
     concepts: list[tuple[str, ...]] | None = None,
     insee: list[str | None] | None = None,
     postcode: list[str | None] | None = None,
+    country: list[str | None] | None = None,
 ) -> Items:
     n = len(points)
     return Items(
@@ -184,6 +185,7 @@ def items(
         postcode=postcode or [None] * n,
         concepts=concepts or [("repair-cafes",)] * n,
         sources=["test"] * n,
+        country=country or [None] * n,
     )
 
 
@@ -256,7 +258,7 @@ def test_place_by_point_code_postcode_and_report_disagreements(geography) -> Non
         "postcode",
         "point",
         "point-snapped",
-        "none",
+        "outside-france",  # 300 km from every département of the drawing
         "point",
         "none",
     ]
@@ -269,7 +271,31 @@ def test_place_by_point_code_postcode_and_report_disagreements(geography) -> Non
     assert found[0].point_commune == "01003" and found[0].declared == "INSEE 01001"
     assert found[0].km == pytest.approx(15.0, abs=0.1)  # from x = 25 km to Alpha's edge at x = 10 km
     assert found[7].declared == "postcode 01400" and found[7].km == pytest.approx(15.0, abs=0.1)
-    assert placement.counts() == {"insee": 1, "none": 2, "point": 3, "point-snapped": 1, "postcode": 2}
+    assert placement.counts() == {
+        "insee": 1,
+        "none": 1,
+        "outside-france": 1,
+        "point": 3,
+        "point-snapped": 1,
+        "postcode": 2,
+    }
+
+
+def test_records_abroad_never_fall_back_to_a_french_code(geography) -> None:
+    """A point outside France keeps its foreign postcode or INSEE-looking code to itself; a record declared
+    abroad (an international source's) is placed nowhere, even with a point inside France."""
+    things = items(
+        [lonlat(-300, 5), lonlat(-300, 5), lonlat(25, 5), None, lonlat(-0.5, 5), lonlat(25, 5)],
+        insee=[None, "01001", None, "01001", None, None],
+        postcode=["01400", None, None, "01400", None, None],
+        country=[None, None, "BE", "DE", None, "FR"],
+    )
+    placement = place(geography, things, snap_km=1.0)
+    assert list(placement.method) == ["outside-france", "outside-france", "abroad", "abroad", "point-snapped", "point"]
+    assert list(placement.commune[:4]) == [-1, -1, -1, -1]
+    for level in ("epci", "departement", "region", "france"):
+        assert list(placement.unit[level][:4]) == [-1, -1, -1, -1]
+    assert placement.unit["france"][4] >= 0 and placement.unit["france"][5] >= 0  # the coast's tolerance, France
 
 
 # -- indicators ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from transiscope.core.errors import ConfigError, MalformedPayload
 from transiscope.ingest.formats import RecordRejected, ical, tabular
+from transiscope.ingest.france import fix_swapped
 from transiscope.ingest.mapping import FUNCTIONS, apply_mapping, normalise_email, normalise_phone, normalise_url
 from transiscope.ingest.mappings import check_registry
 from transiscope.ingest.mappings import load_mapping_file as load_mapping
@@ -82,6 +83,8 @@ def test_fields_functions_defaults_crosswalk_and_swapped_coordinates(tmp_path: P
     }
     record = apply_mapping(row, 0, "test", mapping.spec, mapping.categories, "ODbL-1.0")
     assert record["name"] == "AMAP des Lilas"
+    assert (record["lat"], record["lon"]) == (2.4163, 48.8799)  # as given: the normalise stage checks the batch
+    assert fix_swapped([record]) == 1  # with the boxes here; the stage passes the départements' outlines
     assert (record["lat"], record["lon"]) == (48.8799, 2.4163)  # swapped at the source: fixed, and said
     assert any("swapped" in note for note in record["notes"])
     assert record["categories"] == ["AMAP", "Légumes"]

@@ -107,3 +107,11 @@ def test_bad_schedule_names_its_source(tmp_path: Path, schedule: str, message: s
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         load_registry(_write(tmp_path, _entry(schedule=schedule)))
     assert "source 'amap-idf' in " in str(caught.value)
+
+
+def test_international_is_a_boolean(tmp_path: Path) -> None:
+    """``international = "yes"`` once counted as true (any non-empty string did, "false" too)."""
+    assert load_registry(_write(tmp_path, _entry() + "international = true\n")).sources[0].international is True
+    assert load_registry(_write(tmp_path, _entry())).sources[0].international is False
+    with pytest.raises(ConfigError, match=r"source 'amap-idf' in sources\.toml: international: 'false' is not of"):
+        load_registry(_write(tmp_path, _entry() + 'international = "false"\n'))

@@ -1,10 +1,17 @@
-"""Where France is, for the "inside France" expectation: metropole, Corsica and the five DROM.
+"""Where France is: metropole, Corsica and the five DROM; the boxes used when the real outlines are missing.
 
-Bounding boxes, not polygons: this check runs before territories are loaded and only has to catch
-swapped, zeroed or foreign coordinates; the point-in-commune test belongs to the gap analysis.
+The real decision is made on the départements' outlines (:mod:`transiscope.territories.france`, which needs the
+territories data); this module holds what every layer shares: the :class:`FranceArea` interface the checks call,
+and the bounding boxes, the fallback when the territories data is not available. Boxes are generous: the
+metropole's covers Belgium, Luxembourg, Switzerland, south-west Germany, north Italy and Barcelona, so with
+them only swapped, zeroed or far-away coordinates are caught, and the declared country does the rest.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
 
 #: the territory levels, finest first: the territories data has an outline and a population at each, the gap
 #: analysis measures at each, the settings check the levels they name against these
@@ -21,8 +28,35 @@ FRANCE_BOXES: tuple[tuple[str, float, float, float, float], ...] = (
 )
 
 
-def in_france(lat: float | None, lon: float | None) -> bool | None:
-    """True inside one of the boxes, False outside, None when a coordinate is missing."""
+class FranceArea(Protocol):
+    """What decides whether points lie in France, over arrays (one call for a whole batch of records)."""
+
+    #: "outlines" (the départements with a coastal tolerance) or "boxes" (the fallback)
+    kind: str
+
+    def contains(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """A boolean array: True where (lat, lon) lies in France; False for NaN coordinates."""
+        ...
+
+
+class FranceBoxes:
+    """The bounding boxes of :data:`FRANCE_BOXES` as a :class:`FranceArea`."""
+
+    kind = "boxes"
+
+    def contains(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+        inside = np.zeros(lat.shape, dtype=bool)
+        for _, x0, y0, x1, y1 in FRANCE_BOXES:
+            inside |= (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+        return inside
+
+
+BOXES = FranceBoxes()
+
+
+def in_france(lat: float | None, lon: float | None, area: FranceArea = BOXES) -> bool | None:
+    """True inside ``area`` (the boxes by default), False outside, None when a coordinate is missing."""
     if lat is None or lon is None:
         return None
-    return any(x0 <= lon <= x1 and y0 <= lat <= y1 for _, x0, y0, x1, y1 in FRANCE_BOXES)
+    return bool(area.contains(np.array([lat], dtype=float), np.array([lon], dtype=float))[0])

@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from transiscope.core.geo import in_france
 from transiscope.core.text import ascii_fold, clean_contact, clean_text
 from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS, empty_record, parse_date, to_float
@@ -482,20 +481,11 @@ def apply_mapping(
     if not record.get("licence"):
         record["licence"] = licence
     record["concepts"], record["unmapped_categories"] = crosswalk(record["categories"], categories)
-    _fix_swapped(record, notes)
+    # swapped coordinates are fixed by the normalise stage over the whole batch, with France's outlines
+    # (transiscope.ingest.france.fix_swapped)
     if events:
         _event_times(record, raw_values, notes, now or datetime.now(UTC))
     return record
-
-
-def _fix_swapped(record: dict[str, Any], notes: list[str]) -> None:
-    """Fix-and-flag coordinates given as lon/lat: outside France as given, inside once swapped."""
-    lat, lon = record.get("lat"), record.get("lon")
-    if lat is None or lon is None:
-        return
-    if not in_france(lat, lon) and in_france(lon, lat):
-        record["lat"], record["lon"] = lon, lat
-        notes.append(f"latitude and longitude were swapped at the source ({lat}, {lon}): fixed")
 
 
 def _event_times(record: dict[str, Any], raw: dict[str, Any], notes: list[str], now: datetime) -> None:

@@ -25,17 +25,19 @@ from transiscope.ingest import rdf
 from transiscope.ingest.extract import COMPANIONS, extract_source, read_companions
 from transiscope.ingest.fingerprint import file_digest, inputs_digest, payload_digest
 from transiscope.ingest.formats import RecordRejected, connector
+from transiscope.ingest.france import normalise_batch
 from transiscope.ingest.mappings import load_mapping
 from transiscope.ingest.run_context import NOT_MODIFIED, Context, quarantine_entry, raw_elements, stage
 from transiscope.ingest.run_records import record_run, write_pending
 from transiscope.ingest.safety_valves import check_batch
 from transiscope.ingest.validate import validate_by_kind
-from transiscope.registry.sources import Source
+from transiscope.registry.sources import DECLARATIVE_FORMATS, Source
 from transiscope.runs import now, previous_loaded_run, read_run, write_run
 from transiscope.settings import Settings
 from transiscope.store import provenance, statistics
 from transiscope.store.embedded import open_store
 from transiscope.store.vocabularies import load_vocabularies, vocabulary_files
+from transiscope.territories.france import france_area
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +154,12 @@ def normalise(ctx: Context) -> dict[str, Any]:
                     )
                 )
     records = [r for r in records if r["record_index"] not in dropped]
+    area, note = france_area(ctx.settings)
+    where = normalise_batch(records, area, swaps=ctx.source.format in DECLARATIVE_FORMATS)
     write_jsonl(ctx.run_dir / "records.jsonl", records)
     write_jsonl(ctx.run_dir / "quarantine.jsonl", sorted(quarantine, key=lambda q: q["record_index"]))
-    return {"fetched": len(elements), "normalised": len(records), "quarantined": len(quarantine)}
+    stats = {"fetched": len(elements), "normalised": len(records), "quarantined": len(quarantine), **where}
+    return {**stats, "note": note} if note else stats
 
 
 @stage("geocode")
@@ -184,8 +189,9 @@ def validate(ctx: Context) -> dict[str, Any]:
     from transiscope.ingest.geocode.checks import reasons as place_reasons
 
     records = read_jsonl(ctx.run_dir / "records.jsonl")
+    area, note = france_area(ctx.settings)
     suite, outcome = validate_by_kind(
-        records, ctx.settings.expectations_dir, ctx.source.id, international=bool(ctx.source.extra.get("international"))
+        records, ctx.settings.expectations_dir, ctx.source.id, international=ctx.source.international, france=area
     )
     # the geocode stage's flags on a point (swapped, null island, far...) are warnings, or more reasons
     for i, record in enumerate(records):
@@ -224,11 +230,13 @@ def validate(ctx: Context) -> dict[str, Any]:
         json.dumps({"suite": suite["name"], "expectations": outcome.expectations}, indent=2, ensure_ascii=False),
         encoding="utf-8",
     )
-    return {
+    stats = {
         "valid": len(outcome.valid),
         "quarantined": len(quarantine),
         "warnings": len([i for i in outcome.warnings if i not in outcome.quarantined]),
+        "france": area.kind,
     }
+    return {**stats, "note": note} if note else stats
 
 
 @stage("to_rdf")

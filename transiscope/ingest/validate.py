@@ -17,14 +17,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from transiscope.core.countries import country_name, is_france, iso_country
 from transiscope.core.errors import ConfigError
-from transiscope.core.geo import in_france
+from transiscope.core.geo import BOXES, FranceArea
+from transiscope.ingest.france import points_in_france
 
 COMMON_SUITE = "initiatives"
 #: dates checked for "not in the far future" (events check their own start/end)
 DATE_COLUMNS = ("created_at", "updated_at")
 #: failing records kept as examples per expectation, for the quality report
 MAX_EXAMPLES = 5
+#: derived columns whose expectations say "in France": an international source is not held to them
+FRANCE_COLUMNS = frozenset({"in_france", "country_in_france"})
 
 
 @dataclass
@@ -74,7 +78,7 @@ def suite_config(
         merged[_key(expectation)] = expectation
     expectations = [e for e in merged.values() if not e.get("meta", {}).get("disabled")]
     if international:
-        expectations = [e for e in expectations if _key(e)[1] != "in_france"]
+        expectations = [e for e in expectations if _key(e)[1] not in FRANCE_COLUMNS]
     suite_name = source_id if kind == COMMON_SUITE else f"{source_id}.{kind}"
     return {"name": suite_name, "expectations": expectations, "meta": specific.get("meta", {})}
 
@@ -93,14 +97,20 @@ def _days_ahead(record: dict[str, Any], today: date, columns: tuple[str, ...] = 
     return ahead
 
 
-def _frame(records: list[dict[str, Any]]):
-    """The canonical records as a DataFrame, plus the derived columns the suites check."""
+def _frame(records: list[dict[str, Any]], france: FranceArea = BOXES):
+    """The canonical records as a DataFrame, plus the derived columns the suites check.
+
+    ``in_france``: the point lies in ``france`` (None without a point); ``country_in_france``: the declared
+    country is France (None when none is declared).
+    """
     import pandas as pd
 
     frame = pd.DataFrame.from_records(records)
     today = datetime.now(UTC).date()
     if "lat" in frame.columns:
-        frame["in_france"] = [in_france(r.get("lat"), r.get("lon")) for r in records]
+        frame["in_france"] = points_in_france(records, france)
+    if "country" in frame.columns:
+        frame["country_in_france"] = [is_france(iso_country(r.get("country"))) for r in records]
     frame["unmapped_count"] = [len(r.get("unmapped_categories") or ()) for r in records]
     frame["concept_count"] = [len(r.get("concepts") or ()) for r in records]
     frame["unparsed_count"] = [len(r.get("unparsed") or ()) for r in records]
@@ -140,6 +150,7 @@ def _reason(config: dict[str, Any], record: dict[str, Any], frame_row: dict[str,
                 labels=", ".join(record.get("unmapped_categories") or ()),
                 unparsed=", ".join(record.get("unparsed") or ()),
                 categories=", ".join(record.get("categories") or ()) or "—",
+                country_name=country_name(iso_country(record.get("country")), "fr" if key == "reason_fr" else "en"),
                 **kwargs,
             )
         except (KeyError, IndexError, ValueError, AttributeError):
@@ -162,8 +173,14 @@ def _quiet_great_expectations() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> ValidationOutcome:
-    """Run the suite on the records; every failing record gets one reason per failed expectation."""
+def validate_records(
+    records: list[dict[str, Any]], suite: dict[str, Any], france: FranceArea = BOXES
+) -> ValidationOutcome:
+    """Run the suite on the records; every failing record gets one reason per failed expectation.
+
+    ``france`` decides the ``in_france`` column (the départements' outlines from
+    :func:`transiscope.territories.france.france_area`; the boxes when none is given).
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     _quiet_great_expectations()  # before the import: it logs its registrations while importing
     import great_expectations as gx  # ≈2 s import: keep it off module import (DAG parsing)
@@ -173,7 +190,7 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
 
     if not records:
         return ValidationOutcome(valid=[], quarantined={}, warnings={})
-    frame = _frame(records)
+    frame = _frame(records, france)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     try:
@@ -235,7 +252,12 @@ def validate_records(records: list[dict[str, Any]], suite: dict[str, Any]) -> Va
 
 
 def validate_by_kind(
-    records: list[dict[str, Any]], expectations_dir: Path, source_id: str, *, international: bool = False
+    records: list[dict[str, Any]],
+    expectations_dir: Path,
+    source_id: str,
+    *,
+    international: bool = False,
+    france: FranceArea = BOXES,
 ) -> tuple[dict[str, Any], ValidationOutcome]:
     """Initiatives against the initiatives suites, events against the event suites, in one outcome.
 
@@ -254,7 +276,7 @@ def validate_by_kind(
     for kind, positions in groups.items():
         suite = suite_config(expectations_dir, source_id, international=international, kind=kind)
         suites.append(suite)
-        outcome = validate_records([records[i] for i in positions], suite)
+        outcome = validate_records([records[i] for i in positions], suite, france)
         merged.valid.extend(positions[i] for i in outcome.valid)
         merged.quarantined.update({positions[i]: r for i, r in outcome.quarantined.items()})
         merged.warnings.update({positions[i]: r for i, r in outcome.warnings.items()})

@@ -41,7 +41,8 @@ SOURCE_SCHEMA: dict[str, Any] = {
         "maintainer": {"type": "string"},
         "mapping": {"type": "string"},
         "sample": {"type": "string"},
-        "international": {"type": ["boolean", "string"]},
+        #: true: the source lists initiatives abroad too (loaded, never placed in a French territory)
+        "international": {"type": "boolean"},
         #: Karte von morgen: companies (commercial entries) are dropped (default) or kept, tagged "entreprise"
         "businesses": {"enum": ["drop", "keep"]},
         "max_shrink": _NUMBER,

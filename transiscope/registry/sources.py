@@ -65,6 +65,9 @@ class Source:
     publisher: str = ""
     maintainer: str = ""
     sample_path: Path | None = None
+    #: the source lists initiatives outside France too: its foreign records are loaded (never quarantined for
+    #: being abroad), and the gaps analysis never places them in a French territory
+    international: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,6 +161,7 @@ def source_from_table(table: dict[str, Any], path: Path, index: int) -> Source:
         publisher=str(table.get("publisher", "")),
         maintainer=str(table.get("maintainer", "")),
         sample_path=(base / sample).resolve() if sample else None,
+        international=table.get("international") is True,
         extra={k: v for k, v in table.items() if k not in known},
     )
 

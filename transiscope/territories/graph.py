@@ -164,8 +164,10 @@ def territory_files(
     url: str = "",
     http: Any = None,
     progress: Callable[[str], None] | None = None,
+    roles: tuple[str, ...] | None = None,
 ) -> dict[str, Path]:
-    """The path of every input file: in ``directory`` when there, else downloaded once from ``url`` into the cache.
+    """The path of every input file (or of the ``roles`` given, keys of :data:`FILES`): in ``directory`` when
+    there, else downloaded once from ``url`` into the cache.
 
     ``url`` is ``settings.territories_url`` (``TRANSISCOPE_TERRITORIES_URL``); without it, a missing file is a
     :class:`ConfigError` naming the files and both settings.
@@ -173,6 +175,8 @@ def territory_files(
     found: dict[str, Path] = {}
     missing: list[str] = []
     for role, relative in FILES.items():
+        if roles is not None and role not in roles:
+            continue
         local = directory / relative if directory is not None else None
         cached = cache_dir / "territories-download" / relative
         if local is not None and local.is_file():

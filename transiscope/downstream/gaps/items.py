@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from transiscope.core import vocab
+from transiscope.core.countries import iso_country
 from transiscope.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class Items:
     concepts: list[tuple[str, ...]]
     sources: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    #: the declared country, ISO 3166-1 alpha-2 (None: not declared); an item declared abroad is placed nowhere
+    country: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.country) != len(self.iris):
+            self.country = [None] * len(self.iris)
 
     def __len__(self) -> int:
         return len(self.iris)
@@ -58,6 +65,7 @@ class Items:
             concepts=[tuple(r.get("concepts") or ()) for r in records],
             sources=[r.get("source") or "" for r in records],
             names=[r.get("name") or "" for r in records],
+            country=[iso_country(r.get("country")) for r in records],
         )
 
 
@@ -67,13 +75,14 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
     The INSEE code is not in the RDF; ``insee`` (IRI -> code, from the runs' canonical records) supplies it.
     """
     query = f"""
-        SELECT ?s ?kind ?lat ?lon ?pc ?cat ?src WHERE {{
+        SELECT ?s ?kind ?lat ?lon ?pc ?country ?cat ?src WHERE {{
           VALUES ?kind {{ <{vocab.TS}Initiative> <{vocab.SCHEMA}Event> }}
           ?s a ?kind .
           OPTIONAL {{ ?s <{vocab.GEO}hasGeometry>|(<{vocab.SCHEMA}location>/<{vocab.GEO}hasGeometry>) ?g .
                      ?g <{vocab.SCHEMA}latitude> ?lat ; <{vocab.SCHEMA}longitude> ?lon }}
           OPTIONAL {{ ?s <{vocab.SCHEMA}address>|(<{vocab.SCHEMA}location>/<{vocab.SCHEMA}address>) ?a .
-                     ?a <{vocab.SCHEMA}postalCode> ?pc }}
+                     OPTIONAL {{ ?a <{vocab.SCHEMA}postalCode> ?pc }}
+                     OPTIONAL {{ ?a <{vocab.SCHEMA}addressCountry> ?country }} }}
           OPTIONAL {{ ?s <{vocab.TS}category> ?cat }}
           OPTIONAL {{ ?s <{vocab.TS}source> ?src }}
         }}"""
@@ -87,6 +96,7 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
                 "lat": math.nan,
                 "lon": math.nan,
                 "pc": None,
+                "country": None,
                 "concepts": [],
                 "src": "",
             }
@@ -96,6 +106,8 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
                     entry[key] = float(row[key].value)
         if row["pc"] is not None and entry["pc"] is None:
             entry["pc"] = row["pc"].value
+        if row["country"] is not None and entry["country"] is None:
+            entry["country"] = iso_country(row["country"].value)
         if row["cat"] is not None and row["cat"].value.startswith(vocab.TX):
             notation = row["cat"].value[len(vocab.TX) :]
             if notation not in entry["concepts"]:
@@ -114,6 +126,7 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
         concepts=[tuple(rows[i]["concepts"]) for i in iris],
         sources=[rows[i]["src"] for i in iris],
         names=[""] * len(iris),
+        country=[rows[i]["country"] for i in iris],
     )
 
 

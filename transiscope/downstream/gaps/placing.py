@@ -6,6 +6,11 @@ back to its INSEE code (re-coded through the COG history when old) or its postco
 give only the levels they agree on). A point lying in another commune than the one its record declares keeps its
 point's commune (the point is what the map shows) and is *reported* (:class:`Disagreement`), never silently
 resolved.
+
+Only records in France are placed. One that declares another country (an international source's, method
+``abroad``) is placed nowhere, whatever its point; one whose point lies outside France's outlines (with their
+coastal tolerance, :mod:`transiscope.territories.france`; method ``outside-france``) never falls back to its
+postcode or INSEE code: a foreign postcode that exists in France (Karlsruhe's 76133 is Épouville's) says nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transiscope.core.geo import LEVELS
+from transiscope.core.countries import FRANCE
+from transiscope.core.geo import LEVELS, FranceArea
 from transiscope.downstream.gaps.items import Items
+from transiscope.territories.france import FranceOutline
 from transiscope.territories.graph import Territories, project
 
 
@@ -35,7 +42,7 @@ class Placement:
     """Where each item is: its unit at every level (-1: unknown), how, and its position for distances."""
 
     unit: dict[str, np.ndarray]
-    method: np.ndarray  # "point", "point-snapped", "insee", "postcode", "none"
+    method: np.ndarray  # "point", "point-snapped", "insee", "postcode", "abroad", "outside-france", "none"
     x: np.ndarray  # projected metres in the zone's CRS (NaN: no position usable for distances)
     y: np.ndarray
     zone: np.ndarray  # index into ZONES, -1 when unknown
@@ -72,6 +79,7 @@ class _CommuneIndex:
 
 
 _INDEXES: dict[int, tuple[Territories, _CommuneIndex]] = {}
+_OUTLINES: dict[int, tuple[Territories, FranceOutline]] = {}
 
 
 def _commune_index(territories: Territories) -> _CommuneIndex:
@@ -83,15 +91,33 @@ def _commune_index(territories: Territories) -> _CommuneIndex:
     return found[1]
 
 
-def place(territories: Territories, items: Items, snap_km: float = 1.0) -> Placement:
-    """Put every item in its commune (and EPCI, département, région, France); see the module docstring."""
+def _outline(territories: Territories) -> FranceOutline:
+    """France from the territories' own département outlines, when the caller gives none (built once)."""
+    found = _OUTLINES.get(id(territories))
+    if found is None or found[0] is not territories:
+        level = territories.levels["departement"]
+        found = (territories, FranceOutline.from_departements(dict(zip(level.codes, level.geometry, strict=True))))
+        _OUTLINES.clear()
+        _OUTLINES[id(territories)] = found
+    return found[1]
+
+
+def place(territories: Territories, items: Items, snap_km: float = 1.0, france: FranceArea | None = None) -> Placement:
+    """Put every item in its commune (and EPCI, département, région, France); see the module docstring.
+
+    ``france`` decides which points may fall back to their postcode or INSEE code (by default the outline of the
+    territories' départements; :func:`transiscope.territories.france.france_outline` gives the same, cached).
+    """
     import shapely
 
     n = len(items)
     index = _commune_index(territories)
     commune = np.full(n, -1)
-    method = np.full(n, "none", dtype="<U13")
-    valid = _valid_points(items)
+    method = np.full(n, "none", dtype="<U14")
+    abroad = np.array([c is not None and c != FRANCE for c in items.country], dtype=bool)
+    method[abroad] = "abroad"
+    valid = _valid_points(items) & ~abroad
+    outside = valid & ~(france or _outline(territories)).contains(items.lat, items.lon)
     points = np.full(n, None, dtype=object)
     points[valid] = shapely.points(items.lon[valid], items.lat[valid])
     where = np.flatnonzero(valid)
@@ -114,6 +140,8 @@ def place(territories: Territories, items: Items, snap_km: float = 1.0) -> Place
     disagreements: list[tuple[int, str, tuple[int, ...]]] = []
     owner = territories.owner
     for i in range(n):
+        if abroad[i]:
+            continue
         declared = int(declared_index[i])
         postcode = (items.postcode[i] or "").strip()
         candidates = territories.postcodes.get(postcode, ()) if postcode else ()
@@ -125,6 +153,8 @@ def place(territories: Territories, items: Items, snap_km: float = 1.0) -> Place
                     commune[i] = declared  # a commune without a polygon of its own, inside its host: trust the code
             elif candidates and commune[i] not in {int(owner[c]) for c in candidates}:
                 disagreements.append((i, f"postcode {postcode}", candidates))
+        elif outside[i]:
+            method[i] = "outside-france"  # a point abroad: its postcode or INSEE code is not a French one
         elif declared >= 0:
             commune[i] = declared
             method[i] = "insee"

@@ -23,6 +23,8 @@ from transiscope.downstream.gaps.indicators import GapResult, Progress, compute
 from transiscope.downstream.gaps.items import Items, insee_codes_from_runs, items_from_store
 from transiscope.downstream.gaps.measures import output_value
 from transiscope.downstream.gaps.placing import Placement, place
+from transiscope.territories.france import ROLE as FRANCE_ROLE
+from transiscope.territories.france import france_outline
 from transiscope.territories.graph import (
     Territories,
     load_territories,
@@ -120,7 +122,8 @@ def run_gaps(
         _timed(seconds, "read", started)
         started = time.perf_counter()
         progress(f"placing {len(items):,} initiatives and events in their territories")
-        placement = place(territories, items, gap_settings.snap_km)
+        france = france_outline(files[FRANCE_ROLE], settings.cache_dir)
+        placement = place(territories, items, gap_settings.snap_km, france)
         _timed(seconds, "place", started)
         started = time.perf_counter()
         result = compute(territories, items, placement, taxonomy, gap_settings, progress)

@@ -2,7 +2,8 @@
 
 Real exports differ in every way that matters: UTF-8 with or without a byte-order mark, or latin-1
 (Excel on Windows); ``;`` (French Excel) or ``,``; decimal commas in coordinates (read by the mapping
-engine); latitude and longitude swapped (fixed and flagged by the engine with the France boxes).
+engine); latitude and longitude swapped (fixed and flagged by the normalise stage on France's outlines,
+:mod:`transiscope.ingest.france`).
 Column names are the source's own: the mapping file's ``[fields]`` names them.
 """
 

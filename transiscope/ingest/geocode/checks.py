@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from transiscope.core.geo import in_france
+from transiscope.core.geo import BOXES, FranceArea
+from transiscope.ingest.france import coordinates, declared_abroad
 
 #: a point closer than this to (0, 0), in degrees, is "null island": a missing value written as zero
 NULL_ISLAND_DEGREES = 0.01
@@ -86,13 +87,20 @@ def _inside_declared(communes: Any, record: dict[str, Any], lat: float, lon: flo
     return None if communes.far_from_declared([probe], tolerance_km) else found[0]
 
 
-def check_points(records: list[dict[str, Any]], communes: Any, far_km: float) -> Counter[str]:
+def check_points(
+    records: list[dict[str, Any]], communes: Any, far_km: float, france: FranceArea = BOXES
+) -> Counter[str]:
     """Flag (and, when certain, fix) the source points of ``records`` in place; returns the flag counts.
 
     ``communes`` is a :class:`transiscope.territories.communes.Communes` or None (then only the checks that need no
-    territories run: null island, centroid of France, and swaps are reported but never fixed).
+    territories run: null island, centroid of France, and swaps are reported but never fixed). ``france`` decides
+    "outside France as given, inside once swapped" (the départements' outlines, else the boxes). A record that
+    declares another country is never measured against a French commune: its postcode is not a French one.
     """
     counts: Counter[str] = Counter()
+    lat_all, lon_all = coordinates(records)
+    outside = ~france.contains(lat_all, lon_all)
+    looks_swapped = outside & france.contains(lon_all, lat_all)
 
     def flag(record: dict[str, Any], code: str, **figures: Any) -> None:
         record.setdefault("geo_flags", []).append({"code": code, **figures})
@@ -106,8 +114,10 @@ def check_points(records: list[dict[str, Any]], communes: Any, far_km: float) ->
         if abs(lat) < NULL_ISLAND_DEGREES and abs(lon) < NULL_ISLAND_DEGREES:
             flag(record, "null-island")
             continue
-        if not in_france(lat, lon) and in_france(lon, lat):
-            declared = _inside_declared(communes, record, lon, lat, SWAP_TOLERANCE_KM) if communes else None
+        abroad = declared_abroad(record)
+        if looks_swapped[position]:
+            confirm = communes is not None and not abroad
+            declared = _inside_declared(communes, record, lon, lat, SWAP_TOLERANCE_KM) if confirm else None
             if declared:
                 record["lat"], record["lon"] = lon, lat
                 record.setdefault("notes", []).append(
@@ -118,6 +128,8 @@ def check_points(records: list[dict[str, Any]], communes: Any, far_km: float) ->
             else:
                 flag(record, "swapped", lat=lat, lon=lon)
                 continue
+        elif abroad:
+            continue  # declared abroad: validation says so; a French postcode or commune says nothing about it
         who = _centroid(float(record["lat"]), float(record["lon"]))
         if who and not (communes and _inside_declared(communes, record, record["lat"], record["lon"], 0.0)):
             flag(record, "france-centroid", lat=record["lat"], lon=record["lon"], who=who)

@@ -12,6 +12,11 @@ Runs between normalise and validate. For each canonical record:
    from the territories data (:mod:`transiscope.territories.communes`). Without territories data this fallback is
    unavailable, which the stage says once.
 
+Steps 2 and 3 are for records in France only: a record that declares another country is never sent to a
+geocoder (each is asked for France: BAN is French, Nominatim and Photon are called with France as the country)
+nor placed by a postcode or INSEE code, which would be a French one by coincidence (Karlsruhe's 76133 is
+Épouville's, Aosta's 11100 is Bages').
+
 Every point placed carries its precision and method (``geo_precision``, ``geo_method``) and a note saying
 how it was obtained; a record that nothing could place keeps no point and is quarantined by validation.
 """
@@ -32,12 +37,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from transiscope.core.countries import country_name
 from transiscope.core.errors import ConfigError, GeocodeBudgetExhausted, GeocoderUnavailable
 from transiscope.core.text import fold
+from transiscope.ingest.france import declared_abroad
 from transiscope.ingest.geocode import checks as geochecks
 from transiscope.ingest.geocode import providers as geocoders
 from transiscope.settings import Settings
 from transiscope.territories.communes import COMMUNES_CSV, Communes, load_communes
+from transiscope.territories.france import france_area
 
 log = logging.getLogger(__name__)
 
@@ -244,15 +252,27 @@ def place_records(
     fallback, unavailable = load_fallback(settings)
     if unavailable:
         messages.append(unavailable)
+    france, boxes = france_area(settings)
+    if boxes:
+        messages.append(boxes)
 
     for record in records:
         if has_point(record) and not record.get("geo_method"):
             record["geo_precision"], record["geo_method"] = "source", "source"
         record.setdefault("geo_flags", [])
     # Points the source gave are checked (and a certain swap fixed) before anything is placed.
-    flags = geochecks.check_points(records, fallback.communes if fallback else None, config.far_km)
+    flags = geochecks.check_points(records, fallback.communes if fallback else None, config.far_km, france)
 
     unplaced = [r for r in records if not has_point(r)]
+    abroad = [r for r in unplaced if declared_abroad(r)]
+    if abroad:
+        unplaced = [r for r in unplaced if not declared_abroad(r)]
+        for record in abroad:
+            code = record.get("country")
+            record.setdefault("notes", []).append(
+                f"no point: the record declares {country_name(code, 'en')} ({code}); the geocoders and the "
+                "commune fallback place records in France only"
+            )
     online = [r for r in unplaced if r.get("street")] if config.provider != "none" else []
     queries: dict[str, geocoders.Query] = {}
     for record in online:
@@ -328,11 +348,14 @@ def place_records(
         notes.append(f"placed at the reference point of {what} ({precision} precision): {why}")
         methods[method] += 1
 
+    if abroad:
+        methods["unplaced"] += len(abroad)
     precisions = Counter(r.get("geo_precision") or "none" for r in records)
     stats = {
         "provider": config.provider,
         "records": len(records),
-        "without_point": len(unplaced),
+        "without_point": len(unplaced) + len(abroad),
+        "abroad_not_placed": len(abroad),
         "addresses": len(queries),
         "cache_hits": hits,
         "cache_misses": len(queries) - hits,
@@ -345,6 +368,7 @@ def place_records(
         "precision": dict(sorted(precisions.items())),
         "flags": dict(sorted(flags.items())),
         "fallback": fallback is not None,
+        "france": france.kind,
         "messages": messages,
         "geocode_seconds": round(time.monotonic() - started, 3),
     }

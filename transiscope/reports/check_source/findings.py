@@ -145,6 +145,11 @@ _ADVICE = (
     ("swapped", "put latitude and longitude in their own columns, latitude first"),
     ("between -90", "check the coordinates out of range: latitude and longitude swapped or mistyped?"),
     (
+        "declared country",
+        "records that declare another country are set aside: the bus maps initiatives in France (a source that "
+        "also lists places abroad is declared international in the registry); check the country of the others",
+    ),
+    (
         "lies in France",
         "check the points outside France: latitude and longitude swapped or mistyped? (a source "
         "outside France is declared international in the registry)",
