@@ -291,7 +291,7 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     record = declarative.normalise(element, index, source, mapping)
     zone = element.get("tzid") if isinstance(element, dict) else None
     if record.get("lat") is None and record.get("lon") is None and foreign_zone(zone, record.get("start")):
-        if not source.extra.get("international"):
+        if not source.international:
             raise RecordRejected(
                 f"the event's time zone is {zone} and it has no GEO: it takes place outside France (a source "
                 "outside France is declared international in the registry)"
