@@ -4,6 +4,7 @@ America/Los_Angeles, no GEO). Served over HTTP on 127.0.0.1, the real pipeline, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from tests.conftest import Bus
 from tests.integration.faults import Fault, FaultServer
 from tests.integration.test_faults import write_registry
-from transiscope import jobs, runs
+from transiscope import cli, jobs, runs
 from transiscope.core.files import iter_jsonl
 from transiscope.ingest import pipeline
+from transiscope.settings import Settings
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -84,3 +86,35 @@ def test_an_international_ical_source_loads_the_event_of_another_continent_with_
     far = _valid(summary)["rc-2027-003@repaircafes.example.org"]
     assert far["start"] == "2027-04-03T10:00:00-07:00"
     assert any("America/Los_Angeles" in note for note in far["notes"])
+
+
+def test_an_events_source_with_every_record_set_aside_records_its_run_and_shows_its_quarantine(
+    bus: Bus,
+    server: FaultServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 21, defect 7: validation used to look up the initiatives suite when no record was left, and failed
+    with "expectation suite not found"; the run was not recorded and ``quarantine`` showed none."""
+    body = (FEEDS / "openagenda-all-set-aside.json").read_bytes()
+    url = server.set("/v2/agendas/transition-citoyenne/events", Fault(body=body))
+    registry = write_registry(tmp_path, {"agenda-transition": url}, **{"agenda-transition": {"min_interval": 0}})
+    monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
+    cli.main(["run", "--jobs", "1", "agenda-transition"])
+    run_output = capsys.readouterr()
+    assert "expectation suite not found" not in run_output.out + run_output.err
+    assert cli.main(["quarantine", "--format", "json", "agenda-transition"]) == 0
+    shown = capsys.readouterr()
+    entries = {e["source_id"]: e["reasons"] for e in json.loads(shown.out)}
+    assert entries == {
+        "61880301": ["state 0 on OpenAgenda: not a published event"],
+        "61880302": ["state -1 on OpenAgenda: not a published event"],
+    }
+    run_dir = runs.latest_processed_run(Settings.from_env(), "agenda-transition")
+    assert run_dir is not None and {e["run_id"] for e in json.loads(shown.out)} == {runs.read_run(run_dir)["run_id"]}
+    assert cli.main(["quarantine", "agenda-transition"]) == 0
+    shown = capsys.readouterr()
+    assert "agenda-transition: 2 quarantined in run" in shown.err and "state -1 on OpenAgenda" in shown.out
+    validation = json.loads(next((tmp_path / "home").rglob("validation.json")).read_text(encoding="utf-8"))
+    assert validation["suite"] == "agenda-transition.events"  # the events suite, not the initiatives one

@@ -113,7 +113,10 @@ def clean_text(value: Any, *, multiline: bool = True) -> str | None:
     """
     if value is None:
         return None
-    text = str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an integer of more digits than Python writes as text: no text to keep
+        return None
     # Escaped markup (``&lt;script&gt;``) becomes markup once decoded: clean again, a bounded number
     # of times, so that no tag survives however many times the source escaped it.
     for _ in range(4):

@@ -279,6 +279,10 @@ def parse_json(body: bytes, source_id: str, url: str = "") -> Any:
             f"source {source_id!r}: the response{where} is not JSON ({exc.msg} at line {exc.lineno} column "
             f"{exc.colno}, {len(body):,} bytes; it starts with {preview!r}): truncated or not JSON"
         ) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits: Python refuses to read it
+        raise MalformedPayload(
+            f"source {source_id!r}: the response{where} holds an unreadable number ({exc})"
+        ) from None
 
 
 def source_http(http: HttpSettings, source: Any) -> HttpSettings:

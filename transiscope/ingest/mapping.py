@@ -47,6 +47,20 @@ _PHONE_KEEP = re.compile(r"[^\d+]")
 #: a URI scheme other than a host's port (``www.x.org:8080`` is a host, ``javascript:`` a scheme)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
 MAX_SPLIT_PARTS = 200
+#: what a value function raises on a value it cannot read: the value is dropped with a note on the record
+UNREADABLE = (ValueError, TypeError, OverflowError, OSError, ArithmeticError, LookupError, RecursionError)
+#: the value functions that drop what is not a usable contact (the record says so)
+_CONTACT_FUNCTIONS = frozenset({"url", "email", "phone"})
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as a note quotes it: cut to ``limit`` characters, never raising (an int of 10,000 digits
+    has no ``str`` in Python 3.11, and a note must not be what fails a record)."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except (ValueError, RecursionError):
+        return f"<a {type(value).__name__} too large to show>"
+    return repr(text[:limit]) if isinstance(value, str) else text[:limit]
 
 
 # -- value functions -------------------------------------------------------------------------------
@@ -168,7 +182,10 @@ def normalise_url(value: Any) -> str | None:
         if _SCHEME.match(text):  # javascript:, mailto:, data:... are not web pages
             return None
         text = "https://" + text.lstrip("/")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://x.org|x.org]]": a bracket that opens no IPv6 address, and the like
+        return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in parts.netloc:
         return None
     return text
@@ -336,7 +353,7 @@ def resolve(element: Any, path: tuple[str, ...]) -> Any:
             return flat
         if isinstance(value, dict):
             value = value.get(part)
-        elif isinstance(value, list) and part.isdigit():
+        elif isinstance(value, list) and part.isdecimal() and part.isascii():
             value = value[int(part)] if int(part) < len(value) else None
         else:
             return None
@@ -358,7 +375,12 @@ def _template(template: str, element: Any) -> str | None:
     return None if missing else text
 
 
-def _value(spec: FieldSpec, element: Any) -> Any:
+def _value(spec: FieldSpec, element: Any, notes: list[str] | None = None) -> Any:
+    """The value of one column: its template or first non-empty path, through its functions, else its default.
+
+    A function that cannot read the value (it raises) drops it, and a contact function that finds no usable
+    contact drops it too: either way the record's ``notes`` say so, and the record itself goes on.
+    """
     value = None
     if spec.template is not None:
         value = _template(spec.template, element)
@@ -369,7 +391,22 @@ def _value(spec: FieldSpec, element: Any) -> Any:
     for name, arg in spec.functions:
         if value is None:
             break
-        value = FUNCTIONS[name](value, arg)
+        before = value
+        try:
+            value = FUNCTIONS[name](value, arg)
+        except UNREADABLE as exc:
+            if notes is not None:
+                notes.append(f"{spec.column} {shown(before)}: {name} cannot read it ({type(exc).__name__}): dropped")
+            value = None
+            break
+        if (
+            notes is not None
+            and name in _CONTACT_FUNCTIONS
+            and value in (None, "", [])
+            and not isinstance(before, list)
+            and clean_contact(before)
+        ):
+            notes.append(f"{spec.column} {shown(before)} is not a usable {name}: dropped")
     if value in (None, "", [], {}):
         value = spec.default
     return value
@@ -380,7 +417,10 @@ def parse_time(value: Any, zone: str | None) -> tuple[str | None, bool]:
     if value is None or value == "":
         return None, False
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC).isoformat(), False
+        try:
+            return datetime.fromtimestamp(value, UTC).isoformat(), False
+        except (OverflowError, OSError, ValueError):
+            return None, False
     text = str(value).strip()
     if len(text) == 10:
         try:
@@ -459,21 +499,27 @@ def apply_mapping(
         if column in ENGINE_COLUMNS:
             continue
         spec_field = spec.fields.get(column)
-        value = _value(spec_field, element) if spec_field else None
+        value = _value(spec_field, element, notes) if spec_field else None
         if value in (None, "", []) and column in spec.defaults:
             value = spec.defaults[column]
         raw_values[column] = value
         if value is None:
             continue
-        record[column] = _coerce(column, value, record)
+        try:
+            record[column] = _coerce(column, value, record)
+        except UNREADABLE as exc:  # one value the bus cannot read never fails the record, nor the run
+            record[column] = [] if column in LIST_COLUMNS else None
+            raw_values[column] = None
+            notes.append(f"{column} {shown(value)} cannot be read ({type(exc).__name__}): dropped")
+            continue
         if column in ("website", "email", "phone") and record[column] is None and clean_contact(value):
-            notes.append(f"{column} {str(value)[:80]!r} is not a usable {column}: dropped")
+            notes.append(f"{column} {shown(value)} is not a usable {column}: dropped")
         if column in ("lat", "lon") and record[column] is None:
-            record["unparsed"].append(f"{column}={value!r}")
-            notes.append(f"unreadable {column} {value!r}")
+            record["unparsed"].append(f"{column}={shown(value)}")
+            notes.append(f"unreadable {column} {shown(value)}")
         if column in DATE_COLUMNS and record[column] is None:
-            record["unparsed"].append(f"{column}={value!r}")
-            notes.append(f"{column} {value!r} is not a date")
+            record["unparsed"].append(f"{column}={shown(value)}")
+            notes.append(f"{column} {shown(value)} is not a date")
 
     source_id_value = record.get("source_id")
     if source_id_value is None:
@@ -492,16 +538,16 @@ def _event_times(record: dict[str, Any], raw: dict[str, Any], notes: list[str], 
     zone = record.get("timezone") or "Europe/Paris"
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        notes.append(f"unknown time zone {zone!r}: Europe/Paris assumed")
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a "zone" too long for a file name
+        notes.append(f"unknown time zone {shown(zone)}: Europe/Paris assumed")
         zone = "Europe/Paris"
     record["timezone"] = zone
     all_day = bool(record.get("all_day"))
     for column in ("start", "end"):
         value, is_day = parse_time(raw.get(column), zone)
         if raw.get(column) not in (None, "") and value is None:
-            record["unparsed"].append(f"{column}={raw[column]!r}")
-            notes.append(f"{column} {raw[column]!r} is not a date-time")
+            record["unparsed"].append(f"{column}={shown(raw[column])}")
+            notes.append(f"{column} {shown(raw[column])} is not a date-time")
         record[column] = value
         all_day = all_day or (column == "start" and is_day)
     record["all_day"] = all_day

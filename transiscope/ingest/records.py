@@ -93,7 +93,10 @@ def to_float(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float: not a coordinate
+            return None
     else:
         text = str(value).strip().replace(",", ".").replace(" ", "")
         if not text:

@@ -191,7 +191,12 @@ def validate(ctx: Context) -> dict[str, Any]:
     records = read_jsonl(ctx.run_dir / "records.jsonl")
     area, note = france_area(ctx.settings)
     suite, outcome = validate_by_kind(
-        records, ctx.settings.expectations_dir, ctx.source.id, international=ctx.source.international, france=area
+        records,
+        ctx.settings.expectations_dir,
+        ctx.source.id,
+        international=ctx.source.international,
+        france=area,
+        kind=load_mapping(ctx.source).kind,
     )
     # the geocode stage's flags on a point (swapped, null island, far...) are warnings, or more reasons
     for i, record in enumerate(records):

@@ -258,19 +258,21 @@ def validate_by_kind(
     *,
     international: bool = False,
     france: FranceArea = BOXES,
+    kind: str = COMMON_SUITE,
 ) -> tuple[dict[str, Any], ValidationOutcome]:
     """Initiatives against the initiatives suites, events against the event suites, in one outcome.
 
     A source's records are usually all of one kind (the registry's ``kind``); a source that mixes them
     still goes through the same stage, each record judged by its own kind's suite. Event records are
     recognised by their ``start`` column. Returns the suite (the events suite for an events-only batch)
-    and the outcome with positions in ``records``.
+    and the outcome with positions in ``records``. With no record at all (every one set aside before), the
+    source's own ``kind`` (the registry's) names the suite: an events source has no initiatives suite to find.
     """
     groups: dict[str, list[int]] = {}
     for i, record in enumerate(records):
         groups.setdefault("events" if "start" in record else COMMON_SUITE, []).append(i)
     if not groups:
-        groups[COMMON_SUITE] = []
+        groups[kind] = []
     merged = ValidationOutcome(valid=[], quarantined={}, warnings={})
     suites = []
     for kind, positions in groups.items():

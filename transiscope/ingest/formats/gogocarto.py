@@ -130,6 +130,8 @@ def _payload(raw: bytes, source: Source) -> list[Any] | dict[str, Any]:
             f"source {source.id!r}: the response is not JSON ({exc.msg} at line {exc.lineno} "
             f"column {exc.colno}; it starts with {_preview(raw)!r})"
         ) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits: Python refuses to read it
+        raise MalformedPayload(f"source {source.id!r}: the response holds an unreadable number ({exc})") from None
     if isinstance(payload, list):
         return payload
     if not isinstance(payload, dict):

@@ -270,7 +270,13 @@ def parse(raw: bytes, source: Source) -> list[Any]:
 def foreign_zone(zone: str | None, start: str | None) -> bool:
     """Whether a TZID places an event outside France: not a French zone, not UTC, and not a neighbour sharing
     Paris' offsets in January and in July of the event's year (its country is the address's or the point's)."""
-    if not zone or zone in FRENCH_ZONES or zone.upper() in ("UTC", "GMT", "Z") or zone.startswith("Etc/"):
+    if (
+        not isinstance(zone, str)
+        or not zone
+        or zone in FRENCH_ZONES
+        or zone.upper() in ("UTC", "GMT", "Z")
+        or zone.startswith("Etc/")
+    ):
         return False
     try:
         there = ZoneInfo(zone)
