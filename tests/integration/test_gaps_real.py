@@ -192,3 +192,19 @@ def test_national_counts_and_rates(territories, analysis) -> None:
     populations = territories.levels["region"].population
     expected = populations * len(items) / populations.sum()
     np.testing.assert_allclose(regions["z_score"][:, k], (regions["count"][:, k] - expected) / np.sqrt(expected))
+
+
+def test_the_census_cube_meets_the_data_cube_integrity_constraints(territories, analysis, tmp_path: Path) -> None:
+    """IC-1 … IC-21 on the gaps graph of the census (France, régions, départements): among them IC-12, which the
+    four distance thresholds of one territory and concept broke while the threshold was only an attribute."""
+    from tests.integration.datacube import cube_store, violations
+    from transiscope.downstream.gaps.graphs import write_cube_ntriples
+
+    _, _, result = analysis
+    cube = tmp_path / "gaps.nt"
+    write_cube_ntriples(territories, result, BASE, cube, generated="2026-01-01T00:00:00+00:00")
+    store = cube_store(str(cube))
+    assert violations(store) == []
+    shares = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?o <https://w3id.org/transiscope/ontology#thresholdKm> ?t }")
+    n_units = sum(len(territories.levels[level]) for level in result.settings.cube_levels)
+    assert int(next(iter(shares))["n"].value) == n_units * len(result.active) * 4  # 4 thresholds, every unit
