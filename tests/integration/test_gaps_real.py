@@ -208,3 +208,30 @@ def test_the_census_cube_meets_the_data_cube_integrity_constraints(territories, 
     shares = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?o <https://w3id.org/transiscope/ontology#thresholdKm> ?t }")
     n_units = sum(len(territories.levels[level]) for level in result.settings.cube_levels)
     assert int(next(iter(shares))["n"].value) == n_units * len(result.active) * 4  # 4 thresholds, every unit
+
+
+def test_region_and_departement_outlines_are_written_counter_clockwise(territories, analysis, tmp_path: Path) -> None:
+    """RFC 7946 §3.1.6: the shared outlines have clockwise exterior rings; the files written must not."""
+    import json
+    from dataclasses import replace
+
+    from tests.integration.geojson_rings import ring_errors
+    from transiscope.downstream.gaps.files import write_geojson
+
+    _, _, result = analysis
+    levels = ("region", "departement")
+    result = replace(result, settings=replace(result.settings, file_levels=levels))
+    taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    write_geojson(territories, result, taxonomy, tmp_path)
+    for level in levels:
+        written = json.loads((tmp_path / f"gaps-{level}.geojson").read_text(encoding="utf-8"))
+        assert len(written["features"]) == len(territories.levels[level]) and ring_errors(written) == []
+        # the check does see the shared outlines' orientation: as read, they break the rule
+        raw = {
+            "features": [
+                {"geometry": json.loads(shapely.to_geojson(g)), "properties": {"code": c}}
+                for c, g in zip(territories.levels[level].codes, territories.levels[level].geometry, strict=True)
+                if g is not None
+            ]
+        }
+        assert ring_errors(raw)

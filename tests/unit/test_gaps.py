@@ -25,6 +25,7 @@ import pytest
 from pyproj import Transformer
 
 from tests.conftest import PayloadServer, Reply
+from tests.integration.geojson_rings import ring_errors
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError
 from transiscope.downstream.gaps.concepts import load_taxonomy
@@ -372,6 +373,8 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     assert active == ["consommer-produire", "repair-cafes"]  # concepts without any initiative are left out
     assert lines[0].startswith("# Non recensé") and len(lines) == 2 + 2 * len(active)
     write_geojson(geography, gaps, taxonomy, tmp_path)
+    for level in ("commune", "epci", "departement", "region"):  # RFC 7946 ring orientation, checked independently
+        assert ring_errors(json.loads((tmp_path / f"gaps-{level}.geojson").read_text(encoding="utf-8"))) == []
     communes = json.loads((tmp_path / "gaps-commune.geojson").read_text(encoding="utf-8"))
     assert len(communes["features"]) == 6  # Golf has no outline of its own
     alpha = next(f for f in communes["features"] if f["properties"]["code"] == "01001")

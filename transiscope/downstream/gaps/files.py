@@ -130,6 +130,7 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: GapConc
 
     Each feature: ``code``, ``nom``, ``population``, ``area_km2`` and ``indicators``: {concept: {measure: value}}.
     At commune level, ``mean_km`` is the commune's own distance and only :data:`COMMUNE_MAP_MEASURES` are written.
+    Every polygon is written with the ring orientation RFC 7946 requires (exterior counter-clockwise).
     """
     import shapely
 
@@ -144,7 +145,8 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: GapConc
         skipped[level] = int((~has).sum())
         geometry_json = np.full(len(units), None, dtype=object)
         if has.any():
-            geometry_json[has] = shapely.to_geojson(units.geometry[has])
+            # RFC 7946 §3.1.6: exterior rings counter-clockwise, holes clockwise (the shared outlines are not)
+            geometry_json[has] = shapely.to_geojson(shapely.orient_polygons(units.geometry[has], exterior_cw=False))
         level_keys = [k for k in keys if k in COMMUNE_MAP_MEASURES] if level == "commune" else keys
         columns = {key: result.values[level][key] for key in level_keys}
         path = out_dir / f"gaps-{level}.geojson"
