@@ -235,3 +235,14 @@ def test_region_and_departement_outlines_are_written_counter_clockwise(territori
             ]
         }
         assert ring_errors(raw)
+
+
+def test_uninhabited_communes_have_their_distance_as_mean(territories, analysis) -> None:
+    """A commune of population 0 (the Meuse villages destroyed in 1916, among others) has a distance all the same."""
+    _, _, result = analysis
+    k = result.concepts.index("tiers-lieux")
+    empty = np.flatnonzero((territories.communes.population == 0) & np.isfinite(result.distance_km[:, k]))
+    assert len(empty) >= 6  # the six "villages morts pour la France" at least
+    np.testing.assert_allclose(result.values["commune"]["mean_km"][empty, k], result.distance_km[empty, k])
+    inhabited = np.flatnonzero((territories.communes.population > 0) & np.isfinite(result.distance_km[:, k]))
+    np.testing.assert_allclose(result.values["commune"]["mean_km"][inhabited, k], result.distance_km[inhabited, k])

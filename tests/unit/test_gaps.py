@@ -359,6 +359,26 @@ def test_counts_ratios_and_priorities(geography, result, taxonomy) -> None:
     assert all(r["caveat"] for r in rows)
 
 
+def test_records_linked_by_same_as_count_once(geography, result, taxonomy) -> None:
+    """The café of A listed again by a second record (one a little into B) and linked to it by owl:sameAs, the
+    link stated both ways as the link step writes it: counts, rates and 2SFCA are those of the two cafés alone."""
+    cafes = items([lonlat(5, 5), lonlat(45, 5), lonlat(10.5, 5)])
+    used = cafes.link_same_as([(cafes.iris[0], cafes.iris[2]), (cafes.iris[2], cafes.iris[0]), ("x", cafes.iris[1])])
+    assert used == 2 and list(cafes.cluster) == [0, 1, 0]
+    linked = compute(geography, cafes, place(geography, cafes), taxonomy, SETTINGS)
+    _, _, alone = result
+    k = alone.concepts.index("repair-cafes")
+    for level in ("france", "region", "departement", "epci", "commune"):
+        for measure in ("count", "per_10k", "oe_ratio", "access_2sfca"):
+            np.testing.assert_allclose(linked.values[level][measure][:, k], alone.values[level][measure][:, k])
+    bravo = geography.communes.index["01002"]
+    assert linked.values["commune"]["count"][bravo, k] == 0  # counted at its first member's point, in A
+    assert linked.distance_km[bravo, k] < alone.distance_km[bravo, k]  # but its point is still a point
+    three = items([lonlat(5, 5), lonlat(45, 5), lonlat(10.5, 5)])
+    unlinked = compute(geography, three, place(geography, three), taxonomy, SETTINGS)
+    assert unlinked.values["france"]["count"][0, k] == 3  # without the link, three
+
+
 # -- outputs ---------------------------------------------------------------------------------------------------
 def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> None:
     import rdflib
@@ -456,3 +476,28 @@ def test_missing_files_are_downloaded_once_from_the_configured_url(tmp_path: Pat
             territory_files(tmp_path / "nowhere", tmp_path / "other-cache", url="")
     finally:
         server.close()
+
+
+def test_items_from_the_store_carry_their_same_as_clusters() -> None:
+    """The store's owl:sameAs links (both ways, as the link step writes them) group the items read."""
+    from transiscope.downstream.gaps.items import items_from_store
+
+    store = ox.Store()
+    lines = []
+    for n in range(3):
+        s = f"<{BASE}id/initiative/test/{n}>"
+        lines += [
+            f"{s} <{vocab.RDF}type> <{vocab.TS}Initiative> .",
+            f"{s} <{vocab.GEO}hasGeometry> <{BASE}g{n}> .",
+            f'<{BASE}g{n}> <{vocab.SCHEMA}latitude> "45.{n}"^^<{vocab.XSD}decimal> .',
+            f'<{BASE}g{n}> <{vocab.SCHEMA}longitude> "5.{n}"^^<{vocab.XSD}decimal> .',
+        ]
+    same = "http://www.w3.org/2002/07/owl#sameAs"
+    lines += [
+        f"<{BASE}id/initiative/test/2> <{same}> <{BASE}id/initiative/test/0> .",
+        f"<{BASE}id/initiative/test/0> <{same}> <{BASE}id/initiative/test/2> .",
+    ]
+    store.load(("\n".join(lines) + "\n").encode(), format=ox.RdfFormat.N_TRIPLES)
+    found = items_from_store(store, BASE)  # type: ignore[arg-type]
+    assert found.iris == [f"{BASE}id/initiative/test/{n}" for n in range(3)]
+    assert list(found.cluster) == [0, 1, 0]

@@ -67,6 +67,26 @@ def membership(items: Items, taxonomy: GapConcepts) -> np.ndarray:
     return matrix
 
 
+def counted_once(items: Items, placement: Placement, member: np.ndarray) -> np.ndarray:
+    """items × concepts: the items that count, one per ``owl:sameAs`` cluster and concept.
+
+    Why: a cluster is one initiative on the ground; counting each record would count it once per source that
+    lists it. The cluster counts at the point of its first member (in IRI order) of the concept placed in
+    France: the members of a cluster describe one place, so which one is chosen moves nothing but a rounding.
+    Distances still use every member's point (the nearest of several equal points is the same).
+    """
+    counted = member.copy()
+    if not len(items) or len(np.unique(items.cluster)) == len(items):
+        return counted
+    in_france = placement.unit["france"] >= 0
+    for k in range(member.shape[1]):
+        candidates = np.flatnonzero(member[:, k] & in_france)
+        _, first = np.unique(items.cluster[candidates], return_index=True)
+        counted[candidates, k] = False
+        counted[candidates[first], k] = True
+    return counted
+
+
 def _nearest_km(territories: Territories, placement: Placement, member: np.ndarray) -> np.ndarray:
     """communes × concepts: distance to the nearest item of the concept in the commune's zone (inf: none)."""
     import shapely
@@ -178,13 +198,14 @@ def compute(
     if progress:
         progress(f"2SFCA accessibility (catchment {settings.catchment_km:g} km)")
     started = time.perf_counter()
-    access = _two_step_fca(territories, placement, member, settings.catchment_km)
+    counted = counted_once(items, placement, member)
+    access = _two_step_fca(territories, placement, counted, settings.catchment_km)
     timings["2sfca"] = time.perf_counter() - started
 
     started = time.perf_counter()
     population = territories.communes.population
     total_population = population.sum()
-    national_count = np.array([member[placement.unit["france"] >= 0, k].sum() for k in range(n_concepts)], dtype=float)
+    national_count = np.array([counted[placement.unit["france"] >= 0, k].sum() for k in range(n_concepts)], dtype=float)
     rate = national_count / total_population if total_population else np.zeros(n_concepts)
     white = distance > settings.white_zone_km
     values: dict[str, dict[str, np.ndarray]] = {}
@@ -199,7 +220,7 @@ def compute(
         placed = unit_of_item >= 0
         counts = np.zeros((n_units, n_concepts))
         for k in range(n_concepts):
-            counts[:, k] = np.bincount(unit_of_item[placed & member[:, k]], minlength=n_units)
+            counts[:, k] = np.bincount(unit_of_item[placed & counted[:, k]], minlength=n_units)
         pop = units.population[:, None]
         area = units.area_km2[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -215,7 +236,16 @@ def compute(
                 finite = np.isfinite(d)
                 reach = np.bincount(g[finite], weights=w[finite], minlength=n_units)
                 summed = np.bincount(g[finite], weights=w[finite] * d[finite], minlength=n_units)
-                mean[:, k] = np.where(reach > 0, summed / np.where(reach > 0, reach, 1), np.nan)
+                # an uninhabited territory (a commune with population 0) has a distance all the same: its
+                # communes' plain mean, so that the map does not show it as "no data"
+                known = np.bincount(g[finite], minlength=n_units)
+                plain = np.bincount(g[finite], weights=d[finite], minlength=n_units)
+                unweighted = np.where(known > 0, plain / np.where(known > 0, known, 1), np.nan)
+                mean[:, k] = np.where(
+                    reach > 0,
+                    summed / np.where(reach > 0, reach, 1),
+                    np.where(weight_total[:, 0] > 0, np.nan, unweighted),
+                )
                 median[:, k] = _weighted_median(g, d, w, n_units)
             median[~np.isfinite(median)] = np.nan  # more than half the population has none in its zone
             out["mean_km"] = mean

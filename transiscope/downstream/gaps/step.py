@@ -63,7 +63,7 @@ def _timed(seconds: dict[str, float], name: str, started: float) -> None:
 #: what the store phase leaves for the files phase, in the data home (``<home>/gaps/``)
 RESULT_FILE = "result.pickle"
 #: bumped when the pickled bundle changes shape, so that a files phase never reads an older one
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 
 
 @dataclass
