@@ -246,3 +246,39 @@ def test_uninhabited_communes_have_their_distance_as_mean(territories, analysis)
     np.testing.assert_allclose(result.values["commune"]["mean_km"][empty, k], result.distance_km[empty, k])
     inhabited = np.flatnonzero((territories.communes.population > 0) & np.isfinite(result.distance_km[:, k]))
     np.testing.assert_allclose(result.values["commune"]["mean_km"][inhabited, k], result.distance_km[inhabited, k])
+
+
+def test_where_is_it_missing_ranks_by_share(territories, analysis) -> None:
+    """The issue's reading: Haute-Marne (no listed tiers-lieu) and Mayotte (none within 30 km) were 66th and 41st
+    by population in zones blanches, Nord 3rd; by share they come first and Nord falls behind them."""
+    _, _, result = analysis
+    k = result.concepts.index("tiers-lieux")
+    deps = territories.levels["departement"]
+    values = result.values["departement"]
+    rank = {c: values["priority_rank"][deps.index[c], k] for c in ("52", "976", "59")}
+    old = {c: values["population_rank"][deps.index[c], k] for c in ("52", "976", "59")}
+    assert old["59"] < old["976"] < old["52"]
+    assert rank["52"] <= 3 and rank["976"] <= 3 and rank["59"] > 50  # Guyane, Mayotte, Haute-Marne: 100 %
+    # the rank follows the share (ties: more people concerned first) and every département is ranked
+    order = np.argsort(values["priority_rank"][:, k])
+    shares = values["white_share"][order, k]
+    assert np.isfinite(values["priority_rank"][:, k]).all() and (np.diff(shares) <= 1e-12).all()
+    # the share, recomputed from the commune distances
+    beyond = result.distance_km[:, k] > result.settings.white_zone_km
+    population = territories.communes.population
+    haute_marne = territories.parent["departement"] == deps.index["52"]
+    assert values["white_share"][deps.index["52"], k] == pytest.approx(
+        population[haute_marne & beyond].sum() / population[haute_marne].sum()
+    )
+    # France hors DROM is the metropole and Corsica: the national population less the DROM's
+    drom = [territories.levels["region"].index[c] for c in ("01", "02", "03", "04", "06")]
+    metropole_population = (
+        territories.levels["france"].population[0] - territories.levels["region"].population[drom].sum()
+    )
+    assert result.values["metropole"]["count"][0, k] == len(analysis[0]) - int(
+        result.values["region"]["count"][drom, k].sum()
+    )
+    assert result.values["metropole"]["per_10k"][0, k] == pytest.approx(
+        result.values["metropole"]["count"][0, k] / metropole_population * 10_000
+    )
+    assert result.measured_through.get("vivre-ensemble") == "tiers-lieux"

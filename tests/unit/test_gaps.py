@@ -357,6 +357,49 @@ def test_counts_ratios_and_priorities(geography, result, taxonomy) -> None:
     rows = [r for r in priorities(geography, result[2], taxonomy, ["region"]) if r["concept"] == "repair-cafes"]
     assert [(r["code"], r["rank"], r["white_zone_population"]) for r in rows] == [("01", 1, 5000), ("84", 2, 3000)]
     assert all(r["caveat"] for r in rows)
+    # by share: Guadeloupe 100 %, ARA 3000 / 20 500; the rank by population stays beside it
+    assert [r["white_zone_share"] for r in rows] == [1.0, round(3000 / 20500, 4)]
+    assert [r["population_rank"] for r in rows] == [1, 2]
+    label = taxonomy.labels["repair-cafes"]["fr"]
+    assert rows[1]["sentence"] == (
+        f"{rows[1]['name']} : 15 % des habitants vivent à plus de 15 km à vol d'oiseau de toute initiative "
+        f"recensée « {label} »."
+    )
+    # the broader concept is fed by repair cafés alone: it says so
+    assert result[2].measured_through == {"consommer-produire": "repair-cafes"}
+    broader = [r for r in priorities(geography, result[2], taxonomy, ["region"]) if r["concept"] != "repair-cafes"]
+    assert broader and all(r["measured_through"] == "repair-cafes" for r in broader)
+
+
+def test_share_ranking_differs_from_the_population_ranking(geography, result) -> None:
+    """EPCI 200000001 (A, B, C: 6000 people) has 3000 in zones blanches (C), half; 200000002 (D, E, G: 14 500)
+    has none; Guadeloupe's commune is in no EPCI. At commune level: the share ranks 01003 (C, all its people)
+    and 97101 (H, all) before the rest by population concerned; every commune above 1000 people is ranked."""
+    _, _, gaps = result
+    k = gaps.concepts.index("repair-cafes")
+    communes = geography.communes
+    share = {c: gaps.values["commune"]["priority_rank"][communes.index[c], k] for c in communes.codes}
+    by_population = {c: gaps.values["commune"]["population_rank"][communes.index[c], k] for c in communes.codes}
+    assert (share["97101"], share["01003"]) == (1, 2)  # both 100 %: more people first (5000, then 3000)
+    assert all(np.isfinite(share[c]) for c, p in POPULATION.items() if p >= 1000)
+    assert math.isnan(share["01006"])  # 500 inhabitants: under the minimum population
+    assert math.isnan(by_population["01001"])  # nobody in a zone blanche: not in the population ranking
+
+
+def test_metropole_aggregate(geography, result) -> None:
+    """France hors DROM: the communes of Auvergne-Rhône-Alpes here (20 500 people), not Guadeloupe's 5000."""
+    from transiscope.downstream.gaps.files import aggregates
+
+    _, _, gaps = result
+    k = gaps.concepts.index("repair-cafes")
+    found = aggregates(geography, gaps)
+    assert found["metropole"]["label"]["fr"] == "France hors DROM"
+    assert found["metropole"]["population"] == 20_500 and found["france"]["population"] == 25_500
+    metro = found["metropole"]["concepts"]["repair-cafes"]
+    assert metro["count"] == 2 and metro["white_population"] == 3000
+    assert metro["share_beyond_15km"] == round(3000 / 20500, 4)
+    assert found["france"]["concepts"]["repair-cafes"]["white_population"] == 8000
+    assert gaps.values["metropole"]["per_10k"][0, k] == pytest.approx(2 / 20500 * 10_000)
 
 
 def test_records_linked_by_same_as_count_once(geography, result, taxonomy) -> None:

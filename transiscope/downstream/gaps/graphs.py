@@ -17,7 +17,7 @@ from transiscope.core import vocab
 from transiscope.core.geo import LEVELS
 from transiscope.downstream.gaps.indicators import GapResult
 from transiscope.downstream.gaps.items import Items
-from transiscope.downstream.gaps.measures import CAVEAT_EN, CAVEAT_FR, MEASURES, measure_keys
+from transiscope.downstream.gaps.measures import CAVEAT_EN, CAVEAT_FR, INTEGER_MEASURES, MEASURES, measure_keys
 from transiscope.downstream.gaps.placing import Placement
 from transiscope.territories.graph import VINTAGE, Territories, territories_graph, territory_iri
 
@@ -62,7 +62,7 @@ def measure_dataset_iri(base: str, base_key: str) -> str:
 
 
 def _kind(base_key: str) -> str:
-    if base_key in ("count", "white_communes", "white_population", "priority_rank"):
+    if base_key in INTEGER_MEASURES:
         return "integer"
     return "boolean" if base_key == "presence" else "decimal"
 
