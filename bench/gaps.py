@@ -12,6 +12,7 @@ data: the 2SFCA with one catchment query per concept instead of one for all init
 scores.
 
     .venv/bin/python -m bench.gaps [--items 100000] [--out DIR]
+    .venv/bin/python -m bench.gaps --census-ranking   # top ten départements for tiers-lieux, former and new
 """
 
 from __future__ import annotations
@@ -108,13 +109,70 @@ def _per_concept_2sfca(territories: Territories, placement, member: np.ndarray, 
     return access * 10_000
 
 
+def census_ranking(settings: Settings, top: int = 10) -> int:
+    """The top départements for tiers-lieux in the shared census: by population in zones blanches (the former
+    ``priority_rank``, now ``population_rank``) beside the new "where is it missing" rank (share of the
+    population in zones blanches, the population concerned beside it)."""
+    import csv
+
+    from transiscope.settings import shared_data_dir
+
+    path = shared_data_dir() / "initiatives" / "tiers-lieux-cget-2019.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    records = [
+        {
+            "source": "cget",
+            "source_id": r["ID"],
+            "lat": float(r["LAT"]),
+            "lon": float(r["LONG"]),
+            "insee": r["INSEECOM"] if r["INSEECOM"] not in ("", "0") else None,
+            "postcode": r["CP"] or None,
+            "concepts": ["tiers-lieux"],
+        }
+        for r in rows
+    ]
+    files = territory_files(settings.territories_dir, settings.cache_dir, settings.territories_url)
+    territories = load_territories(files, settings.cache_dir)
+    taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    items = Items.from_records(records, BASE)
+    result = compute(territories, items, place(territories, items), taxonomy, GapsSettings())
+    k = result.concepts.index("tiers-lieux")
+    deps = territories.levels["departement"]
+    values = result.values["departement"]
+    km = f"{result.settings.white_zone_km:g}"
+    print(f"tiers-lieux, {len(items):,} points; zone blanche: nothing within {km} km (straight line)")
+    for title, key in (("former (population in zones blanches)", "population_rank"), ("new (share)", "priority_rank")):
+        print(f"\n{title}:")
+        order = np.argsort(np.where(np.isfinite(values[key][:, k]), values[key][:, k], np.inf))[:top]
+        for u in order:
+            print(
+                f"  {int(values[key][u, k]):>3}  {deps.codes[u]:<4} {deps.names[u]:<28} "
+                f"{values['white_share'][u, k] * 100:5.1f} % beyond {km} km, "
+                f"{int(values['white_population'][u, k]):>9,} people; "
+                f"new rank {int(values['priority_rank'][u, k])}, former {_rank(values['population_rank'][u, k])}"
+            )
+    return 0
+
+
+def _rank(value: float) -> str:
+    return str(int(value)) if np.isfinite(value) else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=None, help="folder for the output files (default: a temp dir)")
     parser.add_argument("--skip-alternatives", action="store_true")
+    parser.add_argument(
+        "--census-ranking",
+        action="store_true",
+        help="print the top ten départements for tiers-lieux (CGET 2019 census) by the former ranking and the new",
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.census_ranking:
+        return census_ranking(settings)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-gaps-"))
     figures: list[tuple[str, float]] = []
 

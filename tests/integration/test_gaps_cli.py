@@ -65,6 +65,15 @@ def test_gaps_writes_links_cube_and_files_without_touching_source_graphs(
             f"SELECT DISTINCT ?t WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?o <{vocab.TS}thresholdKm> ?t }} }}"
         )
         assert sorted(float(r["t"].value) for r in thresholds) == [5.0, 20.0]
+        # the gaps graph as stored is a valid Data Cube (IC-1 … IC-21)
+        import pyoxigraph as ox
+
+        from tests.integration.datacube import cube_store, violations
+
+        cube = store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{gaps_graph(base)}> {{ ?s ?p ?o }} }}")
+        assert isinstance(cube, ox.QueryTriples)
+        data = ox.serialize(cube, format=ox.RdfFormat.N_TRIPLES)
+        assert data and violations(cube_store(ntriples=data)) == []
     after = {source: bus.graph_triples(source) for source in before}
     assert after == before  # source graphs are never modified
     assert not (out_dir / "gaps-commune.csv").exists()  # only the levels asked for

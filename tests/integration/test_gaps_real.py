@@ -192,3 +192,93 @@ def test_national_counts_and_rates(territories, analysis) -> None:
     populations = territories.levels["region"].population
     expected = populations * len(items) / populations.sum()
     np.testing.assert_allclose(regions["z_score"][:, k], (regions["count"][:, k] - expected) / np.sqrt(expected))
+
+
+def test_the_census_cube_meets_the_data_cube_integrity_constraints(territories, analysis, tmp_path: Path) -> None:
+    """IC-1 … IC-21 on the gaps graph of the census (France, régions, départements): among them IC-12, which the
+    four distance thresholds of one territory and concept broke while the threshold was only an attribute."""
+    from tests.integration.datacube import cube_store, violations
+    from transiscope.downstream.gaps.graphs import write_cube_ntriples
+
+    _, _, result = analysis
+    cube = tmp_path / "gaps.nt"
+    write_cube_ntriples(territories, result, BASE, cube, generated="2026-01-01T00:00:00+00:00")
+    store = cube_store(str(cube))
+    assert violations(store) == []
+    shares = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?o <https://w3id.org/transiscope/ontology#thresholdKm> ?t }")
+    n_units = sum(len(territories.levels[level]) for level in result.settings.cube_levels)
+    assert int(next(iter(shares))["n"].value) == n_units * len(result.active) * 4  # 4 thresholds, every unit
+
+
+def test_region_and_departement_outlines_are_written_counter_clockwise(territories, analysis, tmp_path: Path) -> None:
+    """RFC 7946 §3.1.6: the shared outlines have clockwise exterior rings; the files written must not."""
+    import json
+    from dataclasses import replace
+
+    from tests.integration.geojson_rings import ring_errors
+    from transiscope.downstream.gaps.files import write_geojson
+
+    _, _, result = analysis
+    levels = ("region", "departement")
+    result = replace(result, settings=replace(result.settings, file_levels=levels))
+    taxonomy = load_taxonomy(PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    write_geojson(territories, result, taxonomy, tmp_path)
+    for level in levels:
+        written = json.loads((tmp_path / f"gaps-{level}.geojson").read_text(encoding="utf-8"))
+        assert len(written["features"]) == len(territories.levels[level]) and ring_errors(written) == []
+        # the check does see the shared outlines' orientation: as read, they break the rule
+        raw = {
+            "features": [
+                {"geometry": json.loads(shapely.to_geojson(g)), "properties": {"code": c}}
+                for c, g in zip(territories.levels[level].codes, territories.levels[level].geometry, strict=True)
+                if g is not None
+            ]
+        }
+        assert ring_errors(raw)
+
+
+def test_uninhabited_communes_have_their_distance_as_mean(territories, analysis) -> None:
+    """A commune of population 0 (the Meuse villages destroyed in 1916, among others) has a distance all the same."""
+    _, _, result = analysis
+    k = result.concepts.index("tiers-lieux")
+    empty = np.flatnonzero((territories.communes.population == 0) & np.isfinite(result.distance_km[:, k]))
+    assert len(empty) >= 6  # the six "villages morts pour la France" at least
+    np.testing.assert_allclose(result.values["commune"]["mean_km"][empty, k], result.distance_km[empty, k])
+    inhabited = np.flatnonzero((territories.communes.population > 0) & np.isfinite(result.distance_km[:, k]))
+    np.testing.assert_allclose(result.values["commune"]["mean_km"][inhabited, k], result.distance_km[inhabited, k])
+
+
+def test_where_is_it_missing_ranks_by_share(territories, analysis) -> None:
+    """The issue's reading: Haute-Marne (no listed tiers-lieu) and Mayotte (none within 30 km) were 66th and 41st
+    by population in zones blanches, Nord 3rd; by share they come first and Nord falls behind them."""
+    _, _, result = analysis
+    k = result.concepts.index("tiers-lieux")
+    deps = territories.levels["departement"]
+    values = result.values["departement"]
+    rank = {c: values["priority_rank"][deps.index[c], k] for c in ("52", "976", "59")}
+    old = {c: values["population_rank"][deps.index[c], k] for c in ("52", "976", "59")}
+    assert old["59"] < old["976"] < old["52"]
+    assert rank["52"] <= 3 and rank["976"] <= 3 and rank["59"] > 50  # Guyane, Mayotte, Haute-Marne: 100 %
+    # the rank follows the share (ties: more people concerned first) and every département is ranked
+    order = np.argsort(values["priority_rank"][:, k])
+    shares = values["white_share"][order, k]
+    assert np.isfinite(values["priority_rank"][:, k]).all() and (np.diff(shares) <= 1e-12).all()
+    # the share, recomputed from the commune distances
+    beyond = result.distance_km[:, k] > result.settings.white_zone_km
+    population = territories.communes.population
+    haute_marne = territories.parent["departement"] == deps.index["52"]
+    assert values["white_share"][deps.index["52"], k] == pytest.approx(
+        population[haute_marne & beyond].sum() / population[haute_marne].sum()
+    )
+    # France hors DROM is the metropole and Corsica: the national population less the DROM's
+    drom = [territories.levels["region"].index[c] for c in ("01", "02", "03", "04", "06")]
+    metropole_population = (
+        territories.levels["france"].population[0] - territories.levels["region"].population[drom].sum()
+    )
+    assert result.values["metropole"]["count"][0, k] == len(analysis[0]) - int(
+        result.values["region"]["count"][drom, k].sum()
+    )
+    assert result.values["metropole"]["per_10k"][0, k] == pytest.approx(
+        result.values["metropole"]["count"][0, k] / metropole_population * 10_000
+    )
+    assert result.measured_through.get("vivre-ensemble") == "tiers-lieux"

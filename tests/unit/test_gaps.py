@@ -25,6 +25,7 @@ import pytest
 from pyproj import Transformer
 
 from tests.conftest import PayloadServer, Reply
+from tests.integration.geojson_rings import ring_errors
 from transiscope.core import vocab
 from transiscope.core.errors import ConfigError
 from transiscope.downstream.gaps.concepts import load_taxonomy
@@ -356,6 +357,69 @@ def test_counts_ratios_and_priorities(geography, result, taxonomy) -> None:
     rows = [r for r in priorities(geography, result[2], taxonomy, ["region"]) if r["concept"] == "repair-cafes"]
     assert [(r["code"], r["rank"], r["white_zone_population"]) for r in rows] == [("01", 1, 5000), ("84", 2, 3000)]
     assert all(r["caveat"] for r in rows)
+    # by share: Guadeloupe 100 %, ARA 3000 / 20 500; the rank by population stays beside it
+    assert [r["white_zone_share"] for r in rows] == [1.0, round(3000 / 20500, 4)]
+    assert [r["population_rank"] for r in rows] == [1, 2]
+    label = taxonomy.labels["repair-cafes"]["fr"]
+    assert rows[1]["sentence"] == (
+        f"{rows[1]['name']} : 15 % des habitants vivent à plus de 15 km à vol d'oiseau de toute initiative "
+        f"recensée « {label} »."
+    )
+    # the broader concept is fed by repair cafés alone: it says so
+    assert result[2].measured_through == {"consommer-produire": "repair-cafes"}
+    broader = [r for r in priorities(geography, result[2], taxonomy, ["region"]) if r["concept"] != "repair-cafes"]
+    assert broader and all(r["measured_through"] == "repair-cafes" for r in broader)
+
+
+def test_share_ranking_differs_from_the_population_ranking(geography, result) -> None:
+    """EPCI 200000001 (A, B, C: 6000 people) has 3000 in zones blanches (C), half; 200000002 (D, E, G: 14 500)
+    has none; Guadeloupe's commune is in no EPCI. At commune level: the share ranks 01003 (C, all its people)
+    and 97101 (H, all) before the rest by population concerned; every commune above 1000 people is ranked."""
+    _, _, gaps = result
+    k = gaps.concepts.index("repair-cafes")
+    communes = geography.communes
+    share = {c: gaps.values["commune"]["priority_rank"][communes.index[c], k] for c in communes.codes}
+    by_population = {c: gaps.values["commune"]["population_rank"][communes.index[c], k] for c in communes.codes}
+    assert (share["97101"], share["01003"]) == (1, 2)  # both 100 %: more people first (5000, then 3000)
+    assert all(np.isfinite(share[c]) for c, p in POPULATION.items() if p >= 1000)
+    assert math.isnan(share["01006"])  # 500 inhabitants: under the minimum population
+    assert math.isnan(by_population["01001"])  # nobody in a zone blanche: not in the population ranking
+
+
+def test_metropole_aggregate(geography, result) -> None:
+    """France hors DROM: the communes of Auvergne-Rhône-Alpes here (20 500 people), not Guadeloupe's 5000."""
+    from transiscope.downstream.gaps.files import aggregates
+
+    _, _, gaps = result
+    k = gaps.concepts.index("repair-cafes")
+    found = aggregates(geography, gaps)
+    assert found["metropole"]["label"]["fr"] == "France hors DROM"
+    assert found["metropole"]["population"] == 20_500 and found["france"]["population"] == 25_500
+    metro = found["metropole"]["concepts"]["repair-cafes"]
+    assert metro["count"] == 2 and metro["white_population"] == 3000
+    assert metro["share_beyond_15km"] == round(3000 / 20500, 4)
+    assert found["france"]["concepts"]["repair-cafes"]["white_population"] == 8000
+    assert gaps.values["metropole"]["per_10k"][0, k] == pytest.approx(2 / 20500 * 10_000)
+
+
+def test_records_linked_by_same_as_count_once(geography, result, taxonomy) -> None:
+    """The café of A listed again by a second record (one a little into B) and linked to it by owl:sameAs, the
+    link stated both ways as the link step writes it: counts, rates and 2SFCA are those of the two cafés alone."""
+    cafes = items([lonlat(5, 5), lonlat(45, 5), lonlat(10.5, 5)])
+    used = cafes.link_same_as([(cafes.iris[0], cafes.iris[2]), (cafes.iris[2], cafes.iris[0]), ("x", cafes.iris[1])])
+    assert used == 2 and list(cafes.cluster) == [0, 1, 0]
+    linked = compute(geography, cafes, place(geography, cafes), taxonomy, SETTINGS)
+    _, _, alone = result
+    k = alone.concepts.index("repair-cafes")
+    for level in ("france", "region", "departement", "epci", "commune"):
+        for measure in ("count", "per_10k", "oe_ratio", "access_2sfca"):
+            np.testing.assert_allclose(linked.values[level][measure][:, k], alone.values[level][measure][:, k])
+    bravo = geography.communes.index["01002"]
+    assert linked.values["commune"]["count"][bravo, k] == 0  # counted at its first member's point, in A
+    assert linked.distance_km[bravo, k] < alone.distance_km[bravo, k]  # but its point is still a point
+    three = items([lonlat(5, 5), lonlat(45, 5), lonlat(10.5, 5)])
+    unlinked = compute(geography, three, place(geography, three), taxonomy, SETTINGS)
+    assert unlinked.values["france"]["count"][0, k] == 3  # without the link, three
 
 
 # -- outputs ---------------------------------------------------------------------------------------------------
@@ -372,6 +436,8 @@ def test_files_cube_and_links(geography, result, taxonomy, tmp_path: Path) -> No
     assert active == ["consommer-produire", "repair-cafes"]  # concepts without any initiative are left out
     assert lines[0].startswith("# Non recensé") and len(lines) == 2 + 2 * len(active)
     write_geojson(geography, gaps, taxonomy, tmp_path)
+    for level in ("commune", "epci", "departement", "region"):  # RFC 7946 ring orientation, checked independently
+        assert ring_errors(json.loads((tmp_path / f"gaps-{level}.geojson").read_text(encoding="utf-8"))) == []
     communes = json.loads((tmp_path / "gaps-commune.geojson").read_text(encoding="utf-8"))
     assert len(communes["features"]) == 6  # Golf has no outline of its own
     alpha = next(f for f in communes["features"] if f["properties"]["code"] == "01001")
@@ -453,3 +519,28 @@ def test_missing_files_are_downloaded_once_from_the_configured_url(tmp_path: Pat
             territory_files(tmp_path / "nowhere", tmp_path / "other-cache", url="")
     finally:
         server.close()
+
+
+def test_items_from_the_store_carry_their_same_as_clusters() -> None:
+    """The store's owl:sameAs links (both ways, as the link step writes them) group the items read."""
+    from transiscope.downstream.gaps.items import items_from_store
+
+    store = ox.Store()
+    lines = []
+    for n in range(3):
+        s = f"<{BASE}id/initiative/test/{n}>"
+        lines += [
+            f"{s} <{vocab.RDF}type> <{vocab.TS}Initiative> .",
+            f"{s} <{vocab.GEO}hasGeometry> <{BASE}g{n}> .",
+            f'<{BASE}g{n}> <{vocab.SCHEMA}latitude> "45.{n}"^^<{vocab.XSD}decimal> .',
+            f'<{BASE}g{n}> <{vocab.SCHEMA}longitude> "5.{n}"^^<{vocab.XSD}decimal> .',
+        ]
+    same = "http://www.w3.org/2002/07/owl#sameAs"
+    lines += [
+        f"<{BASE}id/initiative/test/2> <{same}> <{BASE}id/initiative/test/0> .",
+        f"<{BASE}id/initiative/test/0> <{same}> <{BASE}id/initiative/test/2> .",
+    ]
+    store.load(("\n".join(lines) + "\n").encode(), format=ox.RdfFormat.N_TRIPLES)
+    found = items_from_store(store, BASE)  # type: ignore[arg-type]
+    assert found.iris == [f"{BASE}id/initiative/test/{n}" for n in range(3)]
+    assert list(found.cluster) == [0, 1, 0]

@@ -17,7 +17,7 @@ from transiscope.core import vocab
 from transiscope.core.geo import LEVELS
 from transiscope.downstream.gaps.indicators import GapResult
 from transiscope.downstream.gaps.items import Items
-from transiscope.downstream.gaps.measures import CAVEAT_EN, CAVEAT_FR, MEASURES, measure_keys
+from transiscope.downstream.gaps.measures import CAVEAT_EN, CAVEAT_FR, INTEGER_MEASURES, MEASURES, measure_keys
 from transiscope.downstream.gaps.placing import Placement
 from transiscope.territories.graph import VINTAGE, Territories, territories_graph, territory_iri
 
@@ -56,6 +56,61 @@ def write_links_ntriples(
     return count
 
 
+def measure_dataset_iri(base: str, base_key: str) -> str:
+    """The ``qb:DataSet`` of one measure (``share_beyond``: every threshold, the threshold a dimension)."""
+    return f"{dataset_iri(base)}/{base_key.replace('_', '-')}"
+
+
+def _kind(base_key: str) -> str:
+    if base_key in INTEGER_MEASURES:
+        return "integer"
+    return "boolean" if base_key == "presence" else "decimal"
+
+
+def structure_lines(base: str) -> list[str]:
+    """One dataset and one ``qb:DataStructureDefinition`` per measure, as N-Triples lines.
+
+    Why one dataset per measure and not one with a ``qb:measureType`` dimension: a measure-dimension cube needs
+    every measure for every territory × concept (integrity constraint IC-17), and some measures have no value
+    for some territories (no z-score below the minimum population, no median distance where more than half
+    the population has nothing in its zone); and the distance shares of one territory and concept differ only
+    by their threshold, which must be a dimension for IC-12 ("no duplicate observations") to hold.
+    """
+    A = f"<{vocab.RDF}type>"
+    lines = []
+    parent = dataset_iri(base)
+    for base_key, (local, fr, en, _) in MEASURES.items():
+        data = measure_dataset_iri(base, base_key)
+        dsd = f"{data}/structure"
+        fr_label = fr.replace("{t} km", "du seuil").format(w="ts:whiteZoneKm", c="ts:catchmentKm")
+        en_label = en.replace("{t} km", "the threshold").format(w="ts:whiteZoneKm", c="ts:catchmentKm")
+        lines += [
+            f"<{data}> {A} <{QB}DataSet> .",
+            f"<{data}> <{QB}structure> <{dsd}> .",
+            f"<{data}> <{vocab.DCT}isPartOf> <{parent}> .",
+            f"<{parent}> <{vocab.DCT}hasPart> <{data}> .",
+            f"<{data}> <{vocab.RDFS}label> {_literal(fr_label, 'fr')} .",
+            f"<{data}> <{vocab.RDFS}label> {_literal(en_label, 'en')} .",
+            f"<{dsd}> {A} <{QB}DataStructureDefinition> .",
+        ]
+        dimensions = ["refTerritory", "refConcept"] + (["thresholdKm"] if base_key == "share_beyond" else [])
+        for order, dimension in enumerate(dimensions, start=1):
+            component = f"<{dsd}/{dimension}>"
+            lines += [
+                f"<{dsd}> <{QB}component> {component} .",
+                f"{component} <{QB}dimension> <{vocab.TS}{dimension}> .",
+                f'{component} <{QB}order> "{order}"^^<{vocab.XSD}integer> .',
+            ]
+        lines += [f"<{dsd}> <{QB}component> <{dsd}/{local}> .", f"<{dsd}/{local}> <{QB}measure> <{vocab.TS}{local}> ."]
+    return lines
+
+
+def _literal(text: str, language: str) -> str:
+    import pyoxigraph as ox
+
+    return str(ox.Literal(text, language=language))
+
+
 def write_cube_ntriples(
     territories: Territories,
     result: GapResult,
@@ -64,48 +119,41 @@ def write_cube_ntriples(
     levels: Iterable[str] | None = None,
     generated: str | None = None,
 ) -> int:
-    """The RDF Data Cube: one ``qb:Observation`` per territory × concept × measure (values that exist only).
+    """The RDF Data Cube: one ``qb:DataSet`` per measure (:func:`structure_lines`), one ``qb:Observation`` per
+    territory × concept (× threshold) in each, for the values that exist.
 
     Observation IRIs are ``<dataset>/<level>/<code>/<concept>/<measure>``; every part is a checked code, a
     taxonomy notation or a fixed measure key, so the lines are written with f-strings
     rather than built term by term (an EPCI cube with every concept is ~4 M triples).
     """
-    import pyoxigraph as ox
-
     settings = result.settings
     levels = tuple(levels or settings.cube_levels)
     dataset = dataset_iri(base)
     A = f"<{vocab.RDF}type>"
     obs_class = f"<{QB}Observation>"
-    in_set = f"<{QB}dataSet> <{dataset}>"
-    ref_t, ref_c, measure_type = f"<{vocab.TS}refTerritory>", f"<{vocab.TS}refConcept>", f"<{QB}measureType>"
+    ref_t, ref_c = f"<{vocab.TS}refTerritory>", f"<{vocab.TS}refConcept>"
     threshold = f"<{vocab.TS}thresholdKm>"
     xsd = vocab.XSD
     generated = generated or datetime.now(UTC).isoformat(timespec="seconds")
     lines = [
-        f"<{dataset}> {A} <{QB}DataSet> .",
-        f"<{dataset}> <{QB}structure> <{vocab.TS}gapIndicators> .",
+        f"<{dataset}> {A} <{vocab.DCAT}Dataset> .",
         f'<{dataset}> <{vocab.DCT}title> "Manques territoriaux ({VINTAGE})"@fr .',
         f'<{dataset}> <{vocab.DCT}title> "Territorial gaps ({VINTAGE})"@en .',
-        f"<{dataset}> <{vocab.DCT}description> {ox.Literal(CAVEAT_FR, language='fr')} .",
-        f"<{dataset}> <{vocab.DCT}description> {ox.Literal(CAVEAT_EN, language='en')} .",
+        f"<{dataset}> <{vocab.DCT}description> {_literal(CAVEAT_FR, 'fr')} .",
+        f"<{dataset}> <{vocab.DCT}description> {_literal(CAVEAT_EN, 'en')} .",
         f'<{dataset}> <{vocab.DCT}created> "{generated}"^^<{xsd}dateTime> .',
         f'<{dataset}> <{vocab.TS}catchmentKm> "{settings.catchment_km:g}"^^<{xsd}decimal> .',
         f'<{dataset}> <{vocab.TS}whiteZoneKm> "{settings.white_zone_km:g}"^^<{xsd}decimal> .',
         f'<{dataset}> <{vocab.TS}minimumPopulation> "{settings.min_population}"^^<{xsd}integer> .',
         f"<{dataset}> <{vocab.PROV}used> <{territories_graph(base)}> .",
+        *structure_lines(base),
     ]
     keys = measure_keys(settings)
     kinds = {}
     for key in keys:
         base_key = "share_beyond" if key.startswith("share_beyond_") else key
         prop = f"<{vocab.TS}{MEASURES[base_key][0]}>"
-        if key in ("count", "white_communes", "white_population", "priority_rank"):
-            kinds[key] = (prop, "integer", base_key)
-        elif key == "presence":
-            kinds[key] = (prop, "boolean", base_key)
-        else:
-            kinds[key] = (prop, "decimal", base_key)
+        kinds[key] = (prop, _kind(base_key), f"<{QB}dataSet> <{measure_dataset_iri(base, base_key)}>", base_key)
     concept_iris = [f"<{vocab.concept_iri(c)}>" for c in result.concepts]
     count = len(lines)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +163,7 @@ def write_cube_ntriples(
             units = territories.levels[level]
             values = result.values[level]
             for key in keys:
-                prop, kind, base_key = kinds[key]
+                prop, kind, in_set, base_key = kinds[key]
                 matrix = values[key]
                 slug = key.replace("_", "-")
                 extra = ""
@@ -136,7 +184,7 @@ def write_cube_ntriples(
                     out.write(
                         f"{s} {A} {obs_class} .\n{s} {in_set} .\n"
                         f"{s} {ref_t} <{territory_iri(base, level, code)}> .\n{s} {ref_c} {concept_iris[k]} .\n"
-                        f"{s} {measure_type} {prop} .\n{s} {prop} {literal} .\n" + (extra.format(s=s) if extra else "")
+                        f"{s} {prop} {literal} .\n" + (extra.format(s=s) if extra else "")
                     )
-                    count += 7 if extra else 6
+                    count += 6 if extra else 5
     return count

@@ -42,6 +42,9 @@ class GapResult:
     national_rate: np.ndarray  # initiatives per inhabitant, per concept
     settings: GapsSettings
     timings: dict[str, float] = field(default_factory=dict)
+    #: concept -> its one narrower concept, when every initiative it counts comes from that one (the broader
+    #: concept's figures then only repeat it: the outputs say so)
+    measured_through: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> np.ndarray:
@@ -65,6 +68,26 @@ def membership(items: Items, taxonomy: GapConcepts) -> np.ndarray:
         cols.extend(found)
     matrix[np.array(rows, dtype=int), np.array(cols, dtype=int)] = True
     return matrix
+
+
+def counted_once(items: Items, placement: Placement, member: np.ndarray) -> np.ndarray:
+    """items × concepts: the items that count, one per ``owl:sameAs`` cluster and concept.
+
+    Why: a cluster is one initiative on the ground; counting each record would count it once per source that
+    lists it. The cluster counts at the point of its first member (in IRI order) of the concept placed in
+    France: the members of a cluster describe one place, so which one is chosen moves nothing but a rounding.
+    Distances still use every member's point (the nearest of several equal points is the same).
+    """
+    counted = member.copy()
+    if not len(items) or len(np.unique(items.cluster)) == len(items):
+        return counted
+    in_france = placement.unit["france"] >= 0
+    for k in range(member.shape[1]):
+        candidates = np.flatnonzero(member[:, k] & in_france)
+        _, first = np.unique(items.cluster[candidates], return_index=True)
+        counted[candidates, k] = False
+        counted[candidates[first], k] = True
+    return counted
 
 
 def _nearest_km(territories: Territories, placement: Placement, member: np.ndarray) -> np.ndarray:
@@ -178,76 +201,172 @@ def compute(
     if progress:
         progress(f"2SFCA accessibility (catchment {settings.catchment_km:g} km)")
     started = time.perf_counter()
-    access = _two_step_fca(territories, placement, member, settings.catchment_km)
+    counted = counted_once(items, placement, member)
+    access = _two_step_fca(territories, placement, counted, settings.catchment_km)
     timings["2sfca"] = time.perf_counter() - started
 
     started = time.perf_counter()
     population = territories.communes.population
     total_population = population.sum()
-    national_count = np.array([member[placement.unit["france"] >= 0, k].sum() for k in range(n_concepts)], dtype=float)
+    national_count = np.array([counted[placement.unit["france"] >= 0, k].sum() for k in range(n_concepts)], dtype=float)
     rate = national_count / total_population if total_population else np.zeros(n_concepts)
     white = distance > settings.white_zone_km
     values: dict[str, dict[str, np.ndarray]] = {}
     for level in LEVELS:
         units = territories.levels[level]
-        n_units = len(units)
-        group = territories.parent[level]
-        in_unit = group >= 0
-        g, w = group[in_unit], population[in_unit]
-        out: dict[str, np.ndarray] = {}
-        unit_of_item = placement.unit[level]
-        placed = unit_of_item >= 0
-        counts = np.zeros((n_units, n_concepts))
-        for k in range(n_concepts):
-            counts[:, k] = np.bincount(unit_of_item[placed & member[:, k]], minlength=n_units)
-        pop = units.population[:, None]
-        area = units.area_km2[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["count"] = counts
-            out["presence"] = (counts > 0).astype(float)
-            out["per_10k"] = np.where(pop > 0, counts / pop * 10_000, np.nan)
-            out["per_100km2"] = np.where(area > 0, counts / area * 100, np.nan)
-            weight_total = np.bincount(g, weights=w, minlength=n_units)[:, None]
-            mean = np.full((n_units, n_concepts), np.nan)
-            median = np.full((n_units, n_concepts), np.nan)
-            for k in range(n_concepts):
-                d = distance[in_unit, k]
-                finite = np.isfinite(d)
-                reach = np.bincount(g[finite], weights=w[finite], minlength=n_units)
-                summed = np.bincount(g[finite], weights=w[finite] * d[finite], minlength=n_units)
-                mean[:, k] = np.where(reach > 0, summed / np.where(reach > 0, reach, 1), np.nan)
-                median[:, k] = _weighted_median(g, d, w, n_units)
-            median[~np.isfinite(median)] = np.nan  # more than half the population has none in its zone
-            out["mean_km"] = mean
-            out["median_km"] = median
-            for threshold in settings.thresholds_km:
-                beyond = np.zeros((n_units, n_concepts))
-                for k in range(n_concepts):
-                    far = distance[in_unit, k] > threshold
-                    beyond[:, k] = np.bincount(g[far], weights=w[far], minlength=n_units)
-                out[f"share_beyond_{threshold:g}km"] = np.where(weight_total > 0, beyond / weight_total, np.nan)
-            white_population = np.zeros((n_units, n_concepts))
-            white_communes = np.zeros((n_units, n_concepts))
-            access_mean = np.zeros((n_units, n_concepts))
-            for k in range(n_concepts):
-                flagged = white[in_unit, k]
-                white_population[:, k] = np.bincount(g[flagged], weights=w[flagged], minlength=n_units)
-                white_communes[:, k] = np.bincount(g[flagged], minlength=n_units)
-                access_mean[:, k] = np.bincount(g, weights=w * access[in_unit, k], minlength=n_units)
-            out["white_communes"] = white_communes
-            out["white_population"] = white_population
-            out["access_2sfca"] = np.where(weight_total > 0, access_mean / weight_total, np.nan)
-            expected = pop * rate[None, :]
-            big = (pop >= settings.min_population) & (expected > 0)
-            out["expected"] = expected
-            out["oe_ratio"] = np.where(big, counts / np.where(expected > 0, expected, 1), np.nan)
-            out["z_score"] = np.where(big, (counts - expected) / np.sqrt(np.where(expected > 0, expected, 1)), np.nan)
-        out["priority_rank"] = _priority_rank(
-            white_population, out["z_score"], units.population, settings.min_population
+        values[level] = _aggregate(
+            territories.parent[level],
+            placement.unit[level],
+            units.population,
+            units.area_km2,
+            population,
+            distance,
+            access,
+            white,
+            counted,
+            rate,
+            settings,
         )
-        values[level] = out
+    # France hors DROM: the metropole and Corsica, one unit
+    metropole = territories.parent["region"] >= 0
+    metropole[metropole] = metropole_region(territories)[territories.parent["region"][metropole]]
+    region_of_item = placement.unit["region"]
+    in_metropole = region_of_item >= 0
+    in_metropole[in_metropole] = metropole_region(territories)[region_of_item[in_metropole]]
+    values[METROPOLE] = _aggregate(
+        np.where(metropole, 0, -1),
+        np.where(in_metropole, 0, -1),
+        np.array([population[metropole].sum()], dtype=float),
+        np.array([np.nansum(territories.communes.area_km2[metropole])]),
+        population,
+        distance,
+        access,
+        white,
+        counted,
+        rate,
+        settings,
+    )
     timings["aggregate"] = time.perf_counter() - started
-    return GapResult(taxonomy.notations, values, distance, access, rate, settings, timings)
+    return GapResult(
+        taxonomy.notations, values, distance, access, rate, settings, timings, _measured_through(member, taxonomy)
+    )
+
+
+#: the key of the "France hors DROM" aggregate in :attr:`GapResult.values` (one unit: the metropole and Corsica)
+METROPOLE = "metropole"
+#: the région codes of the DROM (Guadeloupe, Martinique, Guyane, La Réunion, Mayotte)
+DROM = ("01", "02", "03", "04", "06")
+
+
+def metropole_region(territories: Territories) -> np.ndarray:
+    """régions -> True for the metropole's (Corsica included)."""
+    return np.array([code not in DROM for code in territories.levels["region"].codes], dtype=bool)
+
+
+def _measured_through(member: np.ndarray, taxonomy: GapConcepts) -> dict[str, str]:
+    """The concepts whose initiatives all come from one narrower concept (and that have some)."""
+    column = {c: k for k, c in enumerate(taxonomy.notations)}
+    found = {}
+    for notation in taxonomy.notations:
+        k = column[notation]
+        if not member[:, k].any():
+            continue
+        narrower = [c for c, b in taxonomy.broader.items() if b == notation and c in column]
+        fed = [c for c in narrower if member[:, column[c]].any()]
+        if len(fed) == 1 and np.array_equal(member[:, k], member[:, column[fed[0]]]):
+            found[notation] = fed[0]
+    return found
+
+
+def _aggregate(
+    group: np.ndarray,
+    unit_of_item: np.ndarray,
+    unit_population: np.ndarray,
+    unit_area: np.ndarray,
+    population: np.ndarray,
+    distance: np.ndarray,
+    access: np.ndarray,
+    white: np.ndarray,
+    counted: np.ndarray,
+    rate: np.ndarray,
+    settings: GapsSettings,
+) -> dict[str, np.ndarray]:
+    """Every measure of one level: ``group`` is each commune's unit (-1: none), ``unit_of_item`` each item's."""
+    n_units, n_concepts = len(unit_population), counted.shape[1]
+    in_unit = group >= 0
+    g, w = group[in_unit], population[in_unit]
+    out: dict[str, np.ndarray] = {}
+    placed = unit_of_item >= 0
+    counts = np.zeros((n_units, n_concepts))
+    for k in range(n_concepts):
+        counts[:, k] = np.bincount(unit_of_item[placed & counted[:, k]], minlength=n_units)
+    pop = unit_population[:, None]
+    area = unit_area[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["count"] = counts
+        out["presence"] = (counts > 0).astype(float)
+        out["per_10k"] = np.where(pop > 0, counts / pop * 10_000, np.nan)
+        out["per_100km2"] = np.where(area > 0, counts / area * 100, np.nan)
+        weight_total = np.bincount(g, weights=w, minlength=n_units)[:, None]
+        mean = np.full((n_units, n_concepts), np.nan)
+        median = np.full((n_units, n_concepts), np.nan)
+        for k in range(n_concepts):
+            d = distance[in_unit, k]
+            finite = np.isfinite(d)
+            reach = np.bincount(g[finite], weights=w[finite], minlength=n_units)
+            summed = np.bincount(g[finite], weights=w[finite] * d[finite], minlength=n_units)
+            # an uninhabited territory (a commune with population 0) has a distance all the same: its
+            # communes' plain mean, so that the map does not show it as "no data"
+            known = np.bincount(g[finite], minlength=n_units)
+            plain = np.bincount(g[finite], weights=d[finite], minlength=n_units)
+            unweighted = np.where(known > 0, plain / np.where(known > 0, known, 1), np.nan)
+            mean[:, k] = np.where(
+                reach > 0, summed / np.where(reach > 0, reach, 1), np.where(weight_total[:, 0] > 0, np.nan, unweighted)
+            )
+            median[:, k] = _weighted_median(g, d, w, n_units)
+        median[~np.isfinite(median)] = np.nan  # more than half the population has none in its zone
+        out["mean_km"] = mean
+        out["median_km"] = median
+        for threshold in settings.thresholds_km:
+            beyond = np.zeros((n_units, n_concepts))
+            for k in range(n_concepts):
+                far = distance[in_unit, k] > threshold
+                beyond[:, k] = np.bincount(g[far], weights=w[far], minlength=n_units)
+            out[f"share_beyond_{threshold:g}km"] = np.where(weight_total > 0, beyond / weight_total, np.nan)
+        white_population = np.zeros((n_units, n_concepts))
+        white_communes = np.zeros((n_units, n_concepts))
+        access_mean = np.zeros((n_units, n_concepts))
+        for k in range(n_concepts):
+            flagged = white[in_unit, k]
+            white_population[:, k] = np.bincount(g[flagged], weights=w[flagged], minlength=n_units)
+            white_communes[:, k] = np.bincount(g[flagged], minlength=n_units)
+            access_mean[:, k] = np.bincount(g, weights=w * access[in_unit, k], minlength=n_units)
+        out["white_communes"] = white_communes
+        out["white_population"] = white_population
+        out["white_share"] = np.where(weight_total > 0, white_population / weight_total, np.nan)
+        out["access_2sfca"] = np.where(weight_total > 0, access_mean / weight_total, np.nan)
+        expected = pop * rate[None, :]
+        big = (pop >= settings.min_population) & (expected > 0)
+        out["expected"] = expected
+        out["oe_ratio"] = np.where(big, counts / np.where(expected > 0, expected, 1), np.nan)
+        out["z_score"] = np.where(big, (counts - expected) / np.sqrt(np.where(expected > 0, expected, 1)), np.nan)
+    out["priority_rank"] = _share_rank(out["white_share"], white_population, unit_population, settings.min_population)
+    out["population_rank"] = _priority_rank(white_population, out["z_score"], unit_population, settings.min_population)
+    return out
+
+
+def _share_rank(
+    share: np.ndarray, white_population: np.ndarray, population: np.ndarray, min_population: int
+) -> np.ndarray:
+    """ "Where is it missing": 1 = the largest share of the population in zones blanches (ties: the more people
+    concerned first); every territory above the minimum population is ranked, the best served last."""
+    ranks = np.full(share.shape, np.nan)
+    eligible = np.flatnonzero(population >= min_population)
+    for k in range(share.shape[1]):
+        values = np.nan_to_num(share[eligible, k], nan=0.0)
+        order = eligible[np.lexsort((-white_population[eligible, k], -values))]
+        ranks[order, k] = np.arange(1, len(order) + 1)
+    return ranks
 
 
 def _priority_rank(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ import numpy as np
 from transiscope.core import vocab
 from transiscope.core.countries import iso_country
 from transiscope.core.errors import ConfigError
+
+OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
 
 if TYPE_CHECKING:
     from transiscope.settings import Settings
@@ -41,9 +43,42 @@ class Items:
     #: the declared country, ISO 3166-1 alpha-2 (None: not declared); an item declared abroad is placed nowhere
     country: list[str | None] = field(default_factory=list)
 
+    #: the sameAs cluster of each item (an item of its own: its own position), see :meth:`link_same_as`
+    cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
     def __post_init__(self) -> None:
         if len(self.country) != len(self.iris):
             self.country = [None] * len(self.iris)
+        if len(self.cluster) != len(self.iris):
+            self.cluster = np.arange(len(self.iris))
+
+    def link_same_as(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Group the items linked by ``owl:sameAs`` (transitively) into clusters; returns the links used.
+
+        Why: records of one initiative in two sources (or twice in one) are one initiative on the ground, so the
+        counts count a cluster once (:func:`transiscope.downstream.gaps.indicators.counted_once`). Pairs naming
+        an IRI that is not an item are ignored.
+        """
+        position = {iri: i for i, iri in enumerate(self.iris)}
+        parent = list(range(len(self.iris)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        used = 0
+        for a, b in pairs:
+            i, j = position.get(a), position.get(b)
+            if i is None or j is None or i == j:
+                continue
+            used += 1
+            ri, rj = root(i), root(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+        self.cluster = np.array([root(i) for i in range(len(self.iris))], dtype=int)
+        return used
 
     def __len__(self) -> int:
         return len(self.iris)
@@ -70,7 +105,8 @@ class Items:
 
 
 def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None = None) -> Items:
-    """Every initiative and event of the store with its point, postcode and concepts (one SPARQL query).
+    """Every initiative and event of the store with its point, postcode and concepts (one SPARQL query), and
+    their ``owl:sameAs`` clusters (a second one).
 
     The INSEE code is not in the RDF; ``insee`` (IRI -> code, from the runs' canonical records) supplies it.
     """
@@ -116,7 +152,10 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
             entry["src"] = row["src"].value.rsplit("/", 1)[-1]
     iris = sorted(rows)
     insee = insee or {}
-    return Items(
+    same_as = store.query(
+        f"SELECT DISTINCT ?a ?b WHERE {{ ?a <{OWL_SAME_AS}> ?b FILTER(isIRI(?a) && isIRI(?b) && STR(?a) < STR(?b)) }}"
+    )
+    found = Items(
         iris=iris,
         kinds=[rows[i]["kind"] for i in iris],
         lon=np.array([rows[i]["lon"] for i in iris], dtype=float),
@@ -128,6 +167,8 @@ def items_from_store(store: TripleStore, base: str, insee: dict[str, str] | None
         names=[""] * len(iris),
         country=[rows[i]["country"] for i in iris],
     )
+    found.link_same_as((row["a"].value, row["b"].value) for row in same_as)  # type: ignore[union-attr]
+    return found
 
 
 def insee_codes_from_runs(settings: Settings) -> dict[str, str]:

@@ -46,6 +46,12 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
         "population in white zones (nothing within {w} km)",
         "",
     ),
+    "white_share": (
+        "whiteZonePopulationShare",
+        "part de la population en zone blanche (rien à moins de {w} km)",
+        "population share in white zones (nothing within {w} km)",
+        "",
+    ),
     "access_2sfca": (
         "accessibilityScore",
         "accessibilité 2SFCA (pour 10 000 hab., rayon {c} km)",
@@ -58,14 +64,29 @@ MEASURES: dict[str, tuple[str, str, str, str]] = {
         "observed / expected (national rate)",
         "",
     ),
-    "z_score": ("poissonZScore", "score z de Poisson", "Poisson z-score", ""),
+    "z_score": (
+        "poissonZScore",
+        "écart au nombre attendu (score z ; négatif : moins que ce que la population laisserait attendre)",
+        "gap to the expected number (z-score; negative: fewer than the population would lead one to expect)",
+        "",
+    ),
     "priority_rank": (
         "priorityRank",
-        "rang de priorité (1 = le plus de population en zone blanche)",
-        "priority rank (1 = most population in white zones)",
+        "rang « où manque-t-il ? » (1 = la plus grande part de la population en zone blanche)",
+        'rank "where is it missing?" (1 = largest share of the population in white zones)',
+        "",
+    ),
+    "population_rank": (
+        "whiteZonePopulationRank",
+        "rang par population en zone blanche (1 = le plus d'habitants concernés)",
+        "rank by population in white zones (1 = most people concerned)",
         "",
     ),
 }
+
+
+#: the measures written as integers
+INTEGER_MEASURES = frozenset({"count", "white_communes", "white_population", "priority_rank", "population_rank"})
 
 
 def measure_keys(settings: GapsSettings) -> list[str]:
@@ -83,7 +104,7 @@ def output_value(key: str, value: float) -> float | int | bool | None:
     """A measure's value as JSON and the summaries write it: None when not finite, counts as integers."""
     if value is None or not math.isfinite(value):
         return None
-    if key in ("count", "white_communes", "white_population", "priority_rank"):
+    if key in INTEGER_MEASURES:
         return int(round(value))
     if key == "presence":
         return bool(value)

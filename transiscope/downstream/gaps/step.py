@@ -17,7 +17,14 @@ from transiscope.core.errors import ConfigError
 from transiscope.core.files import atomic_open
 from transiscope.downstream.gaps.concepts import GapConcepts, load_taxonomy
 from transiscope.downstream.gaps.disagreements import write_disagreements
-from transiscope.downstream.gaps.files import priorities, write_csv, write_geojson, write_priorities
+from transiscope.downstream.gaps.files import (
+    aggregates,
+    priorities,
+    write_aggregates,
+    write_csv,
+    write_geojson,
+    write_priorities,
+)
 from transiscope.downstream.gaps.graphs import gaps_graph, links_graph, write_cube_ntriples, write_links_ntriples
 from transiscope.downstream.gaps.indicators import GapResult, Progress, compute
 from transiscope.downstream.gaps.items import Items, insee_codes_from_runs, items_from_store
@@ -63,7 +70,7 @@ def _timed(seconds: dict[str, float], name: str, started: float) -> None:
 #: what the store phase leaves for the files phase, in the data home (``<home>/gaps/``)
 RESULT_FILE = "result.pickle"
 #: bumped when the pickled bundle changes shape, so that a files phase never reads an older one
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 
 
 @dataclass
@@ -243,6 +250,7 @@ def _write_files(
     written = write_csv(territories, result, out_dir)
     written += write_geojson(territories, result, taxonomy, out_dir)
     written.append(write_priorities(priorities(territories, result, taxonomy), out_dir / "gaps-priorities.csv"))
+    written.append(write_aggregates(aggregates(territories, result), result, out_dir / "gaps-aggregates.csv"))
     written.append(write_disagreements(territories, bundle.items, bundle.placement, out_dir / "gaps-disagreements.csv"))
     return written
 
