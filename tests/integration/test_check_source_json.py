@@ -35,6 +35,7 @@ KEYS = {
     "warnings",
     "notes",
     "fix_first",
+    "fix_first_fr",
 }
 
 
@@ -105,6 +106,12 @@ def test_json_report_of_the_gogocarto_sample_names_its_quarantine(
     assert {r["id"] for r in document["would_load"]} & set(quarantined) == set()
     assert all(r["country"] == "FR" for r in document["would_load"])
     assert code == 0 and document["fix_first"]
+    # the advice in French too, line for line; the English list keeps its version-1 wording
+    assert len(document["fix_first_fr"]) == len(document["fix_first"])
+    deleted = next(i for i, line in enumerate(document["fix_first"]) if line.startswith("records the source itself"))
+    assert document["fix_first_fr"][deleted].startswith("les fiches que la source marque elle-même comme supprimées")
+    assert "(1 fiche(s) : " in document["fix_first_fr"][deleted]
+    assert all(fr != en for fr, en in zip(document["fix_first_fr"], document["fix_first"], strict=True))
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,10 @@ in headless Chromium (screenshot kept)."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import threading
 import urllib.parse
 import zipfile
@@ -64,6 +66,23 @@ def test_a_bundled_sample_by_file(base: str) -> None:
     assert document["origin"] == "transiscope.json" and document["mapping"] == "proposed.mapping.toml"
     assert all(q["reasons"] for q in document["would_quarantine"])
     assert "/tmp" not in json.dumps(document)  # no path of the server in what a client reads
+
+
+def test_what_to_fix_first_in_the_page_s_language(base: str) -> None:
+    """The French page shows the advice in French, the English page in English; the JSON carries both."""
+    data = (SAMPLES / "transiscope.json").read_bytes()
+    document = _check_file(base, "transiscope.json", data).json()
+    assert document["fix_first"] and len(document["fix_first_fr"]) == len(document["fix_first"])
+    pages = {
+        lang: requests.post(f"{base}{path}", files={"file": ("transiscope.json", data)}, timeout=180).text
+        for lang, path in (("fr", "/verifier/"), ("en", "/verifier/en/"))
+    }
+    advice = {lang: re.search(r'<ol id="fix-first">(.*?)</ol>', page, re.S) for lang, page in pages.items()}
+    assert advice["fr"] and advice["en"]
+    french, english = (html.unescape(advice[lang].group(1)) for lang in ("fr", "en"))
+    assert "les fiches que la source marque elle-même comme supprimées" in french and "records the source" not in french
+    assert "records the source itself marks as deleted" in english and "fiche(s)" not in english
+    assert french.count("<li>") == english.count("<li>") == len(document["fix_first"])
 
 
 def test_a_csv_sample_by_file(base: str) -> None:

@@ -8,7 +8,9 @@ before they run, how long a request may wait for a worker, which format answers,
 
 Routes: ``/sparql`` and ``/sparql/`` (GET, POST; a bare GET is the service description, or the query page for a
 browser), ``/`` (the query page), ``/queries.json`` (the example queries), ``/health``, ``/reports/...``,
-``/exports/...``, ``/map/`` (the map page, its ``config.json`` and npm assets under ``vendor/``).
+``/exports/...``, ``/map/`` (the map page, its ``config.json`` and npm assets under ``vendor/``),
+``/murmurations/<source>.json`` (each source's Murmurations profile, the export's ``murmurations/`` folder; the
+PAIR views stay under ``/exports/pair/``).
 """
 
 from __future__ import annotations
@@ -180,6 +182,7 @@ class EndpointApp:
             Route("/reports", self.reports, methods=["GET", "HEAD"]),
             Route("/reports/{path:path}", self.reports, methods=["GET", "HEAD"]),
             Route("/exports/{path:path}", self.exports, methods=["GET", "HEAD"]),
+            Route("/murmurations/{path:path}", self.murmurations, methods=["GET", "HEAD"]),
             Route("/map", lambda request: RedirectResponse("/map/", 301), methods=["GET", "HEAD"]),
             Route("/map/{path:path}", self.map, methods=["GET", "HEAD"]),
             Route("/vendor/{path:path}", self.vendor, methods=["GET", "HEAD"]),
@@ -482,6 +485,18 @@ class EndpointApp:
             request.path_params["path"],
             default="index.json",
             missing="no such export (run `transiscope export`)",
+        )
+
+    async def murmurations(self, request: Request) -> Response:
+        """A source's Murmurations profile at a stable address of its own (the index keeps a profile's URL)."""
+        relative = request.path_params["path"]
+        if not relative.endswith(".json") or "/" in relative:
+            return text_error(404, "no such profile: /murmurations/<source>.json")
+        return await self._static(
+            request,
+            self.exports_dir / "murmurations",
+            relative,
+            missing="no such Murmurations profile (run `transiscope export`)",
         )
 
     async def _static(

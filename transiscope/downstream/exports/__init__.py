@@ -15,6 +15,8 @@ store once (:mod:`.read`), then writes, under ``<TRANSISCOPE_HOME>/exports`` by 
 ``agenda/departement/<code>.ics``      per département
 ``agenda/category/<notation>.ics``     per category
 ``agenda.json``                        the agenda for a calendar view
+``pair/<source>.ttl``, ``.jsonld``     the PAIR view of each source, for SemApps / Archipelago (:mod:`.pair`)
+``murmurations/<source>.json``         each source's Murmurations profile (:mod:`.murmurations`)
 ``attribution.json``                   licence and per-source credits of the whole export
 ``index.json``                         what was written: sizes, SHA-256, counts, export date
 ``reports/``, ``vocabulary/``          the quality reports and the vocabulary page, published alongside
@@ -38,7 +40,7 @@ from typing import Any
 
 from transiscope.core.errors import ConfigError
 from transiscope.core.files import atomic_write
-from transiscope.downstream.exports import agenda, gogocarto, jsonld, tables
+from transiscope.downstream.exports import agenda, gogocarto, jsonld, murmurations, tables
 from transiscope.downstream.exports.attribution import attribution
 from transiscope.downstream.exports.files import ExportWriter, json_text
 from transiscope.downstream.exports.read import ReadModel, read_model
@@ -47,7 +49,7 @@ from transiscope.downstream.exports.read import ReadModel, read_model
 EXPORT_VERSION = "1"
 SPLITS = ("category", "departement")
 #: folders the exports own entirely (files not written by a run are removed from them)
-MANAGED = ("geojson", "agenda")
+MANAGED = ("geojson", "agenda", "pair", "murmurations")
 
 
 @dataclass
@@ -139,6 +141,7 @@ def export_all(
     with open_store(settings, read_only=True) as store:
         model = read_model(store, settings.base_iri)
         nodes = jsonld.read_nodes(store)
+        commons = murmurations.read_commons(store)
     lap("read")
     fingerprint = _fingerprint(model, nodes, split)
     previous = _previous(out)
@@ -199,6 +202,9 @@ def export_all(
                 "text/calendar",
             )
     lap("agenda")
+
+    murmurations.write_commons(writer, model, commons, settings.base_iri)
+    lap("commons")
 
     writer.write(
         "attribution.json",

@@ -14,15 +14,25 @@ of the assemblee-virtuelle/pair repository). The view is one SPARQL CONSTRUCT ov
 - every ``schema:Event`` becomes a ``pair:Event`` with ``pair:startDate``/``pair:endDate`` and its location;
 - licence and provenance travel with each record (``dct:license``, ``dct:source``, ``prov:wasDerivedFrom``):
   ODbL sources ask for share-alike and attribution.
+
+The export step publishes the view per source (:func:`write_pair_exports`): ``pair/<source>.ttl`` (Turtle) and
+``pair/<source>.jsonld`` (expanded JSON-LD, pyoxigraph's writer), each holding the source's records with their
+places, addresses and topics, so that a SemApps or Archipelago instance can import one partner's data with its
+own licence. Contacts travel only as the store holds them: the mapping already drops placeholders such as
+``"private"`` or ``"hidden"`` (a contact a source keeps private is absent, never a value), so the view adds none.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
 
 import pyoxigraph as ox
 
 from transiscope.core.files import atomic_open
+from transiscope.store.base import TripleStore
 from transiscope.store.embedded import EmbeddedStore
 
 PAIR = "http://virtual-assembly.org/ontologies/pair#"
@@ -127,9 +137,9 @@ PREFIXES = {
 }
 
 
-def pair_view(store: ox.Store | EmbeddedStore) -> list[ox.Triple]:
-    """The PAIR-shaped triples of everything in ``store`` (an embedded store, or a pyoxigraph store)."""
-    if isinstance(store, EmbeddedStore):
+def pair_view(store: ox.Store | TripleStore) -> list[ox.Triple]:
+    """The PAIR-shaped triples of everything in ``store`` (a store of the bus, or a pyoxigraph store)."""
+    if not isinstance(store, ox.Store):
         result = store.query(PAIR_VIEW_QUERY)
     else:
         result = store.query(PAIR_VIEW_QUERY, use_default_graph_as_union=True)
@@ -143,3 +153,86 @@ def write_pair_view(store: ox.Store | EmbeddedStore, destination: Path) -> int:
     with atomic_open(Path(destination), "wb") as out:
         ox.serialize(triples, out, ox.RdfFormat.TURTLE, prefixes=PREFIXES)
     return len(triples)
+
+
+_SOURCE = "http://purl.org/dc/terms/source"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+#: the links from a record to the nodes that belong to its description (its place, the place's address, topics)
+_LINKS = (PAIR + "hasLocation", PAIR + "hasPostalAddress", PAIR + "hasTopic")
+
+
+def _key(triple: ox.Triple) -> tuple[str, str, str]:
+    return (str(triple.subject), str(triple.predicate), str(triple.object))
+
+
+def pair_by_source(store: ox.Store | TripleStore) -> dict[str, list[ox.Triple]]:
+    """The view split by source (source IRI -> its triples, sorted): one CONSTRUCT over the whole store, then
+    each record with the nodes it links to (place, address, topics; a topic goes with every source using it).
+
+    Why one query rather than one per source: the CONSTRUCT scans the store once whatever it selects, so N
+    sources would cost N scans; the split is a walk over triples already in memory. A record that names no
+    source (``ts:source``) belongs to no export: nobody could be credited for it."""
+    by_subject: dict[ox.NamedNode | ox.BlankNode | ox.Triple, set[ox.Triple]] = defaultdict(set)
+    for triple in pair_view(store):
+        by_subject[triple.subject].add(triple)
+    grouped: dict[str, set[ox.Triple]] = defaultdict(set)
+    for subject, triples in by_subject.items():
+        sources = {
+            t.object.value for t in triples if t.predicate.value == _SOURCE and isinstance(t.object, ox.NamedNode)
+        }
+        if not sources:
+            continue
+        reached: set[ox.Triple] = set()
+        pending = [subject]
+        seen = {subject}
+        while pending:
+            node = pending.pop()
+            for triple in by_subject.get(node, ()):
+                reached.add(triple)
+                linked = triple.object
+                if triple.predicate.value in _LINKS and not isinstance(linked, ox.Literal) and linked not in seen:
+                    seen.add(linked)
+                    pending.append(linked)
+        for source in sources:
+            grouped[source] |= reached
+    return {source: sorted(triples, key=_key) for source, triples in sorted(grouped.items())}
+
+
+def source_id_of(source_iri: str) -> str:
+    """The source's id from its IRI (``…/id/source/<id>``, percent-encoded in the IRI)."""
+    return unquote(source_iri.rstrip("/").rsplit("/", 1)[-1])
+
+
+def pair_paths(source_id: str) -> dict[str, str]:
+    """Where a source's PAIR files go, relative to the exports folder (the URLs under ``/exports/`` follow)."""
+    name = quote(source_id, safe="-_").replace(".", "%2E")
+    return {"turtle": f"pair/{name}.ttl", "jsonld": f"pair/{name}.jsonld"}
+
+
+def serialise(triples: list[ox.Triple], form: ox.RdfFormat) -> bytes:
+    """Turtle (with the PAIR prefixes) or JSON-LD of ``triples``, by pyoxigraph's writers: sorted input gives
+    the same bytes for the same data."""
+    data = ox.serialize(triples, format=form, prefixes=PREFIXES)
+    assert data is not None  # no output given: the bytes are returned
+    return data
+
+
+def write_pair_exports(writer: Any, views: dict[str, list[ox.Triple]]) -> dict[str, dict[str, Any]]:
+    """Write each source's view as Turtle and JSON-LD with ``writer`` (an :class:`ExportWriter`); returns, per
+    source id, the relative paths written and the counts of PAIR organisations and events."""
+    written: dict[str, dict[str, Any]] = {}
+    for source_iri, triples in views.items():
+        source_id = source_id_of(source_iri)
+        paths = pair_paths(source_id)
+        writer.write(paths["turtle"], serialise(triples, ox.RdfFormat.TURTLE), "text/turtle")
+        writer.write(paths["jsonld"], serialise(triples, ox.RdfFormat.JSON_LD), "application/ld+json")
+        types = [
+            t.object.value for t in triples if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)
+        ]
+        written[source_id] = {
+            **paths,
+            "triples": len(triples),
+            "organizations": types.count(PAIR + "Organization"),
+            "events": types.count(PAIR + "Event"),
+        }
+    return written

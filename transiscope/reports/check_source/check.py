@@ -139,9 +139,14 @@ def check_source(
         )
         lost = unnamable(elements)
         if lost:
+            names = ", ".join(map(repr, lost[:8]))
             result.extra.append(
                 f"field(s) a mapping cannot name (a dot or spaces around the name), so the bus "
-                f"cannot read them: {', '.join(map(repr, lost[:8]))}; rename them"
+                f"cannot read them: {names}; rename them"
+            )
+            result.extra_fr.append(
+                f"champ(s) qu'une correspondance ne peut pas nommer (un point ou des espaces autour du nom), que "
+                f"le bus ne peut donc pas lire : {names} ; renommez-les"
             )
         extra_cells = sum(1 for e in elements if isinstance(e, dict) and e.get("_extra_cells"))
         if extra_cells:
@@ -149,7 +154,12 @@ def check_source(
                 f"{extra_cells} row(s) have more cells than the header has columns: the extra "
                 "cells are not read (a separator inside an unquoted value?)"
             )
+            result.extra_fr.append(
+                f"{extra_cells} ligne(s) ont plus de cellules que l'en-tête n'a de colonnes : les cellules en trop "
+                "ne sont pas lues (un séparateur dans une valeur sans guillemets ?)"
+            )
         result.fix_first = (result.fix_first[:2] + result.extra + result.fix_first[2:])[:9]
+        result.fix_first_fr = (result.fix_first_fr[:2] + result.extra_fr + result.fix_first_fr[2:])[:9]
         return result
     finally:
         workspace.close()

@@ -20,7 +20,8 @@ keys are only ever added within a version.
   ``stage`` (normalise, validate or shapes) and ``reasons`` (the sentences the quarantine holds);
 - ``verdict`` (null, or why the bus would reject the whole batch), ``warnings`` and ``notes`` (``{"count",
   "reason"}``: loaded but worth a look; fixed or dropped while reading), ``fix_first`` (the advice, most
-  important first).
+  important first, in English) and ``fix_first_fr`` (the same advice in French, line for line: same order and
+  length; added within version 1, so a script reading ``fix_first`` sees no change).
 
 The command's exit status: 0 when records would load and the batch would be accepted, 1 when the batch would be
 rejected or nothing would load, 2 when the source could not be read (the document then has ``ok`` false).
@@ -74,6 +75,7 @@ def report_document(result: CheckResult) -> dict[str, Any]:
         "warnings": [{"count": n, "reason": r} for n, r in result.warnings],
         "notes": [{"count": n, "reason": r} for n, r in result.notes],
         "fix_first": list(result.fix_first),
+        "fix_first_fr": list(result.fix_first_fr),
     }
 
 
@@ -98,6 +100,7 @@ def error_document(origin: str, message: str) -> dict[str, Any]:
         "warnings": [],
         "notes": [],
         "fix_first": [],
+        "fix_first_fr": [],
     }
 
 
