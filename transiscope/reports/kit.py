@@ -36,7 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "à résumer. La page se remplit après les prochaines lectures.",
         "nothing_found": "Aucun problème dans les dernières lectures des {sources} sources lues ces {days} "
         "derniers jours.",
-        "what": "Ce qui ne va pas",
+        "rule": "Règle non respectée",
         "todo": "Quoi faire",
         "touched": "{records} fiches dans {sources} sources",
         "touched_one": "{records} fiches dans 1 source",
@@ -61,7 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "nothing_read": "No source was read in the last {days} days: there is no problem to sum up yet. The page "
         "fills in after the next reads.",
         "nothing_found": "No problem in the latest reads of the {sources} sources read in the last {days} days.",
-        "what": "What is wrong",
+        "rule": "Rule not met",
         "todo": "What to do",
         "touched": "{records} records in {sources} sources",
         "touched_one": "{records} records in 1 source",
