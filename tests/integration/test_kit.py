@@ -73,7 +73,8 @@ def test_the_five_problems_met_most_across_the_sources(bus: Bus) -> None:
     example = kit["problems"][0]["example"]  # from the source where the problem touched most records
     assert example["source"] == "francetierslieux" and CROSSWALK in example["reason"]
     assert example["name"] and "table de correspondance" in example["reason_fr"]
-    assert kit["problems"][0]["todo"]["fr"].startswith("relisez le brouillon [categories]")
+    assert kit["problems"][0]["todo"]["fr"].startswith("dites à l'équipe de Transiscope à quelle catégorie")
+    assert kit["problems"][1]["todo"]["en"] == "give every record a category the crosswalk maps"
     assert kit["problems"][2]["field"] == {"fr": "En France", "en": "In France"}
 
     french = (out / "kit.fr.html").read_text(encoding="utf-8")

@@ -159,6 +159,24 @@ def problems_of(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [problem for problem in found if problem["records"] > 0]
 
 
+#: advice of the kit's own where check-source's speaks of its proposed mapping (a maintainer of a source already
+#: read by the bus has none): (word of the reason, English, French)
+KIT_ADVICE: tuple[tuple[str, str, str], ...] = (
+    (
+        "crosswalk",
+        "tell the Transiscope team which category of the map each new label matches (or use a label the map "
+        "already knows): until then the record is shown without that category",
+        "dites à l'équipe de Transiscope à quelle catégorie de la carte correspond chaque nouveau libellé (ou "
+        "utilisez un libellé que la carte connaît déjà) : d'ici là, la fiche est montrée sans cette catégorie",
+    ),
+)
+
+
+def _advice(reason: str) -> tuple[str, str] | None:
+    own = next(((en, fr) for word, en, fr in KIT_ADVICE if word in reason.lower()), None)
+    return own or advice_for(reason)
+
+
 def build_kit(reports: list[dict[str, Any]], *, now: datetime | None = None) -> dict[str, Any]:
     """The kit's document: the ``TOP`` problems of the sources read in the last ``WINDOW_DAYS`` days, with
     how many sources and records each touched and one example (from the source where it touched most)."""
@@ -178,7 +196,7 @@ def build_kit(reports: list[dict[str, Any]], *, now: datetime | None = None) -> 
     ranked = sorted(merged.values(), key=lambda p: (-p["records"], -len(p["sources"]), p["key"]))
     problems = []
     for problem in ranked[:TOP]:
-        advice = advice_for(problem["match"])
+        advice = _advice(problem["match"])
         problems.append(
             {
                 "key": problem["key"],
