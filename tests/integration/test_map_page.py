@@ -265,3 +265,46 @@ def test_quality_reports_read_as_a_maintainer_would(browser, site, width: int, h
         assert any("/map#/fiche/" in href for href in links)  # an example record links to its page
     finally:
         browser.set_window_size(1200, 800)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)], ids=["laptop", "phone"])
+def test_the_kit_page_read_as_a_maintainer_would(browser, site, width: int, height: int) -> None:
+    """The maintainers' kit fits the window, lists the common problems with a sentence, figures and an example,
+    gives no command to run; every report page and the self-check lead to it."""
+    base = site["serve"]("").removesuffix("map/")
+    browser.set_window_size(width, height)
+    try:
+        for lang in ("fr", "en"):
+            browser.get(f"{base}reports/kit.{lang}.html")
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (lang, width, overflow)
+            problems = browser.find_elements("css selector", "#kit-problems > li")
+            assert 0 < len(problems) <= 5
+            for problem in problems:
+                assert problem.find_element("tag name", "h2").text
+                assert re.search(r"\d+ (fiches|records) (dans|in) \d+ sources?", problem.text), problem.text
+                assert problem.find_elements("css selector", ".example")
+            text = browser.find_element("tag name", "body").text
+            assert not re.search(r"transiscope (check-source|run|report|link|serve|guide|export)", text)
+            assert "TRANSISCOPE_" not in text and "--" not in text and "_count" not in text
+            ARTEFACTS.mkdir(exist_ok=True)
+            browser.save_screenshot(str(ARTEFACTS / f"kit-{lang}-{width}.png"))
+        if width == 1366:
+            pages = [
+                ("reports/index.fr.html", "fr"),
+                ("reports/transiscope.fr.html", "fr"),
+                ("reports/presdecheznous.en.html", "en"),
+                ("reports/kit.en.html", "en"),
+                ("verifier/", "fr"),
+                ("verifier/en/", "en"),
+            ]
+            for page, lang in pages:
+                browser.get(base + page)
+                link = browser.find_element("css selector", "a.kit-link")
+                assert link.get_attribute("href") == f"{base}reports/kit.{lang}.html", page
+                link.click()
+                assert browser.find_elements("id", "kit-problems"), page
+    finally:
+        browser.set_window_size(1200, 800)

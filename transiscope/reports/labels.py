@@ -37,6 +37,15 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "source_id": ("Identifiant dans la source", "Identifier in the source"),
     "source_url": ("Page de la fiche", "Record's page"),
     "in_france": ("En France", "In France"),
+    # the columns the checks compute from a record (expectation columns)
+    "country_in_france": ("Pays déclaré", "Declared country"),
+    "insee": ("Code de commune (INSEE)", "Commune code (INSEE)"),
+    "unmapped_count": ("Catégories de la source", "Source's categories"),
+    "concept_count": ("Catégories Transiscope", "Transiscope categories"),
+    "unparsed_count": ("Valeurs illisibles", "Unreadable values"),
+    "days_ahead": ("Dates de création et de mise à jour", "Creation and update dates"),
+    "end_before_start": ("Début et fin", "Start and end"),
+    "start_days_ahead": ("Début", "Start"),
 }
 
 #: run outcomes and modes -> (French, English)

@@ -595,6 +595,8 @@ def template_environment():
     env.filters["label"] = field_label
     env.filters["state"] = state_label
     env.filters["when"] = when_label
+    #: every page links to the maintainers' kit (the most common problems): its link's words
+    env.globals["kit_link"] = {"fr": "Les problèmes les plus fréquents", "en": "The most common problems"}
     return env
 
 
@@ -630,7 +632,8 @@ def build_index(reports: list[dict[str, Any]]) -> dict[str, Any]:
 def write_reports(
     settings: Settings, registry: Registry, source_ids: list[str] | None = None, out_dir: Path | None = None
 ) -> Path:
-    """Write ``<source>.json``, ``<source>.fr.html``, ``<source>.en.html`` and the index; returns the folder.
+    """Write ``<source>.json``, ``<source>.fr.html``, ``<source>.en.html``, the index and the maintainers' kit
+    (``kit.*``); returns the folder.
 
     The index always covers every registry source: the reports of sources not asked for are read back
     from their JSON when present, otherwise rebuilt.
@@ -653,4 +656,7 @@ def write_reports(
     (out_dir / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False), encoding="utf-8")
     for lang in TEXT:
         (out_dir / f"index.{lang}.html").write_text(render(index, lang, "index.html.j2"), encoding="utf-8")
+    from transiscope.reports.kit import write_kit  # the kit reads these reports: imported here, not at the top
+
+    write_kit(reports, out_dir)
     return out_dir

@@ -214,16 +214,16 @@ _ADVICE: tuple[tuple[str, str, str], ...] = (
         "donnez à chaque fiche une latitude et une longitude en degrés décimaux (WGS 84), ou une adresse "
         "complète que le bus peut géocoder",
     ),
+    (
+        "markup",
+        "publish names and descriptions as plain text (or simple HTML the bus can clean)",
+        "publiez les noms et les descriptions en texte simple (ou en HTML simple que le bus sait nettoyer)",
+    ),
     ("name", "give every record a name", "donnez un nom à chaque fiche"),
     (
         "id",
         "give every record a stable id that never changes and is never reused",
         "donnez à chaque fiche un identifiant stable, qui ne change jamais et n'est jamais réutilisé",
-    ),
-    (
-        "markup",
-        "publish descriptions as plain text (or simple HTML the bus can clean)",
-        "publiez les descriptions en texte simple (ou en HTML simple que le bus sait nettoyer)",
     ),
     (
         "crosswalk",
@@ -270,6 +270,12 @@ _ADVICE: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def advice_for(reason: str) -> tuple[str, str] | None:
+    """What to do about a reason, as (English, French) advice, from the first word of ``_ADVICE`` it contains
+    (shared by check-source's "fix first" and the maintainers' kit page, so both give the same advice)."""
+    return next(((en, fr) for word, en, fr in _ADVICE if word.lower() in reason.lower()), None)
+
+
 def _records(count: int, lang: str) -> str:
     return f"{count} fiche(s)" if lang == "fr" else f"{count} record(s)"
 
@@ -298,7 +304,7 @@ def fix_first_texts(result: CheckResult, records: list[dict[str, Any]]) -> list[
         if origin == "source":
             out.extend(_source_advice(result, records))
         for count, reason in found:
-            advice = next(((en, fr) for word, en, fr in _ADVICE if word.lower() in reason.lower()), None)
+            advice = advice_for(reason)
             if advice is None and origin == "note":
                 continue  # what the bus fixed quietly (a placeholder e-mail dropped, a past event) needs no fix
             reason_fr = french.get(reason, reason)
