@@ -137,6 +137,16 @@ def test_checks_per_client_are_limited(serve: Callable[..., str]) -> None:
     assert reply.status_code == 429 and int(reply.headers["Retry-After"]) > 0
 
 
+def _after_submit(browser, element_id: str):  # noqa: F811
+    """The element of the answer page: a click on submit returns before the answer is in (the check runs in a
+    worker), so a lookup at once can read the form page still shown. Bounded wait, not a timing check."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, 60).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
+
+
 def test_the_page_in_a_browser(browser, base: str, tmp_path: Path) -> None:  # noqa: F811
     sample = tmp_path / "transiscope.json"
     sample.write_bytes((SAMPLES / "transiscope.json").read_bytes())
@@ -146,7 +156,7 @@ def test_the_page_in_a_browser(browser, base: str, tmp_path: Path) -> None:  # n
         assert "Vérifier les données d'une source" in browser.title
         browser.find_element("id", "file").send_keys(str(sample))
         browser.find_element("css selector", "form button").click()
-        loaded = int(browser.find_element("id", "loaded").text)
+        loaded = int(_after_submit(browser, "loaded").text)
         assert loaded > 0 and browser.find_element("id", "format").text == "gogocarto"
         assert browser.find_elements("css selector", "#quarantine tr")  # what is set aside, and why
         assert "[fields]" in browser.find_element("id", "mapping").text or browser.find_element("id", "mapping").text
@@ -161,7 +171,7 @@ def test_the_page_in_a_browser(browser, base: str, tmp_path: Path) -> None:  # n
         browser.get(f"{base}/verifier/en/")
         browser.find_element("id", "file").send_keys(str(hostile))
         browser.find_element("css selector", "form button").click()
-        assert "could not read the source" in browser.find_element("id", "error").text
+        assert "could not read the source" in _after_submit(browser, "error").text
         assert browser.execute_script("return document.querySelectorAll('script').length") == 0
         browser.save_screenshot(str(ARTEFACTS / "verifier-hostile.png"))
     finally:
