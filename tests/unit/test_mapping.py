@@ -209,3 +209,50 @@ def test_ical_and_csv_refuse_what_is_not_their_format() -> None:
 
     with pytest.raises(MalformedPayload, match='no "features" list'):
         geojson.parse(payload, _Source())
+
+
+GOGOCARTO_TYPO = PROJECT_ROOT / "tests" / "fixtures" / "mappings" / "gogocarto-typo.toml"
+
+
+def test_unknown_gogocarto_field_keys_are_errors_with_line_and_nearest_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_mapping(GOGOCARTO_TYPO, "typo")
+    text = str(info.value)
+    assert "gogocarto-typo.toml, line 7: [fields].descripton is not a field key" in text, text
+    assert "(did you mean 'description'?)" in text
+    assert "gogocarto-typo.toml, line 10: [fields].mail" in text and "(did you mean 'email'?)" in text
+    assert "categories" not in text.split("(known:")[0]  # a key the connector reads is not a mistake
+    # what `transiscope sources --check` runs: the same problem, not "valid"
+    registry = tmp_path / "sources.toml"
+    registry.write_text(
+        '[[source]]\nid = "carte"\nname = "Carte"\nformat = "gogocarto"\n'
+        'url = "https://carte.example.org/api/elements.json"\nlicence = "ODbL-1.0"\n'
+        f'mapping = "{GOGOCARTO_TYPO.as_posix()}"\n',
+        encoding="utf-8",
+    )
+    problems = check_registry(registry, tmp_path, PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    assert any("line 7: [fields].descripton" in p and "'description'" in p for p in problems), problems
+    fixed = tmp_path / "fixed.toml"
+    fixed.write_text(
+        GOGOCARTO_TYPO.read_text(encoding="utf-8").replace("descripton", "description").replace("mail =", "email ="),
+        encoding="utf-8",
+    )
+    assert load_mapping(fixed, "fixed").fields["description"] == ("descriptionMore", "description")
+
+
+@pytest.mark.parametrize(
+    ("change", "typo", "line", "nearest"),
+    [
+        ('lat = "Lat"', 'lat = "Lat"\nwebiste = "Site"', 8, "'website'"),
+        ('apply = ["trim"]', 'apply = ["trm"]', 6, "'trim'"),
+        ('name = { path = "Nom"', 'name = { pth = "Nom"', 6, "'path'"),
+        ('kind = "initiatives"', 'kind = "initiatives"\ndefauts = {}', 3, "'defaults'"),
+    ],
+)
+def test_declarative_mapping_typos_name_the_line_and_the_nearest_key(
+    tmp_path: Path, change: str, typo: str, line: int, nearest: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        _mapping(tmp_path, CSV_MAPPING.replace(change, typo), "amap.toml")
+    text = str(info.value)
+    assert f"amap.toml, line {line}" in text and f"(did you mean {nearest}?)" in text, text
