@@ -256,3 +256,39 @@ def test_declarative_mapping_typos_name_the_line_and_the_nearest_key(
         _mapping(tmp_path, CSV_MAPPING.replace(change, typo), "amap.toml")
     text = str(info.value)
     assert f"amap.toml, line {line}" in text and f"(did you mean {nearest}?)" in text, text
+
+
+MIXED_CSV = PROJECT_ROOT / "tests" / "fixtures" / "csv" / "amap-herault-mixed-encoding.csv"
+
+
+def test_a_utf8_header_over_latin1_rows_keeps_every_column_and_accent() -> None:
+    from transiscope.registry.sources import Source
+
+    raw = MIXED_CSV.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # the fixture is what it says: readable as a whole in neither encoding
+    assert "catégorie".encode() in raw.split(b"\n", 1)[0] and "Sète".encode("latin-1") in raw
+    source = Source(
+        id="amap-herault",
+        name="AMAP de l'Hérault",
+        format="csv",
+        url="https://amap-herault.example.org/export.csv",
+        licence="ODbL-1.0",
+        mapping_path=MIXED_CSV.with_name("amap-herault.toml"),
+    )
+    rows = tabular.parse(raw, source)
+    assert len(rows) == 4 and "catégorie" in rows[0] and "catÃ©gorie" not in rows[0]
+    assert tabular.decode(raw, "auto")[1] == "utf-8 header, cp1252 rows"  # what check-source shows
+    from transiscope.ingest.mappings import load_mapping as load_source_mapping
+
+    mapping = load_source_mapping(source)
+    records = [tabular.normalise(row, i, source, mapping) for i, row in enumerate(rows)]
+    assert [r["categories"] for r in records] == [
+        ["Agriculture & Alimentation"],
+        ["Épicerie & Supérette"],
+        ["Jardin partagé"],
+        ["Recyclerie / Ressourcerie"],
+    ]
+    assert records[1]["concepts"] == ["magasins-commerces"]
+    assert records[0]["city"] == "Sète" and records[1]["name"] == "Épicerie solidaire « La Cagette »"
+    assert records[3]["city"] == "Clermont-l'Hérault"
