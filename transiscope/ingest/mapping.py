@@ -237,6 +237,9 @@ class MappingSpec:
     fields: dict[str, FieldSpec]
     options: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: the columns the mapping file itself sets in ``[fields]`` (the others are the format's defaults): one
+    #: of them empty in every record of a run is a warning of that run (the source renamed or lost it)
+    mapped: tuple[str, ...] = ()
 
 
 def parse_path(text: str) -> tuple[str, ...] | None:

@@ -7,6 +7,7 @@ registry file and the JSON Schemas of both files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -138,6 +139,7 @@ def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: st
             )
     columns = EVENT_COLUMNS if kind == "events" else INITIATIVE_COLUMNS
     spec = compile_spec({**data, "kind": kind, "fields": fields, "options": options}, path, columns)
+    spec = dataclasses.replace(spec, mapped=tuple(data.get("fields") or ()))
     categories = {
         str(k): as_strings(v, f"mapping {path.name} [categories].{k!r}")
         for k, v in (data.get("categories") or {}).items()
