@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,64 @@ def test_french_page_speaks_french(bus: Bus) -> None:
     assert "la latitude 123.4 n'est pas comprise entre -90 et 90" in french
     assert "Les latitudes sont comprises entre -90 et 90" in french
     assert "latitude 123.4 is not between -90 and 90" in english and "n'est pas" not in english
+
+
+MIXED_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "csv" / "amap-herault-mixed-encoding.csv"
+
+
+def _run_csv(bus: Bus, tmp_path, monkeypatch, body: bytes, mapping_text: str, said: list[str] | None = None):
+    from tests.integration.faults import Fault, FaultServer
+    from tests.integration.test_faults import write_registry as write_entries
+
+    mapping = tmp_path / "amap-herault.toml"
+    mapping.write_text(mapping_text, encoding="utf-8")
+    server = FaultServer()
+    try:
+        url = server.set("/export.csv", Fault(body=body))
+        overrides = {"mapping": str(mapping), "min_interval": 0}
+        registry = write_entries(tmp_path, {"ressourceries": url}, ressourceries=overrides)
+        monkeypatch.setenv("TRANSISCOPE_REGISTRY", str(registry))
+        return jobs.run_source("ressourceries", progress=(said if said is not None else []).append)
+    finally:
+        server.close()
+
+
+def test_a_mapped_column_empty_in_every_record_is_a_run_warning_and_a_report_line(
+    bus: Bus, tmp_path, monkeypatch
+) -> None:
+    text = (MIXED_CSV.parent / "amap-herault.toml").read_text(encoding="utf-8")
+    said: list[str] = []
+    summary = _run_csv(bus, tmp_path, monkeypatch, MIXED_CSV.read_bytes(), text, said)
+    assert summary.outcome == "success", summary.error
+    assert [line for line in said if "warning:" in line] == [
+        "ressourceries: warning: source 'ressourceries': mapped field 'email' (from 'Courriel') is empty in every "
+        "one of the 4 records: did the source rename or drop it? check the mapping amap-herault.toml"
+    ]
+    run = json.loads((Path(summary.run_dir) / "run.json").read_text(encoding="utf-8"))
+    empty = run["stages"]["normalise"]["empty_fields"]
+    assert [(e["field"], e["paths"], e["records"]) for e in empty] == [("email", ["Courriel"], 4)]
+    assert "'email' (from 'Courriel') is empty in every one of the 4 records" in empty[0]["message"]
+    settings = bus.settings()
+    report = build_source_report(settings, load_registry(settings.registry_path).get("ressourceries"))
+    assert [e["field"] for e in report["empty_fields"]] == ["email"]
+    from transiscope.reports.quality import render
+
+    french = " ".join(" ".join(_parse(render(report, "fr")).text).split())
+    english = " ".join(" ".join(_parse(render(report, "en")).text).split())
+    assert "Champ « Courriel » vide dans toutes les fiches (lu dans Courriel de la source)" in french
+    assert "Field “Email” empty in every record (read from Courriel in the source)" in english
+    # the category column survived the mixed encodings: not among the empty ones, and read with its accents
+    assert report["completeness"]["categories"] == 1.0
+
+
+def test_schema_drift_names_the_missing_mapped_fields_and_the_unused_payload_fields(
+    bus: Bus, tmp_path, monkeypatch
+) -> None:
+    text = (MIXED_CSV.parent / "amap-herault.toml").read_text(encoding="utf-8")
+    renamed = MIXED_CSV.read_bytes().replace(b"Identifiant;", b"ID;", 1).replace(b";Courriel", b";Site", 1)
+    summary = _run_csv(bus, tmp_path, monkeypatch, renamed, text)
+    assert summary.outcome == "rejected"  # the batch, kept out of the store with its reason
+    error = summary.error or ""
+    assert "schema drift: mapped field(s) 'Identifiant' missing from all 4 records" in error, error
+    assert "fields of the payload the mapping does not use: ID, Site" in error, error
+    assert "does not know" not in error and "Nom" not in error.split("does not use:")[1]

@@ -209,3 +209,86 @@ def test_ical_and_csv_refuse_what_is_not_their_format() -> None:
 
     with pytest.raises(MalformedPayload, match='no "features" list'):
         geojson.parse(payload, _Source())
+
+
+GOGOCARTO_TYPO = PROJECT_ROOT / "tests" / "fixtures" / "mappings" / "gogocarto-typo.toml"
+
+
+def test_unknown_gogocarto_field_keys_are_errors_with_line_and_nearest_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_mapping(GOGOCARTO_TYPO, "typo")
+    text = str(info.value)
+    assert "gogocarto-typo.toml, line 7: [fields].descripton is not a field key" in text, text
+    assert "(did you mean 'description'?)" in text
+    assert "gogocarto-typo.toml, line 10: [fields].mail" in text and "(did you mean 'email'?)" in text
+    assert "categories" not in text.split("(known:")[0]  # a key the connector reads is not a mistake
+    # what `transiscope sources --check` runs: the same problem, not "valid"
+    registry = tmp_path / "sources.toml"
+    registry.write_text(
+        '[[source]]\nid = "carte"\nname = "Carte"\nformat = "gogocarto"\n'
+        'url = "https://carte.example.org/api/elements.json"\nlicence = "ODbL-1.0"\n'
+        f'mapping = "{GOGOCARTO_TYPO.as_posix()}"\n',
+        encoding="utf-8",
+    )
+    problems = check_registry(registry, tmp_path, PROJECT_ROOT / "ontology" / "taxonomy.ttl")
+    assert any("line 7: [fields].descripton" in p and "'description'" in p for p in problems), problems
+    fixed = tmp_path / "fixed.toml"
+    fixed.write_text(
+        GOGOCARTO_TYPO.read_text(encoding="utf-8").replace("descripton", "description").replace("mail =", "email ="),
+        encoding="utf-8",
+    )
+    assert load_mapping(fixed, "fixed").fields["description"] == ("descriptionMore", "description")
+
+
+@pytest.mark.parametrize(
+    ("change", "typo", "line", "nearest"),
+    [
+        ('lat = "Lat"', 'lat = "Lat"\nwebiste = "Site"', 8, "'website'"),
+        ('apply = ["trim"]', 'apply = ["trm"]', 6, "'trim'"),
+        ('name = { path = "Nom"', 'name = { pth = "Nom"', 6, "'path'"),
+        ('kind = "initiatives"', 'kind = "initiatives"\ndefauts = {}', 3, "'defaults'"),
+    ],
+)
+def test_declarative_mapping_typos_name_the_line_and_the_nearest_key(
+    tmp_path: Path, change: str, typo: str, line: int, nearest: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        _mapping(tmp_path, CSV_MAPPING.replace(change, typo), "amap.toml")
+    text = str(info.value)
+    assert f"amap.toml, line {line}" in text and f"(did you mean {nearest}?)" in text, text
+
+
+MIXED_CSV = PROJECT_ROOT / "tests" / "fixtures" / "csv" / "amap-herault-mixed-encoding.csv"
+
+
+def test_a_utf8_header_over_latin1_rows_keeps_every_column_and_accent() -> None:
+    from transiscope.registry.sources import Source
+
+    raw = MIXED_CSV.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # the fixture is what it says: readable as a whole in neither encoding
+    assert "catégorie".encode() in raw.split(b"\n", 1)[0] and "Sète".encode("latin-1") in raw
+    source = Source(
+        id="amap-herault",
+        name="AMAP de l'Hérault",
+        format="csv",
+        url="https://amap-herault.example.org/export.csv",
+        licence="ODbL-1.0",
+        mapping_path=MIXED_CSV.with_name("amap-herault.toml"),
+    )
+    rows = tabular.parse(raw, source)
+    assert len(rows) == 4 and "catégorie" in rows[0] and "catÃ©gorie" not in rows[0]
+    assert tabular.decode(raw, "auto")[1] == "utf-8 header, cp1252 rows"  # what check-source shows
+    from transiscope.ingest.mappings import load_mapping as load_source_mapping
+
+    mapping = load_source_mapping(source)
+    records = [tabular.normalise(row, i, source, mapping) for i, row in enumerate(rows)]
+    assert [r["categories"] for r in records] == [
+        ["Agriculture & Alimentation"],
+        ["Épicerie & Supérette"],
+        ["Jardin partagé"],
+        ["Recyclerie / Ressourcerie"],
+    ]
+    assert records[1]["concepts"] == ["magasins-commerces"]
+    assert records[0]["city"] == "Sète" and records[1]["name"] == "Épicerie solidaire « La Cagette »"
+    assert records[3]["city"] == "Clermont-l'Hérault"

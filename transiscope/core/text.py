@@ -149,3 +149,20 @@ def clean_contact(value: Any) -> str | None:
     if text is None or text.casefold() in PLACEHOLDERS:
         return None
     return text
+
+
+def decode_guess(raw: bytes) -> tuple[str, str]:
+    """(text, encoding used) of bytes whose encoding nobody declared: UTF-8 (with or without a byte-order
+    mark) when they are valid UTF-8, else Windows-1252 (a superset of latin-1, as Excel on Windows writes),
+    else latin-1, which reads any byte.
+
+    Why UTF-8 first: latin-1 bytes are almost never valid UTF-8, while every UTF-8 text is also "valid"
+    Windows-1252 (and then reads ``Ã©`` for ``é``). A payload assembled by two tools is decoded part by
+    part by its reader (the CSV connector: header line and rows)."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            return raw.decode("latin-1"), "latin-1"

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from transiscope.core.text import ascii_fold, clean_contact, clean_text
 from transiscope.ingest.formats import RecordRejected
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS, empty_record, parse_date, to_float
-from transiscope.registry.schemas import config_error
+from transiscope.registry.schemas import config_error, did_you_mean
 
 LIST_COLUMNS = frozenset({"categories", "tags"})
 FLOAT_COLUMNS = frozenset({"lat", "lon"})
@@ -237,6 +237,9 @@ class MappingSpec:
     fields: dict[str, FieldSpec]
     options: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: the columns the mapping file itself sets in ``[fields]`` (the others are the format's defaults): one
+    #: of them empty in every record of a run is a warning of that run (the source renamed or lost it)
+    mapped: tuple[str, ...] = ()
 
 
 def parse_path(text: str) -> tuple[str, ...] | None:
@@ -256,6 +259,10 @@ def _parse_function(text: Any) -> tuple[str, str | None] | None:
     return name.strip(), (arg if _ else None)
 
 
+#: the keys of a ``[fields]`` entry written as a table
+FIELD_TABLE_KEYS = frozenset({"path", "apply", "default", "template"})
+
+
 def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> MappingSpec:
     """Check and compile the ``[fields]`` table of a mapping file (its other tables checked by the schema)."""
     kind = data.get("kind", "initiatives")
@@ -265,18 +272,20 @@ def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> 
         if column not in allowed:
             raise config_error(
                 path,
-                f"[fields].{column} is not a column of canonical {kind} records (one of: {', '.join(sorted(allowed))})",
+                f"[fields].{column} is not a column of canonical {kind} records{did_you_mean(column, allowed)} "
+                f"(one of: {', '.join(sorted(allowed))})",
                 f"{column}",
             )
         if isinstance(raw, str | list):
             raw = {"path": raw}
         if not isinstance(raw, dict):
             raise config_error(path, f"[fields].{column} must be a path, a list of paths or a table", column)
-        unknown_keys = set(raw) - {"path", "apply", "default", "template"}
+        unknown_keys = set(raw) - FIELD_TABLE_KEYS
         if unknown_keys:
             raise config_error(
                 path,
-                f"[fields].{column} has unknown key(s) {', '.join(sorted(unknown_keys))} "
+                f"[fields].{column} has unknown key(s) "
+                f"{', '.join(k + did_you_mean(k, FIELD_TABLE_KEYS) for k in sorted(unknown_keys))} "
                 "(allowed: path, apply, default, template)",
                 sorted(unknown_keys)[0],
             )
@@ -307,7 +316,9 @@ def compile_spec(data: dict[str, Any], path: Path, columns: tuple[str, ...]) -> 
             if parsed_fn is None or parsed_fn[0] not in FUNCTIONS:
                 raise config_error(
                     path,
-                    f"[fields].{column}: unknown function {item!r} (known: {', '.join(sorted(FUNCTIONS))})",
+                    f"[fields].{column}: unknown function {item!r}"
+                    f"{did_you_mean(str(parsed_fn[0]) if parsed_fn else str(item), FUNCTIONS)} "
+                    f"(known: {', '.join(sorted(FUNCTIONS))})",
                     str(item),
                 )
             if parsed_fn[0] in NEEDS_ARGUMENT and not parsed_fn[1]:

@@ -7,6 +7,7 @@ registry file and the JSON Schemas of both files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -18,7 +19,16 @@ from transiscope.ingest.formats import connector
 from transiscope.ingest.formats.base import DeclarativeConnector
 from transiscope.ingest.mapping import compile_spec
 from transiscope.ingest.records import EVENT_COLUMNS, INITIATIVE_COLUMNS
-from transiscope.registry.schemas import KINDS, config_error, line_of, mapping_problems, problems_of, source_problems
+from transiscope.registry.schemas import (
+    KINDS,
+    config_error,
+    did_you_mean,
+    key_line,
+    line_of,
+    mapping_problems,
+    problems_of,
+    source_problems,
+)
 from transiscope.registry.sources import (
     DECLARATIVE_FORMATS,
     SUPPORTED_FORMATS,
@@ -45,6 +55,9 @@ def load_mapping_file(path: Path, source_id: str = "?", kind: str | None = None)
         raise ConfigError(f"{where}: format {fmt!r} is not one of {', '.join(SUPPORTED_FORMATS)}")
     if fmt in DECLARATIVE_FORMATS:
         return load_declarative_mapping(data, path, kind)
+    unknown = unknown_keys(data, path, connector(fmt))
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     shape = str(data.get("shape", "2021"))
     if shape not in ("2018", "2021"):
         raise ConfigError(f'{where}: shape must be "2018" or "2021", not {shape!r}')
@@ -52,6 +65,41 @@ def load_mapping_file(path: Path, source_id: str = "?", kind: str | None = None)
     categories = {str(k): as_strings(v, f"{where} [categories].{k!r}") for k, v in data.get("categories", {}).items()}
     required = as_strings(data.get("required", []), f"{where} required") if data.get("required") else ()
     return Mapping(format=fmt, shape=shape, fields=fields, categories=categories, path=path, required=required)
+
+
+#: the top-level keys of a mapping of a format with its own reader (GoGoCarto): no options, no defaults
+OWN_READER_KEYS = frozenset({"format", "shape", "fields", "categories", "required"})
+
+
+def unknown_keys(data: dict[str, Any], path: Path, module: Any) -> list[str]:
+    """One message per key of the mapping that its format does not read: a top-level key, or a ``[fields]``
+    key outside the connector's ``FIELD_KEYS``, each with its line and the nearest known key.
+
+    Why: such a key is silently ignored (``descripton = ["resume"]`` leaves the default field in force), so
+    the run looks healthy while the mapping does nothing; it must fail the check instead."""
+    found: list[tuple[str, str | None, str]] = []
+    known_fields: frozenset[str] = getattr(module, "FIELD_KEYS", frozenset())
+    for key in data:
+        if key not in OWN_READER_KEYS:
+            found.append((key, None, f"unknown key {key!r}{did_you_mean(key, OWN_READER_KEYS)}"))
+    fields = data.get("fields") or {}
+    if not isinstance(fields, dict):
+        return [f"mapping {path.name}: [fields] must be a table of field keys"]
+    for key in fields:
+        if known_fields and key not in known_fields:
+            found.append(
+                (
+                    key,
+                    "fields",
+                    f"[fields].{key} is not a field key of format {data.get('format')!r}"
+                    f"{did_you_mean(key, known_fields)} (known: {', '.join(sorted(known_fields))})",
+                )
+            )
+    out = []
+    for key, table, message in found:
+        line = key_line(path, key, table)
+        out.append(f"mapping {path.name}{f', line {line}' if line else ''}: {message}")
+    return out
 
 
 def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: str | None = None) -> Mapping:
@@ -91,6 +139,7 @@ def load_declarative_mapping(data: dict[str, Any], path: Path, registry_kind: st
             )
     columns = EVENT_COLUMNS if kind == "events" else INITIATIVE_COLUMNS
     spec = compile_spec({**data, "kind": kind, "fields": fields, "options": options}, path, columns)
+    spec = dataclasses.replace(spec, mapped=tuple(data.get("fields") or ()))
     categories = {
         str(k): as_strings(v, f"mapping {path.name} [categories].{k!r}")
         for k, v in (data.get("categories") or {}).items()

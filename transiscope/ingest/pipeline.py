@@ -113,6 +113,8 @@ def _run_stages(run_dir: Path, settings: Settings, say: Callable[[str], None], c
     for stage in chosen:
         say(f"{source_id}: {stage.name}")
         stats = stage(run_dir, settings)
+        for warning in stats.get("empty_fields", []) if stage.name == "normalise" else ():
+            say(f"{source_id}: warning: {warning['message']}")  # a mapped column no record has
         if stage.name == "geocode":
             say(f"{source_id}: geocode: {geocode_line(stats)}")
             for message in stats["messages"]:

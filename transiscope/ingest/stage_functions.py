@@ -31,7 +31,7 @@ from transiscope.ingest.run_context import NOT_MODIFIED, Context, quarantine_ent
 from transiscope.ingest.run_records import record_run, write_pending
 from transiscope.ingest.safety_valves import check_batch
 from transiscope.ingest.validate import validate_by_kind
-from transiscope.registry.sources import DECLARATIVE_FORMATS, Source
+from transiscope.registry.sources import DECLARATIVE_FORMATS, Mapping, Source
 from transiscope.runs import now, previous_loaded_run, read_run, write_run
 from transiscope.settings import Settings
 from transiscope.store import provenance, statistics
@@ -107,7 +107,7 @@ def normalise(ctx: Context) -> dict[str, Any]:
     if bind_run is not None:
         mapping = bind_run(mapping, companions or {}, ctx.source)
     elements = raw_elements(ctx)
-    known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in mapping.fields.values() for path in paths}
+    known = set(fmt.KNOWN_FIELDS) | {path.split(".")[0] for paths in used_paths(mapping).values() for path in paths}
     required = fmt.required_fields(mapping)
     check_schema(ctx.source, elements, mapping.required or required, known)
     records: list[dict[str, Any]] = []
@@ -158,8 +158,59 @@ def normalise(ctx: Context) -> dict[str, Any]:
     where = normalise_batch(records, area, swaps=ctx.source.format in DECLARATIVE_FORMATS)
     write_jsonl(ctx.run_dir / "records.jsonl", records)
     write_jsonl(ctx.run_dir / "quarantine.jsonl", sorted(quarantine, key=lambda q: q["record_index"]))
-    stats = {"fetched": len(elements), "normalised": len(records), "quarantined": len(quarantine), **where}
+    empty = empty_mapped_fields(ctx.source, mapping, records)
+    for warning in empty:
+        log.warning("%s", warning["message"])
+    stats = {
+        "fetched": len(elements),
+        "normalised": len(records),
+        "quarantined": len(quarantine),
+        **where,
+        "empty_fields": empty,
+    }
     return {**stats, "note": note} if note else stats
+
+
+def used_paths(mapping: Mapping) -> dict[str, tuple[str, ...]]:
+    """Canonical column -> the source fields (dotted paths) the mapping reads it from, defaults included."""
+    if mapping.spec is None:
+        return dict(mapping.fields)
+    return {column: tuple(".".join(p) for p in spec.paths) for column, spec in mapping.spec.fields.items()}
+
+
+def mapped_paths(mapping: Mapping) -> dict[str, tuple[str, ...]]:
+    """Canonical column -> the source fields the mapping reads it from (dotted paths), for the columns the
+    mapping file sets itself: GoGoCarto's ``[fields]``, or a declarative mapping's own ``[fields]``."""
+    if mapping.spec is None:
+        return dict(mapping.fields)
+    used = used_paths(mapping)
+    return {column: used[column] for column in mapping.spec.mapped if column in used}
+
+
+def empty_mapped_fields(source: Source, mapping: Mapping, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A warning of the run for each column the mapping file maps that is empty in every record.
+
+    Why: unlike a missing id or name (schema drift, the run fails), a lost optional column loads every record
+    without it and no check on one record notices; a source that renamed ``catégorie``, or a payload whose
+    header lost its accents, then empties the whole column silently."""
+    if not records:
+        return []
+    out = []
+    for column, paths in mapped_paths(mapping).items():
+        if not paths or any(record.get(column) not in (None, "", [], {}) for record in records):
+            continue
+        fields = ", ".join(map(repr, paths))
+        out.append(
+            {
+                "field": column,
+                "paths": list(paths),
+                "records": len(records),
+                "message": f"source {source.id!r}: mapped field {column!r} (from {fields}) is empty in every one "
+                f"of the {len(records)} records: did the source rename or drop it? check the mapping "
+                f"{mapping.path.name}",
+            }
+        )
+    return out
 
 
 @stage("geocode")
@@ -343,15 +394,15 @@ def check_schema(source: Source, elements: list[Any], required: tuple[str, ...],
         seen.update(map(str, element))
     missing = [name for name in required if name not in seen]
     if missing:
-        unknown = sorted(seen - known)
+        unused = sorted(seen - known - set(required))
         hint = (
-            f"fields the mapping does not know: {', '.join(unknown[:12])}"
-            if unknown
+            f"fields of the payload the mapping does not use: {', '.join(unused[:12])}"
+            if unused
             else f"fields present: {', '.join(sorted(seen)[:12])}"
         )
         raise BatchRejected(
-            f"source {source.id!r}: schema drift: field(s) {', '.join(map(repr, missing))} missing from all "
-            f"{len(objects)} records ({hint}); update the mapping {source.mapping_path.name} "
+            f"source {source.id!r}: schema drift: mapped field(s) {', '.join(map(repr, missing))} missing from "
+            f"all {len(objects)} records ({hint}); update the mapping {source.mapping_path.name} "
             "if the source renamed them"
         )
 

@@ -9,6 +9,9 @@ at the first.
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +100,10 @@ def problems_of(instance: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
     for error in sorted(Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(e.path)):
         where = ".".join(str(p) for p in error.path)
         if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            message = f"unknown key(s) {', '.join(extra)}" + (f" in {where}" if where else "")
+            known = error.schema.get("properties", {})
+            extra = sorted(set(error.instance) - set(known))
+            named = ", ".join(f"{key}{did_you_mean(key, known)}" for key in extra)
+            message = f"unknown key(s) {named}" + (f" in {where}" if where else "")
             found.append((message, extra[0] if extra else where))
         else:
             needle = str(error.path[-1]) if error.path else ""
@@ -109,7 +114,7 @@ def problems_of(instance: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
 def mapping_problems(data: dict[str, Any], path: Path) -> list[str]:
     out = []
     for message, needle in problems_of(data, MAPPING_SCHEMA):
-        line = line_of(path, needle) if needle else None
+        line = (key_line(path, needle) or line_of(path, needle)) if needle else None
         out.append(f"mapping {path.name}{f', line {line}' if line else ''}: {message}")
     return out
 
@@ -117,6 +122,40 @@ def mapping_problems(data: dict[str, Any], path: Path) -> list[str]:
 def source_problems(table: Any, path: Path, index: int) -> list[str]:
     label = table.get("id", f"#{index + 1}") if isinstance(table, dict) else f"#{index + 1}"
     return [f"source {label!r} in {path.name}: {message}" for message, _ in problems_of(table, SOURCE_SCHEMA)]
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` with the known name nearest to a misspelt one, or "" when none is near.
+
+    Why: a typo in a key (``descripton``) is the commonest mapping mistake, and the fix is one word away."""
+    near = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def key_line(path: Path, key: str, table: str | None = None) -> int | None:
+    """The line (1-based) of a TOML file where ``key`` is set: ``key = ...`` inside ``[table]``, or
+    ``table.key = ...`` at the top level.
+
+    Why not tomllib: it gives the values, never their lines, and a mistake must point at its line. Why not
+    :func:`line_of`: a key's name is often a substring of a value or a comment elsewhere in the file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    name = rf"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
+    in_table = re.compile(rf"^\s*{name}\s*=")
+    dotted = re.compile(rf"^\s*{re.escape(table)}\s*\.\s*{name}\s*=") if table else None
+    current = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            current = stripped.split("]")[0].strip("[ ")
+            continue
+        if current == table and in_table.match(line):
+            return number
+        if dotted is not None and current is None and dotted.match(line):
+            return number
+    return None
 
 
 def line_of(path: Path, needle: str, table: str | None = None) -> int | None:
@@ -137,6 +176,6 @@ def line_of(path: Path, needle: str, table: str | None = None) -> int | None:
 
 
 def config_error(path: Path, message: str, needle: str, table: str | None = "fields") -> ConfigError:
-    line = line_of(path, needle, table) or line_of(path, needle)
+    line = key_line(path, needle, table) or line_of(path, needle, table) or line_of(path, needle)
     where = f"{path.name}, line {line}" if line else path.name
     return ConfigError(f"mapping {where}: {message}")

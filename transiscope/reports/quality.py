@@ -233,6 +233,11 @@ def build_source_report(settings: Settings, source: Source, *, now: datetime | N
         ],
         expectations_passed=sum(1 for e in validation["expectations"] if not e.get("failed")),
         rejected_at_normalise=[{"kind": k, "count": len(v), "examples": v[:5]} for k, v in normalise_reasons.items()],
+        # a column the mapping maps but no record has (the source renamed it, or its header was misread)
+        empty_fields=[
+            {"field": e["field"], "paths": e["paths"], "records": e["records"], "message": e["message"]}
+            for e in (run.get("stages", {}).get("normalise") or {}).get("empty_fields", [])
+        ],
         duplicates=duplicates_inside(records),
         far_from_declared=far,
         positions=positions_of(records, run),
@@ -373,6 +378,8 @@ TEXT: dict[str, dict[str, str]] = {
         "none": "Aucun.",
         "passed": "{n} autres contrôles passent.",
         "normalise": "Fiches écartées avant contrôle",
+        "empty_field": "Champ « {field} » vide dans toutes les fiches (lu dans {paths} de la source) : la source "
+        "l'a-t-elle renommé ou supprimé ? Vérifier la correspondance.",
         "duplicates": "Doublons probables dans la source (même nom, même lieu)",
         "stale": "Fiches anciennes",
         "stale_text": "{count} fiches non mises à jour depuis {years} ans ; {undated} sans date de mise à jour.",
@@ -438,6 +445,8 @@ TEXT: dict[str, dict[str, str]] = {
         "none": "None.",
         "passed": "{n} other checks pass.",
         "normalise": "Records set aside before the checks",
+        "empty_field": "Field “{field}” empty in every record (read from {paths} in the source): did the source "
+        "rename or drop it? Check the mapping.",
         "duplicates": "Likely duplicates inside the source (same name, same place)",
         "stale": "Old records",
         "stale_text": "{count} records not updated for {years} years; {undated} without an update date.",

@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from transiscope.core.errors import MalformedPayload
+from transiscope.core.text import decode_guess
 from transiscope.ingest import mapping as declarative
 from transiscope.ingest.mappings import load_mapping
 from transiscope.registry.sources import Source
@@ -40,19 +41,25 @@ def default_fields(kind: str) -> dict[str, Any]:
 
 
 def decode(raw: bytes, encoding: str) -> tuple[str, str]:
-    """(text, encoding used): UTF-8 (BOM or not) first, then Windows-1252, a superset of latin-1."""
+    """(text, encoding used). ``auto``: the header line and the rows are decoded each on its own, UTF-8 (BOM
+    or not) first, then Windows-1252, a superset of latin-1 (:func:`transiscope.core.text.decode_guess`).
+
+    Why per part: a file assembled by two tools, typically a UTF-8 header line written by a script over rows
+    pasted from a latin-1 export, is readable as a whole in neither encoding; read whole as Windows-1252, its
+    header's ``catégorie`` becomes ``catÃ©gorie`` and the mapping's column is lost from every record."""
     if encoding != "auto":
         try:
             return raw.decode(encoding), encoding
         except UnicodeDecodeError as exc:
             raise MalformedPayload(f"the CSV is not {encoding} (byte {exc.start}); set options.encoding") from None
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        try:
-            return raw.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            return raw.decode("latin-1"), "latin-1"
+    header, newline, body = raw.partition(b"\n")
+    header_text, header_encoding = decode_guess(header + newline)
+    if not body.strip():
+        return header_text + body.decode("ascii", errors="replace"), header_encoding
+    body_text, body_encoding = decode_guess(body)
+    if header.isascii() or header_encoding == body_encoding:  # an ASCII header reads the same in both
+        return header_text + body_text, body_encoding
+    return header_text + body_text, f"{header_encoding} header, {body_encoding} rows"
 
 
 def parse(raw: bytes, source: Source) -> list[Any]:
