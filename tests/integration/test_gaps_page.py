@@ -15,6 +15,8 @@ import pytest
 
 from tests.integration.test_map_page import ARTEFACTS, _load, browser, site  # noqa: F401 (fixtures)
 
+RAMP = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]  # the pages' ramp, lightest = best served
+
 
 @pytest.fixture(scope="module")
 def gaps_site(site):  # noqa: F811 (the fixture imported above)
@@ -108,6 +110,14 @@ def test_gaps_page_shows_the_files(browser, gaps_site, width: int, height: int, 
         for feature in departements["features"]:
             value = feature["properties"]["indicators"]["repair-cafes"]["white_share"]
             assert (fills[feature["properties"]["code"]] == "#bdbdbd") == (value is None)
+            if value is not None:  # the fixed class of index.json, darker for a larger share lacking
+                band = [
+                    c for c in index["measures"]["white_share"]["classes"] if c["from"] is None or value >= c["from"]
+                ]
+                assert fills[feature["properties"]["code"]] == RAMP[band[-1]["shade"]]
+        legend = browser.find_element("id", "legend").text
+        for c in index["measures"]["white_share"]["classes"]:
+            assert c[language] in legend
         overflow = browser.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )

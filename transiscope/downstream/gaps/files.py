@@ -24,6 +24,7 @@ from transiscope.downstream.gaps.measures import (
     CAVEAT_FR,
     INTEGER_MEASURES,
     MEASURES,
+    measure_classes,
     measure_keys,
     output_value,
 )
@@ -298,7 +299,8 @@ def write_geojson(
         _, fr, en, unit = MEASURES[base_key]
         t = key.removeprefix("share_beyond_").removesuffix("km") if base_key == "share_beyond" else ""
         fmt = {"t": t, "w": f"{settings.white_zone_km:g}", "c": f"{settings.catchment_km:g}"}
-        labels[key] = {"fr": fr.format(**fmt), "en": en.format(**fmt), "unit": unit}
+        # the direction and fixed classes the map colours by (measures.SCALES)
+        labels[key] = {"fr": fr.format(**fmt), "en": en.format(**fmt), "unit": unit, **measure_classes(key)}
     index = {
         "vintage": VINTAGE,
         "sources": dict(sorted((sources or {}).items())),
@@ -319,6 +321,11 @@ def write_geojson(
         "concepts_without_data": [c for k, c in enumerate(result.concepts) if k not in set(result.active)],
         "measures": labels,
         "commune_measures": list(COMMUNE_MAP_MEASURES),
+        # the measures each level's GeoJSON carries: the map offers only those
+        "level_measures": {
+            level: [k for k in keys if k in COMMUNE_MAP_MEASURES] if level == "commune" else list(keys)
+            for level in map_levels
+        },
         "settings": {
             "thresholds_km": list(settings.thresholds_km),
             "white_zone_km": settings.white_zone_km,
