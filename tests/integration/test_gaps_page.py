@@ -131,6 +131,9 @@ def test_gaps_page_shows_the_files(browser, gaps_site, width: int, height: int, 
         assert errors == []
         ARTEFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTEFACTS / f"gaps-page-{language}-{width}.png"))
+        for part in ("ranking", "map"):  # below the fold: the ranked list, then the map
+            browser.execute_script("document.getElementById(arguments[0]).scrollIntoView()", part)
+            browser.save_screenshot(str(ARTEFACTS / f"gaps-page-{language}-{width}-{part}.png"))
     finally:
         browser.set_window_size(1200, 800)
 
