@@ -188,6 +188,32 @@ def test_map_page_gaps_choropleth(browser, site) -> None:
         return out;""")
     ramp = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
     assert ramp.index(colours["69"]) < ramp.index(colours["23"])  # Creuse: nothing listed
+    index = json.loads((settings.exports_dir / "gaps" / "index.json").read_text("utf-8"))
+    # the fixed classes of index.json, not quantiles: every territory with a value in the colour of its class
+    assert [c["fr"] for c in classes] == [c["fr"] for c in index["measures"]["share_beyond_20km"]["classes"]]
+    for feature in departements["features"]:
+        value = feature["properties"]["indicators"]["repair-cafes"]["share_beyond_20km"]
+        band = [c for c in index["measures"]["share_beyond_20km"]["classes"] if c["from"] is None or value >= c["from"]]
+        assert colours[feature["properties"]["code"]] == ramp[band[-1]["shade"]], feature["properties"]["code"]
+    assert "pas de valeur" not in browser.find_element("id", "gaps-legend").text  # every département has one
+    # a measure where more is better (the count): the ramp turns round, Creuse (none listed) is the darkest
+    browser.execute_script("""const s = document.getElementById('gaps-measure'); s.value = 'count';
+        document.body.dataset.gaps = ''; s.dispatchEvent(new Event('change'));""")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and browser.execute_script("return document.body.dataset.gaps") != "shown":
+        time.sleep(0.1)
+    colours = browser.execute_script("""const out = {};
+        window.transiscopeMap.gaps.layer.eachLayer(l => { out[l.feature.properties.code] = l.options.fillColor; });
+        return out;""")
+    assert colours["23"] == ramp[-1] and ramp.index(colours["69"]) < len(ramp) - 1
+    # the measures offered are those the level's file carries
+    offered = browser.execute_script("return [...document.querySelectorAll('#gaps-measure option')].map(o => o.value)")
+    assert offered == index["level_measures"]["departement"]
+    browser.execute_script("""const s = document.getElementById('gaps-measure'); s.value = 'share_beyond_20km';
+        document.body.dataset.gaps = ''; s.dispatchEvent(new Event('change'));""")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and browser.execute_script("return document.body.dataset.gaps") != "shown":
+        time.sleep(0.1)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
     ARTEFACTS.mkdir(exist_ok=True)

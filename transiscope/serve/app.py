@@ -8,9 +8,9 @@ before they run, how long a request may wait for a worker, which format answers,
 
 Routes: ``/sparql`` and ``/sparql/`` (GET, POST; a bare GET is the service description, or the query page for a
 browser), ``/`` (the query page), ``/queries.json`` (the example queries), ``/health``, ``/reports/...``,
-``/exports/...``, ``/map/`` (the map page, its ``config.json`` and npm assets under ``vendor/``),
-``/murmurations/<source>.json`` (each source's Murmurations profile, the export's ``murmurations/`` folder; the
-PAIR views stay under ``/exports/pair/``).
+``/exports/...``, ``/gaps/`` and ``/gaps/en/`` (where alternatives are missing), ``/map/`` (the map page, its
+``config.json`` and npm assets under ``vendor/``), ``/murmurations/<source>.json`` (each source's Murmurations
+profile, the export's ``murmurations/`` folder; the PAIR views stay under ``/exports/pair/``).
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class EndpointApp:
         self.asset_files = StaticFiles("public, max-age=86400")
         self.query_page = Page.load(TEMPLATES / "query.html")
         self.map_page = Page.load(TEMPLATES / "map.html", tile_origins(serve.map_tiles))
+        self.gaps_page = Page.load(TEMPLATES / "gaps.html")
         # requests waiting for a worker beyond the pool's size wait here, each for at most serve.queue_wait
         self._slots = anyio.Semaphore(max(pool.size, 1))
         self._threads = anyio.CapacityLimiter(max(pool.size, 1))
@@ -186,6 +187,10 @@ class EndpointApp:
             Route("/map", lambda request: RedirectResponse("/map/", 301), methods=["GET", "HEAD"]),
             Route("/map/{path:path}", self.map, methods=["GET", "HEAD"]),
             Route("/vendor/{path:path}", self.vendor, methods=["GET", "HEAD"]),
+            Route("/gaps", lambda request: RedirectResponse("/gaps/", 301), methods=["GET", "HEAD"]),
+            Route("/gaps/", self.gaps, methods=["GET", "HEAD"]),
+            Route("/gaps/en", lambda request: RedirectResponse("/gaps/en/", 301), methods=["GET", "HEAD"]),
+            Route("/gaps/en/", self.gaps, methods=["GET", "HEAD"]),
             Route("/verifier", lambda request: RedirectResponse("/verifier/", 301), methods=["GET", "HEAD"]),
             Route("/verifier/", self.verifier, methods=["GET", "HEAD", "POST"]),
             Route("/verifier/en/", self.verifier, methods=["GET", "HEAD", "POST"]),
@@ -529,6 +534,11 @@ class EndpointApp:
         if relative.startswith("vendor/"):
             return await self._vendor(request, relative.removeprefix("vendor/"))
         return text_error(404, "not found; the map page is /map/")
+
+    async def gaps(self, request: Request) -> Response:
+        """``/gaps/`` (French) and ``/gaps/en/``: "where are alternatives missing?", one page that reads the gaps
+        files under ``/exports/gaps/`` and picks its language from the path."""
+        return self.gaps_page.response(request.method)
 
     async def vendor(self, request: Request) -> Response:
         return await self._vendor(request, request.path_params["path"])

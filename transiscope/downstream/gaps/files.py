@@ -24,10 +24,11 @@ from transiscope.downstream.gaps.measures import (
     CAVEAT_FR,
     INTEGER_MEASURES,
     MEASURES,
+    measure_classes,
     measure_keys,
     output_value,
 )
-from transiscope.territories.graph import VINTAGE, Territories
+from transiscope.territories.graph import FILES, VINTAGE, Territories
 
 
 def write_csv(territories: Territories, result: GapResult, out_dir: Path) -> list[Path]:
@@ -112,6 +113,9 @@ def priorities(
                         "population_rank": output_value("population_rank", values["population_rank"][u, k]),
                         "count": int(values["count"][u, k]),
                         "sentence": sentence(units.names[u], share, white_km, taxonomy.labels[concept]["fr"]),
+                        "sentence_en": sentence(
+                            units.names[u], share, white_km, taxonomy.labels[concept].get("en", concept), "en"
+                        ),
                         "caveat": "non recensé ≠ absent",
                     }
                 )
@@ -155,10 +159,14 @@ PRIORITY_FIELDS = [
 
 
 def write_priorities(rows: list[dict[str, Any]], path: Path) -> Path:
+    """``gaps-priorities.csv`` for spreadsheets and, beside it, ``gaps-priorities.json`` for the ``/gaps/`` page
+    (the same rows with the English sentence too), so the page shows exactly what the file says."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"caveat": {"fr": CAVEAT_FR, "en": CAVEAT_EN}, "rows": rows}
+    path.with_suffix(".json").write_text(json.dumps(document, ensure_ascii=False, allow_nan=False), encoding="utf-8")
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(f"# {CAVEAT_FR} / {CAVEAT_EN}\n")
-        writer = csv.DictWriter(handle, fieldnames=PRIORITY_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=PRIORITY_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -224,12 +232,20 @@ def write_aggregates(found: dict[str, dict[str, Any]], result: GapResult, path: 
 COMMUNE_MAP_MEASURES = ("count", "mean_km", "access_2sfca", "white_communes")
 
 
-def write_geojson(territories: Territories, result: GapResult, taxonomy: GapConcepts, out_dir: Path) -> list[Path]:
+def write_geojson(
+    territories: Territories,
+    result: GapResult,
+    taxonomy: GapConcepts,
+    out_dir: Path,
+    sources: dict[str, int] | None = None,
+) -> list[Path]:
     """``gaps-<level>.geojson`` for the map's choropleth, plus ``index.json`` describing concepts and measures.
 
     Each feature: ``code``, ``nom``, ``population``, ``area_km2`` and ``indicators``: {concept: {measure: value}}.
     At commune level, ``mean_km`` is the commune's own distance and only :data:`COMMUNE_MAP_MEASURES` are written.
     Every polygon is written with the ring orientation RFC 7946 requires (exterior counter-clockwise).
+    ``sources`` (source id -> initiatives placed) goes into ``index.json`` so the pages can say where the
+    data comes from.
     """
     import shapely
 
@@ -283,9 +299,12 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: GapConc
         _, fr, en, unit = MEASURES[base_key]
         t = key.removeprefix("share_beyond_").removesuffix("km") if base_key == "share_beyond" else ""
         fmt = {"t": t, "w": f"{settings.white_zone_km:g}", "c": f"{settings.catchment_km:g}"}
-        labels[key] = {"fr": fr.format(**fmt), "en": en.format(**fmt), "unit": unit}
+        # the direction and fixed classes the map colours by (measures.SCALES)
+        labels[key] = {"fr": fr.format(**fmt), "en": en.format(**fmt), "unit": unit, **measure_classes(key)}
     index = {
         "vintage": VINTAGE,
+        "sources": dict(sorted((sources or {}).items())),
+        "territory_files": sorted(set(FILES.values())),
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "caveat": {"fr": CAVEAT_FR, "en": CAVEAT_EN},
         "files": {level: f"gaps-{level}.geojson" for level in map_levels},
@@ -302,6 +321,11 @@ def write_geojson(territories: Territories, result: GapResult, taxonomy: GapConc
         "concepts_without_data": [c for k, c in enumerate(result.concepts) if k not in set(result.active)],
         "measures": labels,
         "commune_measures": list(COMMUNE_MAP_MEASURES),
+        # the measures each level's GeoJSON carries: the map offers only those
+        "level_measures": {
+            level: [k for k in keys if k in COMMUNE_MAP_MEASURES] if level == "commune" else list(keys)
+            for level in map_levels
+        },
         "settings": {
             "thresholds_km": list(settings.thresholds_km),
             "white_zone_km": settings.white_zone_km,

@@ -109,3 +109,89 @@ def output_value(key: str, value: float) -> float | int | bool | None:
     if key == "presence":
         return bool(value)
     return round(float(value), 4)
+
+
+#: how a measure reads: does a higher value mean better served, or worse? (the map's ramp follows it)
+HIGHER_IS_BETTER = "higher_is_better"
+HIGHER_IS_WORSE = "higher_is_worse"
+
+#: measure (``share_beyond`` for every threshold) -> (direction, the lower bounds of its fixed classes, kind);
+#: kind says how a class is worded: "int" counts, "share" proportions, "km" distances, "num" other numbers.
+#: Why fixed classes: a class means the same on every view (quantiles recomputed per view drew a département
+#: with a third of its people beyond 10 km as "well served").
+SCALES: dict[str, tuple[str, tuple[float, ...], str]] = {
+    "count": (HIGHER_IS_BETTER, (0, 1, 5, 20, 50), "int"),
+    "presence": (HIGHER_IS_BETTER, (0, 1), "bool"),
+    "per_10k": (HIGHER_IS_BETTER, (0, 0.1, 0.5, 1, 2), "num"),
+    "per_100km2": (HIGHER_IS_BETTER, (0, 0.1, 0.5, 1, 5), "num"),
+    "mean_km": (HIGHER_IS_WORSE, (0, 5, 10, 20, 30), "km"),
+    "median_km": (HIGHER_IS_WORSE, (0, 5, 10, 20, 30), "km"),
+    "share_beyond": (HIGHER_IS_WORSE, (0, 0.1, 0.25, 0.5, 0.75), "share"),
+    "white_communes": (HIGHER_IS_WORSE, (0, 1, 5, 20, 50), "int"),
+    "white_population": (HIGHER_IS_WORSE, (0, 1, 10_000, 100_000, 500_000), "int"),
+    "white_share": (HIGHER_IS_WORSE, (0, 0.1, 0.25, 0.5, 0.75), "share"),
+    "access_2sfca": (HIGHER_IS_BETTER, (0, 0.1, 0.5, 1, 2), "num"),
+    "oe_ratio": (HIGHER_IS_BETTER, (0, 0.5, 0.8, 1.25, 2), "num"),
+    "z_score": (HIGHER_IS_BETTER, (-math.inf, -3, -1, 1, 3), "num"),
+    # rank 1 is where it is most missing: a higher rank is better served
+    "priority_rank": (HIGHER_IS_BETTER, (1, 11, 21, 51, 101), "int"),
+    "population_rank": (HIGHER_IS_BETTER, (1, 11, 21, 51, 101), "int"),
+}
+
+#: the words of a measure without a value, when that absence itself says something
+NO_VALUE = {
+    "population_rank": ("non classé (personne en zone blanche)", "not ranked (nobody in a white zone)"),
+}
+_SHADES = 5  # the map's ramp: 0 the lightest (best served) … 4 the darkest (most lacking)
+
+
+def _number(value: float, kind: str, language: str) -> str:
+    if kind == "share":
+        text = f"{value * 100:g}"
+        return (text.replace(".", ",") + " %") if language == "fr" else text + "%"
+    text = f"{value:g}" if kind != "int" else f"{int(value):,}".replace(",", "\u202f" if language == "fr" else ",")
+    text = text.replace(".", ",") if language == "fr" else text
+    return text + " km" if kind == "km" else text
+
+
+def measure_classes(key: str) -> dict[str, object]:
+    """A measure's direction and fixed classes, each with its ``from`` (inclusive, None: no lower bound), ``to``
+    (exclusive, None: no upper bound), non-overlapping labels and ``shade`` (0 best served … 4 most lacking).
+
+    >>> [c["fr"] for c in measure_classes("mean_km")["classes"]]
+    ['moins de 5 km', '5 km à moins de 10 km', '10 km à moins de 20 km', '20 km à moins de 30 km', '30 km et plus']
+    >>> [c["shade"] for c in measure_classes("count")["classes"]]
+    [4, 3, 2, 1, 0]
+    """
+    base_key = "share_beyond" if key.startswith("share_beyond_") else key
+    direction, bounds, kind = SCALES[base_key]
+    n = len(bounds)
+    classes = []
+    for k, low in enumerate(bounds):
+        high = bounds[k + 1] if k + 1 < n else None
+        lo = None if k == 0 else low  # below the first bound still falls in the first class: no value unclassed
+        if kind == "bool":
+            labels = (
+                ("aucune initiative recensée", "no listed initiative") if k == 0 else ("au moins une", "at least one")
+            )
+        elif kind == "int" and high is not None and high - low == 1:
+            labels = (_number(low, kind, "fr"), _number(low, kind, "en"))
+        elif kind == "int" and high is not None:
+            labels = (
+                f"{_number(low, kind, 'fr')} à {_number(high - 1, kind, 'fr')}",
+                f"{_number(low, kind, 'en')} to {_number(high - 1, kind, 'en')}",
+            )
+        elif high is None:
+            labels = (f"{_number(low, kind, 'fr')} et plus", f"{_number(low, kind, 'en')} or more")
+        elif lo is None:
+            labels = (f"moins de {_number(high, kind, 'fr')}", f"under {_number(high, kind, 'en')}")
+        else:
+            labels = (
+                f"{_number(low, kind, 'fr')} à moins de {_number(high, kind, 'fr')}",
+                f"{_number(low, kind, 'en')} to under {_number(high, kind, 'en')}",
+            )
+        step = round(k * (_SHADES - 1) / (n - 1))
+        shade = step if direction == HIGHER_IS_WORSE else _SHADES - 1 - step
+        classes.append({"from": lo, "to": high, "fr": labels[0], "en": labels[1], "shade": shade})
+    no_value = NO_VALUE.get(base_key, ("pas de valeur", "no value"))
+    return {"direction": direction, "classes": classes, "no_value": {"fr": no_value[0], "en": no_value[1]}}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,8 +249,12 @@ def _write_files(
     progress(f"writing CSV and GeoJSON to {out_dir}")
     result = bundle.result
     written = write_csv(territories, result, out_dir)
-    written += write_geojson(territories, result, taxonomy, out_dir)
-    written.append(write_priorities(priorities(territories, result, taxonomy), out_dir / "gaps-priorities.csv"))
+    placed = Counter(
+        source for source, kind in zip(bundle.items.sources, bundle.items.kinds, strict=False) if kind == "initiative"
+    )
+    written += write_geojson(territories, result, taxonomy, out_dir, dict(placed))
+    ranked = write_priorities(priorities(territories, result, taxonomy), out_dir / "gaps-priorities.csv")
+    written += [ranked, ranked.with_suffix(".json")]
     written.append(write_aggregates(aggregates(territories, result), result, out_dir / "gaps-aggregates.csv"))
     written.append(write_disagreements(territories, bundle.items, bundle.placement, out_dir / "gaps-disagreements.csv"))
     return written
