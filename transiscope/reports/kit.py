@@ -20,7 +20,8 @@ from typing import Any
 
 from transiscope.reports.check_source.findings import advice_for
 from transiscope.reports.check_source.text import kind_of
-from transiscope.reports.labels import FIELD_LABELS, field_label
+from transiscope.reports.labels import FIELD_LABELS, POINT_FLAG_LABELS, field_label
+from transiscope.reports.templating import template_environment
 
 WINDOW_DAYS = 30
 TOP = 5
@@ -107,8 +108,6 @@ def _example(source_id: str, example: dict[str, Any]) -> dict[str, Any]:
 def problems_of(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The problems one source's report found, each with its key across sources, its words and its records:
     the records set aside before the checks, the failing checks (blocking or warning), the flagged points."""
-    from transiscope.reports.quality import TEXT as REPORT_TEXT
-
     source = report["source"]["id"]
     found: list[dict[str, Any]] = []
     for group in report.get("rejected_at_normalise") or ():
@@ -148,8 +147,8 @@ def problems_of(report: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "key": f"point:{code}",
                 "severity": "warning",
-                "what_en": REPORT_TEXT["en"].get(f"flag_{code}", code),
-                "what_fr": REPORT_TEXT["fr"].get(f"flag_{code}", code),
+                "what_en": POINT_FLAG_LABELS["en"].get(code, code),
+                "what_fr": POINT_FLAG_LABELS["fr"].get(code, code),
                 "column": "position",
                 "records": flag["count"],
                 "example": _example(source, examples[0]) if examples else None,
@@ -224,8 +223,6 @@ def build_kit(reports: list[dict[str, Any]], *, now: datetime | None = None) -> 
 
 
 def render_kit(kit: dict[str, Any], lang: str) -> str:
-    from transiscope.reports.quality import template_environment
-
     other = "en" if lang == "fr" else "fr"
     return (
         template_environment().get_template("kit.html.j2").render(k=kit, t=TEXT[lang], lang=lang, other=other, top=TOP)

@@ -63,6 +63,22 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 #: the time zone of the dates on the pages (the bus stores UTC)
+#: the geocode stage's flags on a point, as the reports and the kit name them
+POINT_FLAG_LABELS: dict[str, dict[str, str]] = {
+    "fr": {
+        "null-island": "Points en (0, 0)",
+        "swapped": "Latitude et longitude inversées (non corrigé)",
+        "swapped-fixed": "Latitude et longitude inversées (corrigé : le point tombe dans la commune déclarée)",
+        "france-centroid": "Points au centre de la France (adresse non trouvée au géocodage)",
+    },
+    "en": {
+        "null-island": "Points at (0, 0)",
+        "swapped": "Latitude and longitude swapped (not fixed)",
+        "swapped-fixed": "Latitude and longitude swapped (fixed: the point falls in the declared commune)",
+        "france-centroid": "Points at the centre of France (address not found when geocoded)",
+    },
+}
+
 PAGE_ZONE = ZoneInfo("Europe/Paris")
 
 _MONTHS_FR = [

@@ -15,7 +15,6 @@ without any warning; F (freshness) = share of records updated in the last ``STAL
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -28,7 +27,9 @@ from urllib.parse import urlsplit
 from transiscope.core.files import read_jsonl
 from transiscope.core.text import fold
 from transiscope.registry.sources import Registry, Source
-from transiscope.reports.labels import field_label, state_label, when_label
+from transiscope.reports.kit import write_kit
+from transiscope.reports.labels import POINT_FLAG_LABELS
+from transiscope.reports.templating import template_environment
 from transiscope.runs import latest_processed_run, read_run, recent_runs
 from transiscope.settings import Settings
 
@@ -393,10 +394,6 @@ TEXT: dict[str, dict[str, str]] = {
         "method": "Méthode",
         "geocoding": "Géocodage ({provider}) : {without} fiches sans point, {addresses} adresses, {hits} trouvées "
         "dans le cache, {requests} requêtes envoyées (budget : {budget}).",
-        "flag_null-island": "Points en (0, 0)",
-        "flag_swapped": "Latitude et longitude inversées (non corrigé)",
-        "flag_swapped-fixed": "Latitude et longitude inversées (corrigé : le point tombe dans la commune déclarée)",
-        "flag_france-centroid": "Points au centre de la France (adresse non trouvée au géocodage)",
         "uncategorised": "Fiches sans catégorie de la taxonomie",
         "unmapped": "Libellés de catégorie non reconnus",
         "label": "Libellé",
@@ -461,10 +458,6 @@ TEXT: dict[str, dict[str, str]] = {
         "method": "Method",
         "geocoding": "Geocoding ({provider}): {without} records without a point, {addresses} addresses, {hits} found "
         "in the cache, {requests} requests sent (budget: {budget}).",
-        "flag_null-island": "Points at (0, 0)",
-        "flag_swapped": "Latitude and longitude swapped (not fixed)",
-        "flag_swapped-fixed": "Latitude and longitude swapped (fixed: the point falls in the declared commune)",
-        "flag_france-centroid": "Points at the centre of France (address not found when geocoded)",
         "uncategorised": "Records without a taxonomy category",
         "unmapped": "Category labels not recognised",
         "label": "Label",
@@ -531,6 +524,8 @@ def overlap_of(reports: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"sources": ids, "matrix": matrix}
 
 
+for _lang, _flags in POINT_FLAG_LABELS.items():  # the point checks' words: one table, reports.labels
+    TEXT[_lang].update({f"flag_{code}": words for code, words in _flags.items()})
 TEXT["fr"].update(
     {
         "links": "Les mêmes initiatives ailleurs",
@@ -585,28 +580,6 @@ TEXT["en"].update(
         "page_link": "see the record at the source",
     }
 )
-
-
-@functools.cache
-def template_environment():
-    """One Jinja environment per process: it keeps the compiled templates (compiling them took 0.5 s of
-    every load, which rewrites its source's report)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("transiscope", "templates"),
-        autoescape=True,  # every string from a source is hostile until escaped
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pct"] = lambda value: "–" if value is None else f"{100 * value:.0f} %"
-    env.filters["label"] = field_label
-    env.filters["state"] = state_label
-    env.filters["when"] = when_label
-    #: every page links to the maintainers' kit (the most common problems): its link's words
-    env.globals["kit_link"] = {"fr": "Les problèmes les plus fréquents", "en": "The most common problems"}
-    return env
 
 
 def render(report: dict[str, Any], lang: str, template: str = "report.html.j2") -> str:
@@ -665,7 +638,5 @@ def write_reports(
     (out_dir / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False), encoding="utf-8")
     for lang in TEXT:
         (out_dir / f"index.{lang}.html").write_text(render(index, lang, "index.html.j2"), encoding="utf-8")
-    from transiscope.reports.kit import write_kit  # the kit reads these reports: imported here, not at the top
-
     write_kit(reports, out_dir)
     return out_dir

@@ -432,7 +432,7 @@ class EndpointApp:
         return self._verifier_answer(lang, wants_json, status, document=document, mapping=mapping, url=url)
 
     def _verifier_page(self, lang: str, method: str = "GET", status: int = 200, **context: Any) -> Response:
-        from transiscope.reports.quality import template_environment
+        from transiscope.reports.templating import template_environment
 
         env = template_environment()
         if "concept_label" not in env.filters:
