@@ -20,6 +20,7 @@ from typing import Any
 from transiscope.core.countries import country_name, is_france, iso_country
 from transiscope.core.errors import ConfigError
 from transiscope.core.geo import BOXES, FranceArea
+from transiscope.ingest.expectation_evaluators import evaluate
 from transiscope.ingest.france import points_in_france
 
 COMMON_SUITE = "initiatives"
@@ -83,43 +84,86 @@ def suite_config(
     return {"name": suite_name, "expectations": expectations, "meta": specific.get("meta", {})}
 
 
-def _days_ahead(record: dict[str, Any], today: date, columns: tuple[str, ...] = DATE_COLUMNS) -> int | None:
-    """How many days the latest date of a record lies after today (negative: in the past)."""
-    ahead = None
-    for column in columns:
-        value = record.get(column)
-        if value:
+def _days_ahead(
+    records: list[dict[str, Any]], today: date, columns: tuple[str, ...] = DATE_COLUMNS
+) -> list[int | None]:
+    """Per record, how many days its latest date in ``columns`` lies after today (negative: in the past;
+    None: no readable date). Each distinct day is read once: a batch has far fewer days than records."""
+    offsets: dict[str, int | None] = {}
+
+    def offset(value: Any) -> int | None:
+        text = str(value)[:10]
+        if text not in offsets:
             try:
-                day = date.fromisoformat(str(value)[:10])
+                offsets[text] = (date.fromisoformat(text) - today).days
             except ValueError:
-                continue
-            ahead = max(ahead, (day - today).days) if ahead is not None else (day - today).days
+                offsets[text] = None
+        return offsets[text]
+
+    ahead: list[int | None] = [None] * len(records)
+    for column in columns:
+        for position, record in enumerate(records):
+            value = record.get(column)
+            if value:
+                days = offset(value)
+                if days is not None:
+                    known = ahead[position]
+                    ahead[position] = days if known is None else max(known, days)
     return ahead
 
 
-def _frame(records: list[dict[str, Any]], france: FranceArea = BOXES):
+#: the columns :func:`_frame` derives from the records, for the suites to check
+DERIVED_COLUMNS = frozenset(
+    {
+        "in_france",
+        "country_in_france",
+        "unmapped_count",
+        "concept_count",
+        "unparsed_count",
+        "days_ahead",
+        "end_before_start",
+        "start_days_ahead",
+    }
+)
+
+
+def _frame(records: list[dict[str, Any]], france: FranceArea = BOXES, columns: set[str] | None = None):
     """The canonical records as a DataFrame, plus the derived columns the suites check.
 
     ``in_france``: the point lies in ``france`` (None without a point); ``country_in_france``: the declared
-    country is France (None when none is declared).
+    country is France (None when none is declared). ``columns``: only these (the suite's), since building
+    a column of 100k values costs as much as checking it; None: every column.
     """
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(records)
+    present = set().union(*(r.keys() for r in records)) if records else set()
+    wanted = (lambda name: True) if columns is None else columns.__contains__
+    names = [c for c in (records[0] if records else ()) if c in present and wanted(c)]
+    names += sorted(c for c in present - set(names) if wanted(c))
+    frame = pd.DataFrame({name: [r.get(name) for r in records] for name in names}, index=pd.RangeIndex(len(records)))
     today = datetime.now(UTC).date()
-    if "lat" in frame.columns:
+    if "lat" in present and wanted("in_france"):
         frame["in_france"] = points_in_france(records, france)
-    if "country" in frame.columns:
-        frame["country_in_france"] = [is_france(iso_country(r.get("country"))) for r in records]
-    frame["unmapped_count"] = [len(r.get("unmapped_categories") or ()) for r in records]
-    frame["concept_count"] = [len(r.get("concepts") or ()) for r in records]
-    frame["unparsed_count"] = [len(r.get("unparsed") or ()) for r in records]
-    frame["days_ahead"] = pd.array([_days_ahead(r, today) for r in records], dtype="Int64")
-    if "start" in frame.columns and "end" in frame.columns:
-        frame["end_before_start"] = [_end_before_start(r) for r in records]
-        frame["start_days_ahead"] = pd.array(
-            [_days_ahead({"start": r.get("start")}, today, ("start",)) for r in records], dtype="Int64"
-        )
+    if "country" in present and wanted("country_in_france"):
+        verdicts: dict[Any, bool | None] = {}
+        frame["country_in_france"] = [
+            verdicts[v] if v in verdicts else verdicts.setdefault(v, is_france(iso_country(v)))
+            for v in (r.get("country") for r in records)
+        ]
+    for name, source in (
+        ("unmapped_count", "unmapped_categories"),
+        ("concept_count", "concepts"),
+        ("unparsed_count", "unparsed"),
+    ):
+        if wanted(name):
+            frame[name] = [len(r.get(source) or ()) for r in records]
+    if wanted("days_ahead"):
+        frame["days_ahead"] = pd.array(_days_ahead(records, today), dtype="Int64")
+    if "start" in present and "end" in present:
+        if wanted("end_before_start"):
+            frame["end_before_start"] = [_end_before_start(r) for r in records]
+        if wanted("start_days_ahead"):
+            frame["start_days_ahead"] = pd.array(_days_ahead(records, today, ("start",)), dtype="Int64")
     return frame
 
 
@@ -174,53 +218,48 @@ def _quiet_great_expectations() -> None:
 
 
 def validate_records(
-    records: list[dict[str, Any]], suite: dict[str, Any], france: FranceArea = BOXES
+    records: list[dict[str, Any]],
+    suite: dict[str, Any],
+    france: FranceArea = BOXES,
+    *,
+    engine: str = "auto",
 ) -> ValidationOutcome:
     """Run the suite on the records; every failing record gets one reason per failed expectation.
 
     ``france`` decides the ``in_france`` column (the départements' outlines from
-    :func:`transiscope.territories.france.france_area`; the boxes when none is given).
+    :func:`transiscope.territories.france.france_area`; the boxes when none is given). ``engine`` ``"auto"``
+    evaluates each expectation with its vectorised evaluator
+    (:mod:`transiscope.ingest.expectation_evaluators`) and leaves to Great Expectations, run once over the
+    batch, only those without one (then, and only then, GX is imported); ``"gx"`` has GX run the whole suite
+    (the equivalence tests compare both). Raises :class:`ConfigError` for a suite that cannot run.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    _quiet_great_expectations()  # before the import: it logs its registrations while importing
-    import great_expectations as gx  # ≈2 s import: keep it off module import (DAG parsing)
-
-    _quiet_great_expectations()  # after: the import sets a level of its own on some of its loggers
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
+    if engine not in ("auto", "gx"):
+        raise ValueError(f"unknown validation engine {engine!r}")
+    expectations: list[dict[str, Any]] = list(suite["expectations"])
     if not records:
         return ValidationOutcome(valid=[], quarantined={}, warnings={})
-    frame = _frame(records, france)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    try:
-        gx_suite = gx.ExpectationSuite(**suite)
-    except Exception as exc:  # GX raises several pydantic/GX errors for a bad suite file
-        raise ConfigError(f"expectation suite {suite.get('name')!r} is invalid: {exc}") from None
-    missing = sorted({_key(e)[1] for e in suite["expectations"] if _key(e)[1] and _key(e)[1] not in frame.columns})
+    used = {_key(e)[1] for e in expectations if _key(e)[1]}
+    frame = _frame(records, france, used)
+    missing = sorted(used - set(frame.columns))
     if missing:
         raise ConfigError(f"expectation suite {suite['name']!r} names unknown columns: {', '.join(missing)}")
-    batch = (
-        context.data_sources.add_pandas("canonical")
-        .add_dataframe_asset("records")
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    result = batch.validate(gx_suite, result_format="COMPLETE")
+    results: dict[int, tuple[dict[str, Any], list[int], bool]] = {}
+    left: list[int] = []
+    for number, expectation in enumerate(expectations):
+        evaluation = None if engine == "gx" else evaluate(_checked_expectation(suite, expectation), frame)
+        if evaluation is None:
+            left.append(number)
+        else:
+            results[number] = (expectation, evaluation.failed, evaluation.success)
+    if left:
+        results.update(_run_great_expectations(suite, [expectations[n] for n in left], left, frame))
 
     quarantined: dict[int, list[str]] = {}
     warnings: dict[int, list[str]] = {}
-    rows = frame.to_dict("records")
     summary = []
-    for expectation_result in result.results:
-        expectation_config = expectation_result.expectation_config
-        assert expectation_config is not None  # set on every result of a suite run
-        config: dict[str, Any] = expectation_config.to_json_dict()
+    for number in range(len(expectations)):
+        config, failed, success = results[number]
         severity = str(config.get("severity", "critical")).lower()
-        if expectation_result.exception_info and expectation_result.exception_info.get("raised_exception"):
-            message = expectation_result.exception_info.get("exception_message", "unknown error")
-            raise ConfigError(f"expectation {config.get('type')} could not run: {message}")
-        failed = list(expectation_result.result.get("unexpected_index_list") or [])
         summary.append(
             {
                 "type": config.get("type"),
@@ -229,14 +268,16 @@ def validate_records(
                 "description": config.get("description") or config.get("meta", {}).get("reason", ""),
                 "description_fr": config.get("meta", {}).get("description_fr") or config.get("description") or "",
                 "failed": len(failed),
-                "success": bool(expectation_result.success),
+                "success": success,
             }
         )
         target = quarantined if severity == "critical" else warnings
         examples = summary[-1]["examples"] = []
-        for index in failed:
-            position = int(index)
-            reason = _reason(config, records[position], rows[position])
+        column = config.get("kwargs", {}).get("column")
+        values = frame[column].tolist() if failed and column in frame.columns else []
+        for position in failed:
+            row = {column: values[position]} if values else {}  # what the reason quotes
+            reason = _reason(config, records[position], row)
             target.setdefault(position, []).append(reason)
             if len(examples) < MAX_EXAMPLES:
                 examples.append(
@@ -244,11 +285,97 @@ def validate_records(
                         "source_id": records[position].get("source_id"),
                         "name": records[position].get("name"),
                         "reason": reason,
-                        "reason_fr": _reason(config, records[position], rows[position], "reason_fr"),
+                        "reason_fr": _reason(config, records[position], row, "reason_fr"),
                     }
                 )
     valid = [i for i in range(len(records)) if i not in quarantined]
     return ValidationOutcome(valid=valid, quarantined=quarantined, warnings=warnings, expectations=summary)
+
+
+#: the fields an expectation of a suite file may have (GX's ExpectationConfiguration)
+EXPECTATION_FIELDS = frozenset({"type", "kwargs", "meta", "description", "severity", "notes", "id", "rendered_content"})
+SEVERITIES = frozenset({"critical", "warning", "info"})
+
+
+def _checked_expectation(suite: dict[str, Any], expectation: dict[str, Any]) -> dict[str, Any]:
+    """The expectation, after the checks GX makes when it reads a suite (so both engines refuse the same
+    files): known fields, a known severity, kwargs as a table."""
+    unknown = sorted(set(expectation) - EXPECTATION_FIELDS)
+    severity = str(expectation.get("severity", "critical")).lower()
+    if unknown or severity not in SEVERITIES or not isinstance(expectation.get("kwargs", {}), dict):
+        problem = (
+            f"unknown field(s) {', '.join(unknown)}"
+            if unknown
+            else f"severity {expectation.get('severity')!r} is not one of critical, warning, info"
+            if severity not in SEVERITIES
+            else "kwargs is not a table"
+        )
+        raise ConfigError(f"expectation suite {suite.get('name')!r} is invalid: {expectation.get('type')}: {problem}")
+    return expectation
+
+
+def _identity(config: dict[str, Any]) -> str:
+    return json.dumps([config.get("type"), config.get("kwargs")], sort_keys=True, default=str)
+
+
+def _gx_exception(info: Any) -> str | None:
+    """The message of an exception GX caught while running an expectation, or None. GX 1.x reports it either
+    at the top of ``exception_info`` or under the id of each metric that failed: then the expectation simply
+    "fails" with no failing record, which must not pass for a check."""
+    if not isinstance(info, dict):
+        return None
+    for entry in (info, *(v for v in info.values() if isinstance(v, dict))):
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "unknown error")
+    return None
+
+
+def _run_great_expectations(
+    suite: dict[str, Any], expectations: list[dict[str, Any]], numbers: list[int], frame: Any
+) -> dict[int, tuple[dict[str, Any], list[int], bool]]:
+    """Great Expectations over the whole batch for the expectations given, once: (config, failed, success)
+    per expectation, keyed by its number in the suite."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    _quiet_great_expectations()  # before the import: it logs its registrations while importing
+    import great_expectations as gx  # ≈2 s import: only when an expectation has no evaluator
+
+    _quiet_great_expectations()  # after: the import sets a level of its own on some of its loggers
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    try:
+        gx_suite = gx.ExpectationSuite(**{**suite, "expectations": expectations})
+    except Exception as exc:  # GX raises several pydantic/GX errors for a bad suite file
+        raise ConfigError(f"expectation suite {suite.get('name')!r} is invalid: {exc}") from None
+    batch = (
+        context.data_sources.add_pandas("canonical")
+        .add_dataframe_asset("records")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    result = batch.validate(gx_suite, result_format="COMPLETE")
+    if len(result.results) != len(expectations):
+        raise ConfigError(f"expectation suite {suite.get('name')!r}: Great Expectations ran a different suite")
+    # each result back to its expectation's number in the suite, by type and arguments (GX keeps no order)
+    waiting: dict[str, list[int]] = {}
+    original = dict(zip(numbers, expectations, strict=True))
+    for number, expectation in zip(numbers, gx_suite.expectations, strict=True):
+        waiting.setdefault(_identity(expectation.configuration.to_json_dict()), []).append(number)
+    outcomes: dict[int, tuple[dict[str, Any], list[int], bool]] = {}
+    for expectation_result in result.results:
+        expectation_config = expectation_result.expectation_config
+        assert expectation_config is not None  # set on every result of a suite run
+        config: dict[str, Any] = expectation_config.to_json_dict()
+        config["kwargs"] = {k: v for k, v in config.get("kwargs", {}).items() if k != "batch_id"}  # GX's, not ours
+        number = waiting[_identity(config)].pop(0)
+        config = original[number]  # the suite's own words and numbers in the reasons (GX turns 41 into 41.0)
+        message = _gx_exception(expectation_result.exception_info)
+        if message is not None:
+            raise ConfigError(f"expectation {config.get('type')} could not run: {message}")
+        failed = [int(i) for i in expectation_result.result.get("unexpected_index_list") or []]
+        outcomes[number] = (config, failed, bool(expectation_result.success))
+    return outcomes
 
 
 def validate_by_kind(
