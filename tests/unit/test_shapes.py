@@ -373,3 +373,55 @@ def test_the_metadata_the_bus_writes_conforms(tmp_path: Path) -> None:
             "The counts do not add up: 14 records fetched, but loaded + quarantined (+ not loaded) differ."
         ]
     }
+
+
+# -- in batches of whole records: the same results as the whole file ----------------------------------------------
+def _with_shape_faults(records: list[dict]) -> list[dict]:
+    """Copies of the records, every third one with a fault only the shapes see (violations and warnings)."""
+    faulty = []
+    for i, record in enumerate(records):
+        record = dict(record)
+        fault = i % 12
+        if fault == 0:
+            record["concepts"] = ["culture-inconnue"]
+        elif fault == 3:
+            record["description"] = "Ateliers <b>gratuits</b> le samedi"
+        elif fault == 6:
+            record["lat"] = 95.0
+        elif fault == 9:
+            record["website"] = "www.sans-http.example.org"
+        faulty.append(record)
+    return faulty
+
+
+def test_batches_of_whole_records_report_what_the_whole_file_reports(tmp_path: Path) -> None:
+    records = _with_shape_faults([r for s in SAMPLE_SOURCES for r in sample_records(s)])
+    data = tmp_path / "data.nt"
+    rdf.write_ntriples(records, BASE, data)
+    whole = shapes.validate(data, batch_triples=None)
+    assert {r.severity for r in whole} == {"Violation", "Warning"}
+    assert len({r.owner for r in whole if r.severity == "Violation"}) >= len(records) // 12 * 3
+    triples = len(data.read_bytes().splitlines())
+    for batch in (1, 7, 60, triples // 3, triples):
+        cut = list(shapes.record_batches(data, batch))
+        assert b"".join(cut) == data.read_bytes()  # nothing lost, nothing repeated
+        if batch < triples:
+            assert len(cut) > 1
+        assert shapes.validate(data, batch_triples=batch) == whole, f"batches of {batch} triples"
+
+
+def test_a_file_that_cannot_be_cut_into_records_is_checked_whole(tmp_path: Path) -> None:
+    events = _ntriples(tmp_path, GOOD + VIOLATORS)  # events link to their places and parents: never cut
+    with pytest.raises(shapes.NotCuttable, match="events"):
+        list(shapes.record_batches(events, 5))
+    assert shapes.validate(events, batch_triples=5) == shapes.validate(events, batch_triples=None)
+    records = _with_shape_faults(list(sample_records("transiscope")))
+    first, second = tmp_path / "first.nt", tmp_path / "second.nt"
+    rdf.write_ntriples(records[:1], BASE, first)
+    rdf.write_ntriples(records[1:], BASE, second)
+    lines = first.read_bytes().splitlines(keepends=True)
+    scattered = tmp_path / "scattered.nt"  # one record's triples before and after the others'
+    scattered.write_bytes(lines[0] + second.read_bytes() + b"".join(lines[1:]))
+    with pytest.raises(shapes.NotCuttable, match="not contiguous"):
+        list(shapes.record_batches(scattered, 5))
+    assert shapes.validate(scattered, batch_triples=5) == shapes.validate(scattered, batch_triples=None)

@@ -27,7 +27,7 @@ Known, deliberate differences with pyshacl:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +196,11 @@ def run_queries(
                 dict(sorted(bindings.items())),
             )
         )
-    return sorted(results, key=lambda r: (r.owner, r.focus, r.shape, r.component, r.value or ""))
+    return sorted(results, key=_result_order)
+
+
+def _result_order(result: ShapeResult) -> tuple[str, str, str, str, str]:
+    return (result.owner, result.focus, result.shape, result.component, result.value or "")
 
 
 def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.NamedNode] | None = None) -> dict[str, str]:
@@ -226,13 +230,88 @@ def _owners(store: ox.Store, focus_nodes: set[str], default_graph: list[ox.Named
     return owners
 
 
+#: triples per in-memory store when the shapes run in batches: ≈300 MB of Oxigraph memory store each (7 M
+#: triples took 4.2 GB in one store), few enough batches that the vocabularies' reload costs little
+BATCH_TRIPLES = 500_000
+
+
+def _owner_key(line: bytes) -> bytes | None:
+    """The subject of an N-Triples line, less the suffix of a dependent node (``…/geometry``): the triples
+    with one key are one record's. None for a blank-node subject (kept with the record before it)."""
+    if not line.startswith(b"<"):
+        return None
+    subject = line[1 : line.index(b">")]
+    for suffix in _DEPENDENT_SUFFIXES:
+        if subject.endswith(suffix.encode()):
+            return subject[: -len(suffix)]
+    return subject
+
+
+def record_batches(data: Path, batch_triples: int = BATCH_TRIPLES) -> Iterator[bytes]:
+    """The N-Triples file cut into chunks of about ``batch_triples`` lines, each holding whole records.
+
+    Raises :class:`NotCuttable`, while iterating, when the file cannot be cut: it holds events (an event links
+    to its parent event and to places other events share, so its checks may read another record's triples),
+    or a record's triples are not contiguous. The shapes then run on the whole file at once.
+    """
+    closed: set[int] = set()  # hashes of the records already cut off (a record seen again: not cuttable)
+    chunk: list[bytes] = []
+    current: bytes | None = None
+    with Path(data).open("rb") as lines:
+        for line in lines:
+            if b"<http://schema.org/Event>" in line or b"<http://schema.org/Place>" in line:
+                raise NotCuttable("events link to other records")
+            key = _owner_key(line)
+            if key is not None and key != current:
+                if hash(key) in closed:
+                    raise NotCuttable(f"the triples of {key.decode(errors='replace')} are not contiguous")
+                if current is not None:
+                    closed.add(hash(current))
+                if len(chunk) >= batch_triples:
+                    yield b"".join(chunk)
+                    chunk = []
+                current = key
+            chunk.append(line)
+    if chunk:
+        yield b"".join(chunk)
+
+
+class NotCuttable(Exception):
+    """The file cannot be checked in batches of whole records."""
+
+
 def validate(
-    data: Path, shapes: Path | None = None, *, vocabularies: Iterable[Path] | None = None
+    data: Path,
+    shapes: Path | None = None,
+    *,
+    vocabularies: Iterable[Path] | None = None,
+    batch_triples: int | None = BATCH_TRIPLES,
 ) -> list[ShapeResult]:
-    """Every result (violations, warnings, infos) of the shapes on the N-Triples file ``data``."""
+    """Every result (violations, warnings, infos) of the shapes on the N-Triples file ``data``.
+
+    With ``batch_triples``, a file of initiatives is checked ``batch_triples`` triples at a time, whole
+    records per batch, each batch in a fresh in-memory store with the vocabularies: memory stays bounded at
+    any size, and the results are those of the whole file (every shape of an initiative reads only its own
+    record's nodes and the vocabularies; ``tests/unit/test_shapes.py`` compares both). Events, and a file
+    whose records are not contiguous, are checked whole.
+    """
     shapes = Path(shapes) if shapes is not None else DEFAULT_SHAPES
     queries = load_shapes(shapes)
-    store = data_store(Path(data), vocabulary_files(shapes) if vocabularies is None else vocabularies)
+    vocabularies = list(vocabulary_files(shapes) if vocabularies is None else vocabularies)
+    if batch_triples:
+        try:
+            results: set[ShapeResult] = set()
+            for chunk in record_batches(Path(data), batch_triples):
+                store = ox.Store()
+                store.bulk_load(chunk, format=ox.RdfFormat.N_TRIPLES)
+                for path in vocabularies:
+                    store.load(path=str(path), format=ox.RdfFormat.TURTLE)
+                results.update(run_queries(store, queries))
+                del store  # before the next batch is loaded
+            return sorted(results, key=_result_order)
+        except NotCuttable:
+            pass  # fall back to the whole file
+    store = data_store(Path(data), vocabularies)
     return run_queries(store, queries)
 
 
