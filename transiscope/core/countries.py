@@ -101,6 +101,12 @@ def iso_country(text: object) -> str | None:
     """
     if not isinstance(text, str) or not text.strip():
         return None
+    return _iso_country(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_country(text: str) -> str | None:
+    """:func:`iso_country` of a non-blank text, remembered: a source writes its few countries 100k times."""
     whole = _lookup(text)
     if whole:
         return whole
