@@ -466,3 +466,38 @@ def test_the_kit_page_read_as_a_maintainer_would(browser, site, width: int, heig
                 assert browser.find_elements("id", "kit-problems"), page
     finally:
         browser.set_window_size(1200, 800)
+
+
+def test_map_api_answers_bounded_and_refuses_bad_views(site) -> None:
+    """The API without a browser: clusters and points add up to what matches; a bad view is a 400 that says
+    what to send; no traceback."""
+    import urllib.error
+    import urllib.request
+
+    root = site["serve"]("") + "api/"
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(root + path, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    status, body = get("points?bbox=-180,-90,180,90&zoom=3")
+    assert status == 200
+    answer = json.loads(body)
+    drawn = sum(c["count"] for c in answer["clusters"]) + len(answer["points"])
+    assert drawn == answer["in_view"] == answer["matching"] == site["summary"].with_point
+    for path, words in (
+        ("points?zoom=3", "bbox=west,south,east,north"),
+        ("points?bbox=1,2,3&zoom=3", "bbox=west,south,east,north"),
+        ("points?bbox=0,50,1,40&zoom=3", "south <= north"),
+        ("points?bbox=0,40,1,50&zoom=99", "zoom"),
+        ("points?bbox=0,40,1,50&zoom=5&concept=nope", "unknown notation"),
+        ("list?bbox=0,40,1,50&zoom=5&offset=-1", "offset"),
+        ("initiative/99999", "no point 99999"),
+        ("points?bbox=0,40,1,50&zoom=5&q=" + "x" * 101, "at most 100"),
+    ):
+        status, body = get(path)
+        assert status == 400 and words in body and "Traceback" not in body, (path, body)
+    assert get("nothing")[0] == 404

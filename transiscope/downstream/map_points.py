@@ -298,11 +298,18 @@ def write_outlines(settings: Any, folder: Path) -> dict[str, str]:
     except ConfigError as error:
         log.warning("map outlines not written: %s", error)
         target.unlink(missing_ok=True)
+        (folder / (OUTLINES_FILE + ".key")).unlink(missing_ok=True)
         return {}
     import csv
 
     with files["departements_csv"].open(encoding="utf-8", newline="") as handle:
         names = {row["DEP"]: row["LIBELLE"] for row in csv.DictReader(handle)}
+    # the outlines change only with the territories files: not simplified again at every export (~10 s)
+    inputs = [files["regions_geojson"], files["departements_geojson"]]
+    key = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in inputs] + [OUTLINE_TOLERANCE])
+    key_file = folder / (OUTLINES_FILE + ".key")
+    if target.is_file() and key_file.is_file() and key_file.read_text("utf-8") == key:
+        return names
     features = []
     for level, role in (("region", "regions_geojson"), ("departement", "departements_geojson")):
         with files[role].open(encoding="utf-8") as handle:
@@ -323,6 +330,7 @@ def write_outlines(settings: Any, folder: Path) -> dict[str, str]:
     tmp = folder / (OUTLINES_FILE + ".tmp")
     tmp.write_text(json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")), "utf-8")
     os.replace(tmp, target)
+    key_file.write_text(key, "utf-8")
     return names
 
 
