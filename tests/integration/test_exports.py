@@ -346,7 +346,8 @@ def test_cli_export_and_served_files(site, capsys: pytest.CaptureFixture[str], t
             size = (gaps / "communes.geojson").stat().st_size
             assert json.loads(response.read())["gaps_sizes"] == {"gaps/communes.geojson": size}
         with urllib.request.urlopen(base + "/map/", timeout=10) as response:
-            assert b"leaflet.markercluster.js" in response.read()
+            page = response.read()
+            assert b"vendor/leaflet/leaflet.js" in page and b'const API = "api/"' in page  # the points: /map/api/
     finally:
         endpoint.shutdown()
         endpoint.server_close()

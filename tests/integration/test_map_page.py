@@ -6,6 +6,7 @@ Needs ``make map-assets`` (Leaflet from npm) and the Debian packages: ``make tes
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -16,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT, PayloadServer
-from tests.integration.exported import build_site
+from tests.integration.exported import BASE, EVENT_GRAPH, EVENT_SOURCE, GEO, build_site
+from transiscope.core.text import clean_text
+from transiscope.core.vocab import PROV, SCHEMA, TS, TX
 from transiscope.downstream.exports import export_all
 from transiscope.serve.endpoint import Endpoint, ServeSettings
 from transiscope.serve.static_files import map_assets_missing
+from transiscope.store.embedded import EmbeddedStore
 
 ARTEFACTS = PROJECT / "test-artefacts"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -59,11 +63,30 @@ def browser():
     driver.quit()
 
 
+#: an initiative with a 10 kB name behind a right-to-left override, contacts published openly, a page at its source
+BIDI_IRI = f"{BASE}id/initiative/{EVENT_SOURCE}/bidi"
+BIDI_NAME = "\u202eLong " + "nom " * 2600
+BIDI_PAGE = "https://agenda.example.org/fiche/bidi/"
+
+
+def _bidi_triples() -> str:
+    return (
+        f"<{BIDI_IRI}> a <{TS}Initiative> ; <{SCHEMA}name> {json.dumps(BIDI_NAME)} ; "
+        f"<{TS}source> <{BASE}id/source/{EVENT_SOURCE}> ; <{TS}category> <{TX}repair-cafes> ; "
+        f'<{SCHEMA}telephone> "04 72 00 00 00" ; <{SCHEMA}email> "contact@bidi.example.org" ; '
+        f'<{PROV}wasDerivedFrom> <{BIDI_PAGE}> ; <{SCHEMA}dateModified> "2026-11-02T10:00:00+01:00" ; '
+        f"<{GEO}hasGeometry> <{BIDI_IRI}/geometry> . <{BIDI_IRI}/geometry> "
+        f'<{SCHEMA}latitude> "45.7601" ; <{SCHEMA}longitude> "4.8412" .'
+    )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, payload_server: PayloadServer):
     tmp = tmp_path_factory.mktemp("map")
     with pytest.MonkeyPatch.context() as mp:
         settings, _ = build_site(tmp, payload_server, mp)
+        with EmbeddedStore(settings.store_path) as store:
+            store.update(f"INSERT DATA {{ GRAPH <{EVENT_GRAPH}> {{ {_bidi_triples()} }} }}")
         summary = export_all(settings)
         servers = []
 
@@ -89,48 +112,157 @@ def _load(driver, url: str) -> None:
 
 
 def _visible_total(driver) -> int:
-    """Markers on the map: the counts shown on the clusters plus the single markers."""
+    """Initiatives drawn: the counts shown on the clusters plus the single markers."""
     return driver.execute_script("""
         const clusters = [...document.querySelectorAll('.marker-cluster span')].map(s => parseInt(s.textContent));
         return clusters.reduce((a, b) => a + b, 0) + document.querySelectorAll('.ts-marker').length;""")
 
 
-def test_map_page_markers_filters_popup(browser, site) -> None:
+def _settle(driver, change: str) -> None:
+    """Run ``change`` (a filter, a move) and wait until the page has drawn the answer to it."""
+    before = driver.execute_script("return document.body.dataset.view")
+    driver.execute_script(change)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and driver.execute_script("return document.body.dataset.view") == before:
+        time.sleep(0.05)
+    assert driver.execute_script("return document.body.dataset.view") != before, change
+    time.sleep(0.2)  # the list of the view follows the points
+    driver.execute_script("return 1")
+
+
+def _choose(select_id: str, value: str) -> str:
+    return (
+        f"{{ const s = document.getElementById('{select_id}'); s.value = {json.dumps(value)};"
+        "s.dispatchEvent(new Event('change')); }"
+    )
+
+
+def _api(driver, path: str):
+    return driver.execute_script(f"return fetch({json.dumps(path)}).then(r => r.json())")
+
+
+def test_map_page_points_filters_popup(browser, site) -> None:
     _load(browser, site["serve"](""))  # no tile server: the page must work without internet
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
     expected = site["summary"].with_point
     count = browser.find_element("id", "count")
     assert int(count.get_attribute("data-count")) == expected
-    assert _visible_total(browser) == expected
-    assert browser.find_elements("css selector", ".marker-cluster")  # clustered
-    options = [o.get_attribute("value") for o in browser.find_elements("css selector", "#category option")]
-    assert "repair-cafes" in options and "se-nourrir" in options
-    browser.execute_script(
-        "const s = document.getElementById('category'); s.value = 'repair-cafes';s.dispatchEvent(new Event('change'));"
+    in_view = int(count.get_attribute("data-in-view"))
+    assert 0 < in_view <= expected and _visible_total(browser) == in_view
+    # metropolitan France by default, not a world view fitted to every point
+    lat, lon, zoom = browser.execute_script(
+        "const m = window.transiscopeMap.layer._map, c = m.getCenter(); return [c.lat, c.lng, m.getZoom()];"
     )
+    assert 44 < lat < 49 and 0 < lon < 5 and zoom >= 5
+    # the category filter is the taxonomy's tree: domains, then their sub-concepts, each with a count
+    options = browser.execute_script(
+        "return [...document.querySelectorAll('#category option')].map(o => [o.value, o.className, o.textContent])"
+    )
+    kinds = {value: kind for value, kind, _ in options}
+    assert kinds["se-nourrir"] == "domain" and kinds["repair-cafes"] == "sub"
+    assert all(re.search(r"\(\d[\d\u202f ]*\)$", text) for value, _, text in options if value)
+    domain_at = [v for v, _, _ in options].index("consommer-produire")
+    assert [v for v, _, _ in options].index("repair-cafes") > domain_at  # a sub-concept under its domain
+    _settle(browser, _choose("category", "repair-cafes"))
     filtered = int(count.get_attribute("data-count"))
     assert 0 < filtered < expected
-    assert _visible_total(browser) == filtered
-    browser.execute_script(
-        "const s = document.getElementById('departement'); s.value = '69';s.dispatchEvent(new Event('change'));"
-    )
+    assert _visible_total(browser) == int(count.get_attribute("data-in-view"))
+    # département names in the filter
+    label = browser.execute_script("return document.querySelector('#departement option[value=\"69\"]').textContent")
+    assert label.startswith("69 — Rhône (")
+    _settle(browser, _choose("departement", "69"))
     assert int(count.get_attribute("data-count")) <= filtered
-    # a popup names its source and lists the upcoming events nearby (the Repair café in Lyon in 10 days)
-    browser.execute_script("""const m = window.transiscopeMap.markers.find(m =>
-        m.feature.properties.departement === '69' && m.feature.properties.source === 'transiscope');
-        window.transiscopeMap.__m = m;""")
-    popup = browser.execute_script("""const m = window.transiscopeMap.__m;
-        const box = m.getPopup().getContent()(m); return box.textContent;""")
-    assert "Source : Transiscope" in popup and "Repair café, vélo; et couture" in popup
+    _settle(browser, _choose("category", ""))
+    assert 0 < int(count.get_attribute("data-count")) < expected
+    _settle(browser, _choose("category", "") + _choose("departement", ""))
+    assert int(count.get_attribute("data-count")) == expected
     ARTEFACTS.mkdir(exist_ok=True)
-    browser.execute_script(
-        "document.getElementById('category').value = '';"
-        "const s = document.getElementById('departement'); s.value = '';"
-        "s.dispatchEvent(new Event('change'));"
-    )
     browser.save_screenshot(str(ARTEFACTS / "map-page.png"))
     assert (ARTEFACTS / "map-page.png").stat().st_size > 10_000
+
+
+def test_map_popup_links_and_sanitised_text(browser, site) -> None:
+    """The popup of the initiative with a 10 kB name behind U+202E: the name cut and cleaned, tel:/mailto: links,
+    the last update, every credited source and "signaler une erreur" to its page at the source; the data export
+    keeps the whole name."""
+    _load(browser, site["serve"](""))
+    found = _api(browser, "api/list?bbox=4.8,45.7,4.9,45.8&zoom=12&q=long nom")
+    (item,) = [i for i in found["items"] if i["id"] == BIDI_IRI]
+    browser.execute_script(f"return window.transiscopeMap.openDetail({item['row']})")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not browser.find_elements("css selector", ".leaflet-popup .ts-popup"):
+        time.sleep(0.1)
+    box = browser.find_element("css selector", ".leaflet-popup .ts-popup")
+    title = box.find_element("tag name", "h3").text
+    assert "\u202e" not in title and title.startswith("Long nom") and len(title) <= 160 and title.endswith("…")
+    tel = box.find_element("css selector", "a[href^='tel:']")
+    assert tel.get_attribute("href") == "tel:0472000000" and tel.text == "04 72 00 00 00"
+    assert box.find_element("css selector", "a[href^='mailto:']").get_attribute("href") == (
+        "mailto:contact@bidi.example.org"
+    )
+    assert "Mise à jour : 2026-11-02" in box.text
+    report = box.find_element("css selector", "a.report-error")
+    assert report.text == "Signaler une erreur" and report.get_attribute("href") == BIDI_PAGE
+    assert "Source : " in box.text
+    exports = site["settings"].exports_dir
+    geojson = json.loads((exports / "initiatives.geojson").read_text("utf-8"))
+    (whole,) = [f for f in geojson["features"] if f["properties"]["id"] == BIDI_IRI]
+    assert whole["properties"]["name"] == clean_text(BIDI_NAME, multiline=False)  # the export keeps the full text
+    browser.save_screenshot(str(ARTEFACTS / "map-popup.png"))
+
+
+def test_map_outlines_without_tile_server_and_drom_view(browser, site) -> None:
+    """No tile server at all: the régions and départements outlines are drawn under the points; the DROM
+    switcher shows La Réunion with its points."""
+    _load(browser, site["serve"](""))
+    assert browser.execute_script("return window.transiscopeMap.outlines") > 100  # 18 régions + 101 départements
+    drawn = browser.execute_script("return document.querySelectorAll('.leaflet-outlines-pane path').length")
+    assert drawn > 50  # the metropolitan ones in view
+    assert browser.find_element("id", "notice").text == ""
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTEFACTS / "map-outlines-offline.png"))
+    _settle(browser, _choose("territory", "974"))
+    lat, lon = browser.execute_script("const c = window.transiscopeMap.layer._map.getCenter(); return [c.lat, c.lng];")
+    assert -21.5 < lat < -20.8 and 55.1 < lon < 55.9
+    assert browser.execute_script("return document.querySelectorAll('.leaflet-outlines-pane path').length") >= 1
+    browser.save_screenshot(str(ARTEFACTS / "map-drom-reunion.png"))
+
+
+def test_map_search_and_list_in_view(browser, site) -> None:
+    """The search narrows the map and the list to names and places; the list is what is in view."""
+    _load(browser, site["serve"](""))
+    listed = browser.execute_script("return window.transiscopeMap.list.map(i => i.name)")
+    in_view = int(browser.find_element("id", "count").get_attribute("data-in-view"))
+    assert len(listed) == min(in_view, 50)
+    inside = browser.execute_script("""const b = window.transiscopeMap.layer._map.getBounds();
+        return window.transiscopeMap.list.every(i => b.contains([i.lat, i.lon]));""")
+    assert inside
+    _settle(
+        browser,
+        "const s = document.getElementById('search'); s.value = 'long nom';s.dispatchEvent(new Event('input'));",
+    )
+    count = browser.find_element("id", "count")
+    assert int(count.get_attribute("data-count")) == 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(browser.find_elements("css selector", "#list li")) != 1:
+        time.sleep(0.1)
+    (entry,) = browser.find_elements("css selector", "#list li")
+    assert entry.text.startswith("Long nom")
+    # a place: the Lyon postcode finds the initiatives there, and only them
+    _settle(
+        browser, "const s = document.getElementById('search'); s.value = '69001';s.dispatchEvent(new Event('input'));"
+    )
+    found = int(count.get_attribute("data-count"))
+    assert found >= 1
+    items = _api(browser, "api/list?bbox=-180,-90,180,90&zoom=3&q=69001")["items"]
+    assert len(items) == found and all(i["postcode"] == "69001" or "69001" in i["city"] for i in items)
+    entry = browser.find_element("css selector", "#list li")
+    entry.click()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not browser.find_elements("css selector", ".leaflet-popup .ts-popup"):
+        time.sleep(0.1)
+    assert browser.find_element("css selector", ".leaflet-popup .ts-popup h3").text == items[0]["name"]
 
 
 def test_map_page_degrades_without_tiles(browser, site) -> None:
@@ -334,3 +466,38 @@ def test_the_kit_page_read_as_a_maintainer_would(browser, site, width: int, heig
                 assert browser.find_elements("id", "kit-problems"), page
     finally:
         browser.set_window_size(1200, 800)
+
+
+def test_map_api_answers_bounded_and_refuses_bad_views(site) -> None:
+    """The API without a browser: clusters and points add up to what matches; a bad view is a 400 that says
+    what to send; no traceback."""
+    import urllib.error
+    import urllib.request
+
+    root = site["serve"]("") + "api/"
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(root + path, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    status, body = get("points?bbox=-180,-90,180,90&zoom=3")
+    assert status == 200
+    answer = json.loads(body)
+    drawn = sum(c["count"] for c in answer["clusters"]) + len(answer["points"])
+    assert drawn == answer["in_view"] == answer["matching"] == site["summary"].with_point
+    for path, words in (
+        ("points?zoom=3", "bbox=west,south,east,north"),
+        ("points?bbox=1,2,3&zoom=3", "bbox=west,south,east,north"),
+        ("points?bbox=0,50,1,40&zoom=3", "south <= north"),
+        ("points?bbox=0,40,1,50&zoom=99", "zoom"),
+        ("points?bbox=0,40,1,50&zoom=5&concept=nope", "unknown notation"),
+        ("list?bbox=0,40,1,50&zoom=5&offset=-1", "offset"),
+        ("initiative/99999", "no point 99999"),
+        ("points?bbox=0,40,1,50&zoom=5&q=" + "x" * 101, "at most 100"),
+    ):
+        status, body = get(path)
+        assert status == 400 and words in body and "Traceback" not in body, (path, body)
+    assert get("nothing")[0] == 404

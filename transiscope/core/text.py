@@ -166,3 +166,41 @@ def decode_guess(raw: bytes) -> tuple[str, str]:
             return raw.decode("cp1252"), "cp1252"
         except UnicodeDecodeError:
             return raw.decode("latin-1"), "latin-1"
+
+
+#: the longest text a page shows for one field; the data exports keep the whole text
+DISPLAY_LIMITS = {"name": 160, "place": 120, "description": 600, "contact": 200, "label": 120}
+_ELLIPSIS = "…"
+
+
+def display_text(value: Any, kind: str = "name") -> str:
+    """Text as a page may show it: format characters (Unicode category Cf: bidi overrides such as U+202E,
+    zero-width joiners, BOMs) and control characters removed, whitespace collapsed, capped to
+    :data:`DISPLAY_LIMITS` [``kind``] characters with an ellipsis.
+
+    Why one function: every output that shows text (the map's API, its popups and lists) calls this, so that a
+    10 kB name or a right-to-left override planted by a source cannot reverse or swamp the page around it,
+    while the data exports keep the source's full text.
+
+    >>> display_text("Caf\\u202ee  du  coin")
+    'Cafe du coin'
+    >>> len(display_text("x" * 10_000))
+    160
+    """
+    if value is None:
+        return ""
+    limit = DISPLAY_LIMITS.get(kind)
+    if limit is None:
+        raise ValueError(f"unknown display kind {kind!r}: one of {', '.join(DISPLAY_LIMITS)}")
+    text = str(value)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _CONTROL.sub("", text)
+    text = (
+        "\n".join(" ".join(line.split()) for line in text.split("\n"))
+        if kind == "description"
+        else " ".join(text.split())
+    )
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + _ELLIPSIS
+    return text

@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from transiscope.core.taxonomy import read_taxonomy
 from transiscope.core.vocab import PREFIXES
+from transiscope.serve.map_api import LIST_PAGE, BadRequest, MapIndex, parse_view
 from transiscope.serve.options import ServeSettings
 from transiscope.serve.protocol import (
     GRAPH_FORMATS,
@@ -164,6 +165,8 @@ class EndpointApp:
         self.query_page = Page.load(TEMPLATES / "query.html")
         self.map_page = Page.load(TEMPLATES / "map.html", tile_origins(serve.map_tiles))
         self.gaps_page = Page.load(TEMPLATES / "gaps.html")
+        self.map_index = MapIndex(self.exports_dir)
+        self._map_threads = anyio.CapacityLimiter(2)  # the map's numpy passes, beside the SPARQL workers
         # requests waiting for a worker beyond the pool's size wait here, each for at most serve.queue_wait
         self._slots = anyio.Semaphore(max(pool.size, 1))
         self._threads = anyio.CapacityLimiter(max(pool.size, 1))
@@ -533,7 +536,38 @@ class EndpointApp:
             return Response(json.dumps(self._map_config()), 200, {"Cache-Control": "no-cache"}, "application/json")
         if relative.startswith("vendor/"):
             return await self._vendor(request, relative.removeprefix("vendor/"))
+        if relative.startswith("api/"):
+            return await self._map_api(relative.removeprefix("api/"), dict(request.query_params))
         return text_error(404, "not found; the map page is /map/")
+
+    async def _map_api(self, what: str, params: dict[str, str]) -> Response:
+        """The map's view requests (:mod:`transiscope.serve.map_api`), each a bounded numpy pass in a thread."""
+
+        def answer() -> dict[str, Any] | Response:
+            index = self.map_index.current()
+            if index is None:
+                return text_error(404, "no map index yet: run `transiscope export`")
+            if what == "meta":
+                return index.summary()
+            if what.startswith("initiative/") and what.removeprefix("initiative/").isdigit():
+                return index.detail(int(what.removeprefix("initiative/")))
+            if what == "points":
+                return index.points(parse_view(params))
+            if what == "list":
+                offset = params.get("offset", "0")
+                if not offset.isdigit() or int(offset) > 10_000_000:
+                    raise BadRequest("offset: a number of rows")
+                return index.listing(parse_view(params), int(offset) // LIST_PAGE * LIST_PAGE)
+            return text_error(404, "map API: meta, points, list, initiative/<row>")
+
+        try:
+            result = await anyio.to_thread.run_sync(answer, limiter=self._map_threads)
+        except BadRequest as error:
+            return text_error(400, str(error))
+        if isinstance(result, Response):
+            return result
+        body = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+        return Response(body, 200, {"Cache-Control": "no-cache"}, "application/json")
 
     async def gaps(self, request: Request) -> Response:
         """``/gaps/`` (French) and ``/gaps/en/``: "where are alternatives missing?", one page that reads the gaps

@@ -142,6 +142,10 @@ def export_all(
         model = read_model(store, settings.base_iri)
         nodes = jsonld.read_nodes(store)
         commons = murmurations.read_commons(store)
+        # the map's points index (map/), read by its own streamed queries: see downstream/map_points.py
+        from transiscope.downstream.map_points import write_points
+
+        write_points(store, out, settings)
     lap("read")
     fingerprint = _fingerprint(model, nodes, split)
     previous = _previous(out)
