@@ -349,16 +349,21 @@ class Reader:
         self.concepts = concepts
         self.departements = departements
         self.by_iri = {c.iri: c for c in concepts.values()}
+        #: the last nodes read: the JSON-LD node and the record of one initiative read the same few nodes
+        self._recent: dict[str, Description] = {}
+
+    def describe(self, node: str) -> Description:
+        found = self._recent.get(node)
+        if found is None:
+            if len(self._recent) >= 16:
+                self._recent.clear()
+            found = self._recent[node] = self.spool.describe(node)
+        return found
 
     def _fields(self, subject: str, paths: dict[str, tuple[_Path, ...]]) -> tuple[dict[str, str | None], Description]:
         """One value per field (the smallest when a property is given twice, so that the choice does not depend
         on the store's order), following each path through the spool; ``dep`` from the territory links."""
-        described: dict[str, Description] = {subject: self.spool.describe(subject)}
-
-        def describe(node: str) -> Description:
-            if node not in described:
-                described[node] = self.spool.describe(node)
-            return described[node]
+        describe = self.describe
 
         row: dict[str, str | None] = {}
         for name, alternatives in paths.items():
@@ -375,7 +380,7 @@ class Reader:
                     nodes = [_key(o) for n in nodes for o in describe(n).get(step, ())]
                 values += [str(o.value) for n in nodes for o in describe(n).get(path[-1], ())]
             row[name] = min(values) if values else None
-        return row, described[subject]
+        return row, describe(subject)
 
     def _notations(self, own: Description) -> list[str]:
         by_iri = self.by_iri
@@ -473,13 +478,13 @@ class Reader:
 
     def nodes(self, iri: str) -> dict[str, Description]:
         """The initiative's own triples and those of its address and geometry nodes (the JSON-LD node)."""
-        own = self.spool.describe(iri)
+        own = self.describe(iri)
         out = {iri: own}
         for link in (SCHEMA + "address", GEO + "hasGeometry"):
             for term in own.get(link, ()):
                 node = _key(term)
                 if node != iri and node in self.spool:
-                    out[node] = self.spool.describe(node)
+                    out[node] = self.describe(node)
         return out
 
 
