@@ -1,7 +1,8 @@
 """Exports for the map and the agenda, read from the triplestore (never from run files).
 
-:func:`export_all` is the one entry point, for ``transiscope export`` and for the export DAG: it reads the
-store once (:mod:`.read`), then writes, under ``<TRANSISCOPE_HOME>/exports`` by default:
+:func:`export_all` is the one entry point, for ``transiscope export`` and for the export DAG: it reads each
+record graph once (:mod:`.read`, a scan spooled to disk) and streams the records to every file, writing
+under ``<TRANSISCOPE_HOME>/exports`` by default:
 
 =====================================  ==============================================================
 ``gogocarto/elements.json``            GoGoCarto ``gogofull`` elements, for a GoGoCarto map to import
@@ -23,8 +24,9 @@ store once (:mod:`.read`), then writes, under ``<TRANSISCOPE_HOME>/exports`` by 
 =====================================  ==============================================================
 
 Each file is written atomically with a gzip copy (``.gz``). The export date is the date the data was first
-exported in its current state: when the read data is the same as last time (same fingerprint in
-``index.json``), the previous date is kept, so unchanged data gives byte-identical files.
+exported in its current state. ``index.json`` keeps each record graph's triples digest (``graphs``), each
+source's key (``sources``) and a fingerprint of the whole: when the fingerprint is the last export's, no file is
+written at all; otherwise a source whose key is unchanged keeps its PAIR and Murmurations files byte for byte.
 """
 
 from __future__ import annotations
