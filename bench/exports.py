@@ -6,19 +6,23 @@ Synthetic canonical records (bench/synthetic.py) are mapped by the bus's own RDF
 a fresh embedded store with the ontology graphs and a DCAT dataset (the ingest path itself is measured by
 bench/queries.py), then ``export_all`` runs twice: a first export (new data) and a second one over the same
 data, which must give the same bytes. Per-format seconds, file sizes and the ratio between sizes are printed
-side by side.
+side by side, with the peak resident memory of each export run (each runs in a fresh child process, so its
+``ru_maxrss`` is the export's own peak, not the store build's).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
+import resource
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,6 +109,14 @@ def build_store(size: int, work: Path) -> Settings:
     return settings
 
 
+def _export_run(settings: Settings) -> tuple[float, Any, float]:
+    """One ``export_all`` in this (child) process: seconds, summary, peak RSS in MB."""
+    started = time.perf_counter()
+    summary = export_all(settings)
+    seconds = time.perf_counter() - started
+    return seconds, summary, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -117,10 +129,10 @@ def main() -> None:
         settings = build_store(size, work)
         load = time.perf_counter() - started
         runs = []
+        spawn = multiprocessing.get_context("spawn")
         for _ in range(2):
-            started = time.perf_counter()
-            summary = export_all(settings)
-            runs.append((time.perf_counter() - started, summary))
+            with spawn.Pool(1) as pool:
+                runs.append(pool.apply(_export_run, (settings,)))
         sizes = {
             f["path"]: f["bytes"]
             for f in json.loads((Path(runs[0][1].out_dir) / "index.json").read_text(encoding="utf-8"))["files"]
@@ -134,6 +146,8 @@ def main() -> None:
                 "first_s": round(runs[0][0], 2),
                 "second_s": round(runs[1][0], 2),
                 "second_unchanged": runs[1][1].unchanged,
+                "first_peak_mb": round(runs[0][2]),
+                "second_peak_mb": round(runs[1][2]),
                 "stages_first": runs[0][1].seconds,
                 "stages_second": runs[1][1].seconds,
                 "files": runs[0][1].files,
@@ -150,7 +164,12 @@ def main() -> None:
         values = [r["stages_first"][stage] for r in results]
         ratio = f"   {values[1] / values[0]:5.1f}×" if len(values) == 2 and values[0] else ""
         print(f"{stage:<12}" + "".join(f"{v:>12.2f}" for v in values) + ratio)
-    for key, label in (("first_s", "whole (new)"), ("second_s", "whole (same)")):
+    for key, label in (
+        ("first_s", "whole (new)"),
+        ("second_s", "whole (same)"),
+        ("first_peak_mb", "peak MB new"),
+        ("second_peak_mb", "peak MB same"),
+    ):
         values = [r[key] for r in results]
         ratio = f"   {values[1] / values[0]:5.1f}×" if len(values) == 2 and values[0] else ""
         print(f"{label:<12}" + "".join(f"{v:>12.2f}" for v in values) + ratio)

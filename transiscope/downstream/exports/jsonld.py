@@ -10,7 +10,6 @@ describing the export (licence, sources, date). pyoxigraph's own JSON-LD writer 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import pyoxigraph as ox
@@ -19,7 +18,6 @@ from transiscope.core.text import clean_text
 from transiscope.core.vocab import DCAT, DCT, GEO, PROV, RDF, RDFS, SCHEMA, SF, SKOS, TS, TX, XSD
 from transiscope.downstream.exports.files import json_text
 from transiscope.downstream.exports.read import safe_url
-from transiscope.store.base import TripleStore, solutions
 
 CONTEXT_PREFIXES = {
     "schema": SCHEMA,
@@ -39,14 +37,6 @@ _TYPE = RDF + "type"
 _XSD_STRING = XSD + "string"
 _XSD_ANYURI = XSD + "anyURI"
 _MULTILINE = {SCHEMA + "description"}
-
-_QUERY = f"""
-SELECT ?i ?s ?p ?o WHERE {{
-  ?i a <{TS}Initiative> .
-  {{ ?i ?p ?o . BIND(?i AS ?s) }}
-  UNION {{ ?i <{SCHEMA}address> ?s . ?s ?p ?o }}
-  UNION {{ ?i <{GEO}hasGeometry> ?s . ?s ?p ?o }}
-}}"""
 
 
 def compact(iri: str) -> str:
@@ -81,15 +71,7 @@ def _key(value: Any) -> str:
     return json_text(value)
 
 
-def read_nodes(store: TripleStore) -> dict[str, dict[str, dict[str, Any]]]:
-    """initiative IRI -> {node IRI -> {predicate -> [values]}} for each initiative and its sub-nodes."""
-    nodes: dict[str, dict[str, dict[str, list[Any]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for row in solutions(store, _QUERY):
-        nodes[row["i"].value][row["s"].value][row["p"].value].append(row["o"])
-    return nodes
-
-
-def _node(iri: str, properties: dict[str, list[Any]], embedded: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def node(iri: str, properties: dict[str, list[Any]], embedded: dict[str, dict[str, Any]]) -> dict[str, Any]:
     node: dict[str, Any] = {"@id": iri}
     types = sorted(compact(t.value) for t in properties.get(_TYPE, []) if isinstance(t, ox.NamedNode))
     if types:
@@ -113,14 +95,9 @@ def _node(iri: str, properties: dict[str, list[Any]], embedded: dict[str, dict[s
     return node
 
 
-def jsonld(nodes: dict[str, dict[str, dict[str, Any]]], attribution: dict[str, Any], export_iri: str) -> str:
-    """The whole JSON-LD document (``nodes`` from :func:`read_nodes`); one initiative per line in ``@graph``."""
-    lines = []
-    for initiative in sorted(nodes):
-        described = nodes[initiative]
-        subs = {iri: props for iri, props in described.items() if iri != initiative}
-        embedded = {iri: _node(iri, props, {}) for iri, props in subs.items()}
-        lines.append(json_text(_node(initiative, described.get(initiative, {}), embedded)))
+def document_head(attribution: dict[str, Any], export_iri: str) -> str:
+    """The start of the JSON-LD document: the context and the node describing the export (licence, sources,
+    date), the first of ``@graph``; the initiatives' nodes follow, one per line."""
     about: dict[str, Any] = {
         "@id": export_iri,
         "@type": "dcat:Distribution",
@@ -132,5 +109,15 @@ def jsonld(nodes: dict[str, dict[str, dict[str, Any]]], attribution: dict[str, A
     }
     if attribution["licence_url"]:
         about["dct:license"] = {"@id": attribution["licence_url"]}
-    head = json_text({"@context": CONTEXT})[:-1]
-    return head + ',"@graph":[\n' + ",\n".join([json_text(about), *lines]) + "\n]}\n"
+    return json_text({"@context": CONTEXT})[:-1] + ',"@graph":[\n' + json_text(about)
+
+
+def jsonld(nodes: dict[str, dict[str, dict[str, Any]]], attribution: dict[str, Any], export_iri: str) -> str:
+    """The whole JSON-LD document (``nodes``: initiative -> its node and sub-nodes); one initiative per line."""
+    lines = []
+    for initiative in sorted(nodes):
+        described = nodes[initiative]
+        subs = {iri: props for iri, props in described.items() if iri != initiative}
+        embedded = {iri: node(iri, props, {}) for iri, props in subs.items()}
+        lines.append(json_text(node(initiative, described.get(initiative, {}), embedded)))
+    return document_head(attribution, export_iri) + "".join(",\n" + line for line in lines) + "\n]}\n"

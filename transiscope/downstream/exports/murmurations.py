@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +51,13 @@ _ISO2 = re.compile(r"^[A-Z]{2}$")
 class Commons:
     """What the commons exports need from the store, read while the export holds it open."""
 
-    views: dict[str, list[ox.Triple]]  # source IRI -> its PAIR triples
+    views: dict[str, list[ox.Triple]]  # source IRI -> its PAIR triples (empty: read per source at writing)
     descriptions: dict[str, str]  # source IRI -> description
 
 
 def read_commons(store: TripleStore) -> Commons:
-    """The PAIR view split per source, and the sources' descriptions (French first) from the catalogue."""
+    """The sources' descriptions (French first) from the catalogue; the PAIR views are read per source when
+    the files are written (:func:`write_commons`)."""
     rows = store.select(f"""
         SELECT ?s ?description WHERE {{
           ?s a <{DCAT}Dataset> ; <{DCT}description> ?description .
@@ -64,7 +65,7 @@ def read_commons(store: TripleStore) -> Commons:
     descriptions: dict[str, str] = {}
     for row in rows:
         descriptions.setdefault(row["s"].value, " ".join(row["description"].value.split()))
-    return Commons(views=pair.pair_by_source(store), descriptions=descriptions)
+    return Commons(views={}, descriptions=descriptions)
 
 
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -87,36 +88,69 @@ def local_point(points: list[tuple[float, float]]) -> dict[str, float] | None:
     return {"lat": round(lat, 5), "lon": round(lon, 5)}
 
 
-def _tags(records: list[dict[str, Any]]) -> list[str]:
-    counts: Counter[str] = Counter()
-    for record in records:
+class SourceFacts:
+    """What a source's profile says of its records, counted as they stream by (tags, countries, points)."""
+
+    def __init__(self) -> None:
+        self.initiatives = 0
+        self.events = 0
+        self.tags: Counter[str] = Counter()
+        self.countries: set[str] = set()
+        self.points: list[tuple[float, float]] = []  # for the median point: two floats per located record
+
+    def add(self, record: dict[str, Any], kind: str = "initiatives") -> None:
+        if kind == "events":
+            self.events += 1
+        else:
+            self.initiatives += 1
+            if record.get("country"):
+                self.countries.add(str(record["country"]).upper())
+            if record["lat"] is not None and record["lon"] is not None:
+                self.points.append((record["lat"], record["lon"]))
         for label in dict.fromkeys(record.get("category_labels") or []):
             text = " ".join(str(label).split())[:TAG_MAX]
             if text:
-                counts[text] += 1
-    return [label for label, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:TAGS_MAX]
+                self.tags[text] += 1
+
+    def top_tags(self) -> list[str]:
+        return [label for label, _ in sorted(self.tags.items(), key=lambda item: (-item[1], item[0]))][:TAGS_MAX]
+
+
+def facts_of(model: ReadModel) -> dict[str, SourceFacts]:
+    """Source id -> facts, from a whole read model (for callers that hold one)."""
+    facts: dict[str, SourceFacts] = defaultdict(SourceFacts)
+    for record in model.initiatives:
+        facts[record["source"]].add(record)
+    for record in model.events:
+        if record.get("source"):
+            facts[record["source"]].add(record, "events")
+    return facts
 
 
 def profile(
-    source_iri: str, model: ReadModel, commons: Commons, base: str, pair_files: dict[str, Any] | None
+    source_iri: str,
+    model: ReadModel,
+    commons: Commons,
+    base: str,
+    pair_files: dict[str, Any] | None,
+    facts: SourceFacts | None = None,
 ) -> dict[str, Any]:
     """The Murmurations profile of one source of the catalogue."""
     credit = model.sources[source_iri]
-    initiatives = [r for r in model.initiatives if r["source"] == credit.id]
-    events = [r for r in model.events if r.get("source") == credit.id]
+    if facts is None:
+        facts = facts_of(model).get(credit.id, SourceFacts())
     document: dict[str, Any] = {"linked_schemas": [SCHEMA_NAME], "name": credit.name[:NAME_MAX]}
     landing = safe_url(credit.landing_page)
     if landing:
         document["primary_url"] = landing
     if commons.descriptions.get(source_iri):
         document["description"] = commons.descriptions[source_iri]
-    tags = _tags(initiatives + events)
+    tags = facts.top_tags()
     if tags:
         document["tags"] = tags
-    countries = {str(r["country"]).upper() for r in initiatives if r.get("country")}
-    if len(countries) == 1 and _ISO2.match(next(iter(countries))):
-        document["country_iso_3166"] = next(iter(countries))
-    point = local_point([(r["lat"], r["lon"]) for r in initiatives if r["lat"] is not None and r["lon"] is not None])
+    if len(facts.countries) == 1 and _ISO2.match(next(iter(facts.countries))):
+        document["country_iso_3166"] = next(iter(facts.countries))
+    point = local_point(facts.points)
     if point:
         document["geolocation"] = point
     if pair_files:
@@ -126,9 +160,9 @@ def profile(
         ]
     document["transiscope"] = {
         "source": credit.id,
-        "initiatives": len(initiatives),
-        "initiatives_with_point": sum(1 for r in initiatives if r["lat"] is not None),
-        "events": len(events),
+        "initiatives": facts.initiatives,
+        "initiatives_with_point": len(facts.points),
+        "events": facts.events,
         "licence": licence_id(credit.licence) if credit.licence else None,
         "publisher": credit.publisher or None,
     }
@@ -139,14 +173,37 @@ def profile_path(source_id: str) -> str:
     return f"murmurations/{pair.pair_paths(source_id)['turtle'].removeprefix('pair/').removesuffix('.ttl')}.json"
 
 
-def write_commons(writer: Any, model: ReadModel, commons: Commons, base: str) -> dict[str, Any]:
-    """Write the PAIR files and the Murmurations profiles of every source of the catalogue with ``writer``;
-    returns, per source id, what was written (for the summary and the tests)."""
-    pair_files = pair.write_pair_exports(writer, commons.views)
+def write_commons(
+    writer: Any,
+    model: ReadModel,
+    commons: Commons,
+    base: str,
+    *,
+    store: TripleStore | None = None,
+    facts: dict[str, SourceFacts] | None = None,
+    keep: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """Write the PAIR files and the Murmurations profile of every source of the catalogue with ``writer``;
+    returns, per source id, what was written (for the summary and the tests).
+
+    The PAIR view is read one source at a time from ``store`` (or taken from ``commons.views``); a source in
+    ``keep`` (its data unchanged since the last export) keeps its files as they are, with their manifest entries
+    carried over."""
+    facts = facts if facts is not None else facts_of(model)
     written: dict[str, Any] = {}
     for source_iri, credit in sorted(model.sources.items(), key=lambda item: item[1].id):
-        document = profile(source_iri, model, commons, base, pair_files.get(credit.id))
         path = profile_path(credit.id)
+        if keep and credit.id in keep:
+            for entry in keep[credit.id]:
+                writer.keep(entry)
+            written[credit.id] = {"profile": path, "kept": True}
+            continue
+        if commons.views:
+            triples = commons.views.get(source_iri, [])
+        else:
+            triples = pair.pair_of_source(store, source_iri) if store is not None else []
+        pair_files = pair.write_pair_files(writer, source_iri, triples) if triples else None
+        document = profile(source_iri, model, commons, base, pair_files, facts.get(credit.id, SourceFacts()))
         writer.write(path, json_text(document, indent=1) + "\n", "application/json")
-        written[credit.id] = {"profile": path, **pair_files.get(credit.id, {})}
+        written[credit.id] = {"profile": path, **(pair_files or {})}
     return written

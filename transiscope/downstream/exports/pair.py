@@ -198,6 +198,24 @@ def pair_by_source(store: ox.Store | TripleStore) -> dict[str, list[ox.Triple]]:
     return {source: sorted(triples, key=_key) for source, triples in sorted(grouped.items())}
 
 
+def source_view_query(source_iri: str) -> str:
+    """The view restricted to the records of one source (``ts:source``): what one source's files hold."""
+    head, _, tail = PAIR_VIEW_QUERY.rpartition("WHERE {")
+    return f"{head}WHERE {{\n    ?subject ts:source <{source_iri}> .{tail}"
+
+
+def pair_of_source(store: ox.Store | TripleStore, source_iri: str) -> list[ox.Triple]:
+    """One source's view, sorted (each record with its place, address and topics), by one CONSTRUCT: the
+    exports write one source at a time, so memory follows the largest source, not the whole store."""
+    query = source_view_query(source_iri)
+    if not isinstance(store, ox.Store):
+        result = store.query(query)
+    else:
+        result = store.query(query, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QueryTriples)  # the view is a CONSTRUCT
+    return sorted(set(result), key=_key)
+
+
 def source_id_of(source_iri: str) -> str:
     """The source's id from its IRI (``…/id/source/<id>``, percent-encoded in the IRI)."""
     return unquote(source_iri.rstrip("/").rsplit("/", 1)[-1])
@@ -215,6 +233,21 @@ def serialise(triples: list[ox.Triple], form: ox.RdfFormat) -> bytes:
     data = ox.serialize(triples, format=form, prefixes=PREFIXES)
     assert data is not None  # no output given: the bytes are returned
     return data
+
+
+def write_pair_files(writer: Any, source_iri: str, triples: list[ox.Triple]) -> dict[str, Any]:
+    """Write one source's view as Turtle and JSON-LD with ``writer``; the paths and the counts of PAIR
+    organisations and events."""
+    paths = pair_paths(source_id_of(source_iri))
+    writer.write(paths["turtle"], serialise(triples, ox.RdfFormat.TURTLE), "text/turtle")
+    writer.write(paths["jsonld"], serialise(triples, ox.RdfFormat.JSON_LD), "application/ld+json")
+    types = [t.object.value for t in triples if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)]
+    return {
+        **paths,
+        "triples": len(triples),
+        "organizations": types.count(PAIR + "Organization"),
+        "events": types.count(PAIR + "Event"),
+    }
 
 
 def write_pair_exports(writer: Any, views: dict[str, list[ox.Triple]]) -> dict[str, dict[str, Any]]:

@@ -9,11 +9,15 @@ put in the store), and everything is sorted, so that unchanged data gives the sa
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
-from collections import defaultdict
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import pyoxigraph as ox
@@ -189,58 +193,308 @@ def _source_for(sources: dict[str, SourceCredit], iri: str) -> SourceCredit:
     return sources[iri]
 
 
-class _Scans:
-    """Each predicate read once, as a whole, and joined in Python.
+# -- the streamed read: each graph's triples once, spooled to disk by subject --------------------------------------
+#: predicates whose objects are the nodes a record's description continues in (address, geometry, place)
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_SUB_EVENT, _SUPER_EVENT = SCHEMA + "subEvent", SCHEMA + "superEvent"
+Description = dict[str, list[Any]]  # predicate IRI -> object terms
 
-    Why: on the on-disk store a join such as ``?s a ts:Initiative ; schema:name ?o`` becomes one index lookup
-    per initiative; over 100,000 initiatives and twenty fields that was most of an export. Reading each
-    predicate once is a sequential scan of one index, and the joins are dictionary lookups.
-    """
 
-    def __init__(self, store: TripleStore) -> None:
-        self.store = store
-        self._by_predicate: dict[str, dict[str, list[str]]] = {}
-        self._typed: dict[str, set[str]] = {}
+def _key(term: Any) -> str:
+    """A node's key in the spool: its IRI, or its blank node label."""
+    return str(term.value)
 
-    def objects(self, predicate: str) -> dict[str, list[str]]:
-        found = self._by_predicate.get(predicate)
+
+class Spool:
+    """The triples of the graphs read so far, on disk, grouped by subject; in memory only one offset per subject.
+
+    Why: the on-disk store answers one sequential scan of a graph (``GRAPH <g> { ?s ?p ?o }``) far faster than
+    joins or an ``ORDER BY`` (each comparison decodes terms through RocksDB lookups), and a scan gives each
+    subject's triples together but in no useful order. Each run of one subject's triples is pickled to a
+    temporary file; a record is then described by reading its node and the nodes it links to (address,
+    geometry, place) back by offset, in whatever order the exports need. Memory holds the offsets and the
+    sorted keys, not the records."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(dir=folder, prefix=".export-spool-")  # noqa: SIM115
+        self._index: dict[str, int | list[int]] = {}
+        self._writing = True
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, subject: str, pairs: list[tuple[str, Any]]) -> bytes:
+        """Keep one run of ``subject``'s (predicate, object) pairs; returns the bytes written (for digests)."""
+        data = pickle.dumps(pairs, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self._file.seek(0, os.SEEK_END) if not self._writing else self._file.tell()
+        self._writing = True
+        self._file.write(data)
+        known = self._index.get(subject)
+        if known is None:
+            self._index[subject] = offset
+        elif isinstance(known, list):
+            known.append(offset)
+        else:
+            self._index[subject] = [known, offset]
+        return data
+
+    def __contains__(self, subject: str) -> bool:
+        return subject in self._index
+
+    def describe(self, subject: str) -> Description:
+        """Every (predicate -> objects) the spool holds about ``subject``, in the order the store gave them."""
+        known = self._index.get(subject)
+        if known is None:
+            return {}
+        self._writing = False
+        out: Description = {}
+        for offset in known if isinstance(known, list) else (known,):
+            self._file.seek(offset)
+            for predicate, term in pickle.load(self._file):  # our own temporary file, written above
+                out.setdefault(predicate, []).append(term)
+        return out
+
+
+@dataclass
+class GraphScan:
+    """What one graph's scan found: its digest and the subjects the exports describe."""
+
+    graph: str
+    digest: str
+    triples: int
+    initiatives: set[str] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+    parents: set[str] = field(default_factory=set)  # events with sub-events (represented by them)
+
+
+def scan_graph(store: TripleStore, graph: str, spool: Spool) -> GraphScan:
+    """Read ``graph`` once, unordered, into ``spool``; its digest is order-independent (a sum of one hash per run
+    of a subject's triples), so the same triples give the same digest however the store returns them."""
+    total, triples, mask = 0, 0, (1 << 256) - 1
+    found = GraphScan(graph, "", 0)
+    current: str | None = None
+    pairs: list[tuple[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal total
+        if current is not None and pairs:
+            data = spool.add(current, pairs)
+            total = (total + int.from_bytes(hashlib.sha256(current.encode() + b"\0" + data).digest())) & mask
+
+    for row in solutions(store, f"SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"):
+        subject, predicate, term = row[0], row[1], row[2]
+        key = subject.value
+        if key != current:
+            flush()
+            current, pairs = key, []
+        p = predicate.value
+        pairs.append((p, term))
+        triples += 1
+        if p == _RDF_TYPE:
+            kind = term.value
+            if kind == TS + "Initiative":
+                found.initiatives.add(key)
+            elif kind == SCHEMA + "Event":
+                found.events.add(key)
+        elif p == _SUB_EVENT:
+            found.parents.add(key)
+        elif p == _SUPER_EVENT:
+            found.parents.add(term.value)
+    flush()
+    found.digest = f"{total:064x}"
+    found.triples = triples
+    return found
+
+
+def record_graphs(store: TripleStore, base: str) -> list[str]:
+    """The named graphs that hold initiatives or events (the source graphs, and any graph a writer put records
+    in), sorted; the staging graphs of a load in progress are not read."""
+    rows = store.select(
+        f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s a ?t }} VALUES ?t {{ <{TS}Initiative> <{SCHEMA}Event> }} }}"
+    )
+    staging = f"{base}graph/staging/"
+    return sorted(g for g in (row["g"].value for row in rows) if not g.startswith(staging))
+
+
+def read_departements(store: TripleStore) -> dict[str, str]:
+    """node -> the smallest INSEE code of the départements it is placed in (``ts:inTerritory``, the gaps step's
+    links, which live in their own graph): one small key per placed node."""
+    codes: dict[str, str] = {}
+    query = f"SELECT ?s ?code WHERE {{ ?s <{TS}inTerritory> ?t . ?t a <{IGEO}Departement> ; <{IGEO}codeINSEE> ?code }}"
+    for row in solutions(store, query):
+        node, code = row[0].value, row[1].value
+        if node not in codes or code < codes[node]:
+            codes[node] = code
+    return codes
+
+
+class Reader:
+    """Builds the read model's records one at a time from a :class:`Spool` (and the small global tables)."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        sources: dict[str, SourceCredit],
+        concepts: dict[str, Concept],
+        departements: dict[str, str],
+    ) -> None:
+        self.spool = spool
+        self.sources = sources
+        self.concepts = concepts
+        self.departements = departements
+        self.by_iri = {c.iri: c for c in concepts.values()}
+        #: the last nodes read: the JSON-LD node and the record of one initiative read the same few nodes
+        self._recent: dict[str, Description] = {}
+
+    def describe(self, node: str) -> Description:
+        found = self._recent.get(node)
         if found is None:
-            found = defaultdict(list)
-            for row in solutions(self.store, f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"):
-                found[row["s"].value].append(row["o"].value)
-            self._by_predicate[predicate] = found = dict(found)
+            if len(self._recent) >= 16:
+                self._recent.clear()
+            found = self._recent[node] = self.spool.describe(node)
         return found
 
-    def typed(self, cls: str) -> set[str]:
-        if cls not in self._typed:
-            self._typed[cls] = {r["s"].value for r in solutions(self.store, f"SELECT ?s WHERE {{ ?s a <{cls}> }}")}
-        return self._typed[cls]
+    def _fields(self, subject: str, paths: dict[str, tuple[_Path, ...]]) -> tuple[dict[str, str | None], Description]:
+        """One value per field (the smallest when a property is given twice, so that the choice does not depend
+        on the store's order), following each path through the spool; ``dep`` from the territory links."""
+        describe = self.describe
 
-    def follow(self, subject: str, path: tuple[str, ...]) -> list[str]:
-        """The values at the end of ``path`` (predicates; ``a <class>`` steps filter the nodes reached)."""
-        nodes = [subject]
-        for step in path:
-            if step.startswith("a "):
-                kept = self.typed(step[2:])
-                nodes = [n for n in nodes if n in kept]
-            else:
-                table = self.objects(step)
-                nodes = [o for n in nodes for o in table.get(n, ())]
-            if not nodes:
-                break
-        return nodes
+        row: dict[str, str | None] = {}
+        for name, alternatives in paths.items():
+            values: list[str] = []
+            for path in alternatives:
+                if path and path[-1] == _DEPARTEMENT_STEP:
+                    nodes = [subject]
+                    for step in path[:-1]:
+                        nodes = [_key(o) for n in nodes for o in describe(n).get(step, ())]
+                    values += [self.departements[n] for n in nodes if n in self.departements]
+                    continue
+                nodes = [subject]
+                for step in path[:-1]:
+                    nodes = [_key(o) for n in nodes for o in describe(n).get(step, ())]
+                values += [str(o.value) for n in nodes for o in describe(n).get(path[-1], ())]
+            row[name] = min(values) if values else None
+        return row, describe(subject)
 
+    def _notations(self, own: Description) -> list[str]:
+        by_iri = self.by_iri
+        return sorted(
+            {
+                by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1]
+                for c in {str(t.value) for t in own.get(TS + "category", ())}
+            }
+        )
 
-def _multi(scans: _Scans, cls: str, predicate: str) -> dict[str, list[str]]:
-    members = scans.typed(cls)
-    return {s: sorted(set(v)) for s, v in scans.objects(predicate).items() if s in members}
+    def initiative(self, iri: str) -> dict[str, Any] | None:
+        """The published record of one initiative, or None when it has no name or no source."""
+        row, own = self._fields(iri, _INITIATIVE_FIELDS)
+        if row["name"] is None or row["source"] is None:
+            return None
+        concepts = self.concepts
+        source = _source_for(self.sources, row["source"] or "")
+        source.initiatives += 1
+        lat, lon = _point(row["lat"], row["lon"], row["wkt"])
+        notations = self._notations(own)
+        domains = sorted({concepts[n].top for n in notations if n in concepts})
+        postcode = _text(row["postcode"])
+        labels = sorted({str(t.value) for t in own.get(TS + "sourceCategory", ())})
+        keywords = sorted({str(t.value) for t in own.get(SCHEMA + "keywords", ())})
+        return {
+            "id": iri,
+            "source": source.id,
+            "source_name": source.name,
+            "source_record_id": row["sid"] or "",
+            "name": _text(row["name"]) or "",
+            "description": _text(row["description"], multiline=True),
+            "categories": notations,
+            "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
+            "domains": domains,
+            "domain": domains[0] if domains else None,
+            "source_categories": [t for t in (_text(v) for v in labels) if t],
+            "lat": lat,
+            "lon": lon,
+            "position_precision": _text(row["precision"]),
+            "street": _text(row["street"]),
+            "postcode": postcode,
+            "city": _text(row["city"]),
+            "country": _text(row["country"]),
+            "departement": row["dep"] or departement_from_postcode(postcode),
+            "website": safe_url(row["url"]),
+            "email": _text(row["email"]),
+            "phone": _text(row["phone"]),
+            "opening_hours": _text(row["hours"]),
+            "keywords": [t for t in (_text(v) for v in keywords) if t],
+            "upstream_source": _text(row["upstream"]),
+            "licence": licence_id(row["licence"] or source.licence),
+            "source_url": safe_url(row["page"]),
+            "created": row["created"],
+            "modified": row["modified"],
+        }
+
+    def event(self, iri: str) -> dict[str, Any] | None:
+        """The agenda record of one event, or None when it has no name or no start."""
+        row, own = self._fields(iri, _EVENT_FIELDS)
+        if row["name"] is None or row["start"] is None:
+            return None
+        concepts = self.concepts
+        source = _source_for(self.sources, row["source"] or "") if row["source"] else None
+        if source is not None:
+            source.events += 1
+        lat, lon = _point(row["lat"], row["lon"], row["wkt"])
+        notations = self._notations(own)
+        status = (row["status"] or "").rsplit("/", 1)[-1]
+        postcode = _text(row["postcode"])
+        return {
+            "id": iri,
+            "name": _text(row["name"]) or "",
+            "description": _text(row["description"], multiline=True),
+            "start": row["start"],
+            "end": row["end"],
+            "all_day": len(row["start"] or "") == 10,
+            "status": STATUSES.get(status, "scheduled"),
+            "categories": notations,
+            "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
+            "domains": sorted({concepts[n].top for n in notations if n in concepts}),
+            "location_name": _text(row["placeName"]),
+            "lat": lat,
+            "lon": lon,
+            "street": _text(row["street"]),
+            "postcode": postcode,
+            "city": _text(row["city"]),
+            "departement": row["dep"] or departement_from_postcode(postcode),
+            "url": safe_url(row["url"]),
+            "source": source.id if source else None,
+            "source_name": source.name if source else None,
+            "licence": licence_id(row["licence"] or (source.licence if source else "")),
+            "source_url": safe_url(row["page"]) or safe_url(row["url"]),
+            "modified": row["modified"],
+        }
+
+    def nodes(self, iri: str) -> dict[str, Description]:
+        """The initiative's own triples and those of its address and geometry nodes (the JSON-LD node)."""
+        own = self.describe(iri)
+        out = {iri: own}
+        for link in (SCHEMA + "address", GEO + "hasGeometry"):
+            for term in own.get(link, ()):
+                node = _key(term)
+                if node != iri and node in self.spool:
+                    out[node] = self.describe(node)
+        return out
 
 
 # -- initiatives ---------------------------------------------------------------------------------------------------
 #: field -> paths from the record to its values (several: the smallest value of any of them); a step is a
-#: predicate IRI, or ``a <class>`` to keep only the nodes of that class
+#: predicate IRI, the last one may be :data:`_DEPARTEMENT_STEP`
 _Path = tuple[str, ...]
-_DEPARTEMENT: _Path = (TS + "inTerritory", "a " + IGEO + "Departement", IGEO + "codeINSEE")
+#: the last step of a path to a département code: the territory links read once (:func:`read_departements`)
+_DEPARTEMENT_STEP = "departement"
+_DEPARTEMENT: _Path = (_DEPARTEMENT_STEP,)
 _INITIATIVE_FIELDS: dict[str, tuple[_Path, ...]] = {
     "name": ((SCHEMA + "name",),),
     "source": ((TS + "source",),),
@@ -267,23 +521,6 @@ _INITIATIVE_FIELDS: dict[str, tuple[_Path, ...]] = {
 }
 
 
-def _fields(
-    scans: _Scans, cls: str, paths: dict[str, tuple[_Path, ...]], required: tuple[str, ...]
-) -> dict[str, dict[str, str | None]]:
-    """One row of plain values per subject of ``cls`` that has every ``required`` field; when a field has
-    several values (a property given twice), the smallest is kept, so the choice does not depend on the
-    store's order."""
-    rows: dict[str, dict[str, str | None]] = {}
-    for subject in scans.typed(cls):
-        row: dict[str, str | None] = {}
-        for name, alternatives in paths.items():
-            values = [v for path in alternatives for v in scans.follow(subject, path)]
-            row[name] = min(values) if values else None
-        if all(row[name] is not None for name in required):
-            rows[subject] = row
-    return rows
-
-
 def _point(lat: str | None, lon: str | None, wkt: str | None) -> tuple[float | None, float | None]:
     flat, flon = _number(lat), _number(lon)
     if (flat is None or flon is None) and wkt:
@@ -293,62 +530,6 @@ def _point(lat: str | None, lon: str | None, wkt: str | None) -> tuple[float | N
     if flat is None or flon is None or not (-90 <= flat <= 90 and -180 <= flon <= 180):
         return None, None
     return flat, flon
-
-
-def read_initiatives(
-    store: TripleStore, sources: dict[str, SourceCredit], concepts: dict[str, Concept]
-) -> list[dict[str, Any]]:
-    scans = _Scans(store)
-    rows = _fields(scans, TS + "Initiative", _INITIATIVE_FIELDS, required=("name", "source"))
-    categories = _multi(scans, TS + "Initiative", TS + "category")
-    labels = _multi(scans, TS + "Initiative", TS + "sourceCategory")
-    keywords = _multi(scans, TS + "Initiative", SCHEMA + "keywords")
-    by_iri = {c.iri: c for c in concepts.values()}
-    out = []
-    for iri in sorted(rows):
-        row = rows[iri]
-        source = _source_for(sources, row["source"] or "")
-        source.initiatives += 1
-        lat, lon = _point(row["lat"], row["lon"], row["wkt"])
-        notations = sorted(
-            {by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1] for c in categories.get(iri, [])}
-        )
-        domains = sorted({concepts[n].top for n in notations if n in concepts})
-        postcode = _text(row["postcode"])
-        out.append(
-            {
-                "id": iri,
-                "source": source.id,
-                "source_name": source.name,
-                "source_record_id": row["sid"] or "",
-                "name": _text(row["name"]) or "",
-                "description": _text(row["description"], multiline=True),
-                "categories": notations,
-                "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
-                "domains": domains,
-                "domain": domains[0] if domains else None,
-                "source_categories": [t for t in (_text(v) for v in labels.get(iri, [])) if t],
-                "lat": lat,
-                "lon": lon,
-                "position_precision": _text(row["precision"]),
-                "street": _text(row["street"]),
-                "postcode": postcode,
-                "city": _text(row["city"]),
-                "country": _text(row["country"]),
-                "departement": row["dep"] or departement_from_postcode(postcode),
-                "website": safe_url(row["url"]),
-                "email": _text(row["email"]),
-                "phone": _text(row["phone"]),
-                "opening_hours": _text(row["hours"]),
-                "keywords": [t for t in (_text(v) for v in keywords.get(iri, [])) if t],
-                "upstream_source": _text(row["upstream"]),
-                "licence": licence_id(row["licence"] or source.licence),
-                "source_url": safe_url(row["page"]),
-                "created": row["created"],
-                "modified": row["modified"],
-            }
-        )
-    return out
 
 
 def safe_url(value: str | None) -> str | None:
@@ -396,60 +577,6 @@ STATUSES = {
 }
 
 
-def read_events(
-    store: TripleStore, sources: dict[str, SourceCredit], concepts: dict[str, Concept]
-) -> list[dict[str, Any]]:
-    """The agenda: every leaf event (a parent with sub-events is represented by its sub-events)."""
-    scans = _Scans(store)
-    rows = _fields(scans, SCHEMA + "Event", _EVENT_FIELDS, required=("name", "start"))
-    # a parent with sub-events is represented by its sub-events
-    parents = set(scans.objects(SCHEMA + "subEvent"))
-    parents |= {o for objects in scans.objects(SCHEMA + "superEvent").values() for o in objects}
-    rows = {iri: row for iri, row in rows.items() if iri not in parents}
-    categories = _multi(scans, SCHEMA + "Event", TS + "category")
-    by_iri = {c.iri: c for c in concepts.values()}
-    out: list[dict[str, Any]] = []
-    for iri, row in rows.items():
-        source = _source_for(sources, row["source"] or "") if row["source"] else None
-        if source is not None:
-            source.events += 1
-        lat, lon = _point(row["lat"], row["lon"], row["wkt"])
-        notations = sorted(
-            {by_iri[c].notation if c in by_iri else c.rsplit("/", 1)[-1] for c in categories.get(iri, [])}
-        )
-        status = (row["status"] or "").rsplit("/", 1)[-1]
-        postcode = _text(row["postcode"])
-        out.append(
-            {
-                "id": iri,
-                "name": _text(row["name"]) or "",
-                "description": _text(row["description"], multiline=True),
-                "start": row["start"],
-                "end": row["end"],
-                "all_day": len(row["start"] or "") == 10,
-                "status": STATUSES.get(status, "scheduled"),
-                "categories": notations,
-                "category_labels": [concepts[n].labels.get("fr", n) if n in concepts else n for n in notations],
-                "domains": sorted({concepts[n].top for n in notations if n in concepts}),
-                "location_name": _text(row["placeName"]),
-                "lat": lat,
-                "lon": lon,
-                "street": _text(row["street"]),
-                "postcode": postcode,
-                "city": _text(row["city"]),
-                "departement": row["dep"] or departement_from_postcode(postcode),
-                "url": safe_url(row["url"]),
-                "source": source.id if source else None,
-                "source_name": source.name if source else None,
-                "licence": licence_id(row["licence"] or (source.licence if source else "")),
-                "source_url": safe_url(row["page"]) or safe_url(row["url"]),
-                "modified": row["modified"],
-            }
-        )
-    out.sort(key=lambda e: (instant(e["start"]), e["id"]))
-    return out
-
-
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -476,21 +603,48 @@ def instant(value: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
+def read_clusters(store: TripleStore, base: str) -> list[dict[str, Any]]:
+    """The link step's consolidated initiatives of two or more members (the map draws each as one marker)."""
+    from transiscope.downstream.link.linker import consolidated_initiatives
+
+    return [cluster for cluster in consolidated_initiatives(store, base) if len(cluster["members"]) > 1]
+
+
+def keep_known_members(clusters: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:
+    """The clusters restricted to the records still published (a member quarantined since the link step is left
+    out); a cluster left with one member is no cluster."""
+    out = []
+    for cluster in clusters:
+        members = [m for m in cluster["members"] if m in known]
+        if len(members) > 1:
+            out.append({**cluster, "members": members})
+    return out
+
+
 def read_model(store: TripleStore, base: str | None = None) -> ReadModel:
-    """Everything the exports publish, in a stable order; with ``base``, the link step's clusters too."""
+    """Everything the exports publish, as lists in memory, in a stable order; with ``base``, the link step's
+    clusters too. The exports themselves stream (:func:`transiscope.downstream.exports.export_all`); this whole
+    model is for small stores and tests."""
     concepts, top_order = read_concepts(store)
     sources = read_sources(store)
-    initiatives = read_initiatives(store, sources, concepts)
-    events = read_events(store, sources, concepts)
+    initiatives: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    with Spool() as spool:
+        scans = [scan_graph(store, graph, spool) for graph in record_graphs(store, base or "")]
+        reader = Reader(spool, sources, concepts, read_departements(store))
+        parents = {p for scan in scans for p in scan.parents}
+        for iri in sorted({i for scan in scans for i in scan.initiatives}):
+            record = reader.initiative(iri)
+            if record is not None:
+                initiatives.append(record)
+        for iri in sorted({e for scan in scans for e in scan.events} - parents):
+            record = reader.event(iri)
+            if record is not None:
+                events.append(record)
+    events.sort(key=lambda e: (instant(e["start"]), e["id"]))
     clusters: list[dict[str, Any]] = []
     if base is not None:
-        from transiscope.downstream.link.linker import consolidated_initiatives
-
-        known = {r["id"] for r in initiatives}  # a member quarantined since the link step is left out
-        for cluster in consolidated_initiatives(store, base):
-            members = [m for m in cluster["members"] if m in known]
-            if len(members) > 1:
-                clusters.append({**cluster, "members": members})
+        clusters = keep_known_members(read_clusters(store, base), {r["id"] for r in initiatives})
     return ReadModel(
         initiatives=initiatives,
         events=events,

@@ -95,77 +95,79 @@ def _union(values: Iterable[list[str]]) -> list[str]:
     return sorted({v for group in values for v in group})
 
 
+def marker(record: dict[str, Any]) -> dict[str, Any]:
+    """The map marker of a record in no cluster: itself, with the consolidated file's list properties."""
+    props = _properties(record)
+    props.update(
+        members=[record["id"]],
+        sources=[record["source"]],
+        source_names=[record["source_name"]],
+        source_urls=[record["source_url"] or ""],
+        names=[record["name"]],
+    )
+    return {
+        "type": "Feature",
+        "id": record["id"],
+        "geometry": {"type": "Point", "coordinates": [record["lon"], record["lat"]]},
+        "properties": props,
+    }
+
+
+def cluster_marker(cluster: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """One marker for a cluster of linked records (the link step's consolidated initiative), at its members'
+    mean point, named as its representative, with the union of their categories and every source credited;
+    None when no member has a point."""
+    members = [by_id[m] for m in cluster["members"]]
+    representative = by_id.get(cluster["representative"], members[0])
+    points = [(m["lat"], m["lon"]) for m in members if m["lat"] is not None]
+    if not points:
+        return None
+    lat = round(sum(p[0] for p in points) / len(points), 6)
+    lon = round(sum(p[1] for p in points) / len(points), 6)
+    props = _properties(representative)
+    domains = _union(m["domains"] for m in members)
+    props.update(
+        id=cluster["iri"],
+        lat=lat,
+        lon=lon,
+        categories=_union(m["categories"] for m in members),
+        category_labels=_union(m["category_labels"] for m in members),
+        domains=domains,
+        domain=representative["domain"] or (domains[0] if domains else None),
+        source_categories=_union(m["source_categories"] for m in members),
+        keywords=_union(m["keywords"] for m in members),
+        members=[m["id"] for m in members],
+        sources=[m["source"] for m in members],
+        source_names=[m["source_name"] for m in members],
+        source_urls=[m["source_url"] or "" for m in members],
+        names=sorted({m["name"] for m in members}),
+    )
+    return {
+        "type": "Feature",
+        "id": cluster["iri"],
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": props,
+    }
+
+
 def consolidated_geojson(
     records: list[dict[str, Any]], clusters: list[dict[str, Any]], attribution: dict[str, Any]
 ) -> str:
-    """One feature per map marker: a record in no cluster as itself, a cluster of linked records (the link
-    step's consolidated initiative) as one feature at its members' mean point, named as its representative,
-    with the union of their categories and every source credited. The source records stay as they are in
-    ``initiatives.geojson``: nothing of a source is overwritten."""
+    """One feature per map marker: a record in no cluster as itself (:func:`marker`), a cluster of linked
+    records as one (:func:`cluster_marker`). The source records stay as they are in ``initiatives.geojson``:
+    nothing of a source is overwritten. (The exports stream the same markers; this is the whole-list form.)"""
     by_id = {r["id"]: r for r in records}
     clustered = {m for c in clusters for m in c["members"]}
-    markers: list[tuple[str, dict[str, Any]]] = []
-    for record in records:
-        if record["id"] not in clustered and record["lat"] is not None:
-            props = _properties(record)
-            props.update(
-                members=[record["id"]],
-                sources=[record["source"]],
-                source_names=[record["source_name"]],
-                source_urls=[record["source_url"] or ""],
-                names=[record["name"]],
-            )
-            markers.append(
-                (
-                    record["id"],
-                    {
-                        "type": "Feature",
-                        "id": record["id"],
-                        "geometry": {"type": "Point", "coordinates": [record["lon"], record["lat"]]},
-                        "properties": props,
-                    },
-                )
-            )
-    for cluster in clusters:
-        members = [by_id[m] for m in cluster["members"]]
-        representative = by_id.get(cluster["representative"], members[0])
-        points = [(m["lat"], m["lon"]) for m in members if m["lat"] is not None]
-        if not points:
-            continue
-        lat = round(sum(p[0] for p in points) / len(points), 6)
-        lon = round(sum(p[1] for p in points) / len(points), 6)
-        props = _properties(representative)
-        domains = _union(m["domains"] for m in members)
-        props.update(
-            id=cluster["iri"],
-            lat=lat,
-            lon=lon,
-            categories=_union(m["categories"] for m in members),
-            category_labels=_union(m["category_labels"] for m in members),
-            domains=domains,
-            domain=representative["domain"] or (domains[0] if domains else None),
-            source_categories=_union(m["source_categories"] for m in members),
-            keywords=_union(m["keywords"] for m in members),
-            members=[m["id"] for m in members],
-            sources=[m["source"] for m in members],
-            source_names=[m["source_name"] for m in members],
-            source_urls=[m["source_url"] or "" for m in members],
-            names=sorted({m["name"] for m in members}),
-        )
-        markers.append(
-            (
-                cluster["iri"],
-                {
-                    "type": "Feature",
-                    "id": cluster["iri"],
-                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                    "properties": props,
-                },
-            )
-        )
+    markers = [(r["id"], marker(r)) for r in records if r["id"] not in clustered and r["lat"] is not None]
+    markers += [(c["iri"], f) for c in clusters if (f := cluster_marker(c, by_id)) is not None]
     features = [json_text(f) for _, f in sorted(markers, key=lambda m: m[0])]
     head = json_text({"type": "FeatureCollection", "name": "consolidated", "attribution": attribution})[:-1]
     return head + ',"features":[\n' + ",\n".join(features) + "\n]}\n"
+
+
+def csv_row(record: dict[str, Any]) -> list[str]:
+    """One CSV row of a record, in the order of :data:`PROPERTIES`."""
+    return [_cell(record[key]) for key in PROPERTIES]
 
 
 def csv_text(records: list[dict[str, Any]]) -> str:
@@ -173,7 +175,7 @@ def csv_text(records: list[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180 line ends
     writer.writerow(PROPERTIES)
     for record in records:
-        writer.writerow([_cell(record[key]) for key in PROPERTIES])
+        writer.writerow(csv_row(record))
     return buffer.getvalue()
 
 
