@@ -7,6 +7,7 @@ expectation catches (no name, latitude out of range, point outside France, dupli
 from __future__ import annotations
 
 import random
+from datetime import date, timedelta
 from typing import Any
 
 from transiscope.ingest.records import empty_record
@@ -22,6 +23,10 @@ CATEGORIES = [
     ("Culture", "culture"),
 ]
 WORDS = ["Atelier", "Jardin", "AMAP", "Repair Café", "Ressourcerie", "Tiers-lieu", "Épicerie", "Collectif"]
+#: GoGoCarto records are modified over years, a few each day: the "changed since" query depends on how many
+#: fall in its window (30 days here hold about 1.5 % of them)
+_LATEST_UPDATE = date(2024, 6, 12)
+_UPDATE_SPAN_DAYS = 2000
 PLACES = ["des Lilas", "du Lez", "de la Croix-Rousse", "du Pilat", "des Volcans", "de Fives", "d'Azay"]
 
 
@@ -70,9 +75,11 @@ def gogocarto_payload(n: int, seed: int = 7, labels: list[str] | None = None) ->
     """A GoGoCarto ``elements.json`` response (2021+ shape) with ``n`` elements, as a real map sends it:
     HTML descriptions, category names from the source's crosswalk, some private e-mails, 2 % bad points."""
     rng = random.Random(seed)
+    days = random.Random(seed + 1)  # its own stream: the other fields stay those of earlier runs
     labels = labels or [label for label, _ in CATEGORIES]
     data = []
     for i in range(n):
+        updated = _LATEST_UPDATE - timedelta(days=days.randrange(_UPDATE_SPAN_DAYS))
         chosen = rng.sample(labels, k=rng.choice((1, 1, 2)))
         lat, lon = round(rng.uniform(42.5, 50.8), 6), round(rng.uniform(-4.5, 7.8), 6)
         if rng.random() < 0.02:
@@ -92,7 +99,7 @@ def gogocarto_payload(n: int, seed: int = 7, labels: list[str] | None = None) ->
                 "categoriesFull": [{"id": labels.index(c), "name": c, "description": "", "index": 0} for c in chosen],
                 "sourceKey": rng.choice(["Alternatiba", "Colibris", "Réseau des AMAP"]),
                 "createdAt": "2021-06-14T09:12:33+02:00",
-                "updatedAt": "2024-05-06T15:05:00+02:00",
+                "updatedAt": f"{updated.isoformat()}T15:05:00+02:00",
                 "status": 7,
                 "website": f"https://i{i}.example.org",
                 "telephone": "01 23 45 67 89",

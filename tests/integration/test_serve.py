@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -162,10 +163,11 @@ def test_source_overlap(site) -> None:
 
 def test_changed_since(site) -> None:
     rows = _rows(site, QUERIES["changed-since"])
+    since = re.search(r'STR\(\?modified\) >= "([^"]+)"', QUERIES["changed-since"]).group(1)
     expected = {
         (r["source"], r["source_id"])
         for r in _valid_records(site["settings"])
-        if r["updated_at"] and r["updated_at"] >= "2024-01-01"
+        if r["updated_at"] and r["updated_at"] >= since
     }
     got = {(r["source"].rsplit("/", 1)[1], r["initiative"].rsplit("/", 1)[1]) for r in rows}
     assert got == expected and expected
@@ -536,5 +538,54 @@ def test_a_fast_query_answers_as_its_scan(site, name: str) -> None:
     fast, scan = _rows(site, QUERIES[name]), _rows(site, SCANS[name])
     assert fast, name
     assert sorted(map(repr, fast)) == sorted(map(repr, scan)), name
-    if name != "changed-since":  # ties on the same modification time may come in any order
-        assert fast == scan, name
+    assert fast == scan, name  # same order too: each query breaks its ties by IRI
+
+
+def _with_values(query: str, pattern: str, values: str) -> str:
+    changed, n = re.subn(pattern, values, query, count=1)
+    assert n == 1, pattern
+    return changed
+
+
+def _distance_cases(site) -> list[tuple[float, float, float]]:
+    """Points and radii around the sample records: at a record (radius 0 and 300 m), boxes whose edges fall on
+    the 0.1° and 1° cell borders, a radius served by the 1° and by the 10° grid, a point with nothing near."""
+    records = [r for r in _valid_records(site["settings"]) if r.get("lat") is not None]
+    lat, lon = records[0]["lat"], records[0]["lon"]
+    on_border = (round(lat, 1), round(lon, 1))
+    return [
+        (lat, lon, 0),
+        (lat, lon, 0.3),
+        (on_border[0], on_border[1], 11.132),  # the box's north and south edges on the 0.1° rows' borders
+        (float(round(lat)), float(round(lon)), 111.32),  # on the 1° rows' borders
+        (45.764, 4.8357, 60),  # 1° cells
+        (46.5, 2.5, 900),  # 10° cells: the whole of metropolitan France
+        (46.0, -9.0, 25),  # the Atlantic: no initiative
+    ]
+
+
+def test_within_distance_answers_as_its_scan_around_cell_borders(site) -> None:
+    """The grid query gives the scan's rows, in the same order, wherever the box's edges fall."""
+    found = 0
+    for lat0, lon0, km in _distance_cases(site):
+        values = f"VALUES (?lat0 ?lon0 ?km) {{ ({lat0!r} {lon0!r} {km!r}) }}"
+        pattern = r"VALUES \(\?lat0 \?lon0 \?km\) \{[^}]*\}"
+        fast = _rows(site, _with_values(QUERIES["within-distance"], pattern, values))
+        scan = _rows(site, _with_values(SCANS["within-distance"], pattern, values))
+        assert fast == scan, (lat0, lon0, km)
+        found += bool(fast)
+    assert found >= 4  # the cases do find initiatives (all but the sea one, with radius 0 at a record)
+
+
+@pytest.mark.parametrize("since", ["2018-01-01", "2023-06-21", "2023-06-21T14:30:00", "2024-06-01T08:00", "2031-01-01"])
+def test_changed_since_answers_as_its_scan(site, since: str) -> None:
+    """The day index gives the scan's rows for plain dates and date-times, up to a date after every record."""
+    example = re.search(r'STR\(\?modified\) >= "([^"]+)"', QUERIES["changed-since"]).group(1)
+    fast_query = QUERIES["changed-since"].replace(f'"{example}"', f'"{since}"')
+    assert fast_query.count(f'"{since}"') == 2  # the fast query gives its date twice (no VALUES: see its comment)
+    fast = _rows(site, fast_query)
+    scan = _rows(
+        site, _with_values(SCANS["changed-since"], r'VALUES \?since \{ "[^"]+" \}', f'VALUES ?since {{ "{since}" }}')
+    )
+    assert fast == scan, since
+    assert (since == "2031-01-01") == (not fast), since

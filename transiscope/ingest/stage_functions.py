@@ -442,7 +442,7 @@ def load(ctx: Context) -> dict[str, Any]:
             in_graph = store.replace_graph(graph, vocab.staging_graph(base, ctx.source.id), triples_path, then=then)
         if in_graph != counts["triples"]:
             raise StoreError(f"the live graph holds {in_graph} triples, {counts['triples']} were written")
-        if not unchanged or store.count(statistics.source_statistics_graph(base, ctx.source.id)) == 0:
+        if not unchanged or not statistics.are_current(store, base, ctx.source.id):
             statistics.write_source_statistics(store, base, ctx.source.id)  # the example queries read them
         load_vocabularies(store, ctx.settings, ctx.registry)
     write_run(ctx.run_dir, run)

@@ -13,11 +13,20 @@ What is kept, per source:
   ``ts:DepartementCount`` nodes per concept and département (``ts:departementCode``, from the postcode as the
   département query has always derived it).
 
-Not kept, because it would not help on Oxigraph 0.5 (measured at 100k): an index of records by modification day
-and a grid of 0.1° cells for "within N km". The engine joins a computed IRI (``BIND(IRI(...))``) or a filtered
-range by hashing every candidate triple, never by index lookup (only IRIs written in ``VALUES`` are looked up),
-so "changed since" and "within distance" took as long through the index as by their scans (4.9 vs 4.6 s, 6.5
-vs 4.2 s), and writing the index cost 6 s per load.
+- ``ts:gridCell`` on each geometry: the keys of the lat/lon cells it lies in, at three sizes (``"10 457 48"``:
+  row ``FLOOR(lat × 10)`` and column ``FLOOR(lon × 10)`` of the 0.1° grid; ``"1 45 4"``: the 1° grid;
+  ``"0.1 4 0"``: the 10° grid), for ``queries/within-distance.rq``,
+  which enumerates the cells of the box around its point.
+- ``ts:ModificationDay`` nodes: per day of ``schema:dateModified`` (its first ten characters, ``YYYY-MM-DD``),
+  the records modified that day (``ts:modifiedRecord``), for ``queries/changed-since.rq``, which reads the
+  days (a few thousand) instead of every record.
+
+Why these shapes: Oxigraph 0.5 looks a triple up by index only for a join variable it knows is always bound
+(its optimizer's type inference); a variable computed by ``BIND`` may be unbound (an expression error), so
+``BIND(CONCAT(...) AS ?key) . ?g ts:gridCell ?key`` is joined by hashing every ``ts:gridCell`` triple (6.5 s
+at 100k). ``BIND(COALESCE(CONCAT(...), "") AS ?key)`` is always bound as far as the engine can tell, and the
+same query then does one lookup per cell (milliseconds). The days are found by a filtered scan of the day
+nodes (one per source and day), and each day's records by lookup from the node.
 
 The aggregates are computed by the store itself (SPARQL ``CONSTRUCT`` over the source graph), so they count what
 a query over the live graphs counts. On the embedded store they are written in the same writer session as the
@@ -48,6 +57,21 @@ def source_statistics_graph(base: str, source_id: str) -> str:
     return statistics_graph(base, "source/" + vocab.quote_id(source_id))
 
 
+#: what the statistics graphs hold; a load whose triples did not change rewrites a graph of another version
+#: (``ts:statisticsVersion`` on the graph's IRI), so a store upgraded keeps answering the new queries
+STATISTICS_VERSION = 2
+
+
+def are_current(store: TripleStore, base: str, source_id: str) -> bool:
+    """Whether the source's statistics graph exists and has this module's version."""
+    graph = source_statistics_graph(base, source_id)
+    result = store.query(
+        _PREFIXES + f"ASK {{ GRAPH <{graph}> {{ <{graph}> ts:statisticsVersion {STATISTICS_VERSION} }} }}"
+    )
+    assert isinstance(result, ox.QueryBoolean)  # an ASK gives a boolean
+    return bool(result)
+
+
 def _source_queries(base: str, source_id: str) -> list[str]:
     graph = vocab.source_graph(base, source_id)
     source = vocab.source_iri(base, source_id)
@@ -55,6 +79,8 @@ def _source_queries(base: str, source_id: str) -> list[str]:
     departement = """BIND(IF(STRSTARTS(?postcode, "97"), SUBSTR(?postcode, 1, 3),
                      IF(STRSTARTS(?postcode, "20"), "2A/2B", SUBSTR(?postcode, 1, 2))) AS ?departement)"""
     return [
+        f"""CONSTRUCT {{ <{source_statistics_graph(base, source_id)}> ts:statisticsVersion {STATISTICS_VERSION} }}
+        WHERE {{}}""",
         f"""CONSTRUCT {{ ?node a ts:CategoryCount ; ts:countedSource <{source}> ; ts:countedConcept ?category ;
                             ts:recordCount ?n }}
         WHERE {{
@@ -78,6 +104,27 @@ def _source_queries(base: str, source_id: str) -> list[str]:
              }}
              GROUP BY ?departement ?category }}
           BIND(IRI(CONCAT("{node}departement/", ENCODE_FOR_URI(?departement), "/", MD5(STR(?category)))) AS ?node)
+        }}""",
+        # the grid keys: the same expressions as queries/within-distance.rq computes for the cells of its box
+        f"""CONSTRUCT {{ ?geometry ts:gridCell ?fine , ?middle , ?coarse }}
+        WHERE {{
+          GRAPH <{graph}> {{
+            ?initiative a ts:Initiative ; geo:hasGeometry ?geometry .
+            ?geometry schema:latitude ?lat ; schema:longitude ?lon .
+          }}
+          # in doubles, as the query numbers its cells: a decimal product can overflow (18 fraction digits)
+          BIND(xsd:double(?lat) AS ?y)
+          BIND(xsd:double(?lon) AS ?x)
+          BIND(CONCAT("10 ", STR(xsd:integer(FLOOR(?y * 10))), " ", STR(xsd:integer(FLOOR(?x * 10)))) AS ?fine)
+          BIND(CONCAT("1 ", STR(xsd:integer(FLOOR(?y))), " ", STR(xsd:integer(FLOOR(?x)))) AS ?middle)
+          BIND(CONCAT("0.1 ", STR(xsd:integer(FLOOR(?y * 0.1))), " ", STR(xsd:integer(FLOOR(?x * 0.1)))) AS ?coarse)
+        }}""",
+        f"""CONSTRUCT {{ ?node a ts:ModificationDay ; ts:countedSource <{source}> ; ts:modificationDay ?day ;
+                            ts:modifiedRecord ?initiative }}
+        WHERE {{
+          GRAPH <{graph}> {{ ?initiative a ts:Initiative ; schema:dateModified ?modified . }}
+          BIND(SUBSTR(STR(?modified), 1, 10) AS ?day)
+          BIND(IRI(CONCAT("{node}day/", ENCODE_FOR_URI(?day))) AS ?node)
         }}""",
     ]
 
