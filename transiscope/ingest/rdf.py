@@ -39,11 +39,12 @@ from transiscope.core.vocab import (
 )
 
 # -- N-Triples terms ---------------------------------------------------------------------------------------
-#: the characters a literal cannot hold as they are: N-Triples' ECHAR set, the other C0 controls and DEL as
-#: ``\\uXXXX`` (upper-case hex, as pyoxigraph writes them), and lone surrogates (no UTF-8 form, and no RDF
-#: string may hold one: they become U+FFFD, the replacement character, rather than fail the whole batch)
+#: the characters a literal cannot hold as they are: N-Triples' ECHAR set, the other C0 controls, DEL and the
+#: non-characters U+FFFE and U+FFFF as ``\\uXXXX`` (upper-case hex, as pyoxigraph writes them), and lone
+#: surrogates (no UTF-8 form, and no RDF string may hold one: they become U+FFFD, the replacement character,
+#: rather than fail the whole batch)
 _LITERAL_ESCAPES: dict[int, str] = {
-    **{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)},
+    **{c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F, 0xFFFE, 0xFFFF)},
     0x08: "\\b",
     0x09: "\\t",
     0x0A: "\\n",
@@ -53,7 +54,7 @@ _LITERAL_ESCAPES: dict[int, str] = {
     ord("\\"): "\\\\",
     **{c: "\ufffd" for c in range(0xD800, 0xE000)},
 }
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f\ud800-\udfff]')
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f\ud800-\udfff\ufffe\uffff]')
 
 
 def literal(value: str) -> str:
