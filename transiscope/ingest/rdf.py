@@ -188,6 +188,8 @@ class Terms:
         self.wasDerivedFrom = f"<{PROV}wasDerivedFrom>"
         self.concepts: dict[str, str] = {}
         self.sources: dict[tuple[str, str], str] = {}
+        self.prefixes: dict[tuple[str, str, str], str] = {}
+        self.licences: dict[str, str | None] = {}
 
     def concept(self, notation: str) -> str:
         """``<concept IRI>`` of a taxonomy notation, built once per notation and run."""
@@ -195,6 +197,22 @@ class Terms:
         if node is None:
             node = self.concepts[notation] = _node(concept_iri(notation))
         return node
+
+    def prefix(self, base: str, source: str, kind: str = "initiative") -> str:
+        """``{base}id/{kind}/{source}/``: the start of the IRIs of a source's records, built once."""
+        key = (base, source, kind)
+        node = self.prefixes.get(key)
+        if node is None:
+            node = self.prefixes[key] = f"{base}id/{kind}/{quote_id(source)}/"
+        return node
+
+    def licence(self, licence: str) -> str | None:
+        """``<licence IRI>`` of an SPDX id or a licence IRI (None when it makes no IRI), built once."""
+        try:
+            return self.licences[licence]
+        except KeyError:
+            node = self.licences[licence] = iri(licence_iri(licence))
+            return node
 
     def source_node(self, base: str, source: str) -> str:
         node = self.sources.get((base, source))
@@ -207,14 +225,16 @@ def _point_lines(out: list[str], subject: str, g: str, lat: float, lon: float, t
     """geo:hasGeometry and schema:geo to one node that is a WKT point and schema:GeoCoordinates."""
     # CRS84 WKT is lon lat; every digit the source gave is kept, never in exponent form
     lat_text, lon_text = decimal_text(lat), decimal_text(lon)
-    out.append(f"{subject} {t.hasGeometry} {g} .\n")
-    out.append(f"{subject} {t.geo} {g} .\n")
-    out.append(f"{g} {A} {t.Geometry} .\n")
-    out.append(f"{g} {A} {t.Point} .\n")
-    out.append(f"{g} {A} {t.GeoCoordinates} .\n")
-    out.append(f'{g} {t.asWKT} "POINT({lon_text} {lat_text})"{_WKT} .\n')
-    out.append(f'{g} {t.latitude} "{lat_text}"{_DECIMAL} .\n')
-    out.append(f'{g} {t.longitude} "{lon_text}"{_DECIMAL} .\n')
+    out.append(
+        f"{subject} {t.hasGeometry} {g} .\n"
+        f"{subject} {t.geo} {g} .\n"
+        f"{g} {A} {t.Geometry} .\n"
+        f"{g} {A} {t.Point} .\n"
+        f"{g} {A} {t.GeoCoordinates} .\n"
+        f'{g} {t.asWKT} "POINT({lon_text} {lat_text})"{_WKT} .\n'
+        f'{g} {t.latitude} "{lat_text}"{_DECIMAL} .\n'
+        f'{g} {t.longitude} "{lon_text}"{_DECIMAL} .\n'
+    )
 
 
 def _address_lines(out: list[str], subject: str, a: str, record: dict[str, Any], t: Any) -> bool:
@@ -227,8 +247,7 @@ def _address_lines(out: list[str], subject: str, a: str, record: dict[str, Any],
     )
     if not (street or postcode or city or country):
         return False
-    out.append(f"{subject} {t.address} {a} .\n")
-    out.append(f"{a} {A} {t.PostalAddress} .\n")
+    out.append(f"{subject} {t.address} {a} .\n{a} {A} {t.PostalAddress} .\n")
     if street:
         out.append(f"{a} {t.streetAddress} {literal(street)} .\n")
     if postcode:
@@ -242,13 +261,16 @@ def _address_lines(out: list[str], subject: str, a: str, record: dict[str, Any],
 
 def initiative_lines(record: dict[str, Any], base: str, t: Terms, out: list[str]) -> None:
     """The N-Triples lines of one valid canonical initiative record, appended to ``out``."""
-    node = initiative_iri(base, record["source"], record["source_id"])
+    source, source_id = record["source"], record["source_id"]
+    node = t.prefix(base, source) + quote_id(source_id)  # initiative_iri, its constant part built once
     s = f"<{node}>"  # a checked base and percent-encoded parts (quote_id): always an IRI
-    out.append(f"{s} {A} {t.Organization} .\n")
-    out.append(f"{s} {A} {t.Initiative} .\n")
-    out.append(f"{s} {t.name} {literal(record['name'])} .\n")
-    out.append(f"{s} {t.source} {t.source_node(base, record['source'])} .\n")
-    out.append(f"{s} {t.sourceId} {literal(record['source_id'])} .\n")
+    out.append(
+        f"{s} {A} {t.Organization} .\n"
+        f"{s} {A} {t.Initiative} .\n"
+        f"{s} {t.name} {literal(record['name'])} .\n"
+        f"{s} {t.source} {t.source_node(base, source)} .\n"
+        f"{s} {t.sourceId} {literal(source_id)} .\n"
+    )
     if record.get("description"):
         out.append(f"{s} {t.description} {literal(record['description'])} .\n")
     for label in record.get("categories") or ():
@@ -283,7 +305,7 @@ def initiative_lines(record: dict[str, Any], base: str, t: Terms, out: list[str]
 def _origin_lines(out: list[str], s: str, record: dict[str, Any], t: Any) -> None:
     """Licence, the record's page at its source and its dates: the same for initiatives and events."""
     if record.get("licence"):
-        licence = constant_iri(licence_iri(record["licence"]))
+        licence = t.licence(record["licence"])
         if licence is not None:
             out.append(f"{s} {t.license} {licence} .\n")
     page = iri(record["source_url"]) if record.get("source_url") else None
@@ -376,7 +398,7 @@ def event_lines(
     Whether an event is past is not written: it changes with time, not with the data; the agenda
     queries compare ``schema:endDate`` with the time of the query.
     """
-    node = event_iri(base, record["source"], record["source_id"])
+    node = t.prefix(base, record["source"], "event") + quote_id(record["source_id"])  # event_iri
     s = f"<{node}>"  # a checked base and percent-encoded parts (quote_id): always an IRI
     out.append(f"{s} {A} {t.Event} .\n")
     out.append(f"{s} {t.name} {literal(record['name'])} .\n")
@@ -449,6 +471,10 @@ def _place_lines(out: list[str], record: dict[str, Any], node: str, s: str, t: E
     _address_lines(out, place, f"<{node}/place/address>", record, t)
 
 
+#: an rdf:type line (the subject holds no space, so the type is the predicate): its class
+_TYPE_LINE = re.compile(f"^<[^ ]*> {re.escape(A)} <([^>]*)> \\.$", re.MULTILINE)
+
+
 def write_ntriples(
     records: Iterable[dict[str, Any]], base: str, destination: Path, classes: Counter[str] | None = None
 ) -> int:
@@ -466,14 +492,11 @@ def write_ntriples(
 
     def flush(handle: Any) -> None:
         nonlocal count
-        count += len(lines)
+        text = "".join(lines)
+        count += text.count("\n")  # one triple a line: no literal holds a line break unescaped
         if classes is not None:
-            skip = len(A) + 3  # " <rdf:type> <" after the subject, which holds no space
-            for line in lines:
-                at = line.index(" ")
-                if line.startswith(A, at + 1):
-                    classes[line[at + skip : -4]] += 1
-        handle.write("".join(lines))
+            classes.update(_TYPE_LINE.findall(text))
+        handle.write(text)
         lines.clear()
 
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -484,7 +507,7 @@ def write_ntriples(
                 event_lines(record, base, event_terms, lines, links)
             else:
                 initiative_lines(record, base, terms, lines)
-            if len(lines) > 20_000:
+            if len(lines) > 5_000:
                 flush(out)
         for source, child, parent in links:  # sub-events: only to a parent loaded in the same batch
             if (source, parent) in events:
