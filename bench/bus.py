@@ -306,7 +306,7 @@ def _figures(name: str, stats: dict[str, Any], run: dict[str, Any]) -> dict[str,
 
 
 def run_downstream(settings: Any, meter: Meter, only: str | None = None) -> dict[str, Any]:
-    from transiscope.downstream.steps import steps as downstream
+    from transiscope.downstream import steps as downstream
 
     figures: dict[str, Any] = {}
     skipped = set(filter(None, os.environ.get("BENCH_BUS_SKIP", "").split(",")))

@@ -50,13 +50,13 @@ def side_bus(payload: Path, out: Path) -> dict[str, Any]:
 
     from transiscope.ingest import rdf
     from transiscope.ingest.formats import RecordRejected, connector
-    from transiscope.ingest.mappings import load_registry
+    from transiscope.ingest.mappings import load_mapping, load_registry
     from transiscope.settings import PROJECT_ROOT
 
     source = load_registry(PROJECT_ROOT / "transforms" / "sources.toml").get(SOURCE_ID)
     started = time.perf_counter()
     fmt = connector(source.format)
-    mapping = source.load_mapping()
+    mapping = load_mapping(source)
     elements = fmt.parse(payload.read_bytes(), source)
     parsed = time.perf_counter()
     records, rejected = [], 0

@@ -105,6 +105,51 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+#: a start, end or self-closing tag with no attribute (``<p>``, ``</P>``, ``<br/>``, ``<br />``): what most HTML
+#: fragments of the sources hold, read without HTMLParser (pure Python, the cost of normalise: issue 26)
+_SIMPLE_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(\s*/)?>")
+#: tags whose content HTMLParser (in some Python version) reads other than as markup: left to HTMLParser
+_RAW_CONTENT_TAGS = _DROP_CONTENT_TAGS | {"textarea", "title", "xmp", "plaintext", "noembed", "noframes"}
+
+
+def _simple_markup(text: str) -> str | None:
+    """What :class:`_TextExtractor` keeps of ``text`` when every ``<`` in it opens a tag without attributes
+    and no tag holds raw content; None otherwise (then HTMLParser reads it). Held to HTMLParser's output by
+    a property test (tests/unit/test_text.py)."""
+    parts: list[str] = []
+    position = 0
+    for match in _SIMPLE_TAG.finditer(text):
+        chunk = text[position : match.start()]
+        if "<" in chunk:
+            return None
+        if chunk:
+            parts.append(unescape(chunk) if "&" in chunk else chunk)
+        closing, tag, self_closing = match.groups()
+        tag = tag.lower()
+        if tag in _RAW_CONTENT_TAGS or (closing and self_closing):
+            return None
+        if tag in _BLOCK_TAGS:
+            parts.append("\n")
+        position = match.end()
+    rest = text[position:]
+    if "<" in rest:
+        return None
+    if rest:
+        parts.append(unescape(rest) if "&" in rest else rest)
+    return "".join(parts)
+
+
+def _extract_text(text: str) -> str:
+    """The text of an HTML fragment (tags dropped, block tags as line breaks, entities decoded once)."""
+    simple = _simple_markup(text)
+    if simple is not None:
+        return simple
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.parts)
+
+
 def clean_text(value: Any, *, multiline: bool = True) -> str | None:
     """HTML fragment or plain string -> clean plain text, or None when nothing is left.
 
@@ -113,19 +158,22 @@ def clean_text(value: Any, *, multiline: bool = True) -> str | None:
     """
     if value is None:
         return None
-    try:
-        text = str(value)
-    except ValueError:  # an integer of more digits than Python writes as text: no text to keep
-        return None
+    if isinstance(value, str):
+        text = value
+        # the common case: no markup, no entity, no control, no space but " " (all else is not printable)
+        if "<" not in text and "&" not in text and text.isprintable():
+            return " ".join(text.split()) or None
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # an integer of more digits than Python writes as text: no text to keep
+            return None
     # Escaped markup (``&lt;script&gt;``) becomes markup once decoded: clean again, a bounded number
     # of times, so that no tag survives however many times the source escaped it.
     for _ in range(4):
         if not ("<" in text or "&" in text):
             break
-        parser = _TextExtractor()
-        parser.feed(text)
-        parser.close()
-        cleaned = "".join(parser.parts)
+        cleaned = _extract_text(text)
         if "&" in cleaned:
             cleaned = unescape(cleaned)
         if cleaned == text:
@@ -133,6 +181,11 @@ def clean_text(value: Any, *, multiline: bool = True) -> str | None:
         text = cleaned
         if not MARKUP.search(text):
             break
+    if (text.replace("\n", " ") if "\n" in text else text).isprintable():
+        # no control and no space but " " and line breaks: the expressions below would only collapse spaces
+        if not multiline:
+            return " ".join(text.split()) or None
+        return _paragraphs(text) or None
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
     if multiline:
@@ -141,6 +194,23 @@ def clean_text(value: Any, *, multiline: bool = True) -> str | None:
     else:
         text = " ".join(text.split())
     return text or None
+
+
+def _paragraphs(text: str) -> str:
+    """Lines with their spaces collapsed, two or more line breaks as one blank line, none at either end: what
+    the expressions of :func:`clean_text` make of a text whose only whitespace is spaces and line breaks."""
+    out: list[str] = []
+    gap = False
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if not line:
+            gap = True
+            continue
+        if out:
+            out.append("\n\n" if gap else "\n")
+        out.append(line)
+        gap = False
+    return "".join(out)
 
 
 def clean_contact(value: Any) -> str | None:

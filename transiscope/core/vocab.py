@@ -8,6 +8,7 @@ quotes or unicode can never break an IRI or a query.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -50,6 +51,10 @@ SPARQL_PREFIXES = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
 A = ox.NamedNode(RDF + "type")
 
 
+#: the characters ``urllib.parse.quote`` never encodes
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
 def quote_id(value: str) -> str:
     """Percent-encode an id for use as one IRI path segment: spaces, ``>``, quotes, unicode, ``/``.
 
@@ -57,6 +62,8 @@ def quote_id(value: str) -> str:
     HTTP client and IRI resolver removes (``…/initiative/s/./geometry`` is fetched as ``…/initiative/s/geometry``,
     the IRI of the record whose id is ``geometry``).
     """
+    if _UNRESERVED.fullmatch(value) and value not in (".", ".."):
+        return value  # what quote() leaves as it is: most ids, checked in C rather than in quote's loop
     encoded = quote(value, safe="")
     return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 

@@ -423,6 +423,74 @@ def _value(spec: FieldSpec, element: Any, notes: list[str] | None = None) -> Any
     return value
 
 
+def _resolver(path: tuple[str, ...]) -> Callable[[Any], Any]:
+    """:func:`resolve` for one path, with the path's shape worked out once: a plain key or a chain of keys
+    is a few dictionary look-ups; a path through lists (``*``, an index) goes through :func:`resolve`."""
+    if "*" in path or any(part.isdecimal() for part in path):
+        return lambda element: resolve(element, path)
+    if len(path) == 1:
+        key = path[0]
+        return lambda element: element.get(key) if isinstance(element, dict) else None
+    joined = ".".join(path)
+
+    def chain(element: Any) -> Any:
+        if not isinstance(element, dict):
+            return None
+        if joined in element:  # a flat key with dots is tried first, as resolve does
+            return element[joined]
+        value: Any = element
+        for part in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return chain
+
+
+ValueFunction = Callable[[Any, list[str] | None], Any]
+
+
+def compile_value(spec: FieldSpec) -> ValueFunction:
+    """:func:`_value` for one column, compiled: paths resolved into look-ups, functions selected, once."""
+    resolvers = tuple(_resolver(path) for path in spec.paths)
+    functions = tuple((name, FUNCTIONS[name], arg, name in _CONTACT_FUNCTIONS) for name, arg in spec.functions)
+    template, default, column = spec.template, spec.default, spec.column
+
+    def value_of(element: Any, notes: list[str] | None = None) -> Any:
+        value = None
+        if template is not None:
+            value = _template(template, element)
+        for resolver in resolvers:
+            value = resolver(element)
+            if value not in (None, "", [], {}):
+                break
+        for name, function, arg, contact in functions:
+            if value is None:
+                break
+            before = value
+            try:
+                value = function(value, arg)
+            except UNREADABLE as exc:
+                if notes is not None:
+                    notes.append(f"{column} {shown(before)}: {name} cannot read it ({type(exc).__name__}): dropped")
+                value = None
+                break
+            if (
+                contact
+                and notes is not None
+                and value in (None, "", [])
+                and not isinstance(before, list)
+                and clean_contact(before)
+            ):
+                notes.append(f"{column} {shown(before)} is not a usable {name}: dropped")
+        if value in (None, "", [], {}):
+            value = default
+        return value
+
+    return value_of
+
+
 def parse_time(value: Any, zone: str | None) -> tuple[str | None, bool]:
     """(ISO 8601 string, all_day) of an event time; a naive time gets the event's ``zone``."""
     if value is None or value == "":
@@ -474,9 +542,125 @@ def _coerce(column: str, value: Any, record: dict[str, Any]) -> Any:
     return clean_text(value, multiline=column in MULTILINE_COLUMNS)
 
 
+def _coerce_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    cleaned = [clean_text(item, multiline=False) for item in items if not isinstance(item, dict | list)]
+    return list(dict.fromkeys(v for v in cleaned if v))
+
+
+def _coerce_date(value: Any) -> str | None:
+    return parse_date(_timestamp(value, None) if isinstance(value, int | float) else value, False)
+
+
+def coercer(column: str) -> Callable[[Any], Any]:
+    """:func:`_coerce` for one column, with the column's branch chosen once."""
+    if column in LIST_COLUMNS:
+        return _coerce_list
+    op: Callable[[Any], Any]
+    if column in FLOAT_COLUMNS:
+        op = to_float
+    elif column == "website" or column == "source_url":
+        op = normalise_url
+    elif column == "email":
+        op = normalise_email
+    elif column == "phone":
+        op = normalise_phone
+    elif column in DATE_COLUMNS:
+        op = _coerce_date
+    elif column == "all_day":
+        op = lambda v: bool(v) if v is not None else None  # noqa: E731
+    elif column in TIME_COLUMNS:
+        op = lambda v: v  # noqa: E731
+    else:
+        multiline = column in MULTILINE_COLUMNS
+        op = lambda v: clean_text(v, multiline=multiline)  # noqa: E731
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, list):
+            value = next((v for v in value if v not in (None, "")), None)
+        if isinstance(value, dict):
+            value = _lang(value, None)
+        return op(value)
+
+    return coerce
+
+
+#: what is said of a value that its column's coercion turned into None: a dropped contact, unreadable
+#: coordinates, a date that is none
+_DROPPED_CONTACT, _UNREADABLE_POINT, _NOT_A_DATE = 1, 2, 3
+
+
+def _check_of(column: str) -> int:
+    if column in ("website", "email", "phone"):
+        return _DROPPED_CONTACT
+    if column in ("lat", "lon"):
+        return _UNREADABLE_POINT
+    if column in DATE_COLUMNS:
+        return _NOT_A_DATE
+    return 0
+
+
+@dataclass(frozen=True)
+class CompiledMapping:
+    """A mapping compiled once per run into one step per canonical column (issue 26): the selected value
+    function of the column's spec, its default, its coercion and what to note when that drops the value,
+    so that a record is a loop over steps, with nothing left to look up or interpret."""
+
+    spec: MappingSpec
+    events: bool
+    columns: tuple[str, ...]
+    steps: tuple[tuple[str, ValueFunction | None, bool, Any, Callable[[Any], Any], int], ...]
+
+
+def compile_mapping(spec: MappingSpec) -> CompiledMapping:
+    events = spec.kind == "events"
+    columns = EVENT_COLUMNS if events else INITIATIVE_COLUMNS
+    steps = []
+    for column in columns:
+        if column in ENGINE_COLUMNS:
+            continue
+        field_spec = spec.fields.get(column)
+        steps.append(
+            (
+                column,
+                compile_value(field_spec) if field_spec else None,
+                column in spec.defaults,
+                spec.defaults.get(column),
+                coercer(column),
+                _check_of(column),
+            )
+        )
+    return CompiledMapping(spec, events, columns, tuple(steps))
+
+
+#: the compiled mappings of the last specs seen, by identity (a run applies one spec to all its records)
+_COMPILED: dict[int, CompiledMapping] = {}
+#: the case- and accent-blind forms of the last crosswalks seen, by identity
+_FOLDED: dict[int, tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]] = {}
+
+
+def compiled(spec: MappingSpec) -> CompiledMapping:
+    """The spec's compiled mapping, compiled on first use (and again only for another spec)."""
+    done = _COMPILED.get(id(spec))
+    if done is None or done.spec is not spec:
+        if len(_COMPILED) >= 16:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        done = _COMPILED[id(spec)] = compile_mapping(spec)
+    return done
+
+
+def _folded(categories: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    done = _FOLDED.get(id(categories))
+    if done is None or done[0] is not categories:
+        if len(_FOLDED) >= 16:
+            _FOLDED.pop(next(iter(_FOLDED)))
+        done = _FOLDED[id(categories)] = (categories, {ascii_fold(k): v for k, v in categories.items()})
+    return done[1]
+
+
 def crosswalk(labels: list[str], categories: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
     """(concept notations, unmapped labels); labels compare exactly first, then case- and accent-blind."""
-    folded = {ascii_fold(k): v for k, v in categories.items()}
+    folded = _folded(categories)
     concepts: list[str] = []
     unmapped: list[str] = []
     for label in labels:
@@ -500,35 +684,36 @@ def apply_mapping(
     """One canonical record (initiative or event, by ``spec.kind``) from one source record."""
     if not isinstance(element, dict):
         raise RecordRejected(f"record is a JSON {type(element).__name__}, not an object")
-    events = spec.kind == "events"
-    record = empty_record(EVENT_COLUMNS if events else INITIATIVE_COLUMNS)
+    plan = compiled(spec)
+    events = plan.events
+    record = empty_record(plan.columns)
     notes: list[str] = record["notes"]
     record["source"] = source_id
     record["record_index"] = index
     raw_values: dict[str, Any] = {}
-    for column in record:
-        if column in ENGINE_COLUMNS:
-            continue
-        spec_field = spec.fields.get(column)
-        value = _value(spec_field, element, notes) if spec_field else None
-        if value in (None, "", []) and column in spec.defaults:
-            value = spec.defaults[column]
+    for column, value_of, has_default, default, coerce, check in plan.steps:
+        value = value_of(element, notes) if value_of is not None else None
+        if has_default and value in (None, "", []):
+            value = default
         raw_values[column] = value
         if value is None:
             continue
         try:
-            record[column] = _coerce(column, value, record)
+            coerced = record[column] = coerce(value)
         except UNREADABLE as exc:  # one value the bus cannot read never fails the record, nor the run
             record[column] = [] if column in LIST_COLUMNS else None
             raw_values[column] = None
             notes.append(f"{column} {shown(value)} cannot be read ({type(exc).__name__}): dropped")
             continue
-        if column in ("website", "email", "phone") and record[column] is None and clean_contact(value):
-            notes.append(f"{column} {shown(value)} is not a usable {column}: dropped")
-        if column in ("lat", "lon") and record[column] is None:
+        if coerced is not None or not check:
+            continue
+        if check == _DROPPED_CONTACT:
+            if clean_contact(value):
+                notes.append(f"{column} {shown(value)} is not a usable {column}: dropped")
+        elif check == _UNREADABLE_POINT:
             record["unparsed"].append(f"{column}={shown(value)}")
             notes.append(f"unreadable {column} {shown(value)}")
-        if column in DATE_COLUMNS and record[column] is None:
+        else:
             record["unparsed"].append(f"{column}={shown(value)}")
             notes.append(f"{column} {shown(value)} is not a date")
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -158,7 +159,13 @@ def _first(element: dict[str, Any], paths: tuple[str, ...]) -> Any:
 _OPTION_ID = re.compile(r"^\d+$")
 
 
-def _refs(value: Any, shape: str) -> list[tuple[str | None, str | None]]:
+def _clean_line(value: Any) -> str | None:
+    return clean_text(value, multiline=False)
+
+
+def _refs(
+    value: Any, shape: str, line: Callable[[Any], str | None] = _clean_line
+) -> list[tuple[str | None, str | None]]:
     """(option id, name) of each category in one field's value: names (2021+), option ids (ints, digit
     strings, or any string in the 2018 shape), objects ``{id, name}`` or ``{id, description}``, a
     comma-separated string of ids."""
@@ -173,7 +180,7 @@ def _refs(value: Any, shape: str) -> list[tuple[str | None, str | None]]:
     for item in value:
         if isinstance(item, dict):
             raw_id = item.get("id", item.get("optionId"))
-            name = clean_text(item.get("name"), multiline=False) if isinstance(item.get("name"), str) else None
+            name = line(item.get("name")) if isinstance(item.get("name"), str) else None
             ident = None if raw_id in (None, "") or isinstance(raw_id, bool) else str(raw_id).strip()
             if ident or name:
                 out.append((ident, name))
@@ -184,40 +191,52 @@ def _refs(value: Any, shape: str) -> list[tuple[str | None, str | None]]:
             if shape == "2018" or _OPTION_ID.match(text):
                 out.append((text, None))
             else:
-                out.append((None, clean_text(text, multiline=False)))
+                out.append((None, line(text)))
     return out
 
 
-def _category_refs(element: dict[str, Any], fields: dict[str, tuple[str, ...]], shape: str) -> list[Any]:
+def _category_refs(
+    element: dict[str, Any],
+    fields: dict[str, tuple[str, ...]],
+    shape: str,
+    line: Callable[[Any], str | None] = _clean_line,
+) -> list[Any]:
     """The categories of the first non-empty field of ``fields["categories"]``, as (id, name) pairs."""
     for path in fields["categories"]:
-        refs = _refs(_first(element, (path,)), shape)
+        refs = _refs(_first(element, (path,)), shape, line)
         if refs:
             return refs
     return []
 
 
-def _own_names(element: dict[str, Any]) -> dict[str, str]:
+def _own_names(element: dict[str, Any], line: Callable[[Any], str | None] = _clean_line) -> dict[str, str]:
     """Option id -> name, from the element's own ``categoriesFull``."""
     names: dict[str, str] = {}
     full = element.get("categoriesFull")
     for option in full if isinstance(full, list) else ():
         if isinstance(option, dict) and option.get("id") not in (None, "") and isinstance(option.get("name"), str):
-            name = clean_text(option["name"], multiline=False)
+            name = line(option["name"])
             if name:
                 names[str(option["id"]).strip()] = name
     return names
 
 
 def _labels(
-    element: dict[str, Any], fields: dict[str, tuple[str, ...]], shape: str, facts: dict[str, Any], notes: list[str]
+    element: dict[str, Any],
+    fields: dict[str, tuple[str, ...]],
+    shape: str,
+    facts: dict[str, Any],
+    notes: list[str],
+    line: Callable[[Any], str | None] = _clean_line,
 ) -> list[str]:
     """Category labels: names as given, ids resolved through ``categoriesFull`` then the map's taxonomy."""
-    own = _own_names(element)
+    refs = _category_refs(element, fields, shape, line)
+    # the element's own names are needed only for a category given by id alone
+    own = _own_names(element, line) if any(name is None for _, name in refs) else {}
     taxonomy: dict[str, str] = facts.get("option_names") or {}
     labels: list[str] = []
     unresolved: list[str] = []
-    for ident, name in _category_refs(element, fields, shape):
+    for ident, name in refs:
         label = name or (own.get(ident) or taxonomy.get(ident) if ident else None)
         if not label and ident:
             unresolved.append(ident)
@@ -371,6 +390,73 @@ def record_url(source: Source, source_id: str, name: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}/map#/fiche/{name_part}/{quote(source_id, safe='')}/"
 
 
+#: at most this many distinct short values are remembered per run by :meth:`_Plan.line` (bounded memory)
+_MEMO_LIMIT = 50_000
+_MEMO_LENGTH = 120
+
+
+class _Plan:
+    """What normalise needs of a mapping and a source, worked out once per run instead of once per element
+    (issue 26): the merged fields, the shape, the payload's facts, the page URL's prefix, and a memo of the
+    short values that repeat from element to element (category names, cities, countries, publishers)."""
+
+    def __init__(self, source: Source, mapping: Mapping) -> None:
+        self.source = source
+        self.mapping = mapping
+        self.fields = {**DEFAULT_FIELDS, **mapping.fields}
+        self.description = self.fields["description"]
+        self.website = self.fields["website"]
+        self.phone = self.fields["phone"]
+        self.email = self.fields["email"]
+        self.shape = mapping.shape
+        self.day_first = mapping.shape == "2018"
+        self.facts = mapping.payload_facts
+        self.categories = mapping.categories
+        self.licence = self.facts.get("licence") or source.licence
+        self.licence_note: str | None = self.facts.get("licence_note")
+        parts = urlsplit(source.url)
+        self.page_prefix = f"{parts.scheme}://{parts.netloc}/map#/fiche/"
+        self._lines: dict[str, str | None] = {}
+        self._contacts: dict[str, str | None] = {}
+
+    def line(self, value: Any) -> str | None:
+        """``clean_text(value, multiline=False)``, remembered for short strings."""
+        if type(value) is not str or len(value) > _MEMO_LENGTH:
+            return clean_text(value, multiline=False)
+        try:
+            return self._lines[value]
+        except KeyError:
+            cleaned = clean_text(value, multiline=False)
+            if len(self._lines) < _MEMO_LIMIT:
+                self._lines[value] = cleaned
+            return cleaned
+
+    def contact(self, value: Any) -> str | None:
+        """``clean_contact(value)``, remembered for short strings (placeholders and shared numbers repeat)."""
+        if type(value) is not str or len(value) > _MEMO_LENGTH:
+            return clean_contact(value)
+        try:
+            return self._contacts[value]
+        except KeyError:
+            cleaned = clean_contact(value)
+            if len(self._contacts) < _MEMO_LIMIT:
+                self._contacts[value] = cleaned
+            return cleaned
+
+
+#: the plans of the last mappings seen, by identity: a run normalises all its elements with one mapping
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(source: Source, mapping: Mapping) -> _Plan:
+    plan = _PLANS.get(id(mapping))
+    if plan is None or plan.mapping is not mapping or plan.source is not source:
+        if len(_PLANS) >= 4:
+            _PLANS.pop(next(iter(_PLANS)))
+        plan = _PLANS[id(mapping)] = _Plan(source, mapping)
+    return plan
+
+
 def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dict[str, Any]:
     if not isinstance(element, dict):
         raise RecordRejected(f"element is a JSON {type(element).__name__}, not an object")
@@ -378,33 +464,34 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
     if raw_id is None or str(raw_id).strip() == "":
         raise RecordRejected("element has no id, so it cannot be tracked across runs")
     source_id = str(raw_id).strip()
-    fields = {**DEFAULT_FIELDS, **mapping.fields}
-    day_first = mapping.shape == "2018"
+    plan = _plan(source, mapping)
+    line = plan.line
 
     record = empty_record()
     notes: list[str] = record["notes"]
     record["source"] = source.id
     record["source_id"] = source_id
     record["record_index"] = index
-    record["name"] = clean_text(element.get("name"), multiline=False)
-    record["description"] = clean_text(_first(element, fields["description"]))
+    record["name"] = name = clean_text(element.get("name"), multiline=False)
+    record["description"] = clean_text(_first(element, plan.description))
 
     status = element.get("status")
     record["status"] = str(status) if status is not None else None
-    if _status(element) == PENDING_MODIFICATION:
+    if status == PENDING_MODIFICATION or (type(status) is not int and _status(element) == PENDING_MODIFICATION):
         notes.append("status -1: a modification waits for moderation on the map; its validated version is loaded")
 
-    facts = mapping.payload_facts
-    labels = _labels(element, fields, mapping.shape, facts, notes)
+    labels = _labels(element, plan.fields, plan.shape, plan.facts, notes, line)
     record["categories"] = labels
     concepts: list[str] = []
+    unmapped: list[str] = record["unmapped_categories"]
+    categories = plan.categories
     for label in labels:
-        mapped = mapping.categories.get(label)
+        mapped = categories.get(label)
         if mapped:
             concepts.extend(mapped)
         else:
-            record["unmapped_categories"].append(label)
-    record["concepts"] = list(dict.fromkeys(concepts))
+            unmapped.append(label)
+    record["concepts"] = list(dict.fromkeys(concepts)) if len(concepts) > 1 else concepts
 
     raw_geo = element.get("geo")
     geo: dict[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
@@ -415,31 +502,33 @@ def normalise(element: Any, index: int, source: Source, mapping: Mapping) -> dic
         record["unparsed"].append("geo")
 
     raw_address = element.get("address")
-    address: dict[str, Any] = raw_address if isinstance(raw_address, dict) else {}
-    record["street"] = clean_text(address.get("streetAddress"), multiline=False)
-    record["postcode"] = clean_text(address.get("postalCode"), multiline=False)
-    record["city"] = clean_text(address.get("addressLocality"), multiline=False)
-    record["country"] = clean_text(address.get("addressCountry"), multiline=False)
+    if isinstance(raw_address, dict):
+        record["street"] = line(raw_address.get("streetAddress"))
+        record["postcode"] = line(raw_address.get("postalCode"))
+        record["city"] = line(raw_address.get("addressLocality"))
+        record["country"] = line(raw_address.get("addressCountry"))
 
-    record["website"] = clean_contact(_first(element, fields["website"]))
-    record["phone"] = clean_contact(_first(element, fields["phone"]))
-    email = _first(element, fields["email"])
-    record["email"] = clean_contact(email)
+    record["website"] = clean_contact(_first(element, plan.website))
+    record["phone"] = plan.contact(_first(element, plan.phone))
+    email = _first(element, plan.email)
+    record["email"] = plan.contact(email)
     if email and record["email"] is None:
         notes.append(f"email {str(email)!r} means not published: dropped")
     # openHours is GoGoCarto's day map; other OSM syntax travels as osm_opening_hours (the bus's own export)
     record["opening_hours"] = _opening_hours(element.get("openHours")) or _opening_hours(
         element.get("osm_opening_hours")
     )
-    record["upstream_source"] = clean_text(element.get("sourceKey"), multiline=False)
-    record["licence"] = facts.get("licence") or source.licence
-    if facts.get("licence_note"):
-        notes.append(facts["licence_note"])
-    record["source_url"] = record_url(source, source_id, record["name"])
+    record["upstream_source"] = line(element.get("sourceKey"))
+    record["licence"] = plan.licence
+    if plan.licence_note:
+        notes.append(plan.licence_note)
+    record["source_url"] = (
+        f"{plan.page_prefix}{slug(name, fallback='element', lower=False)}/{quote(source_id, safe='')}/"
+    )
 
     for key, column in (("createdAt", "created_at"), ("updatedAt", "updated_at")):
         value = element.get(key)
-        record[column] = parse_date(value, day_first)
+        record[column] = parse_date(value, plan.day_first)
         if value not in (None, "") and record[column] is None:
             notes.append(f"{key} {value!r} is not a date")
             record["unparsed"].append(f"{key}={value!r}")
