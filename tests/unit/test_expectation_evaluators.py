@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from tests.unit.test_validate import _event  # the same event record as the suite's own tests
 from transiscope.core.errors import ConfigError
 from transiscope.ingest.expectation_evaluators import EVALUATORS, evaluator_for
 from transiscope.ingest.formats import RecordRejected, connector
 from transiscope.ingest.mappings import load_mapping, load_registry
-from transiscope.ingest.records import EVENT_COLUMNS, empty_record
+from transiscope.ingest.records import empty_record
 from transiscope.ingest.validate import ValidationOutcome, suite_config, validate_records
 from transiscope.settings import PROJECT_ROOT
 
@@ -134,22 +135,6 @@ def test_a_batch_with_every_fault_is_judged_alike() -> None:
         assert outcome.quarantined and outcome.warnings  # the batch does exercise both severities
     international = _same(FAULTY_INITIATIVES, suite_config(EXPECTATIONS, "transiscope", international=True))
     assert 10 not in international.quarantined  # abroad is no fault for an international source
-
-
-def _event(source_id: str, **values: object) -> dict[str, Any]:
-    record = empty_record(EVENT_COLUMNS)
-    record.update(
-        source="agenda",
-        source_id=source_id,
-        name=f"Atelier {source_id}",
-        lat=45.76,
-        lon=4.83,
-        start="2026-12-05T14:00:00+01:00",
-        end="2026-12-05T17:00:00+01:00",
-        concepts=["repair-cafes"],
-    )
-    record.update(values)
-    return record
 
 
 def test_events_with_every_fault_are_judged_alike() -> None:
