@@ -25,8 +25,11 @@ run: $(STAMP)
 sample: $(STAMP)
 	GX_ANALYTICS_ENABLED=False $(BIN)/transiscope run --sample
 
+## two workers, each taking whole test files (a file's module fixtures, such as the Airflow stack, start once);
+## every server a test starts listens on a free loopback port and every store lives in its own temporary folder
+TEST_WORKERS ?= 2
 test: $(STAMP) virtuoso chromium map-assets
-	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest --durations=25
+	GX_ANALYTICS_ENABLED=False $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 ## Virtuoso for the store tests (tests/integration/test_stores.py start it themselves on 127.0.0.1):
 ## the Debian package, installed when virtuoso-t is missing, without letting it start a system service
